@@ -1,0 +1,217 @@
+"""Where mcpwrap keeps its files, and how the one YAML policy file is loaded.
+
+``MCPWRAP_HOME`` (default ``~/.mcpwrap``) holds the default policy (``policy.yaml``), the audit log
+(``audit.jsonl``) and state. Every path is also a command-line flag, so tests never touch a real home.
+
+The policy file is one YAML mapping. Each top-level key belongs to a *section* that a module registers with
+:func:`section` next to the code that uses it (the policy rules, audit, secrets, …), so a key's meaning and
+its validation live in one place. Loading is strict: unknown keys, wrong types and YAML duplicate keys are
+errors, reported with file, line and column (:class:`ConfigError` carries the key path; the loader turns it
+into a position using the YAML node marks).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ._errors import ConfigError
+
+__all__ = [
+    "home",
+    "default_policy_path",
+    "default_audit_path",
+    "Section",
+    "section",
+    "SECTIONS",
+    "Config",
+    "load_config",
+    "parse_config",
+    "expect",
+]
+
+
+def home() -> Path:
+    return Path(os.environ.get("MCPWRAP_HOME") or Path.home() / ".mcpwrap")
+
+
+def default_policy_path() -> Path:
+    return home() / "policy.yaml"
+
+
+def default_audit_path() -> Path:
+    return home() / "audit.jsonl"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level key of the policy file: ``parse(raw, path)`` returns the typed value or raises ConfigError."""
+
+    key: str
+    parse: Callable[[Any, tuple], Any]
+    default: Callable[[], Any]
+    doc: str = ""
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def section(key: str, *, default: Callable[[], Any], doc: str = "") -> Callable:
+    """Register the parser of a top-level key (decorator)."""
+
+    def register(fn: Callable[[Any, tuple], Any]) -> Callable[[Any, tuple], Any]:
+        if key in SECTIONS and SECTIONS[key].parse is not fn:
+            raise RuntimeError(f"policy section {key!r} registered twice")
+        SECTIONS[key] = Section(key, fn, default, doc)
+        return fn
+
+    return register
+
+
+def _load_sections() -> None:
+    # Importing the modules registers their sections. Listed here so that `policy validate` knows every key.
+    from . import _sections  # noqa: F401
+
+
+@dataclass
+class Config:
+    """A loaded policy file: one typed value per section (defaults for absent keys)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # file path, or None for the built-in default
+    raw: dict = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.values:
+            self.values[key] = SECTIONS[key].default()
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+# --- typed access helpers used by section parsers ---------------------------------------------------------------
+
+
+def expect(value: Any, types: type | tuple, path: tuple, what: str | None = None) -> Any:
+    """Return ``value`` if it has one of ``types``; else raise a ConfigError naming the expectation."""
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        names = what or " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+        names = names.replace("dict", "mapping").replace("list", "list").replace("str", "string")
+        raise ConfigError(f"expected {names}, got {_type_name(value)}", path=path)
+    return value
+
+
+def check_keys(mapping: dict, allowed: set[str] | dict, path: tuple) -> None:
+    for key in mapping:
+        if key not in allowed:
+            hint = ", ".join(sorted(allowed))
+            raise ConfigError(f"unknown key {key!r} (expected one of: {hint})", path=path + (key,))
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --- YAML with positions ---------------------------------------------------------------------------------------
+
+
+def _yaml_to_python(text: str, file: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"not valid YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    positions: dict[tuple, tuple[int, int]] = {}
+    constructor = yaml.SafeLoader("")
+
+    def build(n: Any, path: tuple) -> Any:
+        positions[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
+        if isinstance(n, yaml.MappingNode):
+            out: dict = {}
+            constructor.flatten_mapping(n)
+            for knode, vnode in n.value:
+                key = constructor.construct_object(knode, deep=True)
+                if not isinstance(key, (str, int, float, bool)):
+                    raise ConfigError("mapping keys must be scalars", file=file, line=knode.start_mark.line + 1, column=knode.start_mark.column + 1)
+                if key in out:
+                    raise ConfigError(
+                        f"duplicate key {key!r}", file=file, line=knode.start_mark.line + 1, column=knode.start_mark.column + 1
+                    )
+                positions[path + (key, "<key>")] = (knode.start_mark.line + 1, knode.start_mark.column + 1)
+                out[key] = build(vnode, path + (key,))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(v, path + (i,)) for i, v in enumerate(n.value)]
+        return constructor.construct_object(n, deep=True)
+
+    if node is None:
+        return {}, positions
+    return build(node, ()), positions
+
+
+def locate(error: ConfigError, positions: dict[tuple, tuple[int, int]], file: str | None) -> ConfigError:
+    """Attach file, line and column to an error raised with a key path.
+
+    An unknown key points at the key itself; any other error at the deepest node of its path that exists.
+    """
+    error.file = error.file or file
+    if error.line is not None:
+        return error
+    path = error.path
+    pos = positions.get(path + ("<key>",)) if error.message.startswith("unknown key") else None
+    for i in range(len(path), -1, -1):
+        if pos is not None:
+            break
+        pos = positions.get(path[:i])
+    if pos:
+        error.line, error.column = pos
+    return error
+
+
+def parse_config(raw: Any, *, file: str | None = None, positions: dict | None = None) -> Config:
+    """Validate a decoded policy document section by section."""
+    _load_sections()
+    positions = positions or {}
+    try:
+        if raw is None:
+            raw = {}
+        expect(raw, dict, (), "a mapping of policy sections")
+        check_keys(raw, SECTIONS, ())
+        values = {key: SECTIONS[key].parse(value, (key,)) for key, value in raw.items()}
+    except ConfigError as exc:
+        raise locate(exc, positions, file) from None
+    return Config(values=values, source=file, raw=raw)
+
+
+def load_config(path: str | os.PathLike | None) -> Config:
+    """Load a policy file, or the built-in default when ``path`` is None."""
+    if path is None:
+        return parse_config({}, file=None)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("policy file not found", file=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read policy file: {exc}", file=str(p)) from None
+    raw, positions = _yaml_to_python(text, str(p))
+    return parse_config(raw, file=str(p), positions=positions)

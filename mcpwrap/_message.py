@@ -1,0 +1,249 @@
+"""What an interceptor sees and what it answers.
+
+A :class:`Message` is one JSON-RPC message travelling in one :class:`Direction`. It carries the raw line
+exactly as received (``raw``), the decoded envelope, and — for a response — the :class:`PendingRequest` it
+answers, so interceptors never re-match ids themselves. Every message also carries the :class:`Session` of the
+wrapped server (its name, who the subject is, the negotiated protocol version, the tools listed so far).
+
+An interceptor answers with a :class:`Verdict`: pass, modify (with the new envelope and a description of what
+changed, never the removed content itself) or block (with a reason for a human and a model, and the rule that
+decided). A verdict with ``enforce=False`` is recorded but not applied (``mode: audit``).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Direction",
+    "Kind",
+    "Action",
+    "Message",
+    "PendingRequest",
+    "Session",
+    "ToolCatalog",
+    "Verdict",
+]
+
+
+class Direction(str, enum.Enum):
+    CLIENT_TO_SERVER = "c2s"
+    SERVER_TO_CLIENT = "s2c"
+
+    @property
+    def reverse(self) -> "Direction":
+        return Direction.SERVER_TO_CLIENT if self is Direction.CLIENT_TO_SERVER else Direction.CLIENT_TO_SERVER
+
+
+class Kind(str, enum.Enum):
+    REQUEST = "request"
+    NOTIFICATION = "notification"
+    RESULT = "result"
+    ERROR = "error"
+
+    @property
+    def is_response(self) -> bool:
+        return self is Kind.RESULT or self is Kind.ERROR
+
+
+class Action(str, enum.Enum):
+    PASS = "pass"
+    MODIFY = "modify"
+    BLOCK = "block"
+
+
+@dataclass(slots=True)
+class PendingRequest:
+    """A request that was forwarded and awaits its response (tracked per direction)."""
+
+    id: Any
+    method: str
+    direction: Direction
+    params: Any
+    sent_at: float = field(default_factory=time.monotonic)
+    cancelled: bool = False
+
+    @property
+    def tool_name(self) -> str | None:
+        if self.method == "tools/call" and isinstance(self.params, dict):
+            name = self.params.get("name")
+            return name if isinstance(name, str) else None
+        return None
+
+
+class ToolCatalog:
+    """The tools a server listed in this session, as the client received them.
+
+    Filled from ``tools/list`` results (pagination: a request without ``cursor`` starts a new listing) and
+    forgotten on ``notifications/tools/list_changed``. Interceptors read it (schemas, risk, integrity); only the
+    relay writes it, after the chain has decided, so it holds what the client was actually shown.
+    """
+
+    __slots__ = ("tools", "generation", "_pending")
+
+    def __init__(self) -> None:
+        self.tools: dict[str, dict] = {}
+        self.generation = 0  # bumped whenever the catalog changes, so caches can key on it
+        self._pending: dict[str, dict] | None = None
+
+    def record_page(self, tools: list, *, first_page: bool, last_page: bool) -> None:
+        if first_page or self._pending is None:
+            self._pending = {}
+        for tool in tools:
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                self._pending[tool["name"]] = tool
+        if last_page:
+            self.tools = self._pending
+            self._pending = None
+        else:
+            # Pages seen so far are usable at once: a client may call a tool from page one.
+            self.tools = {**self.tools, **self._pending}
+        self.generation += 1
+
+    def forget(self) -> None:
+        self.tools = {}
+        self._pending = None
+        self.generation += 1
+
+    def get(self, name: str) -> dict | None:
+        return self.tools.get(name)
+
+
+@dataclass(slots=True)
+class Session:
+    """One wrapped server, as seen by one mcpwrap process."""
+
+    session_id: str
+    server: str
+    subject: str = ""
+    roles: tuple[str, ...] = ()
+    protocol_version: str | None = None
+    client_capabilities: dict = field(default_factory=dict)
+    client_info: dict = field(default_factory=dict)
+    server_info: dict = field(default_factory=dict)
+    server_instructions: str | None = None
+    stateless: bool = False
+    tools: ToolCatalog = field(default_factory=ToolCatalog)
+
+    def client_supports(self, capability: str) -> bool:
+        return isinstance(self.client_capabilities, dict) and capability in self.client_capabilities
+
+
+class Message:
+    """One JSON-RPC message (or one element of a batch) in flight."""
+
+    __slots__ = (
+        "direction",
+        "raw",
+        "envelope",
+        "kind",
+        "id",
+        "method",
+        "request",
+        "session",
+        "received_at",
+        "modified",
+        "changes",
+        "in_batch",
+    )
+
+    def __init__(
+        self,
+        direction: Direction,
+        raw: bytes,
+        envelope: dict,
+        session: Session,
+        request: PendingRequest | None = None,
+        *,
+        in_batch: bool = False,
+    ) -> None:
+        self.direction = direction
+        self.raw = raw
+        self.envelope = envelope
+        self.session = session
+        self.request = request
+        self.received_at = time.monotonic()
+        self.modified = False
+        self.changes: list[dict] = []
+        self.in_batch = in_batch
+        method = envelope.get("method")
+        self.id = envelope.get("id")
+        if isinstance(method, str):
+            self.kind = Kind.REQUEST if "id" in envelope else Kind.NOTIFICATION
+            self.method = method
+        else:
+            self.kind = Kind.ERROR if "error" in envelope else Kind.RESULT
+            self.method = request.method if request is not None else None
+
+    # Convenience views -------------------------------------------------------------------------------------
+    @property
+    def params(self) -> Any:
+        return self.envelope.get("params")
+
+    @property
+    def result(self) -> Any:
+        return self.envelope.get("result")
+
+    @property
+    def error(self) -> Any:
+        return self.envelope.get("error")
+
+    @property
+    def is_request(self) -> bool:
+        return self.kind is Kind.REQUEST
+
+    @property
+    def is_response(self) -> bool:
+        return self.kind is Kind.RESULT or self.kind is Kind.ERROR
+
+    @property
+    def tool_name(self) -> str | None:
+        """The tool a ``tools/call`` request names, or that the answered request named."""
+        if self.kind is Kind.REQUEST and self.method == "tools/call":
+            params = self.params
+            if isinstance(params, dict) and isinstance(params.get("name"), str):
+                return params["name"]
+            return None
+        if self.request is not None:
+            return self.request.tool_name
+        return None
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.request is None:
+            return None
+        return (self.received_at - self.request.sent_at) * 1000.0
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<Message {self.direction.value} {self.kind.value} id={self.id!r} method={self.method!r}>"
+
+
+@dataclass(slots=True)
+class Verdict:
+    """An interceptor's decision on one message."""
+
+    action: Action
+    reason: str = ""
+    rule: str | None = None
+    interceptor: str = ""
+    envelope: dict | None = None  # MODIFY: the replacement envelope
+    changes: dict | None = None  # MODIFY: what changed, for _meta and audit (never the removed content)
+    details: dict | None = None  # extra audit fields (signals, scores, matched fields)
+    enforce: bool = True  # False: mode "audit" — record what would have happened, let it pass
+    retry_after: float | None = None  # rate limits: seconds until a retry may succeed
+
+    @classmethod
+    def block(cls, reason: str, *, rule: str | None = None, **kw: Any) -> "Verdict":
+        return cls(Action.BLOCK, reason, rule, **kw)
+
+    @classmethod
+    def modify(cls, envelope: dict, changes: dict, *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
+        return cls(Action.MODIFY, reason, rule, envelope=envelope, changes=changes, **kw)
+
+    @classmethod
+    def allow(cls, *, rule: str | None = None, reason: str = "", **kw: Any) -> "Verdict":
+        """An explicit pass that should still be recorded (e.g. which rule allowed a call)."""
+        return cls(Action.PASS, reason, rule, **kw)

@@ -1,0 +1,534 @@
+"""The relay: the child process, the two pumps, request tracking and shutdown. It knows nothing of policy.
+
+    client ──stdin──► [c2s pump] ──chain──► child stdin
+    client ◄─stdout── [s2c pump] ◄─chain─── child stdout          child stderr → our stderr (inherited)
+
+Design
+- Each pump is an OS thread doing blocking reads of whole chunks: read → frame → decode → chain → write.
+  A pump is a strictly sequential loop, so a thread is the cheapest correct form (no event-loop hop per
+  message); the GIL is released while a pump waits in ``read``/``write``.
+- A message no interceptor modified is forwarded as the exact bytes received. mcpwrap serialises only what
+  it writes itself: modified messages, block answers, and errors for refused lines.
+- Requests are tracked per direction (the client's and the server's ids overlap). A response is matched to
+  the request it answers before the chain sees it. Ids mcpwrap sends itself use the ``mcpwrap-`` prefix.
+- Invariant: every request that enters gets exactly one response — from the peer, from mcpwrap when it
+  blocks or refuses it, or from mcpwrap when the child exits with the request pending.
+- Lifecycle: client EOF → close the child's stdin → ``CHILD_EXIT_GRACE`` → SIGTERM to the child's process
+  group → ``TERM_GRACE`` → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
+  with the child's status (128+n for a signal). SIGINT/SIGTERM are forwarded to the child's group; SIGHUP
+  calls the reload hook and never kills the relay.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+from . import _jsonrpc as rpc
+from ._chain import Chain, Outcome
+from ._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
+from ._framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
+from ._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+
+__all__ = ["Relay", "CHILD_EXIT_GRACE", "TERM_GRACE"]
+
+CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
+TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
+DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
+_PROTOCOL_META = "io.modelcontextprotocol/protocolVersion"
+_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
+_CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
+
+
+def _log(text: str) -> None:
+    try:
+        sys.stderr.write(f"mcpwrap: {text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed: nothing else to tell
+        pass
+
+
+class _Writer:
+    """One output pipe, shared by both pumps."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def write(self, data: bytes) -> bool:
+        if not data:
+            return True
+        with self.lock:
+            if self.closed:
+                return False
+            view = memoryview(data)
+            try:
+                while view:
+                    n = os.write(self.fd, view)
+                    view = view[n:]
+            except (BrokenPipeError, OSError):
+                self.closed = True
+                return False
+        return True
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                try:
+                    os.close(self.fd)
+                except OSError:
+                    pass
+
+
+class _Batch:
+    """Writes produced by one read, flushed together: audit first, then forwards, then answers."""
+
+    __slots__ = ("forward", "reply")
+
+    def __init__(self) -> None:
+        self.forward: list[bytes] = []
+        self.reply: list[bytes] = []
+
+
+class Relay:
+    def __init__(
+        self,
+        command: list[str],
+        session: Session,
+        chain: Chain,
+        *,
+        audit: Any = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        env: dict | None = None,
+        on_reload: Callable[[], None] | None = None,
+        client_in: int = 0,
+        client_out: int = 1,
+    ) -> None:
+        self.command = command
+        self.session = session
+        self.chain = chain  # replaced atomically by reload; each message reads it once
+        self.audit = audit
+        self.max_message_bytes = max_message_bytes
+        self.env = env
+        self.on_reload = on_reload
+        self.client_in = client_in
+        self.client_out_fd = client_out
+        self.pending: dict[Direction, dict[Any, PendingRequest]] = {
+            Direction.CLIENT_TO_SERVER: {},
+            Direction.SERVER_TO_CLIENT: {},
+        }
+        self._pending_lock = threading.Lock()
+        self._own_ids = 0
+        self.child: subprocess.Popen | None = None
+        self.client_eof = threading.Event()
+        self.child_exited = threading.Event()
+        self._stopping = False
+
+    # --- process lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self.child = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None,  # inherited: the server's diagnostics go straight to ours
+                bufsize=0,
+                start_new_session=True,  # own process group: signals reach the whole server tree
+                env=self.env,
+                close_fds=True,
+            )
+        except FileNotFoundError:
+            raise CommandNotFound(f"command not found: {self.command[0]}") from None
+        except PermissionError:
+            err = McpwrapError(f"command is not executable: {self.command[0]}")
+            err.exit_code = 126
+            raise err from None
+        except OSError as exc:
+            err = McpwrapError(f"cannot start {self.command[0]}: {exc.strerror or exc}")
+            err.exit_code = 126
+            raise err from None
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.to_server = _Writer(self.child.stdin.fileno(), "server")
+        self.to_client = _Writer(self.client_out_fd, "client")
+        self._server_stdout = self.child.stdout.fileno()
+
+    def run(self) -> int:
+        """Relay until the child exits; return mcpwrap's exit status (the child's)."""
+        self.start()
+        self._install_signals()
+        self._audit_event("session-start", command=self.command, pid=self.child.pid)
+        self._flush_audit()
+        c2s = threading.Thread(target=self._pump, args=(Direction.CLIENT_TO_SERVER,), name="mcpwrap-c2s", daemon=True)
+        s2c = threading.Thread(target=self._pump, args=(Direction.SERVER_TO_CLIENT,), name="mcpwrap-s2c", daemon=True)
+        c2s.start()
+        s2c.start()
+        status = self._wait_child()
+        self.child_exited.set()
+        s2c.join(DRAIN_GRACE)  # what the child wrote before exiting is still delivered
+        if s2c.is_alive():
+            # A grandchild still holds the pipe open: end the group so nothing outlives us.
+            self._signal_group(signal.SIGKILL)
+            s2c.join(DRAIN_GRACE)
+        self._answer_pending_on_exit(status)
+        self._audit_event("session-end", exit_code=status)
+        self._flush_audit()
+        self.chain.close()
+        return status
+
+    def _wait_child(self) -> int:
+        assert self.child is not None
+        while True:
+            try:
+                rc = self.child.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - SIGINT is handled, kept as a guard
+                continue
+        self._signal_group(signal.SIGKILL)  # reap stragglers of the group: no orphans
+        return 128 + (-rc) if rc < 0 else rc
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def forward(signum: int, _frame: Any) -> None:
+            self._signal_group(signum)
+
+        def reload(_signum: int, _frame: Any) -> None:
+            if self.on_reload is not None:
+                threading.Thread(target=self.on_reload, name="mcpwrap-reload", daemon=True).start()
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, reload)
+        if hasattr(signal, "SIGPIPE"):
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    def _signal_group(self, signum: int) -> None:
+        if self.child is None:
+            return
+        try:
+            os.killpg(self.child.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _client_gone(self) -> None:
+        """The client closed our stdin: let the server finish, then make sure it ends."""
+        self.client_eof.set()
+        self.to_server.close()
+        assert self.child is not None
+        for sig, grace in ((None, CHILD_EXIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
+            if sig is not None:
+                self._signal_group(sig)
+            if grace is None or self.child_exited.wait(grace):
+                return
+
+    # --- pumps -----------------------------------------------------------------------------------------------
+
+    def _pump(self, direction: Direction) -> None:
+        fd = self.client_in if direction is Direction.CLIENT_TO_SERVER else self._server_stdout
+        forward_to = self.to_server if direction is Direction.CLIENT_TO_SERVER else self.to_client
+        reply_to = self.to_client if direction is Direction.CLIENT_TO_SERVER else self.to_server
+        reader = LineReader(fd, self.max_message_bytes)
+        try:
+            for frames in reader.batches():
+                out = _Batch()
+                for frame in frames:
+                    self._handle_frame(direction, frame, out)
+                self._flush_audit()
+                if out.forward:
+                    forward_to.write(b"".join(out.forward))
+                if out.reply:
+                    reply_to.write(b"".join(out.reply))
+        except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
+            _log(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
+        if direction is Direction.CLIENT_TO_SERVER:
+            self._client_gone()
+
+    def _flush_audit(self) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.flush()
+        except AuditError as exc:
+            _log(str(exc))
+
+    # --- one line --------------------------------------------------------------------------------------------
+
+    def _handle_frame(self, direction: Direction, frame: Frame, out: _Batch) -> None:
+        if frame.oversized:
+            self._refuse(
+                direction,
+                frame.raw + b" " + frame.tail,
+                ProtocolError(f"message of {frame.size} bytes exceeds the limit of {self.max_message_bytes} bytes", rpc.INVALID_REQUEST),
+                out,
+                size=frame.size,
+            )
+            return
+        line = frame.raw
+        try:
+            value = rpc.decode(line)
+        except ProtocolError as exc:
+            self._refuse(direction, line, exc, out)
+            return
+        if isinstance(value, list):
+            self._handle_batch(direction, line, value, out)
+            return
+        try:
+            rpc.check_envelope(value)
+        except ProtocolError as exc:
+            self._refuse(direction, line, exc, out, envelope=value)
+            return
+        result = self._handle_message(direction, line, value, out)
+        if result is None:
+            out.forward.append(line + b"\n")
+        elif result is not _DROPPED:
+            out.forward.append(rpc.encode(result))
+
+    def _handle_batch(self, direction: Direction, line: bytes, elements: list, out: _Batch) -> None:
+        """JSON-RPC batch (2025-03-26): every element is examined on its own; nothing passes as a whole."""
+        if not elements:
+            self._refuse(direction, line, ProtocolError("empty batch", rpc.INVALID_REQUEST), out)
+            return
+        forwarded: list[Any] = []
+        untouched = True
+        inner = _Batch()
+        for element in elements:
+            try:
+                rpc.check_envelope(element)
+            except ProtocolError as exc:
+                untouched = False
+                self._refuse(direction, line, exc, inner, envelope=element, in_batch=True)
+                continue
+            result = self._handle_message(direction, line, element, inner, in_batch=True)
+            if result is None:
+                forwarded.append(element)
+            elif result is _DROPPED:
+                untouched = False
+            else:
+                untouched = False
+                forwarded.append(result)
+        if untouched:
+            out.forward.append(line + b"\n")
+        elif forwarded:
+            out.forward.append(rpc.encode(forwarded))
+        # Answers mcpwrap gives to elements of a batch travel as one batch too.
+        replies = [rpc.decode(r) for r in inner.reply]
+        if replies:
+            out.reply.append(rpc.encode(replies))
+        out.forward.extend(inner.forward)
+
+    def _handle_message(self, direction: Direction, line: bytes, envelope: dict, out: _Batch, *, in_batch: bool = False) -> Any:
+        """Run one message through the chain. Returns None (forward raw), _DROPPED, or an envelope to forward."""
+        request: PendingRequest | None = None
+        is_response = "method" not in envelope
+        msg_id = envelope.get("id")
+        if is_response:
+            with self._pending_lock:
+                request = self.pending[direction.reverse].pop(msg_id, None)
+            if request is None:
+                self._audit_event(
+                    "refused",
+                    direction=direction.value,
+                    id=msg_id,
+                    reason="response to no pending request (unknown or already answered id); dropped",
+                    size=len(line),
+                )
+                return _DROPPED
+        elif "id" in envelope:
+            with self._pending_lock:
+                duplicate = msg_id in self.pending[direction]
+            if duplicate:
+                self._refuse(
+                    direction,
+                    line,
+                    ProtocolError(f"request id {msg_id!r} is already in flight; ids must be unique", rpc.INVALID_REQUEST),
+                    out,
+                    envelope=envelope,
+                    in_batch=in_batch,
+                )
+                return _DROPPED
+        msg = Message(direction, line, envelope, self.session, request, in_batch=in_batch)
+        if direction is Direction.CLIENT_TO_SERVER and msg.kind is not Kind.RESULT and msg.kind is not Kind.ERROR:
+            self._learn_from_client(msg)
+        chain = self.chain
+        outcome = chain.run(msg)
+        result: Any = None
+        if outcome.action is Action.BLOCK:
+            verdict = outcome.decisive
+            assert verdict is not None
+            if msg.kind is Kind.REQUEST:
+                out.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
+                result = _DROPPED
+            elif msg.kind is Kind.NOTIFICATION:
+                result = _DROPPED
+            else:
+                result = rpc.blocked_response_replacement(msg, verdict)
+        elif outcome.action is Action.MODIFY:
+            result = rpc.annotate_modified(msg)
+        if msg.kind is Kind.REQUEST and result is not _DROPPED:
+            with self._pending_lock:
+                self.pending[direction][msg_id] = PendingRequest(msg_id, msg.method or "", direction, msg.envelope.get("params"))
+        elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
+            self._mark_cancelled(direction, msg)
+        if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
+            self._learn_from_server(msg, result if isinstance(result, dict) else envelope)
+        chain.observe(msg, outcome)
+        return result
+
+    def _refuse(
+        self,
+        direction: Direction,
+        line: bytes,
+        error: ProtocolError,
+        out: _Batch,
+        *,
+        envelope: Any = None,
+        size: int | None = None,
+        in_batch: bool = False,
+    ) -> None:
+        """A line that cannot be examined is never forwarded; its sender gets an answer where one is awaited."""
+        if isinstance(envelope, dict):
+            msg_id = envelope.get("id") if isinstance(envelope.get("id"), (str, int)) and not isinstance(envelope.get("id"), bool) else None
+            is_request = "method" in envelope
+        else:
+            msg_id = rpc.recover_id(line)
+            is_request = rpc.looks_like_request(line)
+        answered = None
+        if msg_id is not None and is_request:
+            out.reply.append(rpc.encode(rpc.error_response(msg_id, error.code, f"mcpwrap refused this message: {error}")))
+            answered = "sender"
+        elif msg_id is not None and direction is Direction.SERVER_TO_CLIENT:
+            # A refused response from the server: the client's request must still be answered.
+            with self._pending_lock:
+                request = self.pending[Direction.CLIENT_TO_SERVER].pop(msg_id, None)
+            if request is not None:
+                out.forward.append(
+                    rpc.encode(rpc.error_response(msg_id, rpc.INTERNAL_ERROR, f"mcpwrap refused the server's response: {error}"))
+                )
+                answered = "client"
+        self._audit_event(
+            "refused",
+            direction=direction.value,
+            id=msg_id,
+            action="block",
+            interceptor="framing",
+            rule="unexaminable-message",
+            reason=str(error),
+            size=size if size is not None else len(line),
+            answered=answered,
+        )
+        _log(f"refused a {direction.value} message: {error}")
+
+    # --- session knowledge -----------------------------------------------------------------------------------
+
+    def _learn_from_client(self, msg: Message) -> None:
+        params = msg.params
+        if not isinstance(params, dict):
+            return
+        if msg.method == "initialize":
+            s = self.session
+            s.protocol_version = params.get("protocolVersion") if isinstance(params.get("protocolVersion"), str) else s.protocol_version
+            if isinstance(params.get("capabilities"), dict):
+                s.client_capabilities = params["capabilities"]
+            if isinstance(params.get("clientInfo"), dict):
+                s.client_info = params["clientInfo"]
+            return
+        meta = params.get("_meta")
+        if isinstance(meta, dict) and isinstance(meta.get(_PROTOCOL_META), str):
+            s = self.session
+            s.protocol_version = meta[_PROTOCOL_META]
+            s.stateless = True
+            if isinstance(meta.get(_CAPABILITIES_META), dict):
+                s.client_capabilities = meta[_CAPABILITIES_META]
+            if isinstance(meta.get(_CLIENT_INFO_META), dict):
+                s.client_info = meta[_CLIENT_INFO_META]
+
+    def _learn_from_server(self, msg: Message, envelope: dict) -> None:
+        if msg.kind is Kind.NOTIFICATION:
+            if msg.method == "notifications/tools/list_changed":
+                self.session.tools.forget()
+            return
+        if msg.kind is not Kind.RESULT or msg.request is None:
+            return
+        result = envelope.get("result")
+        if not isinstance(result, dict):
+            return
+        method = msg.request.method
+        if method == "tools/list" and isinstance(result.get("tools"), list):
+            params = msg.request.params if isinstance(msg.request.params, dict) else {}
+            self.session.tools.record_page(result["tools"], first_page="cursor" not in params, last_page=not result.get("nextCursor"))
+        elif method in ("initialize", "server/discover"):
+            s = self.session
+            if method == "initialize" and isinstance(result.get("protocolVersion"), str):
+                s.protocol_version = result["protocolVersion"]
+            if isinstance(result.get("serverInfo"), dict):
+                s.server_info = result["serverInfo"]
+            if isinstance(result.get("instructions"), str):
+                s.server_instructions = result["instructions"]
+
+    def _mark_cancelled(self, direction: Direction, msg: Message) -> None:
+        params = msg.params
+        if isinstance(params, dict) and "requestId" in params:
+            with self._pending_lock:
+                request = self.pending[direction].get(params["requestId"])
+            if request is not None:
+                request.cancelled = True
+
+    def _answer_pending_on_exit(self, status: int) -> None:
+        with self._pending_lock:
+            pending = list(self.pending[Direction.CLIENT_TO_SERVER].values())
+            self.pending[Direction.CLIENT_TO_SERVER].clear()
+            self.pending[Direction.SERVER_TO_CLIENT].clear()
+        answers = []
+        for request in pending:
+            if request.cancelled:
+                continue
+            answers.append(
+                rpc.encode(
+                    rpc.error_response(
+                        request.id,
+                        rpc.SERVER_UNAVAILABLE,
+                        f"the MCP server exited (status {status}) before answering this request",
+                        {"mcpwrap": {"action": "error", "reason": "server exited", "exitCode": status}},
+                    )
+                )
+            )
+            self._audit_event(
+                "answered-on-exit",
+                direction="s2c",
+                id=request.id,
+                method=request.method,
+                tool=request.tool_name,
+                reason=f"server exited with status {status}",
+            )
+        if answers:
+            self._flush_audit()
+            self.to_client.write(b"".join(answers))
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def next_own_id(self) -> str:
+        """An id for a request mcpwrap sends itself; the prefix keeps it apart from both peers' ids."""
+        self._own_ids += 1
+        return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
+
+    def _audit_event(self, event: str, **fields: Any) -> None:
+        if self.audit is not None:
+            self.audit.record(event, **fields)
+
+
+class _Dropped:
+    __repr__ = lambda self: "<dropped>"  # noqa: E731
+
+
+_DROPPED: Any = _Dropped()

@@ -1,0 +1,3 @@
+"""Imports every module that registers a policy-file section, so the loader knows all keys."""
+
+from . import _audit  # noqa: F401  (audit)

@@ -1,0 +1,204 @@
+"""``mcpwrap wrap``: parse options, build the session, chain and audit log, run the relay.
+
+This path is kept lean on purpose: clients start a wrapped server for every session, so ``wrap`` avoids
+importing the CLI framework (typer/click/rich cost ~100 ms). Its options are declared once in
+:data:`WRAP_OPTIONS`; the typer CLI shows the same table for ``mcpwrap --help``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import ConfigError, McpwrapError
+
+__all__ = ["WRAP_OPTIONS", "WrapOptions", "parse_wrap_args", "wrap_help", "main"]
+
+
+@dataclass(frozen=True)
+class _Opt:
+    flag: str
+    dest: str
+    metavar: str
+    help: str
+    type: type = str
+    repeat: bool = False
+
+
+WRAP_OPTIONS: tuple[_Opt, ...] = (
+    _Opt("--policy", "policy", "PATH", "policy file (default: $MCPWRAP_HOME/policy.yaml if it exists, else the built-in default)"),
+    _Opt("--audit-log", "audit_log", "PATH", "audit log, JSONL, appended (default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl)"),
+    _Opt("--name", "name", "NAME", "the server's name, recorded in audit records and matched by rules (default: the command's name)"),
+    _Opt("--subject", "subject", "NAME", "who is calling, for rules and audit (default: $MCPWRAP_SUBJECT, else the OS user)"),
+    _Opt("--role", "roles", "ROLE", "a role of the subject, in addition to the policy's subjects mapping (repeatable)", repeat=True),
+    _Opt("--max-message-bytes", "max_message_bytes", "N", "refuse messages longer than N bytes (default: 67108864 = 64 MiB)", type=int),
+)
+
+USAGE = "usage: mcpwrap wrap [OPTIONS] -- COMMAND [ARGS...]"
+
+
+def wrap_help() -> str:
+    lines = [
+        USAGE,
+        "",
+        "Spawn COMMAND (a stdio MCP server, no shell), relay its stdin/stdout, and pass every message in both",
+        "directions through the interceptor chain. Allowed messages are forwarded byte for byte; every decision",
+        "is appended to the audit log. Exits with the server's exit status (127: command not found).",
+        "",
+        "options:",
+    ]
+    for opt in WRAP_OPTIONS:
+        lines.append(f"  {opt.flag} {opt.metavar}".ljust(30) + opt.help)
+    lines.append("  -h, --help".ljust(30) + "show this message and exit")
+    lines += ["", "environment: MCPWRAP_HOME (default ~/.mcpwrap), MCPWRAP_SUBJECT"]
+    return "\n".join(lines) + "\n"
+
+
+class WrapOptions:
+    def __init__(self) -> None:
+        self.policy: str | None = None
+        self.audit_log: str | None = None
+        self.name: str | None = None
+        self.subject: str | None = None
+        self.roles: list[str] = []
+        self.max_message_bytes: int | None = None
+        self.command: list[str] = []
+        self.help = False
+
+
+class UsageError(McpwrapError):
+    exit_code = 2
+
+
+def parse_wrap_args(args: list[str]) -> WrapOptions:
+    opts = WrapOptions()
+    by_flag = {o.flag: o for o in WRAP_OPTIONS}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            opts.command = args[i + 1 :]
+            break
+        if arg in ("-h", "--help"):
+            opts.help = True
+            return opts
+        if not arg.startswith("-"):
+            opts.command = args[i:]
+            break
+        flag, eq, value = arg.partition("=")
+        opt = by_flag.get(flag)
+        if opt is None:
+            raise UsageError(f"unknown option {flag} (see mcpwrap wrap --help)")
+        if not eq:
+            i += 1
+            if i >= len(args):
+                raise UsageError(f"{flag} needs a value ({opt.metavar})")
+            value = args[i]
+        converted: Any = value
+        if opt.type is int:
+            try:
+                converted = int(value)
+            except ValueError:
+                raise UsageError(f"{flag} needs a whole number, not {value!r}") from None
+            if converted <= 0:
+                raise UsageError(f"{flag} must be positive")
+        if opt.repeat:
+            getattr(opts, opt.dest).append(converted)
+        else:
+            setattr(opts, opt.dest, converted)
+        i += 1
+    if not opts.command:
+        raise UsageError("no server command given\n" + USAGE)
+    return opts
+
+
+def _subject(opts: WrapOptions) -> str:
+    if opts.subject:
+        return opts.subject
+    if os.environ.get("MCPWRAP_SUBJECT"):
+        return os.environ["MCPWRAP_SUBJECT"]
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def resolve_policy_path(explicit: str | None) -> str | None:
+    """The policy file ``wrap`` uses: the flag, else ``$MCPWRAP_HOME/policy.yaml`` if present, else None."""
+    if explicit:
+        return explicit
+    from ._config import default_policy_path
+
+    p = default_policy_path()
+    return str(p) if p.is_file() else None
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"mcpwrap: {text}\n")
+    sys.stderr.flush()
+
+
+def run(opts: WrapOptions) -> int:
+    from ._audit import AuditLog
+    from ._config import default_audit_path, load_config
+    from ._message import Session
+    from ._relay import Relay
+    from .interceptors import build_chain
+
+    policy_path = resolve_policy_path(opts.policy)
+    config = load_config(policy_path)
+    if policy_path is None:
+        _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
+             "`mcpwrap policy init` writes one to edit")
+    name = opts.name or os.path.basename(opts.command[0])
+    session = Session(session_id=secrets.token_hex(8), server=name, subject=_subject(opts), roles=tuple(opts.roles))
+    audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
+    audit = AuditLog(os.path.expanduser(audit_path), session)
+    chain = build_chain(config, session, audit)
+    relay: Relay
+
+    def reload() -> None:
+        try:
+            new_config = load_config(policy_path)
+            relay.chain = build_chain(new_config, session, audit)
+            audit.record("policy-reload", policy=policy_path, ok=True)
+            _err(f"policy reloaded from {policy_path or 'built-in default'}")
+        except McpwrapError as exc:
+            audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
+            _err(f"policy reload failed, keeping the previous policy: {exc}")
+
+    relay = Relay(
+        opts.command,
+        session,
+        chain,
+        audit=audit,
+        max_message_bytes=opts.max_message_bytes or DEFAULT_MAX,
+        on_reload=reload,
+    )
+    try:
+        return relay.run()
+    finally:
+        audit.close()
+
+
+DEFAULT_MAX = 64 * 1024 * 1024
+
+
+def main(args: list[str]) -> int:
+    try:
+        opts = parse_wrap_args(args)
+        if opts.help:
+            sys.stdout.write(wrap_help())
+            return 0
+        return run(opts)
+    except ConfigError as exc:
+        _err(f"invalid policy: {exc}")
+        return 2
+    except McpwrapError as exc:
+        _err(str(exc))
+        return exc.exit_code
