@@ -26,7 +26,18 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES: list[str] = [
-    # "mcpwrap._cli_<group>" modules with a register(app) function
+    # modules with a register(app) function, one group each
+
+    # policy: init / validate / test
+
+    # enable / disable / status
+
+    # audit: verify / tail / stats / export, dashboard
+
+    # tools: list / review / approve / reject
+
+    # approvals / approve / deny
+
 ]
 
 

@@ -148,6 +148,7 @@ class Message:
         "modified",
         "changes",
         "in_batch",
+        "notes",
     )
 
     def __init__(
@@ -169,6 +170,8 @@ class Message:
         self.modified = False
         self.changes: list[dict] = []
         self.in_batch = in_batch
+        # Facts interceptors hand down the chain (e.g. the policy's "approval" requirement, a tool's "risk").
+        self.notes: dict = {}
         method = envelope.get("method")
         self.id = envelope.get("id")
         if isinstance(method, str):

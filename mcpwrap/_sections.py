@@ -1,3 +1,12 @@
 """Imports every module that registers a policy-file section, so the loader knows all keys."""
 
 from . import _audit  # noqa: F401  (audit)
+
+# policy: version, mode, default_action, rules, subjects, rate_limits
+
+# integrity
+
+# schema, secrets, injection
+
+# approval
+

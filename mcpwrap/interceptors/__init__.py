@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 __all__ = ["FACTORIES", "build_chain", "EXTRA_INTERCEPTORS_ENV"]
 
 FACTORIES: list[str] = [
-    # "mcpwrap.interceptors.<name>"  — added by each concern in chain order
+    # admission control (policy rules, tools/list filtering, risk classes, rate limits)
+
+    # tool-definition integrity (poisoning scan, pinning, rug-pull holds)
+
+    # content: schema validation, secrets/PII, prompt injection
+
+    # human approval (last before audit)
+
 ]
 
 # Developer hook: extra interceptors ("module:factory", comma-separated) appended before audit. Used by the
