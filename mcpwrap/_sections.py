@@ -7,6 +7,7 @@ from . import _audit  # noqa: F401  (audit)
 # integrity
 
 # schema, secrets, injection
+from .interceptors import injection, schema, secrets  # noqa: F401,E402
 
 # approval
 

@@ -28,6 +28,9 @@ FACTORIES: list[str] = [
     # tool-definition integrity (poisoning scan, pinning, rug-pull holds)
 
     # content: schema validation, secrets/PII, prompt injection
+    "mcpwrap.interceptors.schema",
+    "mcpwrap.interceptors.secrets",
+    "mcpwrap.interceptors.injection",
 
     # human approval (last before audit)
 

@@ -1,0 +1,297 @@
+"""Prompt-injection scoring: weighted signals over normalised text.
+
+A text is suspicious when it *addresses the model reading it* and tries to change what that model does:
+override its instructions, give it a new role, impersonate a system/tool boundary, tell it to act with a tool,
+to exfiltrate data, or to keep something from the user. Each such signal has a weight; the score is their
+sum (each signal counted once), and the text is an injection when the score reaches the threshold
+(:data:`DEFAULT_THRESHOLD`, scaled by a sensitivity knob). Hiding is a signal of its own: invisible or tag
+characters, look-alike letters inside words, instructions inside HTML comments or encoded runs.
+
+Precision over ordinary tool output matters as much as recall. Source code, logs and documentation mention
+``eval(``, ``rm -rf``, "system prompt" and even "ignore previous" all the time; what they do not do is speak to
+an AI in the imperative about its instructions. So the signals are phrases, not words; dangerous commands
+alone weigh little; and text that looks like source code needs two independent signals (its phrase weights
+are discounted by :data:`CODE_DISCOUNT`).
+
+Speed: one RE2 pass of a single alternation over the (normalised) UTF-8 text finds every candidate phrase
+and every encoded run; only those short spans are classified in Python. Text that is ASCII skips
+normalisation (it has nothing NFKC, invisible-character removal or confusable folding would change) and is
+matched case-insensitively as is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import normalize as nz
+from ._regex import compile_bytes
+
+__all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
+
+DEFAULT_THRESHOLD = 1.0
+SENSITIVITY = {"low": 1.5, "medium": 1.0, "high": 0.7}  # threshold = DEFAULT_THRESHOLD * factor
+CODE_DISCOUNT = 0.6  # phrase signals in text that reads as source code weigh this much
+MAX_SCAN_CHARS = 16 * 1024 * 1024  # longer strings are scanned in their first and last halves of this size
+_MAX_DECODE_DEPTH = 1
+MAX_PHRASE_HITS = 512  # candidate phrases classified per text: bounds the work on repetitive hostile input
+
+# Separator between words of a phrase: spaces and the punctuation used to break keyword filters apart.
+_S = r"[\s_*.\-~`'\"|/\\]{1,4}"
+_ANY = r"(?:[a-z0-9']+" + _S + r"){0,4}"  # up to four filler words
+
+
+def _w(*words: str) -> str:
+    return "(?:" + "|".join(words) + ")"
+
+
+# name -> (weight, pattern over lower-cased text). Patterns are RE2/re compatible (no look-around).
+SIGNALS: dict[str, tuple[float, str]] = {
+    "override-instructions": (
+        1.0,
+        _w("ignore", "disregard", "forget", "override", "bypass", "overrule", "discard", "abandon", "skip")
+        + _S
+        + _ANY
+        + _w("previous", "prior", "above", "earlier", "preceding", "original", "initial", "system", "former", "existing", "all")
+        + _S
+        + _ANY
+        + _w("instructions?", "prompts?", "rules", "guidelines", "directions", "directives", "commands", "guardrails",
+             "constraints", "restrictions", "policies", "programming", "context")
+        + "|" + _w("new", "updated", "real", "actual", "revised") + _S + _w("instructions?", "directives?", "rules", "task") + r"\s{0,2}:"
+        + "|" + r"your" + _S + _w("new", "real", "true", "actual", "only") + _S + _w("task", "goal", "instructions?", "objective", "purpose", "role")
+        + _S + _w("is", "are", "will be")
+        + "|" + _w("forget") + _S + _w("everything", "all") + _S + _w("you", "above", "before", "i")
+        + "|" + r"(?:do not|don't|never)" + _S + _w("follow", "obey") + _S + _w("the", "your", "any") + _S + _ANY + _w("instructions?", "rules", "guidelines"),
+    ),
+    "role-reassignment": (
+        0.6,
+        r"you" + _S + _w("are", "will") + _S + r"(?:now|henceforth|from now on)" + _S + _w("an?", "the", "in", "my", "acting", "be", "dan", "free", "unrestricted", "operating")
+        + "|" + r"from now on" + _S + r"you"
+        + "|" + r"pretend" + _S + _w("to be", "you are", "that you")
+        + "|" + _w("enter", "enable", "activate", "switch to") + _S + _w("developer", "god", "dan", "jailbreak", "debug", "admin", "unrestricted") + _S + r"mode"
+        + "|" + r"jailbr[eo]a?k",
+    ),
+    "system-impersonation": (
+        0.7,
+        r"<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>"
+        + "|" + r"\[/?(?:inst|system|sys)\]|<</?sys>>"
+        + "|" + r"</?(?:system|system[_-]?prompt|tool_result|function_results?|tool_output|assistant|instructions?)>"
+        + "|" + r"(?:^|\n)\s{0,3}#{1,4}\s{0,2}" + _w("system", "new instructions?", "instructions? override", "admin", "developer") + r"\s{0,3}(?:message|prompt|override|note|instructions?)?\s{0,2}:?\s{0,3}(?:\n|$)"
+        + "|" + r"(?:^|\n)\s{0,3}" + _w("system", "admin", "developer", "operator", "sys") + r"\s{0,2}(?:message|prompt|override|note|notice|instruction)?\s{0,2}:"
+        + "|" + _w("end", "begin", "start") + _S + r"(?:of" + _S + r")?" + _w("tool output", "tool result", "system prompt", "user input", "document", "untrusted content", "context") + r"\s{0,3}[\]\-=#>]",
+    ),
+    "addresses-the-model": (
+        0.5,
+        _w("dear", "attention", "note to", "message to", "instructions? (?:for|to)", "hey", "hi", "hello", "attn") + _S + r"(?:the" + _S + r")?"
+        + _w("ai", "assistant", "agent", "llm", "language model", "model", "claude", "chatgpt", "gpt", "gemini", "copilot", "cursor", "bot", "ai agents?", "ai assistants?")
+        + "|" + _w("if", "when", "since") + _S + r"you" + _S + _w("are", "'re") + _S + r"(?:an?" + _S + r")?" + _w("ai", "assistant", "llm", "language model", "agent", "bot", "automated")
+        + "|" + _w("ai", "llm", "automated") + _S + _w("agents?", "assistants?", "models?", "systems?") + _S + _w("reading", "processing", "parsing", "summari[sz]ing", "analy[sz]ing", "that read")
+        + "|" + r"to" + _S + r"(?:the|any)" + _S + _w("ai", "assistant", "llm", "agent", "model") + _S + _w("reading", "processing", "that", "who")
+        + "|" + r"(?:^|\n|\s)" + _w("assistant", "ai", "claude", "agent") + r"\s{0,2}[:,]" + r"\s{0,3}" + _w("you must", "please", "you should", "you need", "ignore", "now", "important", "first"),
+    ),
+    "secrecy": (
+        0.6,
+        r"(?:do not|don't|never|must not|should not|without)" + _S + _w("tell", "telling", "inform", "informing", "mention", "mentioning", "reveal", "revealing",
+                                                                       "alert", "alerting", "notify", "notifying", "show", "showing", "disclose", "let", "ask", "asking", "asking for", "confirm", "confirming")
+        + _S + r"(?:" + _w("this", "these", "it", "anything") + _S + r")?(?:to" + _S + r")?" + _w("the user", "users", "the human", "the operator", "anyone", "them", "permission", "confirmation", "approval")
+        + "|" + r"(?:keep|hide)" + _S + _w("this", "these", "it") + _S + _ANY + _w("secret", "hidden", "confidential", "from the user")
+        + "|" + r"the user" + _S + _w("must", "should", "will", "need") + _S + _w("not", "never") + _S + _w("know", "see", "find out", "be told", "notice", "be informed")
+        + "|" + _w("silently", "quietly", "secretly", "covertly") + _S + _w("send", "run", "execute", "call", "forward", "upload", "delete", "add", "copy", "include", "write", "read"),
+    ),
+    "exfiltration": (
+        0.7,
+        _w("send", "forward", "upload", "post", "email", "e-mail", "transmit", "exfiltrate", "leak", "copy", "paste", "include", "append", "attach", "share", "submit", "report")
+        + _S + _ANY
+        + _w("ssh keys?", "id_rsa", r"\.ssh", r"\.env", r"\.aws", "api[ _-]?keys?", "credentials", "passwords?", "access tokens?", "auth tokens?", "session tokens?",
+             "secrets?", "private keys?", "conversation", "chat history", "system prompt", "environment variables", "env vars", "cookies", "wallet", "seed phrase",
+             "mnemonic", r"contents of (?:the )?(?:file|~|/)", "the user's data", "user data")
+        + "|" + r"exfiltrat",
+    ),
+    "tool-directive": (
+        0.5,
+        _w("call", "invoke", "use", "run", "execute", "trigger") + _S + r"(?:the" + _S + r")?[`'\"]?[a-z0-9_\-]{2,40}[`'\"]?" + _S + r"tool(?:" + _S + r"(?:with|to|and|now|first|immediately|before))"
+        + "|" + _w("before", "after", "instead of") + _S + _w("responding", "answering", "replying", "you respond", "you answer", "you reply", "summari[sz]ing", "continuing", "doing anything else")
+        + "|" + _w("you", "the assistant", "the agent", "the ai") + _S + _w("must", "should", "need to", "have to", "are required to", "are instructed to", "shall") + _S + r"(?:now" + _S + r"|immediately" + _S + r"|first" + _S + r"|also" + _S + r")?"
+        + _w("call", "run", "execute", "invoke", "read", "send", "open", "fetch", "delete", "remove", "use", "visit", "navigate", "download", "install", "write", "create", "email", "forward", "transfer")
+        + "|" + r"immediately" + _S + _w("run", "execute", "call", "send", "delete", "transfer", "forward", "download"),
+    ),
+    "prompt-leak": (
+        0.6,
+        _w("reveal", "print", "output", "repeat", "show", "display", "dump", "leak", "tell me", "write out", "return") + _S + _ANY
+        + _w("system prompt", "initial instructions", "hidden instructions", "original instructions", "your instructions", "your prompt", "developer message", "initial prompt"),
+    ),
+    "priority-marker": (
+        0.3,
+        r"<\s{0,2}(?:important|critical|urgent|secret|hidden|admin)\s{0,2}>"
+        + "|" + r"(?:^|\n)\s{0,3}\**" + _w("important", "critical", "urgent", "attention", "mandatory", "warning to ai") + r"\**\s{0,2}[:!]\s{0,2}\**\s{0,2}" + _w("you", "ai", "assistant", "ignore", "do not", "always", "never", "the assistant", "agent", "before"),
+    ),
+    "dangerous-command": (
+        0.3,
+        r"(?:curl|wget)\s[^\n|]{0,200}\|\s{0,3}(?:ba|z|da)?sh\b"
+        + "|" + r"rm\s+-[rf]{2}\s+(?:/|~|\$home)(?:\s|$|\*)"
+        + "|" + r"(?:nc|ncat|netcat)\s+-e\s"
+        + "|" + r"base64\s+(?:-d|--decode)\s{0,3}\|\s{0,3}(?:ba)?sh",
+    ),
+}
+
+# Signals that are about the act of hiding, not about what the hidden text says.
+HIDING_WEIGHTS = {
+    "invisible-characters": 0.4,
+    "unicode-tags": 0.8,
+    "bidi-override": 0.3,
+    "homoglyphs": 0.5,
+    "hidden-markup": 0.4,
+    "encoded-payload": 0.5,
+}
+
+_PHRASE_SIGNALS = tuple(SIGNALS)
+_SIGNAL_RX = {name: re.compile(p, re.S) for name, (_w_, p) in SIGNALS.items()}
+# One pass over the text: every phrase pattern plus encoded-run candidates (classified afterwards).
+_RUN_PATTERN = r"[A-Za-z0-9+/_\-]{%d,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%%[0-9A-Fa-f]{2}){6,}" % nz.MIN_BASE64_RUN
+_COMBINED = compile_bytes("(?is)" + "|".join(f"(?:{p})" for _w_, p in SIGNALS.values()))
+_COMBINED_RUNS = compile_bytes(_RUN_PATTERN)
+_HAS_MARKUP = compile_bytes(r"<!--|<[a-zA-Z][^>]{0,200}(?:display\s*:\s*none|hidden|font-size\s*:\s*0)|\]:\s*#\s*[(\"']")
+_ENCODED_HINT = 24
+
+# Source code: several of these markers on separate lines.
+_CODE_MARKERS = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |#include|function |const |let |var |public |private |return\b|"
+    r"if\s*\(|for\s*\(|}\s*$|{\s*$|#!/|package |fn |func |@\w+)",
+    re.M,
+)
+_CODE_MIN_MARKERS = 3
+
+
+@dataclass(slots=True)
+class ScanResult:
+    score: float = 0.0
+    signals: list[str] = field(default_factory=list)
+    threshold: float = DEFAULT_THRESHOLD
+
+    @property
+    def is_injection(self) -> bool:
+        return self.score >= self.threshold
+
+    def exceeds(self, threshold: float | None = None) -> bool:
+        return self.score >= (self.threshold if threshold is None else threshold)
+
+
+def threshold_for(sensitivity: str | float | None) -> float:
+    if sensitivity is None:
+        return DEFAULT_THRESHOLD
+    if isinstance(sensitivity, (int, float)):
+        return float(sensitivity)
+    return DEFAULT_THRESHOLD * SENSITIVITY[sensitivity]
+
+
+def _phrase_signals(text: str) -> set[str]:
+    """Names of phrase signals found in an already lower-cased/normalised text."""
+    found: set[str] = set()
+    buf = text.encode("utf-8", "surrogatepass")
+    pos = 0
+    hits = 0
+    while hits < MAX_PHRASE_HITS:
+        m = _COMBINED.search(buf, pos)
+        if m is None:
+            break
+        hits += 1
+        start, end = m.span()
+        # Classify the span (with a little context for anchors such as a preceding newline). Matches may
+        # overlap ("assistant, ignore all previous instructions" holds two signals), so the next search
+        # starts just after this match's start, not after its end.
+        ctx = buf[max(0, start - 2) : end].decode("utf-8", "replace")
+        for name in _PHRASE_SIGNALS:
+            if name not in found and _SIGNAL_RX[name].search(ctx):
+                found.add(name)
+                break
+        if len(found) == len(_PHRASE_SIGNALS):
+            break
+        pos = start + 1
+    return found
+
+
+def _looks_like_code(text: str) -> bool:
+    n = 0
+    for _ in _CODE_MARKERS.finditer(text, 0, min(len(text), 20000)):
+        n += 1
+        if n >= _CODE_MIN_MARKERS:
+            return True
+    return False
+
+
+def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanResult:
+    """Score one decoded string. ``result.signals`` names what fired; ``result.is_injection`` applies the threshold."""
+    result = ScanResult(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+    if len(text) < 12:
+        return result
+    if len(text) > MAX_SCAN_CHARS:
+        half = MAX_SCAN_CHARS // 2
+        text = text[:half] + "\n" + text[-half:]
+    hiding: set[str] = set()
+    extra_texts: list[str] = []
+    if text.isascii():
+        norm_text = text.lower()
+    else:
+        norm = nz.normalize(text)
+        norm_text = norm.text
+        if norm.tags:
+            hiding.add("unicode-tags")
+            extra_texts.append(norm.tags.lower())
+        if norm.invisible - len(norm.tags) >= 3 or (norm.invisible and norm.invisible - norm.bidi - len(norm.tags) > 0 and _invisible_inside_words(text)):
+            hiding.add("invisible-characters")
+        if norm.bidi:
+            hiding.add("bidi-override")
+        if norm.mixed_script:
+            hiding.add("homoglyphs")
+    phrases = _phrase_signals(norm_text)
+    for extra in extra_texts:
+        phrases |= _phrase_signals(extra)
+
+    # Markup: what a rendered page hides (comments, hidden elements) and phrases split by tags.
+    if len(text) <= nz.MAX_MARKUP_CHARS and _HAS_MARKUP.search(norm_text.encode("utf-8", "surrogatepass")) or (
+        "<" in norm_text and len(text) <= nz.MAX_MARKUP_CHARS and not phrases and norm_text.count("<") < 5000
+    ):
+        stripped, hidden = nz.strip_markup(norm_text)
+        if stripped != norm_text:
+            phrases |= _phrase_signals(stripped)
+        for h in hidden:
+            inner = _phrase_signals(h)
+            if inner:
+                hiding.add("hidden-markup")
+                phrases |= inner
+
+    # Encoded runs that decode to text carrying instructions.
+    if _depth < _MAX_DECODE_DEPTH and len(text) >= _ENCODED_HINT:
+        buf = text.encode("utf-8", "surrogatepass")
+        spans = []
+        for m in _COMBINED_RUNS.finditer(buf):
+            s, e = m.span()
+            run = buf[s:e]
+            kind = "pct" if run[:1] == b"%" else ("hex" if all(c in b"0123456789abcdefABCDEF" for c in run[:64]) and len(run) % 2 == 0 else "b64")
+            spans.append((kind, s, e))
+            if len(spans) >= nz.MAX_DECODED_RUNS * 4:
+                break
+        if spans:
+            btext = buf.decode("latin-1") if not text.isascii() else text  # byte offsets → index a 1:1 view
+            for dec in nz.decode_runs(btext, spans):
+                inner = scan(dec.text, _depth=_depth + 1)
+                if inner.signals:
+                    hiding.add("encoded-payload")
+                    phrases |= {s for s in inner.signals if s in SIGNALS}
+
+    discount = CODE_DISCOUNT if phrases and _looks_like_code(text) else 1.0
+    score = sum(SIGNALS[name][0] for name in phrases) * discount
+    # Hiding only counts alongside something said to the model (invisible characters alone are sanitised,
+    # not flagged), except tag characters, which have no legitimate use inside text.
+    if phrases or "unicode-tags" in hiding:
+        score += sum(HIDING_WEIGHTS[h] for h in hiding)
+    result.score = round(score, 3)
+    result.signals = sorted(phrases) + sorted(hiding)
+    return result
+
+
+_INWORD_INVISIBLE = re.compile(r"\w[\u200b-\u200d\u2060\u00ad\ufeff]+\w")
+
+
+def _invisible_inside_words(text: str) -> bool:
+    return _INWORD_INVISIBLE.search(text) is not None

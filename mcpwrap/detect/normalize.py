@@ -1,0 +1,305 @@
+"""Text normalisation for detectors, and sanitisation of text going to the client.
+
+Two jobs, one module:
+
+**Sanitisation** (what the client receives): :func:`sanitize` removes ANSI escape sequences (they can hide or
+rewrite what a person sees in a terminal) and invisible characters — zero-width characters, bidirectional
+overrides/isolates, the Unicode *tag* block (U+E0000–E007F, which can carry a whole hidden ASCII text) and
+other default-ignorable code points. A zero-width joiner or variation selector that follows a symbol/emoji is
+kept: it is part of an emoji sequence, not a hiding place.
+
+**Normalisation** (what detectors match): :func:`normalize` returns the text as a reader would understand it —
+NFKC (full-width and styled letters become plain ones), invisible characters removed, Cyrillic/Greek
+look-alikes folded to Latin, case folded — plus the facts that were removed on the way (how many invisible
+characters, the text hidden in tag characters, whether words mix scripts), because hiding is itself a signal.
+:func:`decode_runs` finds base64, hex and percent-encoded runs that decode to text, and :func:`strip_markup`
+removes HTML tags and returns what HTML comments and hidden elements contained.
+
+Fast paths: ASCII text (``str.isascii()`` is O(1) for CPython's compact strings) cannot contain invisible
+characters, look-alikes or anything NFKC changes, so it skips straight to the ANSI check, which is a single
+``"\\x1b" in text``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
+
+__all__ = [
+    "INVISIBLE_RANGES",
+    "find_invisible",
+    "strip_invisible",
+    "find_ansi",
+    "strip_ansi",
+    "sanitize",
+    "fold_confusables",
+    "tag_text",
+    "mixed_script_words",
+    "Normalized",
+    "normalize",
+    "Decoded",
+    "decode_runs",
+    "strip_markup",
+]
+
+# Code points that render as nothing (or reorder what is shown) but a model still reads.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x061C, 0x061C),  # Arabic letter mark
+    (0x115F, 0x1160),  # Hangul fillers
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),  # Mongolian variation selectors, vowel separator
+    (0x200B, 0x200F),  # zero-width space/non-joiner/joiner, LRM, RLM
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x206F),  # word joiner, invisible operators, bidi isolates, deprecated format chars
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
+    (0xFFA0, 0xFFA0),
+    (0xFFF9, 0xFFFB),  # interlinear annotation
+    (0x1D173, 0x1D17A),  # musical formatting
+    (0xE0000, 0xE007F),  # tags: an invisible copy of ASCII
+    (0xE0100, 0xE01EF),  # variation selectors supplement
+)
+_BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+_EMOJI_JOINERS = frozenset({0x200D, 0xFE0E, 0xFE0F})
+_EMOJI_FLOOR = 0x2190  # arrows, symbols, dingbats, emoji: a joiner after these belongs to a sequence
+
+
+def _class(ranges: tuple[tuple[int, int], ...]) -> str:
+    return "".join(f"{chr(a)}-{chr(b)}" if a != b else re.escape(chr(a)) for a, b in ranges)
+
+
+_INVISIBLE_RE = re.compile(f"[{_class(INVISIBLE_RANGES)}]")
+
+# ECMA-48: CSI … final byte, OSC … BEL/ST, DCS/SOS/PM/APC … ST, two-byte escapes; and the 8-bit CSI.
+_ANSI_RE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+
+
+def find_invisible(text: str) -> list[tuple[int, str]]:
+    """``(index, character)`` of every invisible character a reader would not see (emoji joiners excepted)."""
+    if text.isascii():
+        return []
+    out = []
+    for m in _INVISIBLE_RE.finditer(text):
+        i = m.start()
+        if _is_emoji_joiner(text, i):
+            continue
+        out.append((i, m.group()))
+    return out
+
+
+def _is_emoji_joiner(text: str, i: int) -> bool:
+    return ord(text[i]) in _EMOJI_JOINERS and i > 0 and ord(text[i - 1]) >= _EMOJI_FLOOR and not (
+        0xE0000 <= ord(text[i - 1]) <= 0xE007F
+    )
+
+
+def strip_invisible(text: str) -> tuple[str, int]:
+    """The text without invisible characters, and how many were removed."""
+    if text.isascii():
+        return text, 0
+    found = find_invisible(text)
+    if not found:
+        return text, 0
+    parts = []
+    last = 0
+    for i, _ in found:
+        parts.append(text[last:i])
+        last = i + 1
+    parts.append(text[last:])
+    return "".join(parts), len(found)
+
+
+def find_ansi(text: str) -> list[tuple[int, int]]:
+    """Spans of ANSI escape sequences (and stray ESC / 8-bit CSI characters)."""
+    if "\x1b" not in text and (text.isascii() or "\x9b" not in text):
+        return []
+    return [m.span() for m in _ANSI_RE.finditer(text)]
+
+
+def strip_ansi(text: str) -> tuple[str, int]:
+    if "\x1b" not in text and (text.isascii() or "\x9b" not in text):
+        return text, 0
+    new, n = _ANSI_RE.subn("", text)
+    return new, n
+
+
+def sanitize(text: str) -> tuple[str, dict[str, int]]:
+    """Text safe to show: ANSI escapes and invisible characters removed; counts of what was removed."""
+    counts: dict[str, int] = {}
+    text, n = strip_ansi(text)
+    if n:
+        counts["ansi_escapes"] = n
+    text, n = strip_invisible(text)
+    if n:
+        counts["invisible_characters"] = n
+    return text, counts
+
+
+# --- confusables ------------------------------------------------------------------------------------------------
+
+# Cyrillic and Greek letters that render like Latin ones (the subset used to dodge keyword filters).
+_CONFUSABLES = {
+    # Cyrillic lower / upper
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q",
+    "ԝ": "w", "ɡ": "g", "ӏ": "l", "ү": "y", "ո": "n", "ս": "u",
+    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
+    "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j", "Ԁ": "d", "Ԛ": "q", "Ԝ": "w", "Ү": "y",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "γ": "y", "η": "n", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k",
+    "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+    # Latin look-alikes outside ASCII that NFKC keeps
+    "ı": "i", "ȷ": "j", "ʏ": "y", "ɪ": "i", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴏ": "o", "ᴜ": "u",
+}
+_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+_LOOKALIKE_CLASS = "".join(sorted(set(_CONFUSABLES)))
+_MIXED_WORD_RE = re.compile(f"[A-Za-z][{_LOOKALIKE_CLASS}]|[{_LOOKALIKE_CLASS}][A-Za-z]")
+
+
+def fold_confusables(text: str) -> str:
+    if text.isascii():
+        return text
+    return text.translate(_CONFUSABLE_TABLE)
+
+
+def mixed_script_words(text: str) -> int:
+    """How many places a Latin letter touches a Cyrillic/Greek look-alike inside one word."""
+    if text.isascii():
+        return 0
+    return sum(1 for _ in _MIXED_WORD_RE.finditer(text))
+
+
+def tag_text(text: str) -> str:
+    """The ASCII text hidden in Unicode tag characters (U+E0020–E007E), if any."""
+    if text.isascii():
+        return ""
+    return "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
+
+
+@dataclass(slots=True)
+class Normalized:
+    """A text as a reader understands it, and what was removed to get there."""
+
+    text: str  # NFKC, invisibles removed, look-alikes folded, case folded
+    invisible: int = 0
+    bidi: int = 0
+    tags: str = ""  # ASCII hidden in tag characters
+    mixed_script: int = 0
+    changed_by_nfkc: bool = False
+
+
+def normalize(text: str) -> Normalized:
+    if text.isascii():
+        return Normalized(text.lower())
+    found = find_invisible(text)
+    tags = tag_text(text) if found else ""
+    bidi = sum(1 for _, c in found if ord(c) in _BIDI)
+    stripped, _ = strip_invisible(text)
+    nfkc_changed = not unicodedata.is_normalized("NFKC", stripped)
+    if nfkc_changed:
+        stripped = unicodedata.normalize("NFKC", stripped)
+    mixed = mixed_script_words(stripped)
+    folded = fold_confusables(stripped).casefold()
+    return Normalized(folded, invisible=len(found), bidi=bidi, tags=tags, mixed_script=mixed, changed_by_nfkc=nfkc_changed)
+
+
+# --- encoded runs -----------------------------------------------------------------------------------------------
+
+MIN_BASE64_RUN = 24  # shorter runs are identifiers and hashes far more often than hidden text
+MAX_DECODED_RUNS = 32  # per text: bounds the work a hostile result can cause
+MAX_RUN_CHARS = 64 * 1024
+
+_RUNS_RE = re.compile(
+    r"(?P<b64>[A-Za-z0-9+/_\-]{%d,}={0,2})|(?P<hex>(?:[0-9A-Fa-f]{2}){16,})|(?P<pct>(?:%%[0-9A-Fa-f]{2}[^%%\s]{0,2}){6,})"
+    % MIN_BASE64_RUN
+)
+
+
+@dataclass(slots=True)
+class Decoded:
+    kind: str  # "base64" | "hex" | "percent"
+    start: int
+    end: int
+    text: str = field(repr=False)
+
+
+def _texty(data: bytes) -> str | None:
+    """Decoded bytes that read as natural-language text (UTF-8, printable, has spaces), else None."""
+    if len(data) < 12:
+        return None
+    try:
+        s = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for c in s if c.isprintable() or c in "\n\t")
+    if printable < 0.9 * len(s) or " " not in s:
+        return None
+    letters = sum(1 for c in s if c.isalpha())
+    return s if letters >= 0.5 * len(s.replace(" ", "")) else None
+
+
+def decode_runs(text: str, spans: list[tuple[str, int, int]] | None = None) -> list[Decoded]:
+    """Base64/hex/percent runs of ``text`` that decode to readable text (at most ``MAX_DECODED_RUNS``)."""
+    out: list[Decoded] = []
+    candidates = spans if spans is not None else [(m.lastgroup or "", m.start(), m.end()) for m in _RUNS_RE.finditer(text)]
+    for kind, start, end in candidates:
+        if len(out) >= MAX_DECODED_RUNS:
+            break
+        run = text[start:end][:MAX_RUN_CHARS]
+        data: bytes | None = None
+        try:
+            if kind == "b64":
+                if run.isdigit() or run.isalpha():
+                    continue
+                s = run.rstrip("=")
+                s += "=" * (-len(s) % 4)
+                data = base64.urlsafe_b64decode(s) if ("-" in s or "_" in s) else base64.b64decode(s)
+                kind = "base64"
+            elif kind == "hex":
+                data = binascii.unhexlify(run)
+            elif kind == "pct":
+                data = unquote_to_bytes(run)
+                kind = "percent"
+        except (binascii.Error, ValueError):
+            continue
+        decoded = _texty(data) if data is not None else None
+        if decoded is not None:
+            out.append(Decoded(kind, start, end, decoded))
+    return out
+
+
+# --- markup -----------------------------------------------------------------------------------------------------
+
+MAX_MARKUP_CHARS = 2 * 1024 * 1024  # larger texts are matched without the markup-stripped second view
+
+_COMMENT_RE = re.compile(r"<!--(.*?)(?:-->|\Z)", re.S)
+_MD_COMMENT_RE = re.compile(r"^\[[^\]\n]*\]:\s*#\s*[(\"'](.*)[)\"']\s*$", re.M)
+_HIDDEN_ELEMENT_RE = re.compile(
+    r"<([a-z][a-z0-9]*)\b[^>]*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|hidden\b|"
+    r"color\s*:\s*(?:#fff(?:fff)?|white))[^>]*>(.*?)</\1\s*>",
+    re.S | re.I,
+)
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,512}>")
+
+
+def strip_markup(text: str) -> tuple[str, list[str]]:
+    """Text without HTML tags (entities unescaped), and the contents of comments and hidden elements."""
+    hidden = [m.group(1) for m in _COMMENT_RE.finditer(text)]
+    hidden += [m.group(1) for m in _MD_COMMENT_RE.finditer(text)]
+    hidden += [m.group(2) for m in _HIDDEN_ELEMENT_RE.finditer(text)]
+    stripped = _TAG_RE.sub("", _COMMENT_RE.sub(" ", text))
+    if "&" in stripped:
+        stripped = html.unescape(stripped)
+    return stripped, [h for h in hidden if h.strip()]

@@ -1,0 +1,180 @@
+"""Secrets and PII in both directions: detect (audit only), redact, or block — per detector.
+
+What is scanned: the decoded string values of ``params`` (requests and notifications) and of ``result`` and
+``error`` (responses), in both directions — tool-call arguments, tool results (text, ``structuredContent``,
+embedded resources), ``resources/read`` contents, ``prompts/get`` messages, sampling requests and responses,
+log notifications. Protocol housekeeping (``initialize``, the ``*/list`` methods, ``ping``) and base64
+``data``/``blob`` of binary content are not scanned.
+
+A redaction replaces the secret inside its string with ``[REDACTED:<type>]`` (see
+:mod:`mcpwrap.detect.secrets`); the relay re-encodes the message, so it stays valid JSON and valid MCP, and
+adds ``_meta.mcpwrap`` saying which types were redacted how often. Neither the verdict's ``changes`` nor its
+``details`` (which go to the audit log) ever contain the secret: only types, counts and JSON paths.
+
+Per-server and per-tool overrides (``servers:``/``tools:``) can turn a detector off or change its action,
+e.g. a password-manager tool that is allowed to return passwords.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .._chain import Interceptor
+from .._config import check_keys, expect, section
+from .._errors import ConfigError
+from .._message import Direction, Kind, Message, Session, Verdict
+from .._strings import HOUSEKEEPING_METHODS, content_roots, iter_strings, json_path, map_strings
+from ..detect import ALL_TYPES, PII_TYPES
+from ._scoped import Scoped, boolean, choice, parse_scoped
+
+__all__ = ["SecretsInterceptor", "build", "DETECTOR_ACTIONS", "MAX_REPORTED_PATHS"]
+
+DETECTOR_ACTIONS = ("off", "detect", "redact", "block")
+MAX_REPORTED_PATHS = 20
+# Addresses and phone numbers are everywhere in ordinary tool output (git logs, contacts, tickets): recorded,
+# not removed, unless the policy says so. Everything that grants access is removed.
+_DEFAULT_DETECT_ONLY = ("email", "phone")
+
+
+def _default_detectors() -> dict[str, str]:
+    return {t: ("detect" if t in _DEFAULT_DETECT_ONLY else "redact") for t in ALL_TYPES}
+
+
+def _defaults() -> dict:
+    return {"enabled": True, "mode": "enforce", "arguments": True, "results": True, "detectors": _default_detectors()}
+
+
+def _parse_detectors(raw: Any, path: tuple) -> dict[str, str]:
+    expect(raw, dict, path)
+    out: dict[str, str] = {}
+    for name, action in raw.items():
+        if name in ("all", "pii", "secrets"):
+            targets = ALL_TYPES if name == "all" else PII_TYPES if name == "pii" else tuple(t for t in ALL_TYPES if t not in PII_TYPES)
+        elif name in ALL_TYPES:
+            targets = (name,)
+        else:
+            raise ConfigError(f"unknown detector {name!r} (expected one of: all, pii, secrets, {', '.join(ALL_TYPES)})", path=path + (name,))
+        value = expect(action, str, path + (name,))
+        if value not in DETECTOR_ACTIONS:
+            raise ConfigError(f"must be one of {', '.join(DETECTOR_ACTIONS)} (got {value!r})", path=path + (name,))
+        for t in targets:
+            out[t] = value
+    return out
+
+
+_FIELDS = {
+    "enabled": boolean,
+    "mode": choice("enforce", "audit"),
+    "arguments": boolean,  # scan what the client sends (tool-call arguments, sampling results)
+    "results": boolean,  # scan what the server sends (tool results, resources, prompts, sampling requests)
+    "detectors": _parse_detectors,
+}
+
+
+class SecretsSettings(Scoped):
+    def redacting_types(self, server: str | None = None, tool: str | None = None) -> list[str]:
+        """Types the policy removes from traffic (``redact`` or ``block``): what audit records must not hold."""
+        s = self.resolve(server, tool)
+        return [t for t, a in s["detectors"].items() if a in ("redact", "block")]
+
+
+def _parse(raw: Any, path: tuple) -> SecretsSettings:
+    scoped = parse_scoped(raw, path, _FIELDS, _defaults)
+    return SecretsSettings(scoped.base, scoped.servers, scoped.tools, scoped.server_tools)
+
+
+@section("secrets", default=lambda: _parse({}, ("secrets",)), doc="secret and PII detection and redaction")
+def _parse_secrets(raw: Any, path: tuple) -> SecretsSettings:
+    return _parse(raw, path)
+
+
+class SecretsInterceptor(Interceptor):
+    name = "secrets"
+
+    def __init__(self, settings: SecretsSettings, session: Session) -> None:
+        self.settings = settings
+        self.session = session
+        self._detector: Any = None
+
+    @property
+    def detector(self) -> Any:
+        # Compiling the patterns costs tens of milliseconds: paid on the first message with content, not at
+        # `wrap` start-up (clients start a wrapped server per session and wait for it).
+        if self._detector is None:
+            from ..detect import secrets
+
+            self._detector = secrets
+        return self._detector
+
+    def inspect(self, msg: Message) -> Verdict | None:
+        if msg.method in HOUSEKEEPING_METHODS or msg.kind is Kind.ERROR and not isinstance(msg.error, dict):
+            return None
+        s = self.settings.resolve(self.session.server, msg.tool_name)
+        if not s["enabled"]:
+            return None
+        from_client = msg.direction is Direction.CLIENT_TO_SERVER
+        if (from_client and not s["arguments"]) or (not from_client and not s["results"]):
+            return None
+        actions: dict[str, str] = s["detectors"]
+        kinds = frozenset(t for t, a in actions.items() if a != "off")
+        if not kinds:
+            return None
+        envelope = msg.envelope
+        found: Counter = Counter()
+        paths: dict[tuple, set[str]] = {}
+        for root in content_roots(envelope):
+            for path, text in iter_strings(envelope[root], (root,)):
+                findings = self.detector.scan_text(text, kinds)
+                if findings:
+                    paths[path] = {f.kind for f in findings}
+                    found.update(f.kind for f in findings)
+        if not found:
+            return None
+        enforce = s["mode"] == "enforce"
+        by_action: dict[str, list[str]] = {}
+        for kind in found:
+            by_action.setdefault(actions[kind], []).append(kind)
+        where = sorted(json_path(p) for p in paths)[:MAX_REPORTED_PATHS]
+        details = {"found": dict(found), "paths": where}
+        what = "arguments" if from_client and msg.method == "tools/call" else "content"
+        if "block" in by_action:
+            kinds_text = ", ".join(sorted(by_action["block"]))
+            return Verdict.block(
+                f"the {what} contain{'' if what == 'arguments' else 's'} a secret or personal data the policy does not let through ({kinds_text})",
+                rule="secrets-block",
+                enforce=enforce,
+                details=details,
+            )
+        redact = frozenset(by_action.get("redact", ()))
+        if not redact:
+            return Verdict.allow(rule="secrets-detect", reason="secrets/PII detected (audit only): " + ", ".join(sorted(found)), details=details)
+        counts: Counter = Counter()
+
+        def rewrite(path: tuple, text: str) -> str | None:
+            if path not in paths or not (paths[path] & redact):
+                return None
+            new = self.detector.redact_text(text, redact, counts)
+            return None if new is text else new
+
+        new_envelope = dict(envelope)
+        for root in content_roots(envelope):
+            new_envelope[root] = map_strings(envelope[root], rewrite, (root,))
+        # Strings under the message's own root (`params`/`result`) were addressed from the envelope; map_strings
+        # received the root key in its path prefix so the flagged paths line up.
+        changes = {"redacted": dict(counts), "paths": where}
+        return Verdict.modify(
+            new_envelope,
+            changes,
+            reason="redacted " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
+            rule="secrets-redact",
+            enforce=enforce,
+            details=details,
+        )
+
+
+def build(config: Any, session: Session) -> SecretsInterceptor | None:
+    settings: SecretsSettings = config["secrets"]
+    if not settings["enabled"] and not settings.servers and not settings.tools and not settings.server_tools:
+        return None
+    return SecretsInterceptor(settings, session)
