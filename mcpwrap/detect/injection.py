@@ -110,10 +110,18 @@ SIGNALS: dict[str, tuple[float, str]] = {
     "tool-directive": (
         0.5,
         _w("call", "invoke", "use", "run", "execute", "trigger") + _S + r"(?:the" + _S + r")?[`'\"]?[a-z0-9_\-]{2,40}[`'\"]?" + _S + r"tool(?:" + _S + r"(?:with|to|and|now|first|immediately|before))"
+        + "|" + _w("before", "after", "when", "whenever") + _S + _w("using", "calling", "invoking", "running") + _S + _w("this", "the", "any", "each") + _S + _w("tool", "function")
         + "|" + _w("before", "after", "instead of") + _S + _w("responding", "answering", "replying", "you respond", "you answer", "you reply", "summari[sz]ing", "continuing", "doing anything else")
         + "|" + _w("you", "the assistant", "the agent", "the ai") + _S + _w("must", "should", "need to", "have to", "are required to", "are instructed to", "shall") + _S + r"(?:now" + _S + r"|immediately" + _S + r"|first" + _S + r"|also" + _S + r")?"
         + _w("call", "run", "execute", "invoke", "read", "send", "open", "fetch", "delete", "remove", "use", "visit", "navigate", "download", "install", "write", "create", "email", "forward", "transfer")
         + "|" + r"immediately" + _S + _w("run", "execute", "call", "send", "delete", "transfer", "forward", "download"),
+    ),
+    "sensitive-file": (
+        0.5,
+        _w("read", "cat", "open", "access", "include", "pass", "get", "fetch", "copy", "attach", "load", "upload", "send", "print", "output")
+        + _S + _ANY + r"(?:the" + _S + r")?(?:contents?" + _S + r"of" + _S + r")?"
+        + _w(r"~/\.ssh", r"\.ssh/", "id_rsa", "id_ed25519", r"\.env\b", r"\.aws/credentials", r"/etc/passwd", r"/etc/shadow", r"mcp\.json",
+             r"\.npmrc", r"\.pypirc", r"\.netrc", r"\.git-credentials", r"credentials\.json", r"\.kube/config", r"\.docker/config\.json"),
     ),
     "prompt-leak": (
         0.6,

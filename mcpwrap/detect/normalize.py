@@ -227,6 +227,9 @@ _RUNS_RE = re.compile(
 )
 
 
+_HEX_ONLY = re.compile(r"[0-9A-Fa-f]+")
+
+
 @dataclass(slots=True)
 class Decoded:
     kind: str  # "base64" | "hex" | "percent"
@@ -259,6 +262,8 @@ def decode_runs(text: str, spans: list[tuple[str, int, int]] | None = None) -> l
             break
         run = text[start:end][:MAX_RUN_CHARS]
         data: bytes | None = None
+        if kind == "b64" and len(run) % 2 == 0 and _HEX_ONLY.fullmatch(run):
+            kind = "hex"  # hex digits are base64 characters too: an even run of them is hex
         try:
             if kind == "b64":
                 if run.isdigit() or run.isalpha():
