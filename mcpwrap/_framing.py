@@ -78,7 +78,7 @@ class LineReader:
         pos = buf.find(b"\n", self._scan)
         while pos >= 0:
             if pos - start > self.max_bytes:
-                self._head = bytes(buf[start : start + OVERSIZE_HEAD])
+                self._head = bytes(buf[start : min(pos, start + OVERSIZE_HEAD)])
                 self._tail = bytes(buf[max(start, pos - OVERSIZE_TAIL) : pos])
                 self._skipped = pos - start
                 frames.append(self._oversized_frame())
