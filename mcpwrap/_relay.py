@@ -103,7 +103,7 @@ class Relay:
         self,
         command: list[str],
         session: Session,
-        chain: Chain,
+        chain: Chain | None = None,
         *,
         audit: Any = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
@@ -163,7 +163,8 @@ class Relay:
 
     def run(self) -> int:
         """Relay until the child exits; return mcpwrap's exit status (the child's)."""
-        self.start()
+        if self.child is None:
+            self.start()
         self._install_signals()
         self._audit_event("session-start", command=self.command, pid=self.child.pid)
         self._flush_audit()
@@ -212,6 +213,12 @@ class Relay:
             signal.signal(signal.SIGHUP, reload)
         if hasattr(signal, "SIGPIPE"):
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    def abort(self) -> None:
+        """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
+        if self.child is not None and self.child.poll() is None:
+            self._signal_group(signal.SIGKILL)
+            self.child.wait()
 
     def _signal_group(self, signum: int) -> None:
         if self.child is None:

@@ -306,3 +306,17 @@ def test_cancelled_request_late_response_is_not_an_error(tmp_path):
         assert late["id"] == 1
     records = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "message"]
     assert any(r.get("cancelled") for r in records if r["direction"] == "s2c" and r["id"] == 1)
+
+
+def test_invalid_policy_is_a_clear_error_and_leaves_no_child(tmp_path):
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("audit:\n  record_arguments: everything\n")
+    pidfile = tmp_path / "pids"
+    proc = subprocess.run(
+        [*MCPWRAP, "wrap", "--policy", str(bad), "--audit-log", str(tmp_path / "a.jsonl"), "--", *FAKE, "--pidfile", str(pidfile)],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert f"{bad}:2:" in proc.stderr and "record_arguments" in proc.stderr and "Traceback" not in proc.stderr
+    if pidfile.exists():  # the server may have started before the policy was read: it must be gone
+        assert not any(_alive(int(pid)) for pid in pidfile.read_text().split())
