@@ -91,11 +91,12 @@ class _Writer:
 class _Batch:
     """Writes produced by one read, flushed together: audit first, then forwards, then answers."""
 
-    __slots__ = ("forward", "reply")
+    __slots__ = ("forward", "reply", "requests")
 
     def __init__(self) -> None:
         self.forward: list[bytes] = []
         self.reply: list[bytes] = []
+        self.requests: list[Any] = []  # ids of the requests in ``forward`` (answered here if it can't be sent)
 
 
 class Relay:
@@ -252,8 +253,8 @@ class Relay:
                 for frame in frames:
                     self._handle_frame(direction, frame, out)
                 self._flush_audit()
-                if out.forward:
-                    forward_to.write(b"".join(out.forward))
+                if out.forward and not forward_to.write(b"".join(out.forward)):
+                    self._answer_undeliverable(direction, out)
                 if out.reply:
                     reply_to.write(b"".join(out.reply))
         except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
@@ -385,6 +386,7 @@ class Relay:
         if msg.kind is Kind.REQUEST and result is not _DROPPED:
             with self._pending_lock:
                 self.pending[direction][msg_id] = PendingRequest(msg_id, msg.method or "", direction, msg.envelope.get("params"))
+            out.requests.append(msg_id)
         elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
             self._mark_cancelled(direction, msg)
         if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
@@ -490,6 +492,21 @@ class Relay:
                 request = self.pending[direction].get(params["requestId"])
             if request is not None:
                 request.cancelled = True
+
+    def _answer_undeliverable(self, direction: Direction, out: _Batch) -> None:
+        """The peer's pipe is closed (the server exited, or the client left): answer what could not be sent."""
+        if direction is not Direction.CLIENT_TO_SERVER:
+            return  # the client is gone: nobody is left to answer the server's requests to
+        answers = []
+        for msg_id in out.requests:
+            with self._pending_lock:
+                request = self.pending[direction].pop(msg_id, None)
+            if request is not None:
+                answers.append(rpc.encode(rpc.error_response(msg_id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
+                self._audit_event("answered-on-exit", direction="s2c", id=msg_id, method=request.method, tool=request.tool_name, reason="server stdin closed")
+        if answers:
+            self._flush_audit()
+            out.reply.extend(answers)
 
     def _answer_pending_on_exit(self, status: int) -> None:
         with self._pending_lock:

@@ -320,3 +320,25 @@ def test_invalid_policy_is_a_clear_error_and_leaves_no_child(tmp_path):
     assert f"{bad}:2:" in proc.stderr and "record_arguments" in proc.stderr and "Traceback" not in proc.stderr
     if pidfile.exists():  # the server may have started before the policy was read: it must be gone
         assert not any(_alive(int(pid)) for pid in pidfile.read_text().split())
+
+
+def test_requests_after_the_server_died_are_answered(tmp_path):
+    # The server exits right after its first answer; later requests must still get an answer, never silence.
+    with peer(tmp_path, "--crash-on", "ping", "--crash-code", "0") as p:
+        p.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        for i in range(2, 6):
+            try:
+                p.send(call(i))
+            except BrokenPipeError:
+                break
+        answered = set()
+        while True:
+            try:
+                msg = p.recv(timeout=10)
+            except EOFError:
+                break
+            answered.add(msg["id"])
+            assert msg["error"]["code"] == rpc.SERVER_UNAVAILABLE
+        assert 1 in answered
+        forwarded_or_sent = {r["id"] for r in read_audit(tmp_path / "audit.jsonl") if r.get("event") == "message" and r.get("direction") == "c2s"}
+        assert forwarded_or_sent <= answered  # every request mcpwrap accepted was answered
