@@ -40,6 +40,7 @@ __all__ = ["Relay", "CHILD_EXIT_GRACE", "TERM_GRACE"]
 CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
 TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
+_IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux allows 1024)
 _PROTOCOL_META = "io.modelcontextprotocol/protocolVersion"
 _CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
 _CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
@@ -62,18 +63,25 @@ class _Writer:
         self.lock = threading.Lock()
         self.closed = False
 
-    def write(self, data: bytes) -> bool:
-        if not data:
+    def write(self, *chunks: bytes) -> bool:
+        """Write all chunks in order (``writev``: a large message is never copied to be joined)."""
+        pending = [memoryview(c) for c in chunks if c]
+        if not pending:
             return True
         with self.lock:
             if self.closed:
                 return False
-            view = memoryview(data)
             try:
-                while view:
-                    n = os.write(self.fd, view)
-                    view = view[n:]
-            except (BrokenPipeError, OSError):
+                while pending:
+                    n = os.writev(self.fd, pending[:_IOV_MAX])
+                    while n and pending:
+                        if n >= len(pending[0]):
+                            n -= len(pending[0])
+                            pending.pop(0)
+                        else:
+                            pending[0] = pending[0][n:]
+                            n = 0
+            except OSError:  # EPIPE: the reader is gone
                 self.closed = True
                 return False
         return True
@@ -253,10 +261,10 @@ class Relay:
                 for frame in frames:
                     self._handle_frame(direction, frame, out)
                 self._flush_audit()
-                if out.forward and not forward_to.write(b"".join(out.forward)):
+                if out.forward and not forward_to.write(*out.forward):
                     self._answer_undeliverable(direction, out)
                 if out.reply:
-                    reply_to.write(b"".join(out.reply))
+                    reply_to.write(*out.reply)
         except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
             _log(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
         if direction is Direction.CLIENT_TO_SERVER:
@@ -298,7 +306,7 @@ class Relay:
             return
         result = self._handle_message(direction, line, value, out)
         if result is None:
-            out.forward.append(line + b"\n")
+            out.forward += (line, b"\n")  # no concatenation: a 64 MiB line is not copied again
         elif result is not _DROPPED:
             out.forward.append(rpc.encode(result))
 
@@ -326,7 +334,7 @@ class Relay:
                 untouched = False
                 forwarded.append(result)
         if untouched:
-            out.forward.append(line + b"\n")
+            out.forward += (line, b"\n")
         elif forwarded:
             out.forward.append(rpc.encode(forwarded))
         # Answers mcpwrap gives to elements of a batch travel as one batch too.
@@ -537,7 +545,7 @@ class Relay:
             )
         if answers:
             self._flush_audit()
-            self.to_client.write(b"".join(answers))
+            self.to_client.write(*answers)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
