@@ -98,6 +98,66 @@ def system_logs(rng: random.Random, n: int) -> list[dict]:
     return out[:n]
 
 
+def system_docs(rng: random.Random, n: int) -> list[dict]:
+    """Debian package documentation: READMEs, NEWS and changelogs (gzipped ones decompressed), copyright files."""
+    import gzip
+
+    paths = sorted(p for p in glob.glob("/usr/share/doc/**/*", recursive=True) if os.path.isfile(p))
+    rng.shuffle(paths)
+    out = []
+    for path in paths:
+        try:
+            if path.endswith(".gz"):
+                with gzip.open(path, "rt", encoding="utf-8") as f:
+                    text = f.read(200_000)
+            else:
+                text = _read(path)
+        except (OSError, UnicodeDecodeError, EOFError):
+            continue
+        if not text or len(text) < 300 or "\x00" in text:
+            continue
+        out.append({"category": "system-docs", "text": rng.choice(_chunks(text)), "source": path})
+        if len(out) >= n:
+            break
+    return out
+
+
+def unseen_benign(rng: random.Random, n: int) -> list[dict]:
+    """Benign text added after the detectors were tuned and never used to adjust them: manual pages,
+    third-party Python packages' source, and the JavaScript of the installed MCP servers and their
+    dependencies. Reported separately as the held-out false-positive rate."""
+    import gzip
+
+    rng = random.Random(SEED + 7)
+    out: list[dict] = []
+    mans = sorted(glob.glob("/usr/share/man/man[1-8]/*.gz"))
+    rng.shuffle(mans)
+    for path in mans[: n // 3]:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                text = f.read(100_000)
+        except (OSError, UnicodeDecodeError, EOFError):
+            continue
+        if len(text) > 300:
+            out.append({"category": "unseen/man-pages", "text": rng.choice(_chunks(text)), "source": path})
+    site = sysconfig.get_paths()["purelib"]
+    py = sorted(p for p in glob.glob(os.path.join(site, "**", "*.py"), recursive=True) if "/mcpwrap" not in p)
+    rng.shuffle(py)
+    for path in py[: n // 3]:
+        text = _read(path)
+        if text and len(text) > 300:
+            out.append({"category": "unseen/third-party-python", "text": rng.choice(_chunks(text)), "source": os.path.relpath(path, site)})
+    js = sorted(glob.glob(str(ROOT / "tests" / "servers" / "node_modules" / "**" / "*.js"), recursive=True))
+    rng.shuffle(js)
+    for path in js[: n // 3]:
+        text = _read(path)
+        if text and len(text) > 300:
+            out.append({"category": "unseen/javascript", "text": rng.choice(_chunks(text)), "source": os.path.relpath(path, ROOT)})
+    for s in out:
+        s["split"] = "benign-unseen"
+    return out
+
+
 def shell_scripts(rng: random.Random, n: int) -> list[dict]:
     candidates = sorted(glob.glob("/usr/bin/*") + glob.glob("/usr/sbin/*") + glob.glob("/etc/init.d/*") + glob.glob("/usr/share/**/*.sh", recursive=True))
     out = []
@@ -528,12 +588,14 @@ def build() -> list[dict]:
         + package_docs(rng, 250)
         + system_logs(rng, 150)
         + shell_scripts(rng, 150)
+        + system_docs(rng, 600)
         + json_files(rng, 200)
         + mcp_tool_definitions()
         + app_logs(rng, 150)
         + api_json(rng, 200)
         + lookalike_numbers(rng, 400)
         + [{"category": "hard-negative-prose", "text": t, "source": "written"} for t in HARD_NEGATIVE_PROSE]
+        + unseen_benign(rng, 1500)
     )
     for s in benign:
         s.setdefault("split", "benign")

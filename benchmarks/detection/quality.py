@@ -59,7 +59,7 @@ def main() -> None:
 
     # --- injection ---------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    inj = [(s, scan(s["text"])) for s in samples if s["split"] in ("benign", "dev", "heldout", "heldout2")]
+    inj = [(s, scan(s["text"])) for s in samples if s["split"] in ("benign", "benign-unseen", "dev", "heldout", "heldout2")]
     t_inj = time.perf_counter() - t0
     by_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # flagged, total
     by_ob: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -106,7 +106,8 @@ def main() -> None:
             ["recall (all injected)", pct(tp, tp + fn)],
             ["recall (payloads tuned against: dev + heldout)", pct(by_split["dev"][0] + held[0], by_split["dev"][1] + held[1])],
             ["recall (held-out payloads, heldout2)", pct(by_split["heldout2"][0], by_split["heldout2"][1])],
-            ["false-positive rate (benign)", f"{pct(fp, fp + tn)} ({fp} of {fp + tn})"],
+            ["false-positive rate (all benign)", f"{pct(fp, fp + tn)} ({fp} of {fp + tn})"],
+            ["false-positive rate (benign-unseen only)", f"{pct(by_split['benign-unseen'][0], by_split['benign-unseen'][1])} ({by_split['benign-unseen'][0]} of {by_split['benign-unseen'][1]})"],
             ["precision", pct(tp, tp + fp)],
         ],
         md,
@@ -115,7 +116,7 @@ def main() -> None:
 
     # --- secrets -----------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    sec = [(s, {f.kind for f in scan_text(s["text"])}) for s in samples if s["split"] in ("benign", "secrets")]
+    sec = [(s, {f.kind for f in scan_text(s["text"])}) for s in samples if s["split"] in ("benign", "benign-unseen", "secrets")]
     t_sec = time.perf_counter() - t0
     per_type = {t: [0, 0, 0] for t in ALL_TYPES}  # hits on carriers, carriers, false hits elsewhere
     benign_total = benign_fp = benign_email = 0
@@ -126,7 +127,7 @@ def main() -> None:
         for t in expected:
             per_type[t][1] += 1
             per_type[t][0] += t in found
-        if s["split"] == "benign":
+        if s["split"] in ("benign", "benign-unseen"):
             benign_total += 1
             wrong = found - {"email"}
             benign_email += "email" in found

@@ -31,114 +31,157 @@ __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"
 
 DEFAULT_THRESHOLD = 1.0
 SENSITIVITY = {"low": 1.5, "medium": 1.0, "high": 0.7}  # threshold = DEFAULT_THRESHOLD * factor
-CODE_DISCOUNT = 0.6  # phrase signals in text that reads as source code weigh this much
+CODE_DISCOUNT = 0.8  # phrase signals in text that reads as source code weigh this much
 MAX_SCAN_CHARS = 16 * 1024 * 1024  # longer strings are scanned in their first and last halves of this size
 _MAX_DECODE_DEPTH = 1
 MAX_PHRASE_HITS = 512  # candidate phrases classified per text: bounds the work on repetitive hostile input
 
 # Separator between words of a phrase: spaces and the punctuation used to break keyword filters apart.
 _S = r"[\s_*.\-~`'\"|/\\]{1,4}"
-_ANY = r"(?:[a-z0-9']+" + _S + r"){0,4}"  # up to four filler words
+_ANY = r"(?:[a-z0-9'$]+" + _S + r"){0,4}"  # up to four filler words
+_FEW = r"(?:[a-z0-9'$]+" + _S + r"){0,2}"
 
 
 def _w(*words: str) -> str:
     return "(?:" + "|".join(words) + ")"
 
 
+def _phrase(*parts: str) -> str:
+    """Words in order, separated by :data:`_S`; a literal space inside a part also accepts any separator."""
+    return _S.join(p.replace(" ", _S) for p in parts)
+
+
+_MODEL = _w("ai", "a\\.i\\.", "assistant", "agent", "llm", "language model", "model", "claude", "chatgpt", "gpt", "gemini", "copilot",
+            "cursor", "bot", "reviewer bot", "ai agents?", "ai assistants?", "ai models?", "automated assistant", "automated agent",
+            "automated system", "large language model")
+_OVERRIDE_VERB = _w("ignore", "disregard", "forget", "override", "bypass", "overrule", "discard", "abandon", "skip", "stop following",
+                    "stop obeying", "no longer follow", "cancel", "drop", "set aside", "throw out", "do not follow", "don't follow")
+_RULES = _w("instructions?", "prompts?", "rules", "guidelines", "guidance", "directions", "directives", "commands", "guardrails",
+            "constraints", "restrictions", "policies", "programming", "configuration", "context", "task", "training", "orders",
+            "safety (?:rules|guidelines|filters|policies|measures)", "system prompt")
+# Not "the": "override the configuration" is ordinary documentation; "your" is what addresses a model.
+_BEFORE = _w("previous", "prior", "above", "earlier", "preceding", "original", "initial", "system", "former", "existing", "all",
+             "any", "old", "your", "those", "what you were told", "everything")
+_SECRET_OBJECTS = _w("ssh keys?", "id_rsa", "id_ed25519", r"\.ssh", r"\.env", r"\.aws", "api[_\\s-]?keys?", "api tokens?", "credentials?",
+                     "passwords?", "access tokens?", "auth tokens?", "session tokens?", "tokens", "secrets?", "private keys?",
+                     "conversation(?: history)?", "chat history", "(?:full |entire |whole )?thread", "system prompt", "environment variables",
+                     "env vars", "cookies", "wallet", "seed phrase", "mnemonic", r"contents of (?:the )?(?:file|~|/)", "the user's (?:data|files|messages|emails)",
+                     "user data", "customer (?:table|data|records|list)", "home address", "phone number")
+
 # name -> (weight, pattern over lower-cased text). Patterns are RE2/re compatible (no look-around).
 SIGNALS: dict[str, tuple[float, str]] = {
     "override-instructions": (
         1.0,
-        _w("ignore", "disregard", "forget", "override", "bypass", "overrule", "discard", "abandon", "skip")
-        + _S
-        + _ANY
-        + _w("previous", "prior", "above", "earlier", "preceding", "original", "initial", "system", "former", "existing", "all")
-        + _S
-        + _ANY
-        + _w("instructions?", "prompts?", "rules", "guidelines", "directions", "directives", "commands", "guardrails",
-             "constraints", "restrictions", "policies", "programming", "context")
-        + "|" + _w("new", "updated", "real", "actual", "revised") + _S + _w("instructions?", "directives?", "rules", "task") + r"\s{0,2}:"
-        + "|" + r"your" + _S + _w("new", "real", "true", "actual", "only") + _S + _w("task", "goal", "instructions?", "objective", "purpose", "role")
-        + _S + _w("is", "are", "will be")
-        + "|" + _w("forget") + _S + _w("everything", "all") + _S + _w("you", "above", "before", "i")
-        + "|" + r"(?:do not|don't|never)" + _S + _w("follow", "obey") + _S + _w("the", "your", "any") + _S + _ANY + _w("instructions?", "rules", "guidelines"),
+        _OVERRIDE_VERB + _S + _ANY + _BEFORE + _S + _ANY + _RULES
+        + "|" + _OVERRIDE_VERB + _S + r"(?:what|everything|anything)" + _S + r"you" + _S + r"(?:were|have been|'ve been)" + _S + _w("told", "given", "instructed", "asked")
+        + "|" + _w("new", "updated", "real", "actual", "revised", "changed") + _S + _w("instructions?", "directives?", "rules", "task") + r"\s{0,2}(?::|apply|follow|below|are)"
+        + "|" + _phrase("your") + _S + _FEW + _w("instructions?", "rules", "task", "job", "goal", "directives?", "configuration", "orders", "objective", "guidelines")
+        + _S + _w("have", "has", "are", "is") + _S + r"(?:been" + _S + r")?" + _w("changed", "updated", "replaced", "revoked", "cancelled", "canceled", "outdated", "obsolete", "void", "superseded")
+        + "|" + _w("previous", "prior", "earlier", "original", "above", "old") + _S + _FEW + _RULES + _S + _FEW + _w("no longer apply", "are (?:now )?(?:void|cancelled|canceled|outdated|obsolete|revoked|superseded|invalid)", "do not apply", "don't apply")
+        + "|" + r"(?:instructions|context|rules)" + _S + r"you" + _S + r"were" + _S + r"given" + _S + _FEW + _w("are", "is") + _S + _w("outdated", "obsolete", "void", "cancelled", "wrong", "invalid", "superseded")
+        + "|" + _phrase("your") + _S + _w("new", "real", "true", "actual", "only", "next") + _S + _w("task", "goal", "job", "instructions?", "objective", "purpose", "role", "mission")
+        + _S + _w("is", "are", "will be", "now is")
+        + "|" + _phrase("your") + _S + _w("job", "task", "goal", "role") + _S + r"now" + _S + r"is"
+        + "|" + _w("supersedes", "overrides", "replaces") + _S + r"(?:all" + _S + r")?" + _w("your", "previous", "prior", "the system", "any") + _S + _FEW + _w("configuration", "instructions?", "rules", "prompt", "guidelines", "directives?")
+        + "|" + r"previous" + _S + r"context" + _S + _w("cancelled", "canceled", "cleared", "reset", "void", "ends?")
+        + "|" + r"(?:do not|don't|never)" + _S + _w("follow", "obey") + _S + _w("the", "your", "any") + _S + _ANY + _RULES,
     ),
     "role-reassignment": (
         0.6,
-        r"you" + _S + _w("are", "will") + _S + r"(?:now|henceforth|from now on)" + _S + _w("an?", "the", "in", "my", "acting", "be", "dan", "free", "unrestricted", "operating")
-        + "|" + r"from now on" + _S + r"you"
+        r"you" + _S + _w("are", "will") + _S + r"(?:now|henceforth|from now on)" + _S + _w("an?", "the", "in", "my", "acting", "be", "dan", "free", "unrestricted", "operating", "no longer")
+        + "|" + r"from now on" + _S + r"(?:,\s*)?" + _w("you", "act", "respond", "answer", "behave")
+        + "|" + r"act" + _S + r"as" + _S + _w("the", "an?", "my") + _S + _FEW + _w("administrator", "admin", "root", "system", "developer", "operator", "owner", "unrestricted", "hacker", "dan")
         + "|" + r"pretend" + _S + _w("to be", "you are", "that you")
         + "|" + _w("enter", "enable", "activate", "switch to") + _S + _w("developer", "god", "dan", "jailbreak", "debug", "admin", "unrestricted") + _S + r"mode"
-        + "|" + r"jailbr[eo]a?k",
+        + "|" + r"jailbr[eo]a?k|(?:^|\W)dan(?:\W{1,3})(?:mode|an unrestricted|do anything now)|do anything now"
+        + "|" + r"(?:the" + _S + r")?(?:user|operator|developer|admin)s?" + _S + _w("has", "have") + _S + _w("granted", "given", "authori[sz]ed") + _S + r"you",
     ),
     "system-impersonation": (
         0.7,
         r"<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>"
-        + "|" + r"\[/?(?:inst|system|sys)\]|<</?sys>>"
-        + "|" + r"</?(?:system|system[_-]?prompt|tool_result|function_results?|tool_output|assistant|instructions?)>"
-        + "|" + r"(?:^|\n)\s{0,3}#{1,4}\s{0,2}" + _w("system", "new instructions?", "instructions? override", "admin", "developer") + r"\s{0,3}(?:message|prompt|override|note|instructions?)?\s{0,2}:?\s{0,3}(?:\n|$)"
-        + "|" + r"(?:^|\n)\s{0,3}" + _w("system", "admin", "developer", "operator", "sys") + r"\s{0,2}(?:message|prompt|override|note|notice|instruction)?\s{0,2}:"
-        + "|" + _w("end", "begin", "start") + _S + r"(?:of" + _S + r")?" + _w("tool output", "tool result", "system prompt", "user input", "document", "untrusted content", "context") + r"\s{0,3}[\]\-=#>]",
+        + "|" + r"\[/?(?:inst|system|sys|admin|assistant[_\\s-]?directive|system[_\\s-]?(?:note|message|override)|instructions?)\]|<</?sys>>"
+        + "|" + r"</?[a-z_\-]{0,20}(?:system|assistant|instruction|directive|admin|tool_result|function_results?|tool_output|important_instructions)[a-z_\-]{0,20}>"
+        + "|" + r"(?:^|\n)\s{0,3}#{1,4}\s{0,2}" + _w("system", "new instructions?", "instructions? override", "admin", "developer", "assistant") + r"[^\n]{0,30}(?:\n|$)"
+        + "|" + r"(?:^|\n|\. )\s{0,3}" + _w("system", "admin", "developer", "operator", "sys", "root") + r"\s{0,2}(?:message|prompt|override|note|notice|instruction|directive|update)?\s{0,2}(?::|—|\s-\s)"
+        + "|" + _w("system", "admin", "operator", "developer") + _S + _w("override", "message", "directive", "instruction", "update", "notice") + r"\s{0,2}(?:[\]:—]|\s-\s)"
+        + "|" + _w("end", "begin", "start") + _S + r"(?:of" + _S + r")?" + _w("tool output", "tool result", "system prompt", "user input", "document", "untrusted content", "context", "email", "message", "data") + r"\s{0,3}[\]\-=#>]"
+        + "|" + _w("authori[sz]ed", "approved", "sanctioned", "signed") + _S + r"by" + _S + _w("your", "the") + _S + _w("developers?", "creators?", "operators?", "administrators?", "system", "anthropic", "openai"),
     ),
     "addresses-the-model": (
         0.5,
-        _w("dear", "attention", "note to", "message to", "instructions? (?:for|to)", "hey", "hi", "hello", "attn") + _S + r"(?:the" + _S + r")?"
-        + _w("ai", "assistant", "agent", "llm", "language model", "model", "claude", "chatgpt", "gpt", "gemini", "copilot", "cursor", "bot", "ai agents?", "ai assistants?")
-        + "|" + _w("if", "when", "since") + _S + r"you" + _S + _w("are", "'re") + _S + r"(?:an?" + _S + r")?" + _w("ai", "assistant", "llm", "language model", "agent", "bot", "automated")
-        + "|" + _w("ai", "llm", "automated") + _S + _w("agents?", "assistants?", "models?", "systems?") + _S + _w("reading", "processing", "parsing", "summari[sz]ing", "analy[sz]ing", "that read")
-        + "|" + r"to" + _S + r"(?:the|any)" + _S + _w("ai", "assistant", "llm", "agent", "model") + _S + _w("reading", "processing", "that", "who")
-        + "|" + r"(?:^|\n|\s)" + _w("assistant", "ai", "claude", "agent") + r"\s{0,2}[:,]" + r"\s{0,3}" + _w("you must", "please", "you should", "you need", "ignore", "now", "important", "first"),
+        _w("dear", "attention", "note to", "message to", "instructions? (?:for|to)", "hey", "hi", "hello", "attn", "psst", "ps", "p\\.s\\.") + _S + r"(?:the" + _S + r")?" + _MODEL
+        + "|" + _w("if", "when", "since", "whenever") + _S + r"you" + _S + r"(?:are|'re)" + _S + r"(?:an?" + _S + r")?" + _FEW + _MODEL + r"\b"
+        + "|" + _w("if", "when", "whenever") + _S + _w("an?", "any", "the") + _S + _FEW + _MODEL + _S + _w("reads?", "is reading", "processes", "parses", "sees", "summari[sz]es", "encounters")
+        + "|" + _MODEL + _S + _w("reading", "processing", "parsing", "summari[sz]ing", "analy[sz]ing", "that reads?", "who reads?", "reviewing", "handling", "viewing", "crawling", "browsing")
+        + "|" + _w("to", "for") + _S + _w("the", "any", "every", "whichever", "whatever", "all") + _S + _FEW + _MODEL + _S + _w("reading", "processing", "parsing", "that", "who", "summari[sz]ing", "handling")
+        + "|" + r"as" + _S + r"(?:the|an?)" + _S + _MODEL + _S + _w("reading", "processing", "parsing", "summari[sz]ing", "handling", "reviewing", "that")
+        + "|" + _w("agent", "assistant", "ai", "llm", "model", "bot") + _S + _w("instructions?", "directives?", "notes?", "note —", "orders") + r"\s{0,3}(?:\(internal\))?\s{0,2}[\-—:]"
+        + "|" + r"(?:^|\n|\s)" + _w("assistant", "ai", "claude", "agent", "chatgpt", "llm", "model") + r"\s{0,2}[,!—:]" + r"\s{0,3}" + _w("you", "please", "ignore", "now", "important", "first", "new", "forget", "disregard", "do not", "don't", "your", "before", "stop", "the"),
     ),
     "secrecy": (
         0.6,
-        r"(?:do not|don't|never|must not|should not|without)" + _S + _w("tell", "telling", "inform", "informing", "mention", "mentioning", "reveal", "revealing",
-                                                                       "alert", "alerting", "notify", "notifying", "show", "showing", "disclose", "let", "ask", "asking", "asking for", "confirm", "confirming")
-        + _S + r"(?:" + _w("this", "these", "it", "anything") + _S + r")?(?:to" + _S + r")?" + _w("the user", "users", "the human", "the operator", "anyone", "them", "permission", "confirmation", "approval")
-        + "|" + r"(?:keep|hide)" + _S + _w("this", "these", "it") + _S + _ANY + _w("secret", "hidden", "confidential", "from the user")
-        + "|" + r"the user" + _S + _w("must", "should", "will", "need") + _S + _w("not", "never") + _S + _w("know", "see", "find out", "be told", "notice", "be informed")
-        + "|" + _w("silently", "quietly", "secretly", "covertly") + _S + _w("send", "run", "execute", "call", "forward", "upload", "delete", "add", "copy", "include", "write", "read"),
+        r"(?:do not|don't|never|must not|should not|without|shouldn't|mustn't)" + _S + _w("tell", "telling", "inform", "informing", "mention", "mentioning", "reveal", "revealing",
+                                                                       "alert", "alerting", "notify", "notifying", "show", "showing", "disclose", "disclosing", "let", "ask", "asking",
+                                                                       "ask for", "asking for", "confirm", "confirming", "bring up", "bringing up", "waiting for", "wait for", "report", "log", "warn", "warning")
+        + _S + r"(?:" + _w("this", "these", "it", "that", "anything", "about this", "about it") + _S + r")?(?:" + _w("to", "with", "in", "about") + _S + r")?"
+        + _w("the user", "users", "the human", "humans", "the operator", "anyone", "them", "permission", "confirmation", "approval", "your reply", "your response",
+             "your answer", "the person", "the human reviewers?", "the reviewers?", "reviewers?", "the owner")
+        + "|" + r"(?:do not|don't|never)" + _S + _w("disclose", "reveal", "mention", "repeat", "bring up") + _S + _w("this note", "this message", "these instructions", "this instruction", "this step", "it", "this")
+        + r"(?:\W|$)"
+        + "|" + r"(?:keep|hide)" + _S + _w("this", "these", "it") + _S + _ANY + _w("secret", "hidden", "confidential", "from the user", "from the person", "between us")
+        + "|" + _w("invisible", "hidden", "secret", "unknown") + _S + _w("to", "from") + _S + _w("the user", "the human", "the person", "them", "users")
+        + "|" + r"the" + _S + r"(?:user|human|person)" + _S + _w("must", "should", "will", "need", "does") + _S + _w("not", "never", "n't") + _S + _w("know", "see", "find out", "be told", "notice", "be informed", "be aware")
+        + "|" + _w("silently", "quietly", "secretly", "covertly", "discreetly", "invisibly") + _S + _FEW + _w("send", "run", "execute", "call", "forward", "upload", "delete", "add", "copy", "include", "write", "read", "remove", "transfer", "grant", "post", "exfiltrate", "collect"),
     ),
     "exfiltration": (
         0.7,
-        _w("send", "forward", "upload", "post", "email", "e-mail", "transmit", "exfiltrate", "leak", "copy", "paste", "include", "append", "attach", "share", "submit", "report")
-        + _S + _ANY
-        + _w("ssh keys?", "id_rsa", r"\.ssh", r"\.env", r"\.aws", "api[ _-]?keys?", "credentials", "passwords?", "access tokens?", "auth tokens?", "session tokens?",
-             "secrets?", "private keys?", "conversation", "chat history", "system prompt", "environment variables", "env vars", "cookies", "wallet", "seed phrase",
-             "mnemonic", r"contents of (?:the )?(?:file|~|/)", "the user's data", "user data")
+        _w("send", "forward", "upload", "post", "email", "e-mail", "mail", "transmit", "exfiltrate", "leak", "copy", "paste", "include", "append", "attach", "share",
+           "submit", "export", "collect", "dump", "list", "print", "reply with", "provide", "give me", "output")
+        + _S + _ANY + _SECRET_OBJECTS
+        + "|" + _w("send", "forward", "upload", "post", "email", "transmit", "export", "copy", "paste", "put", "sync", "push") + _S + _ANY + _w("to", "into", "at") + _S
+        + _w("https?://", "the (?:storage )?bucket", "the (?:shared )?drive", "the webhook", "this (?:url|address|link|endpoint)", "the (?:url|address|link|endpoint) (?:below|above|in)",
+             )
+        + "|" + r"!\[[^\]\n]{0,40}\]\(https?://[^)\s]{0,200}[?&][a-z_]{1,20}=(?:\{|\$|<|\[|%7b)"
+        + "|" + r"markdown" + _S + r"image" + _S + _FEW + _w("url", "link")
         + "|" + r"exfiltrat",
     ),
     "tool-directive": (
         0.5,
-        _w("call", "invoke", "use", "run", "execute", "trigger") + _S + r"(?:the" + _S + r")?[`'\"]?[a-z0-9_\-]{2,40}[`'\"]?" + _S + r"tool(?:" + _S + r"(?:with|to|and|now|first|immediately|before))"
+        _w("call", "invoke", "use", "run", "execute", "trigger", "using") + _S + r"(?:the" + _S + r"|your" + _S + r")?[`'\"]?[a-z0-9_\-]{2,40}[`'\"]?" + _S + _w("tool", "function") + r"\b"
         + "|" + _w("before", "after", "when", "whenever") + _S + _w("using", "calling", "invoking", "running") + _S + _w("this", "the", "any", "each") + _S + _w("tool", "function")
-        + "|" + _w("before", "after", "instead of") + _S + _w("responding", "answering", "replying", "you respond", "you answer", "you reply", "summari[sz]ing", "continuing", "doing anything else")
-        + "|" + _w("you", "the assistant", "the agent", "the ai") + _S + _w("must", "should", "need to", "have to", "are required to", "are instructed to", "shall") + _S + r"(?:now" + _S + r"|immediately" + _S + r"|first" + _S + r"|also" + _S + r")?"
-        + _w("call", "run", "execute", "invoke", "read", "send", "open", "fetch", "delete", "remove", "use", "visit", "navigate", "download", "install", "write", "create", "email", "forward", "transfer")
-        + "|" + r"immediately" + _S + _w("run", "execute", "call", "send", "delete", "transfer", "forward", "download"),
+        + "|" + _w("before", "after", "instead of") + _S + _w("responding", "answering", "replying", "you respond", "you answer", "you reply", "summari[sz]ing", "continuing", "doing anything else", "finishing", "you finish", "proceeding")
+        + "|" + _w("the assistant", "the agent", "the ai", "the model", "the bot", "the llm") + _S + _w("must", "should", "need to", "have to", "are required to", "is required to", "are instructed to", "shall", "will now", "are to", "is to") + _S + r"(?:now" + _S + r"|immediately" + _S + r"|first" + _S + r"|also" + _S + r")?"
+        + _w("call", "run", "execute", "invoke", "read", "send", "open", "fetch", "delete", "remove", "use", "visit", "navigate", "download", "install", "write", "create", "email", "forward", "transfer", "grant", "approve", "merge", "export", "upload", "post", "reply", "respond", "include")
+        + "|" + _w("fetch", "open", "visit", "load", "download") + _S + r"https?://[^\s]{1,200}" + _S + r"(?:and" + _S + r")?" + _w("follow", "execute", "run", "obey", "do what")
+        + "|" + r"follow" + _S + r"the" + _S + _w("instructions?", "steps") + _S + _w("in it", "there", "at", "on that page", "from"),
     ),
     "sensitive-file": (
         0.5,
-        _w("read", "cat", "open", "access", "include", "pass", "get", "fetch", "copy", "attach", "load", "upload", "send", "print", "output")
+        _w("read", "cat", "open", "access", "include", "pass", "get", "fetch", "copy", "attach", "load", "upload", "send", "print", "output", "paste")
         + _S + _ANY + r"(?:the" + _S + r")?(?:contents?" + _S + r"of" + _S + r")?"
         + _w(r"~/\.ssh", r"\.ssh/", "id_rsa", "id_ed25519", r"\.env\b", r"\.aws/credentials", r"/etc/passwd", r"/etc/shadow", r"mcp\.json",
              r"\.npmrc", r"\.pypirc", r"\.netrc", r"\.git-credentials", r"credentials\.json", r"\.kube/config", r"\.docker/config\.json"),
     ),
     "prompt-leak": (
         0.6,
-        _w("reveal", "print", "output", "repeat", "show", "display", "dump", "leak", "tell me", "write out", "return") + _S + _ANY
-        + _w("system prompt", "initial instructions", "hidden instructions", "original instructions", "your instructions", "your prompt", "developer message", "initial prompt"),
+        _w("reveal", "print", "output", "repeat", "show", "display", "dump", "leak", "tell me", "write out", "return", "list") + _S + _ANY
+        + _w("system prompt", "initial instructions", "hidden instructions", "original instructions", "your instructions", "your prompt", "developer message", "initial prompt", "your rules", "your guidelines"),
     ),
     "priority-marker": (
         0.3,
         r"<\s{0,2}(?:important|critical|urgent|secret|hidden|admin)\s{0,2}>"
-        + "|" + r"(?:^|\n)\s{0,3}\**" + _w("important", "critical", "urgent", "attention", "mandatory", "warning to ai") + r"\**\s{0,2}[:!]\s{0,2}\**\s{0,2}" + _w("you", "ai", "assistant", "ignore", "do not", "always", "never", "the assistant", "agent", "before"),
+        + "|" + r"priority\s{0,2}[=:]\s{0,2}(?:high|critical|urgent)"
+        + "|" + r"(?:^|\n)\s{0,3}\**" + _w("important", "critical", "urgent", "attention", "mandatory", "warning to ai") + r"\**\s{0,2}[!:]\s{0,2}\**\s{0,2}" + _w("you", "ai", "assistant", "ignore", "do not", "always", "never", "the assistant", "agent", "before"),
     ),
-    "dangerous-command": (
+    "harmful-action": (
         0.3,
         r"(?:curl|wget)\s[^\n|]{0,200}\|\s{0,3}(?:ba|z|da)?sh\b"
         + "|" + r"rm\s+-[rf]{2}\s+(?:/|~|\$home)(?:\s|$|\*)"
         + "|" + r"(?:nc|ncat|netcat)\s+-e\s"
-        + "|" + r"base64\s+(?:-d|--decode)\s{0,3}\|\s{0,3}(?:ba)?sh",
+        + "|" + r"base64\s+(?:-d|--decode)\s{0,3}\|\s{0,3}(?:ba)?sh"
+        + "|" + _w("delete", "wipe", "erase", "destroy", "drop") + _S + _w("every", "all", "the") + _S + _FEW + _w("files?", "backups?", "repositor(?:y|ies)", "database", "tables?", "home directory", "workspace")
+        + "|" + _w("grant", "give") + _S + _FEW + _w("admin", "administrator", "owner", "root") + _S + _w("rights", "access", "privileges", "permissions")
+        + "|" + r"transfer" + _S + r"\$?[0-9][0-9,.]*",
     ),
 }
 
@@ -153,10 +196,12 @@ HIDING_WEIGHTS = {
 }
 
 _PHRASE_SIGNALS = tuple(SIGNALS)
-_SIGNAL_RX = {name: re.compile(p, re.S) for name, (_w_, p) in SIGNALS.items()}
+# A literal space in a phrase also accepts runs of whitespace ("do  not", "do\nnot") and underscores.
+_SOURCES = {name: p.replace(" ", r"[\s_]{1,3}") for name, (_w_, p) in SIGNALS.items()}
+_SIGNAL_RX = {name: re.compile(p, re.S) for name, p in _SOURCES.items()}
 # One pass over the text: every phrase pattern plus encoded-run candidates (classified afterwards).
 _RUN_PATTERN = r"[A-Za-z0-9+/_\-]{%d,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%%[0-9A-Fa-f]{2}){6,}" % nz.MIN_BASE64_RUN
-_COMBINED = compile_bytes("(?is)" + "|".join(f"(?:{p})" for _w_, p in SIGNALS.values()))
+_COMBINED = compile_bytes("(?is)" + "|".join(f"(?:{p})" for p in _SOURCES.values()))
 _COMBINED_RUNS = compile_bytes(_RUN_PATTERN)
 _HAS_MARKUP = compile_bytes(r"<!--|<[a-zA-Z][^>]{0,200}(?:display\s*:\s*none|hidden|font-size\s*:\s*0)|\]:\s*#\s*[(\"']")
 _ENCODED_HINT = 24
@@ -251,7 +296,18 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
             hiding.add("bidi-override")
         if norm.mixed_script:
             hiding.add("homoglyphs")
-    phrases = _phrase_signals(norm_text)
+    if "\\u" in text and _depth < _MAX_DECODE_DEPTH:
+        # Text that is itself JSON (a file, an API body) may spell its words with \\uXXXX escapes.
+        unescaped = _unescape_json(text)
+        if unescaped != text:
+            inner = scan(unescaped, _depth=_depth + 1)
+            hiding.update(h for h in inner.signals if h in HIDING_WEIGHTS)
+            extra_signals = {sig for sig in inner.signals if sig in SIGNALS}
+        else:
+            extra_signals = set()
+    else:
+        extra_signals = set()
+    phrases = _phrase_signals(norm_text) | extra_signals
     for extra in extra_texts:
         phrases |= _phrase_signals(extra)
 
@@ -296,6 +352,18 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
     result.score = round(score, 3)
     result.signals = sorted(phrases) + sorted(hiding)
     return result
+
+
+_JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
+
+
+def _unescape_json(text: str) -> str:
+    def one(m: "re.Match[str]") -> str:
+        units = [int(m.group()[i + 2 : i + 6], 16) for i in range(0, len(m.group()), 6)]
+        data = b"".join(u.to_bytes(2, "little") for u in units)
+        return data.decode("utf-16-le", "replace")
+
+    return _JSON_ESCAPES.sub(one, text)
 
 
 _INWORD_INVISIBLE = re.compile(r"\w[\u200b-\u200d\u2060\u00ad\ufeff]+\w")

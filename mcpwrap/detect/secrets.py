@@ -94,8 +94,9 @@ def _classes(s: bytes) -> int:
 
 
 def _random_token(s: bytes, min_entropy: float = 3.0) -> bool:
-    """Looks machine-generated: high entropy and both letters and digits (not a word or an identifier)."""
-    return _entropy(s) >= min_entropy and any(48 <= b <= 57 for b in s) and any(65 <= b <= 90 or 97 <= b <= 122 for b in s)
+    """Looks machine-generated: high entropy and at least two of lower case, upper case, digits."""
+    kinds = any(97 <= b <= 122 for b in s) + any(65 <= b <= 90 for b in s) + any(48 <= b <= 57 for b in s)
+    return kinds >= 2 and _entropy(s) >= min_entropy
 
 
 def _luhn(digits: str) -> bool:
@@ -113,7 +114,7 @@ def _luhn(digits: str) -> bool:
 def _card_brand_ok(d: str) -> bool:
     n = len(d)
     if d[0] == "4":
-        return n in (13, 16, 19)
+        return n in (16, 19)  # 13-digit Visa numbers are no longer issued; 13-digit ids are everywhere
     p2, p4 = int(d[:2]), int(d[:4])
     if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
         return n == 16
@@ -194,8 +195,11 @@ def _v_phone(buf: bytes, s: int, e: int) -> bool:
     if _DATEISH.search(raw):
         return False
     digits = sum(1 for b in raw if 48 <= b <= 57)
+    if s > 0 and buf[s - 1] in b"+~":  # version strings such as 1:12~++20210127035054
+        return False
     if raw.startswith(b"+"):
-        return 8 <= digits <= 15 and (b" " in raw or b"-" in raw or b"." in raw or b"(" in raw or digits >= 10)
+        separated = b" " in raw or b"-" in raw or b"." in raw or b"(" in raw
+        return 8 <= digits <= 15 if separated else 10 <= digits <= 13
     # National formats: (555) 123-4567, 555-123-4567, 555.123.4567 — exactly 10 digits, grouped 3-3-4.
     return digits == 10 and raw.count(b".") in (0, 2)
 
@@ -248,18 +252,31 @@ _IDENTIFIER_VALUE = re.compile(rb"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_][A-Za-z0-9_]
 
 def _v_assignment(buf: bytes, s: int, e: int) -> bool:
     value = buf[s:e].strip(b"\"'`")
-    if len(value) < 8 or _PLACEHOLDER_VALUE.match(value) or _IDENTIFIER_VALUE.match(value):
+    quoted = s > 0 and buf[s - 1] in b"\"'`"
+    if len(value) < 8 or _PLACEHOLDER_VALUE.match(value):
+        return False
+    if not quoted and _IDENTIFIER_VALUE.match(value):  # password = other_variable
         return False
     if value.startswith(_REDACTED_B):
         return False
-    if b"(" in value or b")" in value or value.endswith(b":"):  # code, not a literal
+    if any(c in value for c in b"()[]{}") or value.endswith(b":"):  # code (calls, indexing), not a literal
         return False
-    return _entropy(value) >= 3.0 and _classes(value) >= 2 and any(48 <= b <= 57 or not _word_char(b) for b in value)
+    if not any(48 <= b <= 57 or 65 <= b <= 90 or (not _word_char(b) and b not in b"-_.") for b in value):
+        return False  # lower-case words joined by - _ . ("it-is-very-secret") are names and examples, not keys
+    if _entropy(value) < min(3.0, 0.8 * math.log2(len(value))) or _classes(value) < 2:
+        return False
+    # A quoted literal may be letters only ("lnggPAQGSLsQ"); a bare word needs a digit or a symbol.
+    return quoted or any(48 <= b <= 57 or not _word_char(b) for b in value)
 
 
 def _v_aws_secret(buf: bytes, s: int, e: int) -> bool:
     value = buf[s:e]
     return len(value) == 40 and _bounded(buf, s, e) and _entropy(value) >= 4.0 and _classes(value) >= 3
+
+
+def _v_aws_id(buf: bytes, s: int, e: int) -> bool:
+    # Key ids are base32 (A–Z, 2–7): one character class, so only the entropy of the random part counts.
+    return _bounded(buf, s, e) and _entropy(buf[s + 4 : e]) >= 3.0
 
 
 def _v_any(buf: bytes, s: int, e: int) -> bool:
@@ -278,11 +295,14 @@ _ASSIGN_KEYS = (
 _DETECTORS: list[tuple[str, str, str | None, Callable[[bytes, int, int], bool]]] = [
     (
         "private_key",
-        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s:,\-]*)",
+        # A header alone is code that builds or checks PEM text; a key has a body (40+ base64 characters).
+        # (Inside JSON text the line breaks are written as \\n, so those count as whitespace too.)
+        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn])*(?:[A-Za-z0-9\-]+:[^\n\\]*(?:\n|\\n))*(?:\s|\\[rn])*"
+        r"[A-Za-z0-9+/=]{40,}(?:[A-Za-z0-9+/=\s:,\-]|\\[rn])*",
         None,
         _v_any,
     ),
-    ("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}", None, _v_token(2.5)),
+    ("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}", None, _v_aws_id),
     (
         "aws_secret_key",
         r"(?i:aws)[A-Za-z0-9_ .\-]{0,20}(?i:secret|sk)[A-Za-z0-9_ .\-]{0,20}[\"']?\s*[:=]>?\s*[\"']?(?P<value>[A-Za-z0-9/+]{40})",

@@ -15,7 +15,7 @@ AWS_KEY = "AKIAZ7QW3ERT5YUI2OPA"
 GH = "ghp_" + "Zq8Xw2Lk9Pm4Rt6Vb1Nc3Hy7Ju5Gf0Ds2Ea4"
 POSITIVES = [
     ("private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----"),
-    ("private_key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1x2Y3z\n"),
+    ("private_key", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1x2Y3zQ8vWmLk3Rt7Pn2Hq9Xc4Vb6Nj1Ks5Df8Gh0Jl2Za4Ex\n"),
     ("aws_access_key", AWS_KEY),
     ("aws_secret_key", "aws_secret_access_key = Kq2vZ7/x9LmP+4rT8wYb3NcD6hJ1sF5gA0eU2iOp"),
     ("github_token", GH),
@@ -57,6 +57,11 @@ NEGATIVES = [
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
     "call 1-800-FLOWERS or ext. 42",
     "ip 192.168.100.200 and 10.0.0.1:5432",
+    'if (pem.indexOf("-----BEGIN PRIVATE KEY-----") !== 0) throw new TypeError("not PKCS8")',
+    "const token = tokens[index++]; password: userPass[2]",
+    "jwt({ secret: 'it-is-very-secret' })",
+    "llvm-toolchain (1:12~++20210127035054+8e464dd76bef-1~exp1)",
+    "sku 4017082279985",
 ]
 
 
