@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import normalize as nz
-from ._regex import compile_bytes
+from ._regex import compile_bytes, utf8
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
 
@@ -34,7 +34,6 @@ SENSITIVITY = {"low": 1.5, "medium": 1.0, "high": 0.7}  # threshold = DEFAULT_TH
 CODE_DISCOUNT = 0.8  # phrase signals in text that reads as source code weigh this much
 MAX_SCAN_CHARS = 16 * 1024 * 1024  # longer strings are scanned in their first and last halves of this size
 _MAX_DECODE_DEPTH = 1
-MAX_PHRASE_HITS = 512  # candidate phrases classified per text: bounds the work on repetitive hostile input
 
 # Separator between words of a phrase: spaces and the punctuation used to break keyword filters apart.
 _S = r"[\s_*.\-~`'\"|/\\]{1,4}"
@@ -198,13 +197,51 @@ HIDING_WEIGHTS = {
 _PHRASE_SIGNALS = tuple(SIGNALS)
 # A literal space in a phrase also accepts runs of whitespace ("do  not", "do\nnot") and underscores.
 _SOURCES = {name: p.replace(" ", r"[\s_]{1,3}") for name, (_w_, p) in SIGNALS.items()}
-_SIGNAL_RX = {name: re.compile(p, re.S) for name, p in _SOURCES.items()}
-# One pass over the text: every phrase pattern plus encoded-run candidates (classified afterwards).
+_SIGNAL_RX = {name: compile_bytes("(?is)" + p) for name, p in _SOURCES.items()}
+
+# Anchors: words that an instruction aimed at a model almost always contains (it names the model, its
+# instructions, the user it must deceive, a boundary it fakes, or the data it should steal). A literal
+# alternation is what RE2 scans at memory speed; the signal patterns (phrases with filler words, far too
+# many states for one DFA) then run only in windows around anchor hits, and signals only add up when they
+# occur near each other (a 10 MB log that says "system:" once and "before responding" 3 MB later is not an
+# injection).
+_ANCHOR_WORDS = (
+    "instruction", "ignore", "disregard", "forget", "override", "bypass", "overrule", "supersede", "directive",
+    "guideline", "guidance", "your rules", "new rules", "previous context", "were told", "were given",
+    "assistant", "agent", "llm", "language model", "claude", "chatgpt", "gpt", "gemini", "copilot",
+    "any model", "whichever model", "the model reading", "reviewer bot", "<|", "[inst", "[sys", "[admin", "<<sys",
+    "[assistant", "system:", "system message", "system prompt", "system override", "system note", "<system", "</system",
+    "<important", "admin:", "operator:", "developer:", "authorised by", "authorized by", "jailbr", "pretend",
+    "you are now", "you will now", "from now on", "do anything now", "developer mode", "act as", "granted you",
+    "exfiltrat", "id_rsa", "id_ed25519", "/.ssh", ".aws/", "/etc/shadow", "mcp.json", "silently", "quietly",
+    "secretly", "covertly", "discreetly", "tell the user", "inform the user", "the user must", "the user should",
+    "from the user", "without asking", "without telling", "without informing", "before answering",
+    "before responding", "before replying", "before using", "before calling", "when you call", "whenever you",
+    "markdown image", "your new", "your real", "your job", "your task", "your goal", "your true", "your actual",
+    "your only", "your objective", "your instructions", "your configuration",
+)
+_ANCHORS = compile_bytes("(?i)" + "|".join(re.escape(w) for w in _ANCHOR_WORDS) + r"|\bai\b|\ba\.i\.|\bbot\b")
+WINDOW_BEFORE = 400  # bytes of context before an anchor that a phrase may start in
+WINDOW_AFTER = 600
+MAX_REGION = 4096  # a region where signals add up; longer merged regions are split (with overlap)
+MAX_ANCHOR_HITS = 20000  # beyond this the whole text is one sequence of regions anyway
 _RUN_PATTERN = r"[A-Za-z0-9+/_\-]{%d,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%%[0-9A-Fa-f]{2}){6,}" % nz.MIN_BASE64_RUN
-_COMBINED = compile_bytes("(?is)" + "|".join(f"(?:{p})" for p in _SOURCES.values()))
 _COMBINED_RUNS = compile_bytes(_RUN_PATTERN)
-_HAS_MARKUP = compile_bytes(r"<!--|<[a-zA-Z][^>]{0,200}(?:display\s*:\s*none|hidden|font-size\s*:\s*0)|\]:\s*#\s*[(\"']")
+# Non-ASCII characters that change what a matcher sees: invisibles, tags, bidi controls, Greek/Cyrillic/Armenian
+# look-alikes, IPA and small capitals, full-width and mathematical letters, enclosed and letter-like forms,
+# superscripts, ligatures. Accented Latin letters (é, ü) are left alone: NFKC keeps them and no phrase needs them.
+_SUSPICIOUS = compile_bytes(
+    r"[\x{00AD}\x{034F}\x{061C}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}\x{200B}-\x{200F}\x{202A}-\x{202E}"
+    r"\x{2060}-\x{206F}\x{3164}\x{FE00}-\x{FE0F}\x{FEFF}\x{FFA0}\x{FFF9}-\x{FFFB}\x{1D173}-\x{1D17A}\x{E0000}-\x{E007F}"
+    r"\x{E0100}-\x{E01EF}\x{0370}-\x{058F}\x{0250}-\x{02AF}\x{1D00}-\x{1DBF}\x{FF00}-\x{FFEF}\x{1D400}-\x{1D7FF}"
+    r"\x{2070}-\x{209F}\x{2100}-\x{214F}\x{2460}-\x{24FF}\x{FB00}-\x{FB4F}\x{1F100}-\x{1F1FF}\x{0131}\x{0237}]+",
+    # Python's engine on bytes: every non-ASCII stretch (normalising more than needed, never less).
+    fallback=r"[\xc2-\xf4][\x80-\xbf]+(?:[\xc2-\xf4][\x80-\xbf]+)*",
+)
+_HIDDEN_MARKUP = compile_bytes(r"<!--|<[a-zA-Z][^>]{0,200}(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|\shidden)|\]:\s*#\s*[(\"']")
 _ENCODED_HINT = 24
+MAX_MARKUP_VIEW = 256 * 1024  # texts up to this size are also matched with their HTML tags removed
+MAX_NON_ASCII_RUNS = 100_000  # more than this: normalise the whole text at once
 
 # Source code: several of these markers on separate lines.
 _CODE_MARKERS = re.compile(
@@ -237,30 +274,38 @@ def threshold_for(sensitivity: str | float | None) -> float:
     return DEFAULT_THRESHOLD * SENSITIVITY[sensitivity]
 
 
-def _phrase_signals(text: str) -> set[str]:
-    """Names of phrase signals found in an already lower-cased/normalised text."""
-    found: set[str] = set()
-    buf = text.encode("utf-8", "surrogatepass")
-    pos = 0
+def _regions(buf: bytes) -> list[tuple[int, int]]:
+    """Windows around anchor hits, merged, split to at most :data:`MAX_REGION` bytes."""
+    spans: list[list[int]] = []
+    n = len(buf)
     hits = 0
-    while hits < MAX_PHRASE_HITS:
-        m = _COMBINED.search(buf, pos)
-        if m is None:
-            break
+    for m in _ANCHORS.finditer(buf):
+        s, e = max(0, m.start() - WINDOW_BEFORE), min(n, m.end() + WINDOW_AFTER)
+        if spans and s <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], e)
+        else:
+            spans.append([s, e])
         hits += 1
-        start, end = m.span()
-        # Classify the span (with a little context for anchors such as a preceding newline). Matches may
-        # overlap ("assistant, ignore all previous instructions" holds two signals), so the next search
-        # starts just after this match's start, not after its end.
-        ctx = buf[max(0, start - 2) : end].decode("utf-8", "replace")
-        for name in _PHRASE_SIGNALS:
-            if name not in found and _SIGNAL_RX[name].search(ctx):
-                found.add(name)
-                break
-        if len(found) == len(_PHRASE_SIGNALS):
+        if hits >= MAX_ANCHOR_HITS:
+            spans.append([m.end(), n])  # the rest, unfiltered
             break
-        pos = start + 1
-    return found
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        while e - s > MAX_REGION:
+            out.append((s, s + MAX_REGION))
+            s += MAX_REGION - WINDOW_BEFORE - WINDOW_AFTER
+        out.append((s, e))
+    return out
+
+
+def _signals_in(buf: bytes, start: int = 0, end: int | None = None) -> set[str]:
+    end = len(buf) if end is None else end
+    return {name for name, rx in _SIGNAL_RX.items() if rx.search(buf, start, end) is not None}
+
+
+def _phrase_signals(text: str) -> set[str]:
+    """Every phrase signal anywhere in a (short) text; used for hidden parts and decoded runs."""
+    return _signals_in(text.encode("utf-8", "surrogatepass"))
 
 
 def _looks_like_code(text: str) -> bool:
@@ -272,6 +317,58 @@ def _looks_like_code(text: str) -> bool:
     return False
 
 
+def _normalized_view(text: str) -> tuple[bytes, nz.Normalized]:
+    """UTF-8 bytes to match, with non-ASCII stretches normalised (NFKC, invisibles, look-alikes, case).
+
+    Only the words around non-ASCII characters can change, so only they are normalised: a large, mostly
+    ASCII text is not copied through NFKC and case folding as a whole.
+    """
+    buf = utf8(text)
+    stats = nz.Normalized("")
+    if text.isascii():
+        return buf, stats
+    runs = []
+    for m in _SUSPICIOUS.finditer(buf):
+        runs.append(m.span())
+        if len(runs) > MAX_NON_ASCII_RUNS:
+            whole = nz.normalize(text)
+            return whole.text.encode("utf-8", "surrogatepass"), whole
+    if not runs:
+        return buf, stats
+    parts: list[bytes] = []
+    tags: list[str] = []
+    last = 0
+    n = len(buf)
+    i = 0
+    while i < len(runs):
+        s, e = runs[i]
+        # Take the whole word(s) around the run: a look-alike only shows as "mixed script" next to Latin letters.
+        while s > last and s > runs[i][0] - 32 and (buf[s - 1] < 0x80 and (chr(buf[s - 1]).isalnum())):
+            s -= 1
+        while True:
+            while e < n and e < runs[i][1] + 32 and buf[e] < 0x80 and chr(buf[e]).isalnum():
+                e += 1
+            if i + 1 < len(runs) and runs[i + 1][0] <= e + 1:
+                i += 1
+                e = max(e, runs[i][1])
+                continue
+            break
+        piece = nz.normalize(buf[s:e].decode("utf-8", "surrogatepass"))
+        stats.invisible += piece.invisible
+        stats.bidi += piece.bidi
+        stats.mixed_script += piece.mixed_script
+        stats.changed_by_nfkc = stats.changed_by_nfkc or piece.changed_by_nfkc
+        if piece.tags:
+            tags.append(piece.tags)
+        parts.append(buf[last:s])
+        parts.append(piece.text.encode("utf-8", "surrogatepass"))
+        last = e
+        i += 1
+    parts.append(buf[last:])
+    stats.tags = " ".join(tags)
+    return b"".join(parts), stats
+
+
 def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanResult:
     """Score one decoded string. ``result.signals`` names what fired; ``result.is_injection`` applies the threshold."""
     result = ScanResult(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
@@ -280,81 +377,113 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
     if len(text) > MAX_SCAN_CHARS:
         half = MAX_SCAN_CHARS // 2
         text = text[:half] + "\n" + text[-half:]
+    view, stats = _normalized_view(text)
     hiding: set[str] = set()
-    extra_texts: list[str] = []
-    if text.isascii():
-        norm_text = text.lower()
-    else:
-        norm = nz.normalize(text)
-        norm_text = norm.text
-        if norm.tags:
-            hiding.add("unicode-tags")
-            extra_texts.append(norm.tags.lower())
-        if norm.invisible - len(norm.tags) >= 3 or (norm.invisible and norm.invisible - norm.bidi - len(norm.tags) > 0 and _invisible_inside_words(text)):
-            hiding.add("invisible-characters")
-        if norm.bidi:
-            hiding.add("bidi-override")
-        if norm.mixed_script:
-            hiding.add("homoglyphs")
-    if "\\u" in text and _depth < _MAX_DECODE_DEPTH:
-        # Text that is itself JSON (a file, an API body) may spell its words with \\uXXXX escapes.
-        unescaped = _unescape_json(text)
-        if unescaped != text:
-            inner = scan(unescaped, _depth=_depth + 1)
-            hiding.update(h for h in inner.signals if h in HIDING_WEIGHTS)
-            extra_signals = {sig for sig in inner.signals if sig in SIGNALS}
-        else:
-            extra_signals = set()
-    else:
-        extra_signals = set()
-    phrases = _phrase_signals(norm_text) | extra_signals
-    for extra in extra_texts:
-        phrases |= _phrase_signals(extra)
+    if stats.invisible - len(stats.tags.replace(" ", "")) >= 3 or (stats.invisible and _invisible_inside_words(text)):
+        hiding.add("invisible-characters")
+    if stats.bidi:
+        hiding.add("bidi-override")
+    if stats.mixed_script:
+        hiding.add("homoglyphs")
+    discount = CODE_DISCOUNT if _looks_like_code(text) else 1.0
 
-    # Markup: what a rendered page hides (comments, hidden elements) and phrases split by tags.
-    if len(text) <= nz.MAX_MARKUP_CHARS and _HAS_MARKUP.search(norm_text.encode("utf-8", "surrogatepass")) or (
-        "<" in norm_text and len(text) <= nz.MAX_MARKUP_CHARS and not phrases and norm_text.count("<") < 5000
-    ):
-        stripped, hidden = nz.strip_markup(norm_text)
-        if stripped != norm_text:
-            phrases |= _phrase_signals(stripped)
-        for h in hidden:
-            inner = _phrase_signals(h)
-            if inner:
-                hiding.add("hidden-markup")
-                phrases |= inner
+    best_score = 0.0
+    best_signals: set[str] = set()
+    seen: set[str] = set()
 
-    # Encoded runs that decode to text carrying instructions.
-    if _depth < _MAX_DECODE_DEPTH and len(text) >= _ENCODED_HINT:
-        buf = text.encode("utf-8", "surrogatepass")
-        spans = []
-        for m in _COMBINED_RUNS.finditer(buf):
-            s, e = m.span()
-            run = buf[s:e]
-            kind = "pct" if run[:1] == b"%" else ("hex" if all(c in b"0123456789abcdefABCDEF" for c in run[:64]) and len(run) % 2 == 0 else "b64")
-            spans.append((kind, s, e))
-            if len(spans) >= nz.MAX_DECODED_RUNS * 4:
-                break
-        if spans:
-            btext = buf.decode("latin-1") if not text.isascii() else text  # byte offsets → index a 1:1 view
-            for dec in nz.decode_runs(btext, spans):
-                inner = scan(dec.text, _depth=_depth + 1)
-                if inner.signals:
-                    hiding.add("encoded-payload")
-                    phrases |= {s for s in inner.signals if s in SIGNALS}
+    def consider(signals: set[str], extra_hiding: set[str] = frozenset(), weight: float = 1.0) -> None:
+        nonlocal best_score, best_signals
+        if not signals and not extra_hiding:
+            return
+        seen.update(signals)
+        hide = hiding | set(extra_hiding)
+        score = sum(SIGNALS[n][0] for n in signals) * weight
+        if signals or "unicode-tags" in hide:
+            score += sum(HIDING_WEIGHTS[h] for h in hide)
+        if score > best_score:
+            best_score, best_signals = score, set(signals) | hide
 
-    discount = CODE_DISCOUNT if phrases and _looks_like_code(text) else 1.0
-    score = sum(SIGNALS[name][0] for name in phrases) * discount
-    # Hiding only counts alongside something said to the model (invisible characters alone are sanitised,
-    # not flagged), except tag characters, which have no legitimate use inside text.
-    if phrases or "unicode-tags" in hiding:
-        score += sum(HIDING_WEIGHTS[h] for h in hiding)
-    result.score = round(score, 3)
-    result.signals = sorted(phrases) + sorted(hiding)
+    # 1. The text itself, region by region.
+    for s, e in _regions(view):
+        consider(_signals_in(view, s, e), weight=discount)
+
+    # 2. What hides inside it: tag characters, JSON escapes, HTML comments and hidden elements, encoded runs.
+    if stats.tags:
+        consider(_phrase_signals(stats.tags), {"unicode-tags"})
+    if _depth < _MAX_DECODE_DEPTH:
+        if b"\\u" in view:
+            # Text that is itself JSON (a file, an API body) may spell its words with \uXXXX escapes.
+            for piece in _escaped_windows(view):
+                inner = scan(piece, _depth=_depth + 1)
+                consider({x for x in inner.signals if x in SIGNALS}, {x for x in inner.signals if x in HIDING_WEIGHTS})
+        if len(text) <= MAX_MARKUP_VIEW and "<" in text:
+            stripped, _hidden = nz.strip_markup(view.decode("utf-8", "replace"))
+            consider(_phrase_signals(stripped), weight=discount)
+        for h in _hidden_parts(view):
+            inner_signals = _phrase_signals(h)
+            if inner_signals:
+                consider(inner_signals, {"hidden-markup"})
+        if len(text) >= _ENCODED_HINT:
+            spans = []
+            for m in _COMBINED_RUNS.finditer(view):
+                s, e = m.span()
+                run = view[s:e]
+                if run.isalpha() or run.isdigit() or (b"_" in run and not any(c in run for c in b"+/=")):
+                    continue  # identifiers and numbers, not encodings of text
+                kind = "pct" if run[:1] == b"%" else ("hex" if len(run) % 2 == 0 and all(c in b"0123456789abcdefABCDEF" for c in run[:64]) else "b64")
+                spans.append((kind, s, e))
+                if len(spans) >= MAX_ENCODED_CANDIDATES:
+                    break
+            if spans:
+                latin = view.decode("latin-1")  # byte offsets index a 1:1 view; runs are ASCII
+                for dec in nz.decode_runs(latin, spans):
+                    inner = scan(dec.text, _depth=_depth + 1)
+                    inner_signals = {x for x in inner.signals if x in SIGNALS}
+                    if inner_signals:
+                        consider(inner_signals, {"encoded-payload"})
+
+    result.score = round(best_score, 3)
+    result.signals = sorted(x for x in best_signals if x in SIGNALS) + sorted(x for x in best_signals if x in HIDING_WEIGHTS)
     return result
 
 
 _JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
+_JSON_ESCAPE_RUNS = compile_bytes(r"(?:\\u[0-9a-fA-F]{4}[^\\]{0,12}){3,}")
+MAX_ESCAPED_WINDOWS = 256
+MAX_HIDDEN_PARTS = 512
+MAX_ENCODED_CANDIDATES = 512
+_HIDDEN_START = compile_bytes(r"<!--|<[a-zA-Z][a-zA-Z0-9]*\s[^>]{0,200}(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|\shidden)[^>]{0,200}>|\[[^\]\n]{0,40}\]:\s*#\s*[(\"']")
+
+
+def _escaped_windows(view: bytes) -> list[str]:
+    """Stretches of text written with JSON escapes, unescaped (with some context on either side)."""
+    out: list[str] = []
+    last_end = -1
+    for m in _JSON_ESCAPE_RUNS.finditer(view):
+        s, e = max(0, m.start() - WINDOW_BEFORE, last_end), min(len(view), m.end() + WINDOW_AFTER)
+        out.append(_unescape_json(view[s:e].decode("utf-8", "replace")))
+        last_end = e
+        if len(out) >= MAX_ESCAPED_WINDOWS:
+            break
+    return out
+
+
+def _hidden_parts(view: bytes) -> list[str]:
+    """Contents of HTML comments, hidden elements and Markdown comments (each capped in length)."""
+    out: list[str] = []
+    for m in _HIDDEN_START.finditer(view):
+        s = m.end()
+        if m.group().startswith(b"<!--"):
+            e = view.find(b"-->", s, s + 8192)
+        elif m.group().startswith(b"["):
+            e = view.find(b"\n", s, s + 8192)
+        else:
+            e = view.find(b"</", s, s + 8192)
+        e = s + 8192 if e < 0 else e
+        out.append(view[s:e].decode("utf-8", "replace"))
+        if len(out) >= MAX_HIDDEN_PARTS:
+            break
+    return out
 
 
 def _unescape_json(text: str) -> str:

@@ -30,9 +30,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
+from ._regex import compile_bytes, utf8
+
 __all__ = [
     "INVISIBLE_RANGES",
     "find_invisible",
+    "has_invisible",
     "strip_invisible",
     "find_ansi",
     "strip_ansi",
@@ -77,6 +80,16 @@ def _class(ranges: tuple[tuple[int, int], ...]) -> str:
 
 
 _INVISIBLE_RE = re.compile(f"[{_class(INVISIBLE_RANGES)}]")
+# The same class for RE2 over UTF-8: a large text is checked at memory speed before Python's engine walks it.
+_INVISIBLE_BYTES = compile_bytes(
+    "[" + "".join(f"\\x{{{a:04X}}}-\\x{{{b:04X}}}" for a, b in INVISIBLE_RANGES) + "]",
+    fallback=r"[\xc2-\xf4]",
+)
+
+
+def has_invisible(text: str) -> bool:
+    """Cheap pre-check: whether ``text`` may contain an invisible character."""
+    return not text.isascii() and _INVISIBLE_BYTES.search(utf8(text)) is not None
 
 # ECMA-48: CSI … final byte, OSC … BEL/ST, DCS/SOS/PM/APC … ST, two-byte escapes; and the 8-bit CSI.
 _ANSI_RE = re.compile(
@@ -87,7 +100,7 @@ _ANSI_RE = re.compile(
 
 def find_invisible(text: str) -> list[tuple[int, str]]:
     """``(index, character)`` of every invisible character a reader would not see (emoji joiners excepted)."""
-    if text.isascii():
+    if not has_invisible(text):
         return []
     out = []
     for m in _INVISIBLE_RE.finditer(text):

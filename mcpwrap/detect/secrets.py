@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .._strings import map_strings
-from ._regex import compile_bytes
+from ._regex import compile_bytes, utf8
 
 __all__ = [
     "SECRET_TYPES",
@@ -363,9 +363,52 @@ _COMBINED = compile_bytes("|".join(f"(?:{_prefilter_form(p)})" for _k, p, _g, _c
 _CONTEXT = 64  # bytes before a candidate that a context pattern (aws … secret = …) may need
 
 
+_DIGIT_KINDS = frozenset({"us_ssn", "payment_card", "phone"})
+_PREFIX_KINDS = (
+    (b"-----", ("private_key",)),
+    (b"github_pat_", ("github_token",)),
+    (b"gh", ("github_token", "password_assignment", "email")),
+    (b"gl", ("gitlab_token", "email")),
+    (b"xox", ("slack_token", "email")),
+    (b"https://hooks.slack", ("slack_token",)),
+    (b"sk-ant-", ("anthropic_key",)),
+    (b"sk-", ("openai_key",)),
+    (b"sk_", ("stripe_key",)),
+    (b"rk_", ("stripe_key",)),
+    (b"pk_", ("stripe_key",)),
+    (b"whsec_", ("stripe_key",)),
+    (b"AIza", ("google_api_key", "email")),
+    (b"ya29.", ("google_api_key",)),
+    (b"eyJ", ("jwt", "email")),
+)
+_LETTER_KINDS = ("aws_access_key", "aws_secret_key", "password_assignment", "iban", "email")
+_BY_KIND = {kind: entry for kind, *entry in _COMPILED}
+
+
+def _candidate_kinds(buf: bytes, start: int) -> tuple[str, ...] | frozenset[str]:
+    """The detectors whose pattern can start with the bytes at ``start`` (saves trying all of them)."""
+    c = buf[start]
+    if 48 <= c <= 57 or c == 0x2B or c == 0x28:  # digit, "+", "("
+        return _DIGIT_KINDS if c != 0x2B and c != 0x28 else ("phone",)
+    head = buf[start : start + 19]
+    for prefix, kinds in _PREFIX_KINDS:
+        if head.startswith(prefix):
+            return kinds
+    return _LETTER_KINDS
+
+
 def _confirm(buf: bytes, start: int, end: int, kinds: frozenset[str] | None) -> tuple[str, int, int] | None:
     """Which detector accepts the candidate at ``start``; returns the type and the span to replace."""
+    plausible = _candidate_kinds(buf, start)
+    if plausible is _LETTER_KINDS and b"@" in buf[start:end] and (kinds is None or "email" in kinds):
+        # Most candidates with an "@" are addresses: try that detector first (it is last in the list).
+        rx, _group, check = _BY_KIND["email"]
+        m = rx.match(buf, start, min(len(buf), start + 512))
+        if m is not None and m.end() >= end and check(buf, m.start(), m.end()):
+            return "email", m.start(), m.end()
     for kind, rx, group, check in _COMPILED:
+        if kind not in plausible:
+            continue
         if kinds is not None and kind not in kinds:
             continue
         m = rx.match(buf, start, max(end, min(len(buf), start + 16384)))
@@ -412,14 +455,14 @@ def scan_text(text: str, kinds: Iterable[str] | None = None) -> list[Finding]:
     """Findings in a decoded string. Offsets are into ``text.encode('utf-8')``."""
     if len(text) < MIN_CANDIDATE_CHARS:
         return []
-    return scan_bytes(text.encode("utf-8"), frozenset(kinds) if kinds is not None else None)
+    return scan_bytes(utf8(text), frozenset(kinds) if kinds is not None else None)
 
 
 def redact_text(text: str, kinds: Iterable[str] | None = None, counts: Counter | None = None) -> str:
     """``text`` with every finding replaced by ``[REDACTED:<type>]``; counts per type added to ``counts``."""
     if len(text) < MIN_CANDIDATE_CHARS:
         return text
-    buf = text.encode("utf-8")
+    buf = utf8(text)
     findings = scan_bytes(buf, frozenset(kinds) if kinds is not None else None)
     if not findings:
         return text
@@ -432,7 +475,7 @@ def redact_text(text: str, kinds: Iterable[str] | None = None, counts: Counter |
         if counts is not None:
             counts[f.kind] += 1
     parts.append(buf[last:])
-    return b"".join(parts).decode("utf-8")
+    return b"".join(parts).decode("utf-8", "surrogatepass")
 
 
 def redact_json(value: Any, settings: Any = None) -> tuple[Any, dict[str, int]]:
