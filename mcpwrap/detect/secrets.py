@@ -353,13 +353,21 @@ _COMPILED = [(kind, _py(p), group, check) for kind, p, group, check in _DETECTOR
 _KIND_INDEX = {kind: i for i, (kind, *_rest) in enumerate(_DETECTORS)}
 
 
-def _prefilter_form(pattern: str) -> str:
-    # RE2 caps counted repetition at 1000 and needs no named groups to find candidate spans.
+def _prefilter_form(kind: str, pattern: str) -> str:
+    """The pattern used to find candidates: a superset that keeps RE2's DFA small.
+
+    Named groups go; bounded repetitions ``{a,b}`` become ``{a,}`` (counting to b multiplies DFA states, and
+    the exact pattern is applied afterwards anyway); an address is found by its ``@`` and the characters on
+    either side, and its local part is recovered when it is confirmed.
+    """
+    if kind == "email":
+        return r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]"
     pattern = re.sub(r"[(][?]P<[a-z]+>", "(?:", pattern)
-    return re.sub(r"\{(\d+),\d{4,}\}", r"{\1,}", pattern)
+    return re.sub(r"\{(\d+),\d+\}", r"{\1,}", pattern)
 
 
-_COMBINED = compile_bytes("|".join(f"(?:{_prefilter_form(p)})" for _k, p, _g, _c in _DETECTORS))
+_COMBINED = compile_bytes("|".join(f"(?:{_prefilter_form(k, p)})" for k, p, _g, _c in _DETECTORS))
+_LOCAL_PART = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _CONTEXT = 64  # bytes before a candidate that a context pattern (aws … secret = …) may need
 
 
@@ -404,7 +412,7 @@ def _confirm(buf: bytes, start: int, end: int, kinds: frozenset[str] | None) -> 
         # Most candidates with an "@" are addresses: try that detector first (it is last in the list).
         rx, _group, check = _BY_KIND["email"]
         m = rx.match(buf, start, min(len(buf), start + 512))
-        if m is not None and m.end() >= end and check(buf, m.start(), m.end()):
+        if m is not None and check(buf, m.start(), m.end()):
             return "email", m.start(), m.end()
     for kind, rx, group, check in _COMPILED:
         if kind not in plausible:
@@ -437,6 +445,13 @@ def scan_bytes(buf: bytes, kinds: frozenset[str] | None = None) -> list[Finding]
         if m is None:
             break
         start, end = m.span()
+        if end - start == 3 and buf[start + 1] == 0x40:  # "x@y": an address candidate, found by its "@"
+            at = start + 1
+            floor = max(pos, at - 64)
+            while start > floor and buf[start - 1] in _LOCAL_PART:
+                start -= 1
+            while start < at and not (48 <= buf[start] <= 57 or 65 <= buf[start] <= 90 or 97 <= buf[start] <= 122):
+                start += 1  # the local part begins with a letter or digit
         hit = _confirm(buf, start, end, kinds)
         if hit is None:
             # Not confirmed: try again just after this start (another detector's match may begin inside the
