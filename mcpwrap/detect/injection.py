@@ -206,9 +206,10 @@ _SIGNAL_RX = {name: compile_bytes("(?is)" + p) for name, p in _SOURCES.items()}
 # occur near each other (a 10 MB log that says "system:" once and "before responding" 3 MB later is not an
 # injection).
 _ANCHOR_WORDS = (
-    "instruction", "ignore", "disregard", "forget", "override", "bypass", "overrule", "supersede", "directive",
+    "instruction", "ignore", "disregard", "forget", "bypass", "overrule", "supersede", "directive",
     "guideline", "guidance", "your rules", "new rules", "previous context", "were told", "were given",
-    "assistant", "agent", "llm", "language model", "claude", "chatgpt", "gpt", "gemini", "copilot",
+    "assistant", "the agent", "ai agent", "an agent", "agent:", "agent,", "agents,", "agent reading", "agent processing",
+    "coding agent", "llm", "language model", "claude", "chatgpt", "gpt", "gemini", "copilot",
     "any model", "whichever model", "the model reading", "reviewer bot", "<|", "[inst", "[sys", "[admin", "<<sys",
     "[assistant", "system:", "system message", "system prompt", "system override", "system note", "<system", "</system",
     "<important", "admin:", "operator:", "developer:", "authorised by", "authorized by", "jailbr", "pretend",
@@ -220,7 +221,10 @@ _ANCHOR_WORDS = (
     "markdown image", "your new", "your real", "your job", "your task", "your goal", "your true", "your actual",
     "your only", "your objective", "your instructions", "your configuration",
 )
-_ANCHORS = compile_bytes("(?i)" + "|".join(re.escape(w) for w in _ANCHOR_WORDS) + r"|\bai\b|\ba\.i\.|\bbot\b")
+# Words are anchored at a word start ("ignore", not "unignored"), so identifiers in code hit less often.
+_ANCHORS = compile_bytes(
+    "(?i)" + "|".join((r"\b" if w[0].isalpha() else "") + re.escape(w) for w in _ANCHOR_WORDS) + r"|\bai\b|\ba\.i\.|\bbot\b"
+)
 WINDOW_BEFORE = 400  # bytes of context before an anchor that a phrase may start in
 WINDOW_AFTER = 600
 MAX_REGION = 4096  # a region where signals add up; longer merged regions are split (with overlap)
