@@ -162,7 +162,7 @@ def _one_of(raw: Any, choices: tuple, path: tuple) -> str:
 
 
 def _str_list(raw: Any, path: tuple, *, allow_empty: bool = False) -> list[str]:
-    expect(raw, list, path, "list of strings")
+    expect(raw, list, path, "list")
     if not raw and not allow_empty:
         raise ConfigError("must list at least one entry", path=path)
     for i, item in enumerate(raw):
