@@ -44,7 +44,7 @@ from typing import Any, Iterable
 
 from ._config import Config, check_keys, expect, home, section
 from ._errors import ConfigError
-from ._normalize import clean_text, compile_glob, is_path_like, normalize_path, stringify
+from ._normalize import clean_text, compile_glob, glob_to_regex, is_path_like, normalize_path, stringify
 from ._risk import RISK_CLASSES
 
 __all__ = [
@@ -251,41 +251,66 @@ class _ArgCondition:
                 return True
         return False
 
+    @property
+    def casefolds(self) -> bool:
+        """Whether readings are casefolded before matching (globs); regexes use RE2's case option instead."""
+        return self.fold and self.kind == "glob"
+
+    def readings(self, args: Any, cache: dict) -> list | None:
+        """Deny mode: the list of readings; allow mode: the list of groups (one per element) of readings that
+        must all match. None if the argument is missing. Shared through ``cache`` by every condition on the
+        same argument within one decision."""
+        values = _resolve_cached(args, self.key, self.keys, cache)
+        if not values:
+            return None
+        ck = (self.key, self.any_reading, self.casefolds)
+        found = cache.get(ck)
+        if found is None:
+            if self.any_reading:
+                found = []
+                for v in values:
+                    if self.keys is None:
+                        _wild_readings(v, found)
+                    else:
+                        _deny_readings(v, found)
+                if self.casefolds:
+                    found = [r.casefold() for r in found]
+            else:
+                found = []
+                for v in values:
+                    _allow_groups(v, found)
+                if self.casefolds:
+                    found = [[r.casefold() for r in g] for g in found]
+            cache[ck] = found
+        return found
+
     def evaluate(self, args: Any, cache: dict) -> Any:
         """True/False, or MAYBE when ``args`` is :class:`Unknown`."""
         if isinstance(args, Unknown):
             return _shape_presence(args.shape, self.keys)
-        values = _resolve_cached(args, self.key, self.keys, cache)
-        if not values:
+        found = self.readings(args, cache)
+        if found is None:
             return False
         if self.any_reading:
-            ck = (self.key, "deny", self.fold and self.kind == "glob")
-            readings = cache.get(ck)
-            if readings is None:
-                readings = []
-                for v in values:
-                    _deny_readings(v, readings)
-                if self.fold and self.kind == "glob":
-                    readings = [r.casefold() for r in readings]
-                cache[ck] = readings
-            for r in readings:
+            for r in found:
                 if self._test(r):
                     return True
             return False
-        ck = (self.key, "allow", self.fold and self.kind == "glob")
-        groups = cache.get(ck)
-        if groups is None:
-            groups = []
-            for v in values:
-                _allow_groups(v, groups)
-            if self.fold and self.kind == "glob":
-                groups = [[r.casefold() for r in g] for g in groups]
-            cache[ck] = groups
-        for group in groups:
+        for group in found:
             for r in group:
                 if not self._test(r):
                     return False
         return True
+
+    def regexes(self) -> list[str]:
+        """The condition's patterns as RE2 source, for batching into one automaton (see :class:`_Batch`)."""
+        if self.kind == "regex":
+            return list(self.patterns)
+        out = []
+        for p in self.patterns:
+            for variant in _pattern_variants(p):
+                out.append(glob_to_regex(variant.casefold() if self.fold else variant))
+        return out
 
     def explain(self, args: Any) -> str | None:
         if isinstance(args, Unknown):
@@ -403,6 +428,23 @@ def _deny_readings(value: Any, out: list) -> None:
             _deny_readings(leaf, out)
     else:
         out.append(stringify(value))
+
+
+def _wild_readings(value: Any, out: list) -> None:
+    """``"*"``: every value anywhere, and every key (a payload can hide in a key as well as in a value)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k, item in v.items():
+                _str_readings(k, out)
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            _str_readings(v, out)
+        else:
+            out.append(stringify(v))
 
 
 def _canonical(s: str) -> list[str]:
@@ -720,6 +762,118 @@ class Policy:
         return v
 
 
+BATCH_MIN_CONDITIONS = 8  # this many argument conditions on one argument are matched by one RE2 set, not one by one
+MAX_BATCH_MEMORY = 64 << 20  # bytes for one batched automaton; past this the conditions are tested one by one
+
+
+class _Batch:
+    """Many argument conditions on the same argument (same key, reading mode, case handling and kind), matched
+    with one RE2 set: one linear pass per reading tells which of all their patterns match. With hundreds of
+    rules on one tool this replaces hundreds of small matches by one."""
+
+    __slots__ = ("conditions", "owner", "matcher", "index", "rule_pos")
+
+    def __init__(self, conditions: list[_ArgCondition]) -> None:
+        import re2
+
+        self.conditions = conditions
+        self.owner: list[int] = []  # pattern index → position of its condition
+        options = re2.Options()
+        options.log_errors = False
+        options.max_mem = MAX_BATCH_MEMORY
+        options.case_sensitive = not (conditions[0].kind == "regex" and conditions[0].fold)
+        self.matcher = re2.Set.SearchSet(options)
+        for pos, cond in enumerate(conditions):
+            for rx in cond.regexes():
+                self.matcher.Add(rx)
+                self.owner.append(pos)
+        self.matcher.Compile()
+        self.index = {id(c): i for i, c in enumerate(conditions)}
+        self.rule_pos: list[int] = []  # condition position → position of its rule among the candidates
+
+    def _hits(self, reading: str) -> set[int]:
+        owner = self.owner
+        return {owner[i] for i in self.matcher.Match(reading) or ()}
+
+    def hits(self, args: Any, cache: dict) -> set[int]:
+        """Positions of the conditions that hold for ``args`` (computed once per decision)."""
+        ck = ("batch", id(self))
+        found = cache.get(ck)
+        if found is not None:
+            return found
+        first = self.conditions[0]
+        readings = first.readings(args, cache)
+        if readings is None:
+            found = set()
+        elif first.any_reading:
+            found = set()
+            for r in readings:
+                found |= self._hits(r)
+        else:
+            alive: set[int] | None = None
+            for group in readings:
+                for r in group:
+                    h = self._hits(r)
+                    alive = h if alive is None else alive & h
+            found = set(range(len(self.conditions))) if alive is None else alive
+        cache[ck] = found
+        return found
+
+
+class _Candidates:
+    """The rules that can match one (direction, method, tool, risk), and their batched argument conditions."""
+
+    __slots__ = ("items", "batches", "distinct", "fast", "first_unconditional")
+
+    def __init__(self, items: tuple) -> None:
+        self.items = items
+        self.batches: dict[int, _Batch] | None = None
+        self.distinct: list[_Batch] = []
+        self.fast = False  # every condition batched and every static match certain: decide by set hits
+        self.first_unconditional = len(items)
+
+    def batch_of(self) -> dict[int, _Batch]:
+        if self.batches is None:
+            groups: dict[tuple, list[tuple[int, _ArgCondition]]] = {}
+            for pos, (rule, _) in enumerate(self.items):
+                for cond in rule.conditions:
+                    groups.setdefault((cond.key, cond.any_reading, cond.casefolds, cond.kind, cond.fold), []).append((pos, cond))
+            batches: dict[int, _Batch] = {}
+            for members in groups.values():
+                if len(members) >= BATCH_MIN_CONDITIONS:
+                    try:
+                        batch = _Batch([c for _, c in members])
+                    except Exception:  # too large for one automaton: fall back to one match per condition
+                        continue
+                    batch.rule_pos = [pos for pos, _ in members]
+                    for _, c in members:
+                        batches[id(c)] = batch
+            self.batches = batches
+            self.distinct = list({id(b): b for b in batches.values()}.values())
+            self.fast = all(static is True for _, static in self.items) and all(
+                id(c) in batches for rule, _ in self.items for c in rule.conditions
+            )
+            self.first_unconditional = next((i for i, (rule, _) in enumerate(self.items) if not rule.conditions), len(self.items))
+        return self.batches
+
+    def first_match(self, args: Any, cache: dict) -> Rule | None:
+        """Fast path: the rules worth checking are those one of whose conditions hit; the first of them whose
+        conditions all hit wins, unless a rule without conditions comes before it."""
+        assert self.batches is not None
+        seen: set[int] = set()
+        for batch in self.distinct:
+            rule_pos = batch.rule_pos
+            seen.update(rule_pos[i] for i in batch.hits(args, cache))
+        batches = self.batches
+        for pos in sorted(seen):
+            if pos > self.first_unconditional:
+                break
+            rule = self.items[pos][0]
+            if all(batches[id(c)].index[id(c)] in batches[id(c)].hits(args, cache) for c in rule.conditions):
+                return rule
+        return self.items[self.first_unconditional][0] if self.first_unconditional < len(self.items) else None
+
+
 class PolicyView:
     """A policy for one identity. :meth:`decide` is the one evaluation function."""
 
@@ -737,13 +891,13 @@ class PolicyView:
     def rule_mode_enforces(self, rule: Rule) -> bool:
         return (rule.mode or self.policy.mode) == "enforce"
 
-    def candidates(self, direction: str, method: str, tool: str | None, risk: str | None) -> tuple:
+    def candidates(self, direction: str, method: str, tool: str | None, risk: str | None) -> _Candidates:
         key = (direction, method, tool, risk)
         found = self._cache.get(key)
         if found is None:
-            found = tuple(
+            found = _Candidates(tuple(
                 (r, m) for r in self.rules for m in (r.message_match(direction, method, tool, risk),) if m is not False
-            )
+            ))
             if tool is None or len(tool) <= MAX_CACHED_NAME:
                 if len(self._cache) >= CANDIDATE_CACHE_SIZE:
                     self._cache.clear()
@@ -756,10 +910,18 @@ class PolicyView:
         possible: list[tuple] = []
         cache: dict = {}
         args = call.arguments
-        for rule, static in self.candidates(call.direction, call.method, call.tool, call.risk):
+        cands = self.candidates(call.direction, call.method, call.tool, call.risk)
+        batches = cands.batch_of() if not isinstance(args, Unknown) and len(cands.items) >= BATCH_MIN_CONDITIONS else None
+        if batches and cands.fast:
+            rule = cands.first_match(args, cache)
+            if rule is None:
+                return self._default
+            return Decision(rule.action, rule, self.rule_mode_enforces(rule))
+        for rule, static in cands.items:
             result = static
             for cond in rule.conditions:
-                r = cond.evaluate(args, cache)
+                batch = batches.get(id(cond)) if batches else None
+                r = (batch.index[id(cond)] in batch.hits(args, cache)) if batch is not None else cond.evaluate(args, cache)
                 if r is False:
                     result = False
                     break
