@@ -406,6 +406,10 @@ def _what(call: Call) -> str:
     return f"{call.method} {call.tool}" if call.tool else call.method
 
 
+def _label_call(entry: dict) -> str:
+    return f"{entry['method']} {entry['tool']}" if entry.get("tool") else entry["method"]
+
+
 def _error_json(e: ConfigError) -> dict:
     return {"file": e.file, "line": e.line, "column": e.column, "path": ".".join(str(p) for p in e.path) or None, "message": e.message}
 
@@ -527,11 +531,11 @@ def register(app: Any) -> None:
             for transition, count in report.transitions.most_common():
                 print(f"  {count:6d}  {transition}")
             for c in report.changed[:show]:
-                print(f"  line {c['line']}: {c['method']} {c['tool'] or ''} subject={c['subject']!r}: {c['recorded']} → {c['new']} (rule {c['rule']!r})")
+                print(f"  line {c['line']}: {_label_call(c)} subject={c['subject']!r}: {c['recorded']} → {c['new']} (rule {c['rule']!r})")
             if len(report.changed) > show:
                 print(f"  … {len(report.changed) - show} more (--show N, or --json)")
             for u in report.undecidable[:show]:
-                print(f"  line {u['line']}: {u['method']} {u['tool'] or ''}: undecidable ({' or '.join(u['possible'])}): {u['reason']}")
+                print(f"  line {u['line']}: {_label_call(u)}: undecidable ({' or '.join(u['possible'])}): {u['reason']}")
             if len(report.undecidable) > show:
                 print(f"  … {len(report.undecidable) - show} more undecidable")
             return
