@@ -68,13 +68,64 @@ _decoder = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_rejec
 
 
 def decode(line: bytes) -> Any:
-    """Decode one line strictly; raise :class:`ProtocolError` with the JSON-RPC code for the sender."""
+    """Decode one line strictly; raise :class:`ProtocolError` with the JSON-RPC code for the sender.
+
+    Fast path: orjson (RFC 8259-strict, UTF-8-validating, ~4x the stdlib on long strings), then a duplicate-key
+    check that costs a few ``bytes.count`` passes (see :func:`_no_duplicate_keys`). Anything the fast path does
+    not accept or cannot vouch for goes through the stdlib decoder with a duplicate-detecting hook, which is
+    the reference and gives the precise error.
+    """
+    if line.startswith(b"\xef\xbb\xbf"):
+        raise ProtocolError("message starts with a byte-order mark", PARSE_ERROR)
+    try:
+        value = _orjson_loads(line)
+    except Exception:  # orjson.JSONDecodeError, or anything it refuses (e.g. integers beyond 64 bits)
+        pass
+    else:
+        if _no_duplicate_keys(line, value):
+            return value
+    return _reference_decode(line)
+
+
+def _count_strings(value: Any) -> int:
+    """Keys and string values in a decoded JSON value."""
+    n = 0
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        if type(v) is str:
+            n += 1
+        elif type(v) is dict:
+            n += len(v)
+            push(v.values())
+        elif type(v) is list:
+            push(v)
+    return n
+
+
+def _no_duplicate_keys(line: bytes, value: Any) -> bool:
+    """True when ``line`` provably repeats no key (False means: ask the reference decoder).
+
+    In valid JSON every unescaped ``"`` delimits a string, so the raw text holds (unescaped quotes) / 2
+    strings. A decoder that collapses a repeated key drops that key (and its first value) from the result, so
+    the decoded value holds fewer strings than the text exactly when a key was repeated. Escaped quotes are
+    ``\\"``; that count is exact only when the line holds no escaped backslash, else we do not vouch.
+    """
+    if line.find(b"\\") < 0:  # one memchr: most messages hold no escape at all
+        escaped = 0
+    elif line.find(b"\\\\") >= 0:
+        return False
+    else:
+        escaped = line.count(b'\\"')
+    return line.count(b'"') - escaped == 2 * _count_strings(value)
+
+
+def _reference_decode(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"message is not valid UTF-8 (byte {exc.start})", PARSE_ERROR) from None
-    if text.startswith("\ufeff"):
-        raise ProtocolError("message starts with a byte-order mark", PARSE_ERROR)
     try:
         value = _decoder.decode(text)
     except _DuplicateKey as exc:
@@ -84,6 +135,13 @@ def decode(line: bytes) -> Any:
     except ValueError as exc:
         raise ProtocolError(f"message is not valid JSON ({exc})", PARSE_ERROR) from None
     return value
+
+
+try:
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - orjson is a dependency; the reference decoder is always correct
+    def _orjson_loads(line: bytes) -> Any:
+        raise ValueError("orjson unavailable")
 
 
 def check_envelope(value: Any) -> None:
