@@ -87,20 +87,26 @@ def decode(line: bytes) -> Any:
     return _reference_decode(line)
 
 
+_INT64_EDGE = 2.0**63  # orjson turns integer literals beyond 64 bits into floats; the stdlib keeps them exact
+
+
 def _count_strings(value: Any) -> int:
-    """Keys and string values in a decoded JSON value."""
+    """Keys and string values in a decoded JSON value; -1 if a number may have been read differently."""
     n = 0
     stack = [value]
     pop, push = stack.pop, stack.extend
     while stack:
         v = pop()
-        if type(v) is str:
+        t = type(v)
+        if t is str:
             n += 1
-        elif type(v) is dict:
+        elif t is dict:
             n += len(v)
             push(v.values())
-        elif type(v) is list:
+        elif t is list:
             push(v)
+        elif t is float and abs(v) >= _INT64_EDGE:
+            return -1
     return n
 
 
@@ -118,7 +124,8 @@ def _no_duplicate_keys(line: bytes, value: Any) -> bool:
         return False
     else:
         escaped = line.count(b'\\"')
-    return line.count(b'"') - escaped == 2 * _count_strings(value)
+    strings = _count_strings(value)
+    return strings >= 0 and line.count(b'"') - escaped == 2 * strings
 
 
 def _reference_decode(line: bytes) -> Any:
