@@ -8,13 +8,17 @@ importing the CLI framework (typer/click/rich cost ~100 ms). Its options are dec
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, McpwrapError
+
+if TYPE_CHECKING:
+    from ._audit import AuditLog
+    from ._message import Session
+    from ._relay import Relay
 
 __all__ = ["WRAP_OPTIONS", "WrapOptions", "parse_wrap_args", "wrap_help", "main"]
 
@@ -145,10 +149,30 @@ def _err(text: str) -> None:
 
 
 def run(opts: WrapOptions) -> int:
-    from ._audit import AuditLog
-    from ._config import default_audit_path, load_config
     from ._message import Session
     from ._relay import Relay
+
+    name = opts.name or os.path.basename(opts.command[0])
+    session = Session(session_id=os.urandom(8).hex(), server=name, subject=_subject(opts), roles=tuple(opts.roles))
+    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX)
+    # Spawn first: the server boots while mcpwrap loads its policy and opens the audit log, so the work below
+    # costs the client nothing. No message is read before the chain is in place.
+    relay.start()
+    try:
+        audit, watcher = _prepare(relay, session, opts)
+    except BaseException:
+        relay.abort()
+        raise
+    try:
+        return relay.run()
+    finally:
+        watcher.stop()
+        audit.close()
+
+
+def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "tuple[AuditLog, PolicyWatcher]":
+    from ._audit import AuditLog
+    from ._config import default_audit_path, load_config
     from .interceptors import build_chain
 
     policy_path = resolve_policy_path(opts.policy)
@@ -156,12 +180,8 @@ def run(opts: WrapOptions) -> int:
     if policy_path is None:
         _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
              "`mcpwrap policy init` writes one to edit")
-    name = opts.name or os.path.basename(opts.command[0])
-    session = Session(session_id=secrets.token_hex(8), server=name, subject=_subject(opts), roles=tuple(opts.roles))
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
     audit = AuditLog(os.path.expanduser(audit_path), session)
-    chain = build_chain(config, session, audit)
-    relay: Relay
     reload_lock = threading.Lock()  # SIGHUP and the file watcher may fire together: one rebuild at a time
 
     def reload() -> None:
@@ -179,23 +199,15 @@ def run(opts: WrapOptions) -> int:
             except McpwrapError as exc:
                 _err(str(exc))
 
-    relay = Relay(
-        opts.command,
-        session,
-        chain,
-        audit=audit,
-        max_message_bytes=opts.max_message_bytes or DEFAULT_MAX,
-        on_reload=reload,
-    )
+    relay.chain = build_chain(config, session, audit)
+    relay.audit = audit
+    relay.on_reload = reload
     from ._policy import overrides_path
 
+    # A change of the policy file (or of the overrides file that approvals write) reloads like SIGHUP.
     watcher = PolicyWatcher([p for p in (policy_path, str(overrides_path())) if p], reload)
     watcher.start()
-    try:
-        return relay.run()
-    finally:
-        watcher.stop()
-        audit.close()
+    return audit, watcher
 
 
 POLICY_POLL_INTERVAL = 1.0  # seconds between checks of the policy file for changes (mtime, size, inode)
