@@ -137,41 +137,23 @@ async def test_no_policy_file_uses_the_builtin_default(tmp_path, fake_home, mcpw
 
 def test_batch_elements_are_each_decided(tmp_path):
     """A JSON-RPC batch (2025-03-26) cannot smuggle a denied call next to an allowed one."""
-    import json
-    import subprocess
+    from rig import RawPeer
 
     audit = tmp_path / "audit.jsonl"
     cmd = wrap_command(EVERYTHING, "--policy", str(MCPGW / "readme-policy.yaml"), "--subject", "bob", audit_log=audit)
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env())
-    try:
-        def send(obj) -> None:
-            proc.stdin.write(json.dumps(obj).encode() + b"\n")
-            proc.stdin.flush()
-
-        def read_until(pred):
-            while True:
-                line = proc.stdout.readline()
-                assert line, "mcpwrap closed its output"
-                msg = json.loads(line)
-                if pred(msg):
-                    return msg
-
-        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
-        read_until(lambda m: isinstance(m, dict) and m.get("id") == 1)
-        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    with RawPeer(cmd) as peer:
+        peer.initialize("2025-03-26")
         # Written by hand: the denied call spells its command with JSON escapes and a case variant.
-        proc.stdin.write(
+        peer.send(
             b'[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}},'
             b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"EXEC_shell","arguments":{"command":"\\u0072m -RF \\/"}}}]\n'
         )
-        proc.stdin.flush()
-        answer = read_until(lambda m: isinstance(m, list) and any(e.get("id") == 3 for e in m))
+        while True:
+            answer = peer.recv()
+            if isinstance(answer, list) and any(e.get("id") == 3 for e in answer):
+                break
         blocked = next(e for e in answer if e.get("id") == 3)
         assert blocked["result"]["isError"] is True
         assert blocked["result"]["_meta"]["mcpwrap"]["rule"] == "block-dangerous-exec"
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=20)
     records = [r for r in read_audit(audit) if r.get("event") == "message" and r.get("method") == "tools/call" and r.get("direction") == "c2s"]
     assert {r["id"]: r["action"] for r in records} == {2: "pass", 3: "block"}
