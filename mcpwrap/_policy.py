@@ -8,6 +8,8 @@ Sections (top-level keys of the policy file)::
     subjects: {alice: [admin]} # subject (glob) → roles
     rules: [...]               # first match wins
     rate_limits: [...]         # see mcpwrap._ratelimit
+    allowed_tools: [globs]     # mcpgw: a tools/list result naming another tool is blocked
+    response_patterns: [re]    # mcpgw: a server message matching one of these RE2 patterns is blocked
 
 Rule semantics (a superset of mcpgw's ``version: v1`` format, which loads unchanged):
 
@@ -147,6 +149,24 @@ def _parse_subjects(raw: Any, path: tuple) -> dict[str, tuple[str, ...]]:
             raise ConfigError("a subject must be a non-empty string", path=p)
         out[subject] = tuple(_str_list(roles, p))
     return out
+
+
+@section("allowed_tools", default=lambda: None, doc="(mcpgw) globs of the tools a server may list; any other blocks the listing")
+def _parse_allowed_tools(raw: Any, path: tuple) -> tuple[str, ...]:
+    return tuple(_str_list(raw, path))
+
+
+@section("response_patterns", default=tuple, doc="(mcpgw) RE2 patterns; a server message matching one is blocked")
+def _parse_response_patterns(raw: Any, path: tuple) -> tuple[tuple[str, Any], ...]:
+    from ._re2 import RegexError, compile_regex
+
+    out = []
+    for i, pattern in enumerate(_str_list(raw, path)):
+        try:
+            out.append((pattern, compile_regex(pattern).search))
+        except RegexError as exc:
+            raise ConfigError(f"invalid regular expression {pattern!r}: {exc}", path=path + (i,)) from None
+    return tuple(out)
 
 
 @section("rules", default=lambda: None, doc="admission rules, first match wins")
@@ -702,6 +722,8 @@ class Policy:
         mode: str = "enforce",
         subjects: dict | None = None,
         rate_limits: tuple = (),
+        allowed_tools: Iterable[str] | None = None,
+        response_patterns: tuple = (),
         overrides: Iterable[Rule] = (),
         has_rules_section: bool | None = None,
         source: str | None = None,
@@ -717,6 +739,10 @@ class Policy:
         self.mode = mode
         self.subjects = dict(subjects or {})
         self.rate_limits = tuple(rate_limits)
+        # mcpgw's two other admission keys: a listing with a tool outside allowed_tools is blocked, and so is
+        # any server message matching a response pattern.
+        self.allowed_tools = _Names(list(allowed_tools), True) if allowed_tools is not None else None
+        self.response_patterns = tuple(response_patterns)
         self.source = source
         self._subject_names = [(_Names([k], False), roles) for k, roles in self.subjects.items()]
         self._views: dict[tuple, PolicyView] = {}
@@ -736,6 +762,8 @@ class Policy:
             mode=config["mode"],
             subjects=config["subjects"],
             rate_limits=config["rate_limits"],
+            allowed_tools=config.get("allowed_tools"),
+            response_patterns=config.get("response_patterns") or (),
             overrides=overrides,
             has_rules_section=rules is not None,
             source=config.source,

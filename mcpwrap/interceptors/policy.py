@@ -19,6 +19,7 @@ same ``decide`` call that admits ``tools/call``.
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 from .._chain import Interceptor, Outcome
@@ -57,6 +58,10 @@ class PolicyInterceptor(Interceptor):
 
     def inspect(self, msg: Message) -> Verdict | None:
         kind = msg.kind
+        if self.policy.response_patterns and msg.direction is Direction.SERVER_TO_CLIENT:
+            verdict = self._response_patterns(msg)
+            if verdict is not None:
+                return verdict
         if kind is Kind.RESULT:
             if msg.request is not None and msg.request.method == "tools/list" and msg.direction is Direction.SERVER_TO_CLIENT:
                 return self._filter_tools(msg)
@@ -162,10 +167,32 @@ class PolicyInterceptor(Interceptor):
         self._risk_cache[tool] = (catalog.generation, cls)
         return cls
 
+    def _response_patterns(self, msg: Message) -> Verdict | None:
+        text = msg.raw.decode("utf-8", "replace")
+        texts = [text]
+        if "\\u" in text:  # escapes would hide a pattern from the raw text: match the decoded form too
+            texts.append(json.dumps(msg.envelope, ensure_ascii=False))
+        for source, search in self.policy.response_patterns:
+            if any(search(t) is not None for t in texts):
+                return Verdict.block(
+                    f"server message matches forbidden pattern {source!r}", rule="response-patterns",
+                    enforce=self.policy.mode == "enforce", details={"pattern": source},
+                )
+        return None
+
     def _filter_tools(self, msg: Message) -> Verdict | None:
         result = msg.result
         if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
             return None
+        allowed = self.policy.allowed_tools
+        if allowed is not None:
+            for tool in result["tools"]:
+                name = tool.get("name") if isinstance(tool, dict) else None
+                if not isinstance(name, str) or not allowed(name):
+                    return Verdict.block(
+                        f"tools/list names a tool outside allowed_tools: {name!r}", rule="allowed-tools",
+                        enforce=self.policy.mode == "enforce", details={"tool": name},
+                    )
         removed: list[str] = []
         would_remove: list[str] = []
         keep: list[Any] = []

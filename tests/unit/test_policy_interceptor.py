@@ -248,3 +248,28 @@ def test_audit_mode_limit_does_not_block():
     v = icpt.inspect(call(s, "watched"))
     assert (v.action, v.enforce) == (Action.BLOCK, False)
     assert Chain([icpt]).run(call(s, "watched")).action is Action.PASS
+
+
+def test_mcpgw_allowed_tools_and_response_patterns():
+    doc = {
+        "version": "v1", "mode": "enforce",
+        "rules": [{"name": "all", "action": "allow", "match": {"methods": ["*"]}}],
+        "allowed_tools": ["echo", "get-*"],
+        "response_patterns": ["AKIA[0-9A-Z]{16}"],
+    }
+    s = session()
+    icpt = build(doc, s)
+    ok = response(s, request(s, "tools/list", {}), {"tools": [{"name": "echo"}, {"name": "GET-env"}]})
+    assert icpt.inspect(ok) is None
+    bad = response(s, request(s, "tools/list", {}), {"tools": [{"name": "echo"}, {"name": "exfiltrate"}]})
+    v = icpt.inspect(bad)
+    assert (v.action, v.rule) == (Action.BLOCK, "allowed-tools") and "exfiltrate" in v.reason
+    leak = response(s, call(s, "echo"), {"content": [{"type": "text", "text": "key AKIAABCDEFGHIJKLMNOP"}]})
+    assert icpt.inspect(leak).rule == "response-patterns"
+    # A \\u escape in the raw line does not hide the match.
+    env = {"jsonrpc": "2.0", "id": 9, "result": {"content": [{"type": "text", "text": "AKIAABCDEFGHIJKLMNOP"}]}}
+    raw = json.dumps(env).replace("AKIA", "\\u0041KIA").encode()
+    escaped = Message(S2C, raw, env, s, PendingRequest(9, "tools/call", C2S, {}))
+    assert icpt.inspect(escaped).rule == "response-patterns"
+    # Client messages are not scanned by response patterns.
+    assert icpt.inspect(call(s, "echo", {"text": "AKIAABCDEFGHIJKLMNOP"})).action is Action.PASS
