@@ -23,7 +23,6 @@ import re
 import unicodedata
 from functools import lru_cache
 from typing import Callable
-from urllib.parse import unquote
 
 __all__ = [
     "clean_text",
@@ -95,6 +94,8 @@ def normalize_path(value: str, *, cwd: str | None = None) -> str:
     """
     p = value
     if p[:5].lower() == "file:":
+        from urllib.parse import unquote  # only file URIs need it; keeps `wrap` start-up lean
+
         rest = p[5:]
         if rest.startswith("//"):
             rest = rest[2:]
