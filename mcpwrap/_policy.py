@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -600,26 +600,6 @@ class Rule:
         return ApproveOptions(**opts)
 
     # -- matching --
-    def static_match(self, direction: str, method: str, tool: str | None, risk: str | None, server: str, subject: str, roles: tuple) -> Any:
-        if self.directions is not None and direction not in self.directions:
-            return False
-        if self.methods is not None and not self.methods(method):
-            return False
-        if self.tools is not None and not self.tools(tool):
-            return False
-        if self.servers is not None and not self.servers(server):
-            return False
-        if self.subjects is not None and not self.subjects(subject):
-            return False
-        if self.roles is not None and not any(self.roles(r) for r in roles):
-            return False
-        if self.risks is not None:
-            if risk == UNKNOWN_RISK:
-                return MAYBE
-            if risk not in self.risks:
-                return False
-        return True
-
     def identity_match(self, server: str, subject: str, roles: tuple) -> bool:
         if self.servers is not None and not self.servers(server):
             return False
@@ -1012,19 +992,17 @@ def _settle(possible: list[tuple]) -> Decision:
 
 
 def policy_of(config: Config, *, overrides: Iterable[Rule] | None = None) -> Policy:
-    """The compiled policy of a configuration (with the overrides file unless given), cached per config."""
-    if overrides is None:
-        overrides = load_overrides()
-        cached = getattr(config, "_mcpwrap_policy", None)
-        if cached is not None and cached[0] == _overrides_stamp():
-            return cached[1]
-        policy = Policy.from_config(config, overrides)
-        try:
-            config._mcpwrap_policy = (_overrides_stamp(), policy)  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover
-            pass
-        return policy
-    return Policy.from_config(config, overrides)
+    """The compiled policy of a configuration, with the overrides file's rules first unless ``overrides`` is
+    given. Cached on the configuration while the overrides file is unchanged (one compile per reload)."""
+    if overrides is not None:
+        return Policy.from_config(config, overrides)
+    stamp = _overrides_stamp()
+    cached = getattr(config, "_mcpwrap_policy", None)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    policy = Policy.from_config(config, load_overrides())
+    config._mcpwrap_policy = (stamp, policy)  # type: ignore[attr-defined]
+    return policy
 
 
 def approval_available() -> bool:
