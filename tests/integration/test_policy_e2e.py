@@ -157,3 +157,22 @@ def test_batch_elements_are_each_decided(tmp_path):
         assert blocked["result"]["_meta"]["mcpwrap"]["rule"] == "block-dangerous-exec"
     records = [r for r in read_audit(audit) if r.get("event") == "message" and r.get("method") == "tools/call" and r.get("direction") == "c2s"]
     assert {r["id"]: r["action"] for r in records} == {2: "pass", 3: "block"}
+
+
+async def test_subject_from_environment_and_roles_in_audit(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "subjects:\n  alice: [admin]\n"
+        "default_action: allow\n"
+        "rules:\n"
+        "  - name: admins-read-env\n    action: allow\n    match: {tools: [get-env], roles: [admin]}\n"
+        "  - name: nobody-else\n    action: deny\n    match: {tools: [get-env]}\n"
+    )
+    audit = tmp_path / "audit.jsonl"
+    cmd = wrap_command(EVERYTHING, "--policy", str(policy), "--role", "oncall", audit_log=audit)
+    async with sdk_session(cmd, env=child_env(MCPWRAP_SUBJECT="alice")) as alice:
+        assert blocked_by(await alice.call_tool("get-env", {})) is None
+    async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=audit), env=child_env(MCPWRAP_SUBJECT="bob")) as bob:
+        assert blocked_by(await bob.call_tool("get-env", {})) == "nobody-else"
+    calls = [r for r in read_audit(audit) if r.get("event") == "message" and r.get("tool") == "get-env" and r.get("kind") == "request"]
+    assert [(r["subject"], r.get("roles"), r["action"]) for r in calls] == [("alice", ["oncall", "admin"], "pass"), ("bob", None, "block")]
