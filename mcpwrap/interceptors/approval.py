@@ -462,10 +462,11 @@ class _Wait:
         self.approval_id: str | None = None
         self.digest = digest_of(held.forward_bytes)
         self.started = time.monotonic()
+        self.finished = False  # under self.lock: the first of decision / timeout / end of the hold wins
         self.wait = req.timeout if held.progress_token is not None else min(req.timeout, icpt.settings.max_wait_without_progress)
 
     def start(self) -> None:
-        self.held.on_end(lambda _reason: self.wake.set())
+        self.held.on_end(self._on_held_end)
         fields = self._fields()
         if "terminal" in self.channels:
             try:
@@ -511,6 +512,13 @@ class _Wait:
             "digest": self.digest,
         }
 
+    def _on_held_end(self, reason: str) -> None:
+        # Ended from outside (client cancel, client gone, server exit): record it now, in the thread that ended
+        # it, so the record is written before the relay finishes the session.
+        if reason not in ("released", "answered"):
+            self._finish("expired", None, reason, answer=False)
+        self.wake.set()
+
     def _on_elicitation(self, envelope: dict) -> None:
         with self.lock:
             if "error" in envelope:
@@ -539,8 +547,7 @@ class _Wait:
             self.wake.wait(max(0.0, wake_at - now))
             self.wake.clear()
             if self.held.ended.is_set():
-                self._finish("expired", None, self.held.end_reason or "ended", answer=False)
-                return
+                return  # recorded by _on_held_end
             with self.lock:
                 elicited, failed = self.elicited, self.elicitation_failed
                 self.elicitation_failed = None
@@ -583,6 +590,10 @@ class _Wait:
             self.icpt.queue.withdraw(self.approval_id)
 
     def _finish(self, status: str, channel: str | None, what: str, *, remember: str | None = None, answer: bool = True, block_reason: str | None = None) -> None:
+        with self.lock:
+            if self.finished:
+                return
+            self.finished = True
         self._withdraw()
         wait_ms = round((time.monotonic() - self.started) * 1000, 3)
         fields = self._fields()
