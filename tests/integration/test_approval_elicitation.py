@@ -134,3 +134,23 @@ async def test_progress_keeps_a_client_waiting(tmp_path, mcpwrap_home):
         result = await s.call_tool("echo", {"message": "slow"}, progress_callback=on_progress)
     assert result.content[0].text == "Echo: slow"
     assert len(progress) >= 2 and progress == sorted(progress)
+
+
+async def test_remember_always_writes_an_override_rule(tmp_path, mcpwrap_home):
+    import yaml
+
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"])
+    elicit = _answer("accept", decision="approve", remember="always")
+    async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=audit), env=env, elicitation_callback=elicit) as s:
+        result = await s.call_tool("echo", {"message": "always *this*"})
+        again = await s.call_tool("echo", {"message": "always *this*"})
+    assert result.content[0].text == again.content[0].text == "Echo: always *this*"
+    assert len(elicit.seen) == 1
+    assert elicit.seen[0].requested_schema["properties"]["remember"]["enum"] == ["once", "session", "always"]
+    doc = yaml.safe_load((mcpwrap_home / "policy.overrides.yaml").read_text())
+    (rule,) = doc["rules"]
+    assert rule["action"] == "allow"
+    assert rule["match"] == {"servers": ["everything"], "tools": ["echo"], "arguments": {"message": "always [*]this[*]"}}
+    remembered = [r for r in read_audit(audit) if r["event"] == "approval-remembered"]
+    assert len(remembered) == 1 and remembered[0]["file"].endswith("policy.overrides.yaml")

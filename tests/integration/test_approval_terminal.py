@@ -238,3 +238,24 @@ async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
         ("approved", "terminal"),
     ]
     assert not any(r["event"] == "own-response" for r in records)  # the form was withdrawn, never answered
+
+
+async def test_client_cancelling_a_held_call_withdraws_it(tmp_path, mcpwrap_home):
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env) as s:
+        async with anyio.create_task_group() as tg:
+
+            async def call():
+                await s.call_tool("echo", {"message": "cancelled while held"})
+
+            tg.start_soon(call)
+            await _in_thread(wait_for_pending, mcpwrap_home)
+            tg.cancel_scope.cancel()  # the SDK sends notifications/cancelled for the request
+        with anyio.fail_after(20):
+            while not approval_records(read_audit(audit))[-1]["status"] == "expired":
+                await anyio.sleep(0.05)
+        assert not (await s.call_tool("get-sum", {"a": 1, "b": 2})).is_error  # the session goes on
+    expired = approval_records(read_audit(audit))[-1]
+    assert expired["choice"] == "cancelled by the client"
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []
