@@ -143,6 +143,21 @@ class _SessionMemory:
         self.lock = threading.Lock()
         self.remembered: set[tuple[str, str]] = set()
         self.used_nonces: dict[str, float] = {}  # nonce → expiry (pruned when past)
+        # Approved calls of a stateless session: the server may answer one with its own input_required, and the
+        # client's retry (same call, the server's requestState) continues the approved call — not a new one.
+        self.continuations: dict[str, float] = {}  # digest of the call → expiry
+
+    def approve_continuations(self, digest: str, seconds: float) -> None:
+        with self.lock:
+            self.continuations[digest] = time.time() + seconds
+
+    def is_continuation(self, digest: str) -> bool:
+        now = time.time()
+        with self.lock:
+            for d, exp in list(self.continuations.items()):
+                if exp < now:
+                    del self.continuations[d]
+            return digest in self.continuations
 
     def use_nonce(self, nonce: str, expires: float) -> bool:
         now = time.time()
@@ -285,6 +300,8 @@ class ApprovalInterceptor(Interceptor):
         if note is None:
             return None
         req = ApprovalRequirement(note, self.settings)
+        if isinstance(state, str) and self.memory.is_continuation(self._call_digest(msg.method, params)):
+            return Verdict.allow(rule=req.rule, reason="continues a call a person approved", details={"approval": "continuation"})
         if (req.rule, _subject_of(msg)) in self.memory.remembered:
             return Verdict.allow(rule=req.rule, reason="approved for this session earlier", details={"approval": "remembered for the session"})
         channels = self.available_channels(msg, req)
@@ -354,6 +371,16 @@ class ApprovalInterceptor(Interceptor):
         """A request's params without the transport fields: what the person approves."""
         return {k: v for k, v in params.items() if k not in ("_meta", "inputResponses", "requestState")}
 
+    @classmethod
+    def _call_digest(cls, method: Any, params: Any) -> str:
+        call = cls._call_params(params) if isinstance(params, dict) else params
+        return hashlib.sha256(json.dumps([method, call], sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def approved(self, msg: Message, params: Any, seconds: float) -> None:
+        """Note an approved call of a stateless session, so the server's own retries of it are not asked again."""
+        if self.session.stateless:
+            self.memory.approve_continuations(self._call_digest(msg.method, params), seconds)
+
     def _ask_stateless(self, held: Any, req: ApprovalRequirement) -> None:
         msg: Message = held.msg
         now = time.time()
@@ -367,7 +394,8 @@ class ApprovalInterceptor(Interceptor):
             "reason": req.reason,
             "remember": req.remember,
             "method": msg.method,
-            "params": self._call_params(copy.deepcopy(msg.params if isinstance(msg.params, dict) else {})),
+            # The call as held, server fields included (a server's own input round is part of the call).
+            "params": {k: v for k, v in copy.deepcopy(msg.params if isinstance(msg.params, dict) else {}).items() if k != "_meta"},
         }
         result = {
             "resultType": "input_required",
@@ -389,7 +417,8 @@ class ApprovalInterceptor(Interceptor):
         if payload.get("session") != self.session.session_id:
             return refuse("its requestState belongs to another session")
         params = msg.params if isinstance(msg.params, dict) else {}
-        if payload.get("method") != msg.method or payload.get("params") != self._call_params(params):
+        frozen = payload.get("params")
+        if payload.get("method") != msg.method or not isinstance(frozen, dict) or self._call_params(frozen) != self._call_params(params):
             return refuse("the retried call differs from the call that was put to a person")
         expires = payload.get("expires")
         if not isinstance(expires, (int, float)) or expires < time.time():
@@ -410,6 +439,7 @@ class ApprovalInterceptor(Interceptor):
             fields = dict(channel="stateless", id=msg.id, method=msg.method, tool=msg.tool_name, rule=rule, wait_ms=wait_ms, choice=what)
             if decision == "approve":
                 self._remember(msg, rule, remember, payload["params"].get("arguments"), held.audit)
+                self.approved(msg, payload["params"], float(expires) - float(payload.get("issued", 0) or 0))
                 held.audit("approval", status="approved", remember=remember, **fields)
                 held.release(forward)
             else:
@@ -600,6 +630,7 @@ class _Wait:
         release = status == "approved" or (status == "timed-out" and self.req.on_timeout == "allow")
         if status == "approved":
             self.icpt._remember(self.msg, self.req.rule, remember or "once", _arguments_of(self.msg), self.held.audit)
+            self.icpt.approved(self.msg, self.msg.params, self.req.timeout)
         self.held.audit(
             "approval",
             status=status,

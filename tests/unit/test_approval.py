@@ -300,3 +300,34 @@ def test_audit_never_sees_the_state(tmp_path):
     icpt.inspect(msg).hold(held)
     state = held.replies[0]["result"]["requestState"]
     assert state not in json.dumps(held.records)
+
+
+def test_server_rounds_of_an_approved_call_are_not_asked_again(tmp_path):
+    """The server may answer the approved call with its own input_required; its retry continues that call."""
+    sess = session(**MODERN_ELICIT)
+    icpt, result = first_leg(tmp_path, sess)
+    msg = retry(sess, result["requestState"])
+    icpt.inspect(msg).hold(FakeHeld(msg))
+    server_round = call(sess, msg_id=4, extra={"inputResponses": {"server-key": {"action": "accept"}}, "requestState": "server-opaque"})
+    verdict = icpt.inspect(server_round)
+    assert verdict.action is Action.PASS and verdict.details == {"approval": "continuation"}
+    # Without a requestState it is a new call, and other arguments are another call: both are asked again.
+    assert icpt.inspect(call(sess, msg_id=5)).action is Action.HOLD
+    other = call(sess, msg_id=6, args={"path": "/etc/passwd"}, extra={"requestState": "server-opaque"})
+    assert icpt.inspect(other).action is Action.HOLD
+
+
+def test_a_server_round_that_needs_approval_keeps_the_servers_fields(tmp_path):
+    sess = session(**MODERN_ELICIT)
+    server_fields = {"inputResponses": {"server-key": {"action": "accept", "content": {"ok": True}}}, "requestState": "server-opaque"}
+    icpt = interceptor(sess, tmp_path)
+    first = call(sess, extra=dict(server_fields))
+    held = FakeHeld(first)
+    icpt.inspect(first).hold(held)
+    state = held.replies[0]["result"]["requestState"]
+    msg = retry(sess, state)
+    held = FakeHeld(msg)
+    icpt.inspect(msg).hold(held)
+    (forward,) = held.released
+    assert forward["params"]["requestState"] == "server-opaque"
+    assert forward["params"]["inputResponses"] == server_fields["inputResponses"]
