@@ -33,6 +33,13 @@ def _queue() -> ApprovalQueue:
         return ApprovalQueue()
 
 
+def _at_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdin (closed, captured): not a person's terminal
+        return False
+
+
 def _age(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -106,7 +113,7 @@ def register(app: typer.Typer) -> None:
         if remember not in REMEMBER_CHOICES:
             typer.echo(f"mcpwrap: --remember must be one of {', '.join(REMEMBER_CHOICES)}", err=True)
             raise typer.Exit(2)
-        if not os.isatty(sys.stdin.fileno()):
+        if not _at_terminal():
             typer.echo(
                 "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); "
                 "a call cannot be approved from a script or a tool",
