@@ -259,3 +259,27 @@ async def test_client_cancelling_a_held_call_withdraws_it(tmp_path, mcpwrap_home
     expired = approval_records(read_audit(audit))[-1]
     assert expired["choice"] == "cancelled by the client"
     assert list((mcpwrap_home / "approvals").glob("*.json")) == []
+
+
+def test_client_leaving_while_held_drops_the_call(tmp_path, mcpwrap_home):
+    """Client EOF: nobody is left to answer, so the held call is withdrawn and recorded, and mcpwrap exits."""
+    import subprocess
+
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    proc = subprocess.Popen(wrap_command(EVERYTHING, audit_log=audit), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "left behind"}}},
+    ]
+    proc.stdin.write(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    proc.stdin.flush()
+    assert len(wait_for_pending(mcpwrap_home)) == 1
+    proc.stdin.close()
+    assert proc.wait(timeout=30) is not None
+    out = proc.stdout.read().decode()
+    assert '"id":2' not in out.replace(" ", "")  # the server never answered it: it never received it
+    expired = approval_records(read_audit(audit))[-1]
+    assert expired["status"] == "expired" and expired["choice"] == "the client closed the connection"
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []
