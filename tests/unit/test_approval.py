@@ -10,7 +10,7 @@ import pytest
 
 from mcpwrap._config import parse_config
 from mcpwrap._errors import ConfigError
-from mcpwrap._message import Action, Direction, Message, Session
+from mcpwrap._message import Action, Direction, Message, Session, Verdict
 from mcpwrap.interceptors.approval import (
     DEFAULT_MAX_WAIT_WITHOUT_PROGRESS,
     INPUT_KEY,
@@ -331,3 +331,28 @@ def test_a_server_round_that_needs_approval_keeps_the_servers_fields(tmp_path):
     (forward,) = held.released
     assert forward["params"]["requestState"] == "server-opaque"
     assert forward["params"]["inputResponses"] == server_fields["inputResponses"]
+
+
+def test_chain_stops_at_a_hold_and_refuses_to_hold_a_response():
+    from mcpwrap._chain import Chain, Interceptor
+
+    class Holder(Interceptor):
+        name = "holder"
+
+        def inspect(self, msg):
+            return Verdict.held(lambda held: None, reason="wait")
+
+    class After(Interceptor):
+        name = "after"
+        seen = 0
+
+        def inspect(self, msg):
+            After.seen += 1
+
+    chain = Chain([Holder(), After()])
+    sess = session()
+    outcome = chain.run(call(sess, note=None))
+    assert outcome.action is Action.HOLD and outcome.decisive.interceptor == "holder" and After.seen == 0
+    response = Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": 1, "result": {}}, sess)
+    outcome = chain.run(response)
+    assert outcome.action is Action.BLOCK and outcome.decisive.rule == "interceptor-error"
