@@ -183,16 +183,30 @@ def _memory(session: Session) -> _SessionMemory:
 # --- what the person sees -----------------------------------------------------------------------------------
 
 
+def _printable(text: str) -> str:
+    """``text`` as is when a person can read it safely, else escaped.
+
+    Names and values come from the model: a newline, a bidirectional override or another invisible character
+    could make the form or the terminal listing show something other than the call (a forged "Rule:" line).
+    """
+    return text if text.isprintable() else json.dumps(text)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if text.isprintable() else json.dumps(value)  # ASCII escapes for anything invisible
+
+
 def _subject_of(msg: Message) -> str:
     """The thing a call acts on: the tool, prompt or resource."""
     params = msg.params if isinstance(msg.params, dict) else {}
     if msg.method == "tools/call":
-        return str(params.get("name"))
+        return _printable(str(params.get("name")))
     if msg.method == "prompts/get":
-        return f"prompt {params.get('name')}"
+        return f"prompt {_printable(str(params.get('name')))}"
     if msg.method == "resources/read":
-        return f"resource {params.get('uri')}"
-    return str(msg.method)
+        return f"resource {_printable(str(params.get('uri')))}"
+    return _printable(str(msg.method))
 
 
 def _arguments_of(msg: Message) -> Any:
@@ -205,15 +219,15 @@ def summarize_arguments(arguments: Any) -> str:
     if arguments is None:
         return "(no arguments)"
     if not isinstance(arguments, dict):
-        text = json.dumps(arguments, ensure_ascii=False)
+        text = _show(arguments)
         return text[:_SUMMARY_TOTAL_CHARS] + ("…" if len(text) > _SUMMARY_TOTAL_CHARS else "")
     lines = []
     total = 0
     for key, value in arguments.items():
-        text = json.dumps(value, ensure_ascii=False)
+        text = _show(value)
         if len(text) > _SUMMARY_VALUE_CHARS:
             text = text[:_SUMMARY_VALUE_CHARS] + f"… ({len(text)} characters)"
-        line = f"{key}: {text}"
+        line = f"{_printable(str(key))}: {text}"
         total += len(line)
         if total > _SUMMARY_TOTAL_CHARS:
             lines.append(f"… and {len(arguments) - len(lines)} more")
