@@ -47,21 +47,24 @@ def _age(seconds: float) -> str:
 
 def _table(entries: list[dict]):
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"Pending approvals ({len(entries)})", title_justify="left", expand=False)
     for col in ("ID", "server", "call", "arguments", "rule", "waiting", "left"):
         table.add_column(col, overflow="fold")
     now = time.time()
     for e in entries:
-        table.add_row(
-            e.get("id", "?"),
+        cells = (
+            str(e.get("id", "?")),
             str(e.get("server")),
             str(e.get("tool")),
-            e.get("arguments") or "",
+            str(e.get("arguments") or ""),
             str(e.get("rule")) + (f"\n{e['reason']}" if e.get("reason") else ""),
             _age(now - e.get("created_ts", now)),
             _age(e.get("expires_ts", now) - now) + f" then {e.get('on_timeout', 'deny')}",
         )
+        # Text, not markup: arguments come from the model, and "[white on white]" must not hide anything.
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 

@@ -95,3 +95,9 @@ def test_listing_refuses_a_shared_queue(mcpwrap_home):
     os.chmod(mcpwrap_home / "approvals", 0o777)
     result = runner.invoke(app, ["approvals"])
     assert result.exit_code == 1 and "accessible to other users" in result.output
+
+
+def test_listing_shows_markup_in_arguments_literally(mcpwrap_home):
+    submit(arguments='path: "[white on white]/etc/shadow[/]"')
+    result = runner.invoke(app, ["approvals"], env={"COLUMNS": "200"})
+    assert "[white on white]/etc/shadow[/]" in result.output
