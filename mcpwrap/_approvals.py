@@ -210,6 +210,9 @@ class ApprovalQueue:
         entry = self._read_json(self._entry_path(approval_id))
         if entry is None or not _pid_alive(entry.get("pid")):
             raise ApprovalError(f"no pending approval {approval_id!r} (already decided, timed out, or its server ended)")
+        expires = entry.get("expires_ts")
+        if isinstance(expires, (int, float)) and expires < time.time():
+            raise ApprovalError(f"approval {approval_id} timed out; the call was answered without it")
         return entry
 
     def decide(self, approval_id: str, decision: str, *, remember: str = "once", by: str = "terminal") -> dict:

@@ -141,3 +141,11 @@ def test_write_override_rule_refuses_a_file_it_does_not_understand(mcpwrap_home)
     overrides_path().write_text("- just a list\n")
     with pytest.raises(ApprovalError, match="rules list"):
         write_override_rule(override_rule(server="s", tool="t", arguments=None))
+
+
+def test_a_timed_out_entry_cannot_be_decided(tmp_path):
+    q = ApprovalQueue(tmp_path / "approvals")
+    approval_id = q.submit(entry(expires_ts=1.0))
+    with pytest.raises(ApprovalError, match="timed out"):
+        q.decide(approval_id, "approve")
+    assert q.pending() == []
