@@ -53,7 +53,6 @@ from .._approvals import (
     digest_of,
     load_or_create_key,
     override_rule,
-    overrides_path,
     write_override_rule,
 )
 from .._chain import Interceptor
