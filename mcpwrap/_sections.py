@@ -10,4 +10,5 @@ from . import _policy  # noqa: F401,E402
 # schema, secrets, injection
 
 # approval
+from .interceptors import approval as _approval  # noqa: F401,E402  (approval)
 
