@@ -10,8 +10,9 @@ a model reads as the same must not slip past a deny rule. So a value is compared
   expanded, ``.``/``..``/``//`` and trailing slashes removed, relative paths resolved against the working
   directory the server inherits.
 
-Globs support ``*`` (any run of characters, ``/`` included) and ``?`` (one character), like mcpgw's; there
-is no escape character and no character class, so ``[`` is literal. Matching never backtracks: literal
+Globs support ``*`` (any run of characters, ``/`` included) and ``?`` (one character), like mcpgw's, and
+``[c]`` for a literal character (``[*]``, ``[?]``, ``[[]``, as fnmatch writes them); there is no other
+character class, so ``[`` is otherwise literal. Matching never backtracks: literal
 shapes use substring tests, everything else a linear-time RE2 automaton. There is no length cutoff.
 """
 
@@ -134,17 +135,36 @@ def stringify(value: object) -> str:
 # --- globs -------------------------------------------------------------------------------------------------------
 
 
+_STAR, _ONE = object(), object()
+
+
+def _glob_tokens(pattern: str) -> list:
+    """Literal characters, ``*`` and ``?``. ``[c]`` — one character in brackets — is that character taken
+    literally (the fnmatch way to write a literal ``*``, ``?`` or ``[``); any other ``[`` is literal."""
+    out: list = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "[" and i + 2 < n and pattern[i + 2] == "]":
+            out.append(pattern[i + 1])
+            i += 3
+            continue
+        out.append(_STAR if ch == "*" else _ONE if ch == "?" else ch)
+        i += 1
+    return out
+
+
 def glob_to_regex(pattern: str) -> str:
-    """An anchored RE2/Python regex for a glob (``*`` and ``?`` only)."""
-    out = []
-    for ch in pattern:
-        if ch == "*":
+    """An anchored RE2/Python regex for a glob (``*``, ``?`` and ``[c]``)."""
+    out: list[str] = []
+    for tok in _glob_tokens(pattern):
+        if tok is _STAR:
             if not out or out[-1] != ".*":
                 out.append(".*")
-        elif ch == "?":
+        elif tok is _ONE:
             out.append(".")
         else:
-            out.append(re.escape(ch))
+            out.append(re.escape(tok))
     return "(?s)^" + "".join(out) + "$"
 
 
@@ -155,31 +175,36 @@ def _always(_s: str) -> bool:
 @lru_cache(maxsize=8192)
 def compile_glob(pattern: str) -> Callable[[str], bool]:
     """A predicate for one glob. Compare casefolded strings with a casefolded pattern for case-insensitivity."""
-    if "?" not in pattern:
-        if "*" not in pattern:
-            return pattern.__eq__
-        core = pattern.strip("*")
-        if "*" not in core:
-            lead, trail = pattern.startswith("*"), pattern.endswith("*")
-            if not core:
+    tokens = _glob_tokens(pattern)
+    if _ONE not in tokens:
+        parts: list[str] = [""]
+        for tok in tokens:
+            if tok is _STAR:
+                parts.append("")
+            else:
+                parts[-1] += tok
+        if len(parts) == 1:
+            return parts[0].__eq__
+        head, tail, middle = parts[0], parts[-1], [p for p in parts[1:-1] if p]
+        if not head and not tail:
+            if not middle:
                 return _always
-            if lead and trail:
-                return lambda s, c=core: c in s
-            if lead:
-                return lambda s, c=core: s.endswith(c)
-            return lambda s, c=core: s.startswith(c)
-        return _segments_matcher(pattern)
+            if len(middle) == 1:
+                return lambda s, c=middle[0]: c in s
+        elif not middle and not tail:
+            return lambda s, c=head: s.startswith(c)
+        elif not middle and not head:
+            return lambda s, c=tail: s.endswith(c)
+        return _segments_matcher(head, middle, tail)
     from ._re2 import compile_regex
 
     rx = compile_regex(glob_to_regex(pattern), case_sensitive=True)
     return lambda s, r=rx: r.search(s) is not None
 
 
-def _segments_matcher(pattern: str) -> Callable[[str], bool]:
+def _segments_matcher(head: str, middle: list[str], tail: str) -> Callable[[str], bool]:
     """``a*b*c``: prefix, suffix, and the middle pieces found left to right (greedy-leftmost is exact for
     ``*``-only globs), each with one linear substring search."""
-    parts = pattern.split("*")
-    head, tail, middle = parts[0], parts[-1], [p for p in parts[1:-1] if p]
 
     def match(s: str) -> bool:
         if len(s) < len(head) + len(tail) or not s.startswith(head) or not s.endswith(tail):

@@ -182,6 +182,9 @@ def _one_of(raw: Any, choices: tuple, path: tuple) -> str:
 
 
 def _str_list(raw: Any, path: tuple, *, allow_empty: bool = False) -> list[str]:
+    """A list of strings; one string stands for a list of one (``tools: echo`` = ``tools: [echo]``)."""
+    if isinstance(raw, str):
+        raw = [raw]
     expect(raw, list, path, "list")
     if not raw and not allow_empty:
         raise ConfigError("must list at least one entry", path=path)
@@ -446,8 +449,14 @@ def _deny_readings(value: Any, out: list) -> None:
         _leaves(value, leaves)
         for leaf in leaves:
             _deny_readings(leaf, out)
+    elif value is None:
+        out.extend(_NULL_READINGS)
     else:
         out.append(stringify(value))
+
+
+# null reads as "" (how mcpgw compares it) and as "null" (its JSON text); an allow rule needs "null".
+_NULL_READINGS = ("", "null")
 
 
 def _wild_readings(value: Any, out: list) -> None:
@@ -463,6 +472,8 @@ def _wild_readings(value: Any, out: list) -> None:
             stack.extend(v)
         elif isinstance(v, str):
             _str_readings(v, out)
+        elif v is None:
+            out.extend(_NULL_READINGS)
         else:
             out.append(stringify(v))
 
@@ -487,6 +498,8 @@ def _allow_groups(value: Any, groups: list) -> None:
             groups.append([json.dumps(value, ensure_ascii=False, separators=(",", ":"))])
         for leaf in leaves:
             _allow_groups(leaf, groups)
+    elif value is None:
+        groups.append(["null"])
     else:
         groups.append([stringify(value)])
 

@@ -269,7 +269,8 @@ LOADER_ERRORS = [
     ({"rules": [{"name": "a", "action": "allow"}, {"name": "a", "action": "deny"}]}, "duplicate rule name"),
     ({"rules": [{"name": "a", "action": "block"}]}, "must be one of allow, deny, approve"),
     ({"rules": [{"name": "a", "action": "allow", "match": {"tool": ["x"]}}]}, "unknown key 'tool'"),
-    ({"rules": [{"name": "a", "action": "allow", "match": {"tools": "x"}}]}, "expected list, got"),
+    ({"rules": [{"name": "a", "action": "allow", "match": {"tools": {"x": 1}}}]}, "expected list, got mapping"),
+    ({"rules": [{"name": "a", "action": "allow", "match": {"tools": [["x"]]}}]}, "expected a string, got list"),
     ({"rules": [{"name": "a", "action": "allow", "extra": 1}]}, "unknown key 'extra'"),
     ({"rules": [{"action": "allow"}]}, "needs a name"),
     ({"rules": [{"name": "a", "action": "allow", "timeout": 3}]}, "applies to action: approve only"),
@@ -279,7 +280,7 @@ LOADER_ERRORS = [
     ({"version": "v2"}, "unsupported version"),
     ({"mode": "strict"}, "must be one of enforce, audit"),
     ({"default_action": "approve"}, "must be one of allow, deny"),
-    ({"subjects": {"alice": "admin"}}, "expected list, got"),
+    ({"subjects": {"alice": 7}}, "expected list, got integer"),
     ({"rate_limits": [{"name": "x"}]}, "needs per_second"),
     ({"rate_limits": [{"name": "x", "per_second": -1}]}, "greater than 0"),
     ({"rate_limits": [{"name": "x", "concurrent": 1.5}]}, "whole number"),
@@ -363,3 +364,21 @@ def test_batched_matching_agrees_with_one_by_one(rules, args):
             assert (batched.action, batched.rule_name) == (single.action, single.rule_name), threshold
     finally:
         policy_module.BATCH_MIN_CONDITIONS = saved
+
+
+def test_remembered_approvals_match_exactly_what_was_approved():
+    """The approval interceptor writes "remember always" rules (mcpwrap._approvals.override_rule); this
+    engine must read them as meant: the same call matches, any other value does not."""
+    from mcpwrap._approvals import override_rule
+    from mcpwrap._policy import parse_rules
+
+    args = {"query": "select * from t where a = 'x?'", "limit": 3, "deep": {"flag": True, "none": None}, "path": "/tmp/[a]"}
+    rule = override_rule(server="db", tool="sql", arguments=args)
+    overrides = parse_rules([rule], source="overrides file")
+    policy = make_policy({"rules": [{"name": "deny-all", "action": "deny"}]}, overrides=overrides)
+    view = policy.view("db", "u")
+    assert view.decide(Call("tools/call", "sql", args)).rule_name == rule["name"]
+    for changed in ({**args, "query": "select 1 from t where a = 'xy'"}, {**args, "limit": 4}, {**args, "path": "/tmp/a"},
+                    {**args, "deep": {"flag": False, "none": None}}):
+        assert view.decide(Call("tools/call", "sql", changed)).rule_name == "deny-all", changed
+    assert policy.view("other-server", "u").decide(Call("tools/call", "sql", args)).rule_name == "deny-all"

@@ -91,3 +91,11 @@ def test_clean_text_examples():
     assert clean_text("s\u00adu\u200bdo") == "sudo"
     assert clean_text("𝐞𝐱𝐞𝐜") == "exec"
     assert clean_text("plain ascii") == "plain ascii"
+
+
+def test_bracketed_character_is_literal():
+    assert compile_glob("a[*]b")("a*b") and not compile_glob("a[*]b")("axxb")
+    assert compile_glob("what[?]")("what?") and not compile_glob("what[?]")("whatx")
+    assert compile_glob("[[]x]")("[x]")
+    assert compile_glob("*[fd00:ec2::254]*")("http://[fd00:ec2::254]/latest")  # not a one-character class
+    assert compile_glob("*[*]*")("2*3") and not compile_glob("*[*]*")("23")
