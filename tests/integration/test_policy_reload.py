@@ -52,7 +52,7 @@ async def test_reload_under_traffic(tmp_path):
     policy.write_text(ALLOW_ECHO)
     audit = tmp_path / "audit.jsonl"
     sent = answered = 0
-    outcomes: list[str | None] = []
+    outcomes: list[tuple[int, str | None]] = []
     stop = anyio.Event()
 
     async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=audit)) as s:
@@ -61,9 +61,10 @@ async def test_reload_under_traffic(tmp_path):
             nonlocal sent, answered
             while not stop.is_set():
                 sent += 1
-                result = await s.call_tool("echo", {"message": f"m{sent}"})
+                index = sent
+                result = await s.call_tool("echo", {"message": f"m{index}"})
                 answered += 1
-                outcomes.append(blocked_rule(result))
+                outcomes.append((index, blocked_rule(result)))
 
         async with anyio.create_task_group() as tg:
             for _ in range(3):
@@ -81,10 +82,12 @@ async def test_reload_under_traffic(tmp_path):
             await anyio.sleep(0.3)
             stop.set()
     assert answered == sent > 20  # every call got exactly one answer while the policy changed under it
-    assert outcomes[0] is None and outcomes[-1] == "no-echo"
-    # Once denied, never allowed again: the swap is atomic, no message saw a mix.
-    first_denied = outcomes.index("no-echo")
-    assert all(o == "no-echo" for o in outcomes[first_denied:])
+    in_send_order = [rule for _, rule in sorted(outcomes)]
+    assert in_send_order[0] is None and in_send_order[-1] == "no-echo"
+    # In the order the calls were sent: allowed up to the swap, denied from then on — never a mix.
+    first_denied = in_send_order.index("no-echo")
+    assert all(o == "no-echo" for o in in_send_order[first_denied:])
+    assert all(o is None for o in in_send_order[:first_denied])
 
 
 async def test_sighup_reloads(tmp_path):
