@@ -198,30 +198,44 @@ _DATA_SOURCE = (
     r"|\b(?:other|all)\s+tools?'?\s+(?:outputs?|results?|responses?))"
 )
 _FILL = r"\b(?:pass|put|include|insert|add|send|fill|copy|provide|place|append|attach|store|write|set|paste|dump|concatenate|embed)\w*\b"
-_DATA_RE = re.compile(_DATA_SOURCE)
-# In a sentence that already names the parameter and a fill verb, "its content" (of a file just named) or a
-# credential file is enough.
-_FILL_DATA_RE = re.compile(_DATA_SOURCE + r"|\b(?:its|their)\s+contents?\b|" + "|".join(_CREDENTIAL_FILES))
-_FILL_RE = re.compile(_FILL)
-
 # Parameter names that exfiltration payloads typically hide behind. A name alone is never a finding.
 HIDDEN_PARAMETER_NAMES = frozenset(
     {"metadata", "meta", "notes", "note", "sidenote", "side_note", "feedback", "context", "extra", "debug", "comment",
      "comments", "details", "info", "trace", "telemetry", "remarks", "memo", "internal", "hidden", "annotation", "data"}
 )
-_HIDDEN_HINT_RE = re.compile(r"\b(?:hidden|internal(?:\s+use)?|do not (?:show|display|mention)|implementation detail|not shown|invisible)\b")
+_HIDDEN_HINT = (r"\b(?:hidden|internal(?:\s+use)?|do not (?:show|display|mention)|implementation detail|not shown|invisible)\b")
 
 
 def _compile(patterns: Iterable[str]) -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-_PHRASE_RULES: tuple[tuple[str, re.Pattern], ...] = (
-    ("model-directive", _compile(_DIRECTIVE)),
-    ("concealment", _compile(_CONCEALMENT)),
-    ("credential-access", _compile(_CREDENTIAL_FILES + _CREDENTIAL_REQUEST)),
-    ("cross-tool-reference", _compile(_CROSS_TOOL)),
-)
+class _Patterns:
+    """Compiled on first use: ``wrap`` imports this module at start-up, and a session may never list tools."""
+
+    def __init__(self) -> None:
+        self.phrase_rules: tuple[tuple[str, re.Pattern], ...] = (
+            ("model-directive", _compile(_DIRECTIVE)),
+            ("concealment", _compile(_CONCEALMENT)),
+            ("credential-access", _compile(_CREDENTIAL_FILES + _CREDENTIAL_REQUEST)),
+            ("cross-tool-reference", _compile(_CROSS_TOOL)),
+        )
+        self.data = re.compile(_DATA_SOURCE)
+        self.fill = re.compile(_FILL)
+        # In a sentence that already names the parameter and a fill verb, "its content" (of a file just
+        # named) or a credential file is enough.
+        self.fill_data = re.compile(_DATA_SOURCE + r"|\b(?:its|their)\s+contents?\b|" + "|".join(_CREDENTIAL_FILES))
+        self.hidden_hint = re.compile(_HIDDEN_HINT)
+
+
+_compiled: _Patterns | None = None
+
+
+def _patterns() -> _Patterns:
+    global _compiled
+    if _compiled is None:
+        _compiled = _Patterns()
+    return _compiled
 
 
 def _excerpt(text: str, start: int, end: int) -> str:
@@ -252,7 +266,7 @@ def scan_text(text: str, path: str, *, other_tools: Mapping[str, str] | None = N
         if hidden.strip():
             candidates.append(_normalise(hidden))
     for norm in candidates:
-        for rule, pattern in _PHRASE_RULES:
+        for rule, pattern in _patterns().phrase_rules:
             if any(f.rule == rule for f in findings):
                 continue
             m = pattern.search(norm)
@@ -360,21 +374,22 @@ def _sentences(text: str) -> list[str]:
 def _exfiltration(tool: Mapping) -> list[Finding]:
     """Parameters the definition asks to fill with data that has nothing to do with the call."""
     findings: list[Finding] = []
+    pats = _patterns()
     description = _normalise(str(tool.get("description") or ""))
     for name, path, sub in _properties(tool.get("inputSchema"), "$.inputSchema"):
         key = name.casefold()
         own = _normalise(" ".join(str(sub.get(k) or "") for k in ("title", "description")))
-        hidden_name = key in HIDDEN_PARAMETER_NAMES or bool(_HIDDEN_HINT_RE.search(own))
+        hidden_name = key in HIDDEN_PARAMETER_NAMES or bool(pats.hidden_hint.search(own))
         # 1. the parameter's own text asks for unrelated data ("all notes", "the conversation history")
-        m = _DATA_RE.search(own)
-        if m and (hidden_name or _FILL_RE.search(own)):
+        m = pats.data.search(own)
+        if m and (hidden_name or pats.fill.search(own)):
             findings.append(Finding("exfiltration-parameter", path, f"parameter {name!r}: " + _excerpt(own, m.start(), m.end())))
             continue
         # 2. a sentence of the tool description names the parameter, a fill verb and such data
         word = re.compile(r"(?<![\w-])" + re.escape(key) + r"(?![\w-])")
         for sentence in _sentences(description):
-            if word.search(sentence) and _FILL_RE.search(sentence):
-                m = _FILL_DATA_RE.search(sentence)
+            if word.search(sentence) and pats.fill.search(sentence):
+                m = pats.fill_data.search(sentence)
                 if m:
                     findings.append(Finding("exfiltration-parameter", path, f"parameter {name!r}: " + _excerpt(sentence, m.start(), m.end())))
                     break
