@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     # audit: verify / tail / stats / export, dashboard
 
     # tools: list / review / approve / reject
+    "mcpwrap._cli_tools",
 
     # approvals / approve / deny
 
