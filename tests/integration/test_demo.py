@@ -94,6 +94,7 @@ def test_the_demo_server_works_only_in_its_fake_home(demo, tmp_path):
     results, _ = demo
     spec = importlib.util.spec_from_file_location("demo_agent", AGENT)
     agent = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("demo_agent", agent)  # dataclasses look their module up there
     spec.loader.exec_module(agent)
     # the key it returned is the generated fake one
     assert results["plays"]["direct"]["calls"]["ssh_key"]["text"] == agent.fake_secrets()["ssh_key"]
