@@ -268,3 +268,11 @@ def _pin_one(root: str, i: int) -> None:
     store = PinStore(root)
     for _ in range(20):
         store.update("shared", lambda doc: doc["entries"].setdefault(f"tool:t{i}", {"kind": "tool", "name": f"t{i}"}))
+
+
+def test_the_example_policy_configures_integrity():
+    from mcpwrap._config import load_config
+    from rig import ROOT
+
+    settings = load_config(ROOT / "policy.example.yaml")["integrity"]
+    assert settings.for_server("anything") == ServerSettings(True, "block", "allow", True)
