@@ -164,6 +164,8 @@ class IntegrityInterceptor(Interceptor):
         self.withheld_prompts: dict[str, _Withheld] = {}
         self.withheld_resources: dict[str, _Withheld] = {}
         self._scan_cache: dict[tuple, list[Finding]] = {}
+        # The later pages of a paginated first listing belong to the same first sight of the server.
+        self._first_sight_listing = False
 
     # --- dispatch --------------------------------------------------------------------------------------------
 
@@ -256,7 +258,7 @@ class IntegrityInterceptor(Interceptor):
     def _other_tools(self) -> dict[str, list[str]]:
         return self.store.tool_names(exclude=self.server) if self.store is not None else {}
 
-    def _decide(self, items: list[tuple[str, str, Any, str, list[dict]]]) -> dict[str, str]:
+    def _decide(self, items: list[tuple[str, str, Any, str, list[dict]]], *, next_page: bool = False) -> dict[str, str]:
         """Status of each (kind, name, definition, hash, findings), recording pins and pending changes."""
         if self.store is None:
             return {name: ("poisoned" if findings else "approved") for _, name, _, _, findings in items}
@@ -265,6 +267,11 @@ class IntegrityInterceptor(Interceptor):
         def change(doc: dict) -> dict[str, str]:
             entries = doc["entries"]
             first_sight = not any(isinstance(e, dict) and e.get("kind") == "tool" for e in entries.values())
+            if items and items[0][0] == "tool":
+                if next_page:
+                    first_sight = first_sight or self._first_sight_listing
+                else:
+                    self._first_sight_listing = first_sight
             now = utc_now()
             statuses: dict[str, str] = {}
             for kind, name, definition, digest, findings in items:
@@ -317,7 +324,8 @@ class IntegrityInterceptor(Interceptor):
             digest = definition_hash(definition)
             findings = [f.to_dict() for f in self._scan("tool", tool, digest, other_tools, own_names)]
             items.append(("tool", tool["name"], definition, digest, findings))
-        statuses = self._decide(items)
+        params = msg.request.params if isinstance(msg.request.params, dict) else {}
+        statuses = self._decide(items, next_page="cursor" in params)
         duplicates = {name: others[name] for name in statuses if name in others}
         if duplicates and self.store is not None:
             def note(doc: dict) -> None:

@@ -276,3 +276,15 @@ def test_the_example_policy_configures_integrity():
 
     settings = load_config(ROOT / "policy.example.yaml")["integrity"]
     assert settings.for_server("anything") == ServerSettings(True, "block", "allow", True)
+
+
+def test_later_pages_of_the_first_listing_are_pinned_even_with_new_tools_hold(tmp_path):
+    icpt, s = make(tmp_path, new_tools="hold"), session()
+    assert icpt.inspect(listing(s, [BENIGN])).rule == "integrity.pinned"
+    req = PendingRequest(2, "tools/list", Direction.CLIENT_TO_SERVER, {"cursor": "page2"})
+    page2 = Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": 2, "result": {"tools": [ECHO]}}, s, req)
+    assert icpt.inspect(page2).rule == "integrity.pinned"
+    # a new tool in a later listing of an already-pinned server is held
+    other = {**ECHO, "name": "echo2"}
+    msg = listing(s, [BENIGN, ECHO, other], id=3)
+    assert listed_names(icpt.inspect(msg), msg) == ["quote", "echo"]
