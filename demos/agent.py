@@ -130,8 +130,18 @@ async def _call(session: Any, play: Play, key: str, tool: str, arguments: dict, 
         call.error = str(exc)
         data = exc.data
         call.mcpwrap = data.get("mcpwrap") if isinstance(data, dict) else None
+    except Exception as exc:  # the play goes on: one refused step must not hide the others
+        call.error = f"{type(exc).__name__}: {exc}"
     play.calls[key] = call
     return call
+
+
+async def _list(session: Any) -> dict[str, str]:
+    """The tools as the model sees them (none, if the listing itself was refused)."""
+    try:
+        return {t.name: t.description or "" for t in (await session.list_tools()).tools}
+    except Exception:
+        return {}
 
 
 async def play_sequence(command: list[str], env: dict) -> Play:
@@ -147,7 +157,7 @@ async def play_sequence(command: list[str], env: dict) -> Play:
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                play.listing1 = {t.name: t.description or "" for t in (await session.list_tools()).tools}
+                play.listing1 = await _list(session)
 
                 # 1. Tool poisoning: the description asks for every note in the hidden `metadata` parameter. A
                 # model that sees it complies; one that does not see it still has the call in a stale tool list.
@@ -157,7 +167,7 @@ async def play_sequence(command: list[str], env: dict) -> Play:
 
                 # 2. Rug-pull: use the benign tool, list again (as clients do after list_changed), use it again.
                 await _call(session, play, "rug_pull_before", "daily_quote", {"style": "warm"}, play.listing1)
-                play.listing2 = {t.name: t.description or "" for t in (await session.list_tools()).tools}
+                play.listing2 = await _list(session)
                 style = "personalised" if "id_rsa" in play.listing2.get("daily_quote", "") else "warm"
                 await _call(session, play, "rug_pull", "daily_quote", {"style": style}, play.listing2)
 
@@ -199,11 +209,11 @@ def _rule_label(interceptor: Any, rule: Any) -> str:
 
 def _stopped(call: Call) -> str:
     meta = call.mcpwrap or {}
-    if meta.get("action") == "block" or call.error:
+    if meta.get("action") == "block":
         return "blocked"
     if meta.get("action") == "modify":
         return "redacted"
-    return "failed"
+    return "failed"  # not stopped by mcpwrap: the server erred, or the client did
 
 
 def judge(play: Play, events: list[dict], secrets: dict) -> dict[str, Verdict]:
