@@ -98,6 +98,7 @@ def _file_name(server: str) -> str:
 class PinStore:
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root is not None else default_pins_dir()
+        self._names_cache: dict[str, tuple[tuple, tuple[str, ...]]] = {}
 
     # --- paths ---------------------------------------------------------------------------------------------
 
@@ -113,13 +114,21 @@ class PinStore:
 
     def load(self, server: str) -> dict:
         """A snapshot of one server's pins (an empty document when the server was never seen)."""
+        return self._parse(server, self._read(server))
+
+    def _read(self, server: str) -> str | None:
         p = self.path(server)
         try:
-            text = p.read_text(encoding="utf-8")
+            return p.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {"format": FORMAT, "server": server, "entries": {}}
+            return None
         except OSError as exc:
             raise PinStoreError(f"cannot read pin file {p}: {exc.strerror or exc}") from None
+
+    def _parse(self, server: str, text: str | None) -> dict:
+        if text is None:
+            return {"format": FORMAT, "server": server, "entries": {}}
+        p = self.path(server)
         try:
             doc = json.loads(text)
         except ValueError as exc:
@@ -139,13 +148,28 @@ class PinStore:
         for server in self.servers():
             if server == exclude:
                 continue
-            try:
-                doc = self.load(server)
-            except PinStoreError:
-                continue  # another server's broken file must not break this one; `tools list` reports it
-            for entry in doc["entries"].values():
-                if isinstance(entry, dict) and entry.get("kind") == "tool":
-                    names.setdefault(str(entry.get("name")), []).append(server)
+            for name in self._tool_names_of(server):
+                names.setdefault(name, []).append(server)
+        return names
+
+    def _tool_names_of(self, server: str) -> tuple[str, ...]:
+        # Every listing asks for the other servers' names: re-parse a file only when it changed.
+        try:
+            st = os.stat(self.path(server))
+        except OSError:
+            return ()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._names_cache.get(server)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            doc = self.load(server)
+        except PinStoreError:
+            return ()  # another server's broken file must not break this one; `tools list` reports it
+        names = tuple(
+            str(e.get("name")) for e in doc["entries"].values() if isinstance(e, dict) and e.get("kind") == "tool"
+        )
+        self._names_cache[server] = (stamp, names)
         return names
 
     # --- writing -------------------------------------------------------------------------------------------
@@ -187,10 +211,11 @@ class PinStore:
         """Run ``change(doc)`` on the current document under the server's lock and save it if it changed."""
         try:
             with self._locked(server):
-                doc = self.load(server)
-                before = canonical_json(doc)
+                text = self._read(server)
+                doc = self._parse(server, text)
+                before = self._parse(server, text)  # a second parse is cheaper than a deep copy
                 result = change(doc)
-                if canonical_json(doc) != before:
+                if doc != before:
                     doc["format"], doc["server"] = FORMAT, server
                     self._write(server, doc)
                 return result

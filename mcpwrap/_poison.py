@@ -38,6 +38,7 @@ Design
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -123,13 +124,19 @@ def _decode_tags(text: str) -> str:
     )
 
 
+_EMPHASIS_RE = re.compile("[*`\"\u201c\u201d]+")
+_SPACE_RE = re.compile(r"\s+")
+
+
 def _normalise(text: str) -> str:
-    text = _INVISIBLE_RE.sub("", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii():
+        text = _INVISIBLE_RE.sub("", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = text.replace("\u2018", "'").replace("\u2019", "'")
+    text = text.casefold()
     # Markdown emphasis and quotes around words would otherwise split phrases ("**do not** tell").
-    text = text.replace("\u2018", "'").replace("\u2019", "'")
-    text = re.sub(r"[*`\"\u201c\u201d]+", " ", text)
-    return re.sub(r"\s+", " ", text)
+    text = _EMPHASIS_RE.sub(" ", text)
+    return _SPACE_RE.sub(" ", text)
 
 
 # --- phrase patterns (applied to normalised text) ---------------------------------------------------------------
@@ -283,19 +290,36 @@ def scan_text(text: str, path: str, *, other_tools: Mapping[str, str] | None = N
 def _mentions_other_tool(norm: str, other_tools: Mapping[str, str], own_names: frozenset) -> tuple[str, str, int, int] | None:
     """A mention of another server's tool. Plain-word names ("echo", "search") count only as ``the X tool``
     or ``X tool`` — ordinary prose uses those words — while names with ``_``/``-``/digits count anywhere."""
-    for name, server in other_tools.items():
-        if name in own_names or len(name) < 3:
+    compiled = _names_pattern(tuple(sorted(other_tools.items())), own_names)
+    if compiled is None:
+        return None
+    pattern, names = compiled
+    m = pattern.search(norm)
+    if m is None:
+        return None
+    name = names[int(m.lastgroup[1:])]
+    return name, other_tools[name], m.start(), m.end()
+
+
+@functools.lru_cache(maxsize=64)
+def _names_pattern(other_tools: tuple[tuple[str, str], ...], own_names: frozenset) -> tuple[re.Pattern, list[str]] | None:
+    """One alternation over every name (a group per name), compiled once per set of other servers' tools."""
+    parts: list[str] = []
+    names: list[str] = []
+    for name, _server in other_tools:
+        if name.casefold() in own_names or len(name) < 3:
             continue
-        key = name.casefold()
-        distinctive = bool(re.search(r"[_\-.0-9]", key)) or name != name.lower()
+        key = re.escape(name.casefold())
+        distinctive = bool(re.search(r"[_\-.0-9]", name)) or name != name.lower()
         if distinctive:
-            pattern = r"(?<![a-z0-9])" + re.escape(key) + r"(?![a-z0-9])"
+            body = r"(?<![a-z0-9])" + key + r"(?![a-z0-9])"
         else:
-            pattern = r"\b" + re.escape(key) + r"\s+(?:tool|function)\b|\b(?:tool|function)\s+" + re.escape(key) + r"\b"
-        m = re.search(pattern, norm)
-        if m:
-            return name, server, m.start(), m.end()
-    return None
+            body = r"\b" + key + r"\s+(?:tool|function)\b|\b(?:tool|function)\s+" + key + r"\b"
+        parts.append(f"(?P<n{len(names)}>{body})")
+        names.append(name)
+    if not parts:
+        return None
+    return re.compile("|".join(parts)), names
 
 
 # --- walking definitions ----------------------------------------------------------------------------------------
@@ -310,17 +334,31 @@ def _child(path: str, key: Any) -> str:
     return f"{path}.{key}" if _IDENT_RE.match(key) else f"{path}[{_visible(key)!r}]"
 
 
+# JSON Schema's own vocabulary, as keys and as values of "type": nothing to find there, and most of the strings
+# of a schema. Exact matches only, so a key or value with anything added is still scanned.
+_SCHEMA_WORDS = frozenset(
+    {"type", "properties", "required", "items", "description", "title", "enum", "default", "format", "const",
+     "additionalProperties", "anyOf", "oneOf", "allOf", "not", "$schema", "$ref", "$defs", "definitions", "minimum",
+     "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern", "examples", "exclusiveMinimum",
+     "exclusiveMaximum", "uniqueItems", "multipleOf", "nullable", "readOnlyHint", "destructiveHint", "idempotentHint",
+     "openWorldHint", "name", "inputSchema", "outputSchema", "annotations",
+     "string", "object", "array", "number", "integer", "boolean", "null",
+     "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2020-12/schema"}
+)
+
+
 def _strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
     """Every string in a JSON value, keys included (a property name is model-visible too), with its path."""
     if depth > 64:  # schemas nest, but not this deep; treat as one opaque string so it is still examined
         yield path, repr(value)[:MAX_SCAN_CHARS + 1]
         return
     if isinstance(value, str):
-        yield path, value
+        if value not in _SCHEMA_WORDS:
+            yield path, value
     elif isinstance(value, dict):
         for k, v in value.items():
             child = _child(path, k)
-            if isinstance(k, str):
+            if isinstance(k, str) and k not in _SCHEMA_WORDS:
                 yield child + "<key>", k
             yield from _strings(v, child, depth + 1)
     elif isinstance(value, list):

@@ -201,7 +201,7 @@ class IntegrityInterceptor(Interceptor):
                 if held is None:
                     return None
             elif self._approved_since(name, held):
-                del self.withheld_tools[name]
+                self.withheld_tools.pop(name, None)  # the s2c pump may update it concurrently
                 self.passed_tools.add(name)
                 return None
             return Verdict.block(held.reason, rule=held.rule, details={"tool": name, "status": held.status})
@@ -279,7 +279,8 @@ class IntegrityInterceptor(Interceptor):
                 entry = entries.get(key)
                 if not isinstance(entry, dict):
                     entry = entries[key] = new_entry(kind, name)
-                entry["last_seen"] = now
+                # Day granularity: a steady-state listing must not rewrite (and fsync) the pin file every time.
+                entry["last_seen"] = now[:10]
                 approved = entry.get("approved") or None
                 if approved and approved.get("hash") == digest:
                     if findings and approved.get("by") != "person":
