@@ -105,8 +105,8 @@ def readable_lines(value: Any, indent: str = "") -> list[str]:
 
 
 def _scalar(v: Any) -> str:
-    if isinstance(v, str):
-        return json.dumps(_visible(v), ensure_ascii=False)
+    if isinstance(v, str):  # quoted, with invisible characters as \uXXXX (escaped once, for the reader)
+        return '"' + _visible(v.replace("\\", "\\\\").replace('"', '\\"')) + '"'
     return json.dumps(v, ensure_ascii=False)
 
 

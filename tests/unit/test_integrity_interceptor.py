@@ -168,9 +168,10 @@ def test_nothing_in_mcp_traffic_can_approve(tmp_path):
     assert icpt.inspect(call(s, "quote", id=40)).action is Action.BLOCK
 
 
-def test_instructions_are_pinned_and_a_changed_version_is_removed(tmp_path):
+@pytest.mark.parametrize("method", ["initialize", "server/discover"])
+def test_instructions_are_pinned_and_a_changed_version_is_removed(tmp_path, method):
     def init(s, text):
-        req = PendingRequest(0, "initialize", Direction.CLIENT_TO_SERVER, {})
+        req = PendingRequest(0, method, Direction.CLIENT_TO_SERVER, {})
         env = {"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-11-25", "instructions": text, "capabilities": {}}}
         return Message(Direction.SERVER_TO_CLIENT, b"", env, s, req)
 
