@@ -106,9 +106,11 @@ class PinStore:
         return self.root / (_file_name(server) + ".json")
 
     def servers(self) -> list[str]:
-        if not self.root.is_dir():
+        try:
+            names = [e.name for e in os.scandir(self.root) if e.name.endswith(".json") and not e.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(unquote(p.name[: -len(".json")]) for p in self.root.glob("*.json"))
+        return sorted(unquote(n[: -len(".json")]) for n in names)
 
     # --- reading -------------------------------------------------------------------------------------------
 
@@ -207,8 +209,20 @@ class PinStore:
             finally:
                 os.close(dfd)
 
-    def update(self, server: str, change: Callable[[dict], Any]) -> Any:
-        """Run ``change(doc)`` on the current document under the server's lock and save it if it changed."""
+    def update(self, server: str, change: Callable[[dict], Any], *, optimistic: bool = False) -> Any:
+        """Run ``change(doc)`` on the current document under the server's lock and save it if it changed.
+
+        ``optimistic``: first run ``change`` on an unlocked snapshot; when it changes nothing (the steady
+        state: every definition already pinned) its result stands and no lock is taken. ``change`` must then
+        be free of side effects other than on ``doc``, since it may run twice.
+        """
+        if optimistic:
+            text = self._read(server)
+            if text is not None:
+                doc = self._parse(server, text)
+                result = change(doc)
+                if doc == self._parse(server, text):
+                    return result
         try:
             with self._locked(server):
                 text = self._read(server)

@@ -307,7 +307,7 @@ class IntegrityInterceptor(Interceptor):
                 statuses[name] = status
             return statuses
 
-        return self.store.update(self.server, change)
+        return self.store.update(self.server, change, optimistic=True)
 
     def _tools_listed(self, msg: Message) -> Verdict | None:
         result = msg.result
