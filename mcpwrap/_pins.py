@@ -107,7 +107,7 @@ class PinStore:
 
     def servers(self) -> list[str]:
         try:
-            names = [e.name for e in os.scandir(self.root) if e.name.endswith(".json") and not e.name.startswith(".")]
+            names = [e.name for e in os.scandir(self.root) if e.name.endswith(".json")]
         except (FileNotFoundError, NotADirectoryError):
             return []
         return sorted(unquote(n[: -len(".json")]) for n in names)
