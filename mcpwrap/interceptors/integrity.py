@@ -243,7 +243,7 @@ class IntegrityInterceptor(Interceptor):
     # --- tools/list ------------------------------------------------------------------------------------------
 
     def _scan(self, kind: str, item: dict, digest: str, other_tools: dict[str, str], own_names: frozenset) -> list[Finding]:
-        key = (kind, digest, tuple(sorted(other_tools.items())))
+        key = (kind, digest, tuple(sorted(other_tools.items())), own_names)
         found = self._scan_cache.get(key)
         if found is None:
             if kind == "tool":
