@@ -38,6 +38,7 @@ COMMAND_MODULES: list[str] = [
     "mcpwrap._cli_tools",
 
     # approvals / approve / deny
+    "mcpwrap._cli_approvals",
 
 ]
 

@@ -10,4 +10,5 @@ from .interceptors import integrity  # noqa: F401,E402  (integrity)
 # schema, secrets, injection
 
 # approval
+from .interceptors import approval as _approval  # noqa: F401,E402  (approval)
 
