@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,7 @@ def main() -> None:
             scan_tool(tool)
     per_tool = (time.perf_counter() - t) / (reps * len(tools)) * 1e6
     print(f"\nscan, cold: {per_tool:.0f} µs per tool definition ({len(tools)} definitions of the three reference servers)")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
