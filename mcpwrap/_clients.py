@@ -452,8 +452,8 @@ def _row(entry: Entry, after: str, action: str, note: str = "") -> Row:
 def _default_layout(text: str, entry: Node) -> ArrayLayout:
     multiline, lead, unit = member_layout(text, entry)
     if multiline:
-        indent = lead.lstrip("\n")
-        return ArrayLayout(True, item_indent=indent + unit, close_indent=indent)
+        indent = lead.lstrip("\r\n")
+        return ArrayLayout(True, item_indent=indent + unit, close_indent=indent, newline=lead[: len(lead) - len(indent)])
     return ArrayLayout(False)
 
 

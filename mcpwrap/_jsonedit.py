@@ -272,14 +272,16 @@ class ArrayLayout:
     item_indent: str = ""  # multi-line: the indent of each item line
     close_indent: str = ""  # multi-line: the indent of the closing bracket
     separator: str = ", "  # inline: what follows each comma
+    newline: str = "\n"
 
     def render(self, items: list) -> str:
         if not items:
             return "[]"
         if self.multiline:
             unit = self.item_indent[len(self.close_indent) :] if self.item_indent.startswith(self.close_indent) else "  "
-            body = (",\n").join(self.item_indent + render(v, indent=unit, level=self.item_indent) for v in items)
-            return "[\n" + body + "\n" + self.close_indent + "]"
+            nl = self.newline
+            body = ("," + nl).join(self.item_indent + render(v, indent=unit, level=self.item_indent) for v in items)
+            return "[" + nl + body + nl + self.close_indent + "]"
         return "[" + ("," + self.separator.lstrip(",")).join(render(v, indent=None) for v in items) + "]"
 
 
@@ -293,14 +295,24 @@ def array_layout(text: str, node: Node, *, fallback: ArrayLayout) -> ArrayLayout
             between = text[node.items[0].end : node.items[1].start]
             separator = between[between.index(",") + 1 :] if "," in between else " "
         return ArrayLayout(False, separator=separator)
-    return ArrayLayout(True, item_indent=line_indent(text, node.items[0].start), close_indent=line_indent(text, node.end - 1))
+    return ArrayLayout(
+        True,
+        item_indent=line_indent(text, node.items[0].start),
+        close_indent=line_indent(text, node.end - 1),
+        newline=newline_of(text, node),
+    )
+
+
+def newline_of(text: str, node: Node) -> str:
+    """The line break used inside ``node``: CRLF if it has any, else LF."""
+    return "\r\n" if "\r\n" in text[node.start : node.end] else "\n"
 
 
 def member_layout(text: str, obj: Node) -> tuple[bool, str, str]:
     """(multiline, what precedes a member after a comma, the indent unit) for members of ``obj``."""
     if obj.members and _is_multiline(text, obj):
         first = obj.members[0].start
-        return True, "\n" + line_indent(text, first), indent_unit(text, obj)
+        return True, newline_of(text, obj) + line_indent(text, first), indent_unit(text, obj)
     if len(obj.members or ()) > 1:
         between = text[obj.members[0].end : obj.members[1].start]
         return False, between[between.index(",") + 1 :] if "," in between else " ", "  "
@@ -310,7 +322,9 @@ def member_layout(text: str, obj: Node) -> tuple[bool, str, str]:
 def insert_member(text: str, obj: Node, key: str, value: Any, *, after: Member | None = None) -> Edit:
     """An edit inserting ``"key": value`` after member ``after`` (default: after the last member)."""
     multiline, lead, unit = member_layout(text, obj)
-    rendered = render(value, indent=unit if multiline else None, level=lead.lstrip("\n") if multiline else "")
+    rendered = render(value, indent=unit if multiline else None, level=lead.lstrip("\r\n") if multiline else "")
+    if multiline and lead.startswith("\r\n"):
+        rendered = rendered.replace("\n", "\r\n")  # JSON text has no raw newlines inside strings
     member_text = f"{json.dumps(key, ensure_ascii=False)}: {rendered}"
     anchor = after or (obj.members[-1] if obj.members else None)
     if anchor is None:  # an empty object: {} becomes { "key": value }
