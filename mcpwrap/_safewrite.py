@@ -134,6 +134,21 @@ def _write_temp(target: Path, text: str, st: os.stat_result) -> str:
     return tmp
 
 
+def _remove_stale_temps(target: Path) -> None:
+    """Temporary files left by an mcpwrap killed mid-write (only one mcpwrap holds the lock: none are live)."""
+    try:
+        for stale in target.parent.glob(f".{glob_escape(target.name)}.*.mcpwrap-tmp"):
+            _unlink_quietly(str(stale))
+    except OSError:
+        pass
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
@@ -170,6 +185,7 @@ def update_file(
     given = Path(path)
     target = Path(os.path.realpath(given))
     with _Lock(target):
+        _remove_stale_temps(target)
         try:
             text = read_text(target)
         except FileNotFoundError:
