@@ -113,6 +113,8 @@ def _print_changes(report, verb: str, dry_run: bool) -> None:
     _summary(report.rows, f"{'would ' + verb if dry_run else verb}")
     for path in report.written:
         typer.echo(f"updated {path}")
+    for path in report.merged:
+        typer.echo(f"  {path} was changed by another program meanwhile: its change is kept")
     for path in report.backups:
         typer.echo(f"  backup of the previous version: {path}")
     if not dry_run and not report.written and report.rows:

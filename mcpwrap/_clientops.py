@@ -77,6 +77,7 @@ class Report:
     written: list[str] = field(default_factory=list)
     backups: list[str] = field(default_factory=list)
     files_seen: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # files changed by another program while we wrote them
     policy: str | None = None
     policy_created: bool = False
 
@@ -131,6 +132,8 @@ def _run(
 
         written = update_file(result.file.path, transform, _before_commit=before_commit)
         report.rows += final[-1].rows if final else result.rows
+        if written.merges:
+            report.merged.append(str(result.file.path))
         if written.changed:
             report.written.append(str(result.file.path))
             if written.backup:

@@ -53,6 +53,7 @@ from ._jsonedit import (
     apply_edits,
     array_layout,
     insert_member,
+    line_indent,
     member_layout,
     parse,
     remove_member,
@@ -519,11 +520,8 @@ def plan_enable(cf: ConfigFile, text: str, spec: WrapSpec, selection: Selection)
     todo = [e for e in chosen if e.state == "stdio"]
     edits: list[Edit] = []
     for entry in todo:
-        key = {(entry.scope, entry.project, entry.name)}
-        mine = _wrap_edits(text, entry, spec, record_text=False)
-        if not _restores_exactly(cf, text, apply_edits(text, mine), key):
-            mine = _wrap_edits(text, entry, spec, record_text=True)  # keep the original JSON text as well
-        edits += mine
+        record_text = not _entry_round_trips(cf, text, entry, spec)  # then keep the original JSON text as well
+        edits += _wrap_edits(text, entry, spec, record_text)
     new_text = apply_edits(text, edits)
     if todo and not _restores_exactly(cf, text, new_text, {(t.scope, t.project, t.name) for t in todo}):
         # would be a bug in the edit functions: refuse rather than risk the user's file
@@ -538,6 +536,26 @@ def plan_enable(cf: ConfigFile, text: str, spec: WrapSpec, selection: Selection)
         else:
             rows.append(_row(entry, "(not wrapped)", "skipped"))
     return FileResult(cf, text, new_text, rows)
+
+
+def _entry_round_trips(cf: ConfigFile, text: str, entry: Entry, spec: WrapSpec) -> bool:
+    """Would disable give back this entry's exact text from the values alone?
+
+    Checked on the entry by itself (preceded by its line's indentation, which is all the layout functions look
+    at), so that a large file is not parsed again for every server.
+    """
+    from dataclasses import replace
+
+    sub = line_indent(text, entry.node.start) + text[entry.node.start : entry.node.end]
+    shallow = lambda path: len(path) <= 1  # noqa: E731 - the entry and its members' values
+    node = parse(sub, shallow, jsonc=cf.jsonc)
+    wrapped_sub = apply_edits(sub, _wrap_edits(sub, replace(entry, node=node), spec, record_text=False))
+    wnode = parse(wrapped_sub, shallow, jsonc=cf.jsonc)
+    w = parse_wrapped(wnode.value.get("command"), wnode.value.get("args"))
+    if w is None:  # pragma: no cover - the wrapped form always parses
+        return False
+    restored = apply_edits(wrapped_sub, _unwrap_edits(wrapped_sub, replace(entry, node=wnode, wrapped=w, state="wrapped")))
+    return restored == sub
 
 
 def _restores_exactly(cf: ConfigFile, original: str, wrapped: str, keys: set) -> bool:

@@ -205,6 +205,7 @@ def update_file(
             except OSError as exc:
                 raise ClientConfigError(f"{given}: cannot write: {exc.strerror or exc}; not modified") from None
             try:
+                saved = _backup(target, text) if backup else None
                 if _before_commit is not None:
                     _before_commit(attempt)
                 try:
@@ -214,8 +215,10 @@ def update_file(
                 if current != text:  # a concurrent writer: keep their change, apply ours again on top
                     text = current
                     _unlink_quietly(tmp)
+                    if saved is not None:
+                        _unlink_quietly(str(saved))
                     continue
-                saved = _backup(target, text) if backup else None
+                # the window between this re-read and the rename is as short as it can be made
                 try:
                     os.replace(tmp, target)
                 except OSError as exc:
