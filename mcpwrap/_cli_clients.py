@@ -86,7 +86,7 @@ def _summary(rows: list[Row], title: str) -> None:
             change = f"{escape(row.before)}\n→ {escape(row.after)}"
         else:
             change = f"{escape(row.before)}\n[dim]{row.action}: {escape(row.note)}[/dim]" if row.note else escape(row.before)
-        table.add_row(*(escape(c) for c in (row.client, row.scope, row.project or "", row.server)), change)
+        table.add_row(*(escape(c) for c in (row.client, row.scope, _short(row.project), row.server)), change)
     _console().print(table)
 
 
@@ -204,17 +204,48 @@ def status(
     if not rows:
         _console().print("no MCP servers configured in the selected clients and scopes")
         return
+    pairs = {(r.policy, r.audit_log) for r in rows if r.policy}
+    shared = len(pairs) == 1  # the usual case: one policy and one log for every wrapped server, said once below
+    columns = ["client", "scope", "project", "server", "state"] + ([] if shared else ["policy", "audit log"]) + ["last activity"]
     table = Table(title="MCP servers", title_justify="left")
-    for column in ("client", "scope", "project", "server", "state", "policy", "audit log", "last activity"):
-        table.add_column(column, overflow="fold")
+    for column in columns:
+        # short cells never wrap; the paths fold only when the terminal is too narrow for them
+        table.add_column(column, overflow="fold", no_wrap=column in ("client", "scope", "state", "last activity"))
     from rich.markup import escape
 
     for r in rows:
-        state = r.state if not r.note or r.state == "wrapped" else f"{r.state}\n[dim]{escape(r.note)}[/dim]"
-        cells = (r.client, r.scope, r.project or "", r.server)
-        tail = (r.policy or "", r.audit_log or "", r.last_activity or ("never" if r.audit_log else ""))
-        table.add_row(*(escape(c) for c in cells), state, *(escape(c) for c in tail))
-    _console().print(table)
+        state = f"{r.state}\n[dim]{escape(_brief(r.note))}[/dim]" if r.note else r.state
+        cells = [r.client, r.scope, _short(r.project), r.server]
+        paths = [] if shared else [_short(r.policy), _short(r.audit_log)]
+        when = _when(r.last_activity) or ("never" if r.audit_log else "")
+        table.add_row(*(escape(c) for c in cells), state, *(escape(c) for c in paths), when)
+    console = _console()
+    console.print(table)
+    if shared:
+        policy, audit_log = next(iter(pairs))
+        typer.echo(f"policy of the wrapped servers: {_short(policy)}; audit log: {_short(audit_log)}")
+
+
+def _short(path: Optional[str]) -> str:
+    """A path for a table cell: the home directory as ~ (the JSON output keeps full paths)."""
+    if not path:
+        return ""
+    home = str(Path.home())
+    if home not in ("", "/") and (path == home or path.startswith(home + "/")):
+        return "~" + path[len(home) :]
+    return path
+
+
+def _brief(note: str) -> str:
+    """The first clause of a note, for a narrow table cell (the JSON output has it whole)."""
+    return note.split(":", 1)[0]
+
+
+def _when(ts: Optional[str]) -> str:
+    """An audit timestamp to the second: 2026-11-21T14:10:37.949284Z -> 2026-11-21 14:10:37Z."""
+    if not ts:
+        return ""
+    return ts[:19].replace("T", " ") + ("Z" if ts.endswith("Z") else "")
 
 
 def register(app: typer.Typer) -> None:

@@ -269,6 +269,8 @@ def status(client: str, loc: Locations, selection: Selection) -> list[StatusRow]
             )
             if entry.state == "wrapped":
                 row.policy, row.audit_log = _policy_and_audit(entry)
+                if entry.wrapped and entry.wrapped.policy and not Path(entry.wrapped.policy).expanduser().is_file():
+                    row.note = "policy file missing: the wrapped server will not start"
             rows.append(row)
     wanted: dict[str, set[str]] = {}
     for row in rows:

@@ -576,5 +576,5 @@ def plan_disable(cf: ConfigFile, text: str, selection: Selection) -> FileResult:
         if entry.state == "wrapped":
             rows.append(_row(entry, after[(entry.scope, entry.project, entry.name)].command_line(), "restored"))
         else:
-            rows.append(_row(entry, "(not wrapped)", "unchanged", entry.note or "not wrapped by mcpwrap"))
+            rows.append(_row(entry, "(not wrapped)", "unchanged", "not wrapped by mcpwrap"))
     return FileResult(cf, text, new_text, rows)

@@ -206,7 +206,12 @@ def test_status_reports_policy_audit_log_and_last_activity(home, mcpwrap_home):
     assert rows["everything"]["scope"] == "local" and rows["everything"]["last_activity"] is None
     assert rows["docs"]["state"] == "remote" and rows["docs"]["policy"] is None
     table = run("status")
-    assert table.exit_code == 0 and "2026-01-03T00:00:00Z" in table.output and "never" in table.output
+    assert table.exit_code == 0 and "2026-01-03 00:00:00Z" in table.output and "never" in table.output
+    (mcpwrap_home / "policy.yaml").unlink()
+    rows = {r["server"]: r for r in json.loads(run("status", "--json").stdout)}
+    assert rows["time"]["note"] == "policy file missing: the wrapped server will not start"
+    ensure = run("enable")  # enable puts the default policy back
+    assert "created the default policy" in ensure.output
     run("disable", "--server", "time")
     rows = {r["server"]: r for r in json.loads(run("status", "--json").stdout)}
     assert rows["time"]["state"] == "not wrapped" and rows["everything"]["state"] == "wrapped"
