@@ -91,16 +91,16 @@ def _summary(rows: list[Row], title: str) -> None:
 
 
 # the path options shared by the three commands
-_PROJECT = typer.Option(None, "--project", help="project directory for project scope (.mcp.json, .cursor/, .vscode/) "
+_PROJECT = typer.Option(None, "--project", metavar="DIR", help="project directory for project scope (.mcp.json, .cursor/, .vscode/) "
                         "and, when given, the only project of Claude Code's local scope (default: the current directory)")
-_CLAUDE = typer.Option(None, "--claude-config", help="Claude Code state file (default: $CLAUDE_CONFIG_DIR/.claude.json, else ~/.claude.json)")
-_DESKTOP = typer.Option(None, "--desktop-config", help="Claude Desktop claude_desktop_config.json")
-_CURSOR = typer.Option(None, "--cursor-config", help="Cursor user mcp.json (default: ~/.cursor/mcp.json)")
-_VSCODE = typer.Option(None, "--vscode-config", help="VS Code user mcp.json")
-_WINDSURF = typer.Option(None, "--windsurf-config", help="Windsurf mcp_config.json (default: ~/.codeium/windsurf/mcp_config.json)")
-_SCOPE = typer.Option(None, "--scope", help="user | local | project (repeatable; default: all three)")
-_SERVER = typer.Option(None, "--server", help="only this server (repeatable)")
-_CLIENT = typer.Option("claude-code", "--client", help=_CLIENT_HELP)
+_CLAUDE = typer.Option(None, "--claude-config", metavar="FILE", help="Claude Code state file (default: $CLAUDE_CONFIG_DIR/.claude.json, else ~/.claude.json)")
+_DESKTOP = typer.Option(None, "--desktop-config", metavar="FILE", help="Claude Desktop claude_desktop_config.json")
+_CURSOR = typer.Option(None, "--cursor-config", metavar="FILE", help="Cursor user mcp.json (default: ~/.cursor/mcp.json)")
+_VSCODE = typer.Option(None, "--vscode-config", metavar="FILE", help="VS Code user mcp.json")
+_WINDSURF = typer.Option(None, "--windsurf-config", metavar="FILE", help="Windsurf mcp_config.json (default: ~/.codeium/windsurf/mcp_config.json)")
+_SCOPE = typer.Option(None, "--scope", metavar="SCOPE", help="user | local | project (repeatable; default: all three)")
+_SERVER = typer.Option(None, "--server", metavar="NAME", help="only this server (repeatable)")
+_CLIENT = typer.Option("claude-code", "--client", metavar="CLIENT", help=_CLIENT_HELP)
 
 
 def _print_changes(report, verb: str, dry_run: bool) -> None:
@@ -127,8 +127,8 @@ def enable(
     server: Optional[List[str]] = _SERVER,
     project: Optional[Path] = _PROJECT,
     dry_run: bool = typer.Option(False, "--dry-run", help="print a unified diff per file and change nothing"),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="policy for the wrapped servers (default: $MCPWRAP_HOME/policy.yaml, created if absent)"),
-    audit_log: Optional[Path] = typer.Option(None, "--audit-log", help="audit log for the wrapped servers (default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl)"),
+    policy: Optional[Path] = typer.Option(None, "--policy", metavar="FILE", help="policy for the wrapped servers (default: $MCPWRAP_HOME/policy.yaml, created if absent)"),
+    audit_log: Optional[Path] = typer.Option(None, "--audit-log", metavar="FILE", help="audit log for the wrapped servers (default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl)"),
     claude_config: Optional[Path] = _CLAUDE,
     desktop_config: Optional[Path] = _DESKTOP,
     cursor_config: Optional[Path] = _CURSOR,
@@ -177,7 +177,7 @@ def disable(
 
 
 def status(
-    client: str = typer.Option("all", "--client", help=_CLIENT_HELP + " (default: all)"),
+    client: str = typer.Option("all", "--client", metavar="CLIENT", help=_CLIENT_HELP + " (default: all)"),
     scope: Optional[List[str]] = _SCOPE,
     server: Optional[List[str]] = _SERVER,
     project: Optional[Path] = _PROJECT,
