@@ -258,6 +258,7 @@ def _policy_and_audit(entry: Entry) -> tuple[str, str]:
 
 def status(client: str, loc: Locations, selection: Selection) -> list[StatusRow]:
     rows: list[StatusRow] = []
+    audit_names: dict[int, str] = {}  # the name audit records carry: the entry's --name (wrap's default otherwise)
     for cf in _existing(client, loc):
         _, entries = scan(cf, _read(cf))
         for entry in entries:
@@ -269,19 +270,17 @@ def status(client: str, loc: Locations, selection: Selection) -> list[StatusRow]
             )
             if entry.state == "wrapped":
                 row.policy, row.audit_log = _policy_and_audit(entry)
+                w = entry.wrapped
+                audit_names[id(row)] = (w.name if w and w.name else os.path.basename(w.command if w else entry.name))
                 if entry.wrapped and entry.wrapped.policy and not Path(entry.wrapped.policy).expanduser().is_file():
                     row.note = "policy file missing: the wrapped server will not start"
             rows.append(row)
     wanted: dict[str, set[str]] = {}
     for row in rows:
         if row.audit_log:
-            wanted.setdefault(row.audit_log, set()).add(_wrapped_name(row))
+            wanted.setdefault(row.audit_log, set()).add(audit_names[id(row)])
     seen = {log: last_activity(log, names) for log, names in wanted.items()}
     for row in rows:
         if row.audit_log:
-            row.last_activity = seen[row.audit_log].get(_wrapped_name(row))
+            row.last_activity = seen[row.audit_log].get(audit_names[id(row)])
     return rows
-
-
-def _wrapped_name(row: StatusRow) -> str:
-    return row.server

@@ -286,7 +286,7 @@ class Entry:
     node: Node
     member: Member
     servers: Node
-    state: str  # "stdio" (wrappable), "wrapped", "remote", "other", "disabled"
+    state: str  # "stdio" (wrappable), "wrapped" (by mcpwrap), "remote" (http/sse), "other" (another wrapper)
     note: str = ""
     wrapped: Wrapped | None = None
 
@@ -357,8 +357,6 @@ def _classify(cf: ConfigFile, scope: str, project: str | None, servers: Node, me
         raise _shape_error(cf, f"{where}.{name}.command", "a non-empty string")
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise _shape_error(cf, f"{where}.{name}.args", "a list of strings")
-    if "args" in v and (node.members is None or node.member("args").node.items is None):  # pragma: no cover
-        raise AssertionError("args not walked")
     wrapped = parse_wrapped(command, args)
     if wrapped is not None:
         entry.state, entry.wrapped = "wrapped", wrapped

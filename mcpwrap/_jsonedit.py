@@ -121,8 +121,6 @@ class _Parser:
         ch = text[pos]
         if ch in "{[" and (self.jsonc or self.descend(path)):
             return self.obj(pos, path) if ch == "{" else self.arr(pos, path)
-        if self.jsonc and ch in "{[":  # pragma: no cover - covered by the branch above
-            raise AssertionError
         try:
             value, end = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
