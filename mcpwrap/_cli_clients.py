@@ -150,7 +150,8 @@ def enable(
     if report.policy_created:
         typer.echo(f"created the default policy {report.policy} (edit it; `mcpwrap status` shows what uses it)")
     elif report.policy and any(r.action == "wrapped" for r in report.rows):
-        typer.echo(f"policy: {report.policy}")
+        missing = dry_run and not Path(report.policy).exists()
+        typer.echo(f"policy: {report.policy}" + (" (the default policy, created by enable)" if missing else ""))
 
 
 def disable(

@@ -159,9 +159,12 @@ def test_changes_claude_code_makes_while_enabled_are_kept(world):
     # Claude Code rewrites its state file: the record of the original must survive that
     world.claude("mcp", "add", "-s", "local", "added-later", "--", *TIME, cwd=world.api)
     world.claude("mcp", "add", "-s", "user", "user-later", "--", *TIME, cwd=world.api)
+    world.claude("mcp", "add", "-s", "project", "project-later", "--", *TIME, cwd=world.api)
     state = json.loads((world.home / ".claude.json").read_text())
     assert "x-mcpwrap" in state["projects"][str(world.api)]["mcpServers"]["everything"]
     assert "x-mcpwrap" in state["mcpServers"]["time"]
+    project = json.loads((world.api / ".mcp.json").read_text())
+    assert "x-mcpwrap" in project["mcpServers"]["files"] and "project-later" in project["mcpServers"]
 
     assert world.mcpwrap("disable", cwd=world.api).returncode == 0
     text = (world.home / ".claude.json").read_text()
@@ -171,3 +174,6 @@ def test_changes_claude_code_makes_while_enabled_are_kept(world):
     assert restored["projects"][str(world.api)]["mcpServers"]["added-later"]["command"] == TIME[0]
     assert restored["mcpServers"]["user-later"]["command"] == TIME[0]
     assert text == json.dumps(restored, indent=2)  # still formatted the way Claude Code writes it
+    project = json.loads((world.api / ".mcp.json").read_text())
+    assert project["mcpServers"]["files"] == {"command": FILESYSTEM[0], "args": [str(world.api)]}
+    assert project["mcpServers"]["project-later"]["command"] == TIME[0]
