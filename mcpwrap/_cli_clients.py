@@ -190,15 +190,24 @@ def status(
     windsurf_config: Optional[Path] = _WINDSURF,
 ) -> None:
     """List every configured MCP server: wrapped or not, its policy, audit log and last activity."""
-    from rich.table import Table
-
     from ._clientops import status as run_status
 
     loc = _locations(project, claude_config, desktop_config, cursor_config, vscode_config, windsurf_config)
+    errors: list[str] = []
     try:
-        rows = run_status(_client(client), loc, _selection(scope, server, loc))
+        rows = run_status(_client(client), loc, _selection(scope, server, loc), errors)
     except McpwrapError as exc:
         raise _fail(str(exc)) from None
+    _status_output(rows, as_json)
+    for error in errors:  # the readable files are listed; each unreadable one is named, and the status is 1
+        typer.echo(f"mcpwrap: {error}", err=True)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _status_output(rows: list, as_json: bool) -> None:
+    from rich.table import Table
+
     if as_json:
         sys.stdout.write(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False) + "\n")
         return

@@ -256,11 +256,19 @@ def _policy_and_audit(entry: Entry) -> tuple[str, str]:
     return policy_file or "built-in default", os.path.expanduser(audit)
 
 
-def status(client: str, loc: Locations, selection: Selection) -> list[StatusRow]:
+def status(client: str, loc: Locations, selection: Selection, errors: list[str] | None = None) -> list[StatusRow]:
+    """One row per configured server. A file that cannot be read is reported in ``errors`` (if given; else
+    raised) and the other files are still listed."""
     rows: list[StatusRow] = []
     audit_names: dict[int, str] = {}  # the name audit records carry: the entry's --name (wrap's default otherwise)
     for cf in _existing(client, loc):
-        _, entries = scan(cf, _read(cf))
+        try:
+            _, entries = scan(cf, _read(cf))
+        except ClientConfigError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc).removesuffix("; not modified"))
+            continue
         for entry in entries:
             if not selection.wants(entry):
                 continue

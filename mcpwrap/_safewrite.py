@@ -73,8 +73,6 @@ class _Lock:
         self.fd: int | None = None
 
     def __enter__(self) -> "_Lock":
-        import fcntl
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -83,7 +81,7 @@ class _Lock:
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _try_lock(self.fd)
                 return self
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
@@ -94,6 +92,18 @@ class _Lock:
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock
+
+
+def _try_lock(fd: int) -> None:
+    """An exclusive, non-blocking lock on ``fd``; OSError (EAGAIN/EACCES) when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _backup(target: Path, text: str) -> Path:
@@ -119,7 +129,8 @@ def _write_temp(target: Path, text: str, st: os.stat_result) -> str:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
-            os.fchmod(f.fileno(), st.st_mode & 0o7777)
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), st.st_mode & 0o7777)
             if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
                 try:
                     os.fchown(f.fileno(), st.st_uid, st.st_gid)

@@ -238,3 +238,13 @@ def test_last_activity_reads_a_large_log_backwards(tmp_path, monkeypatch):
     found = _clientops.last_activity(str(log), {"a", "b", "old-only", "absent"})
     assert found == {"a": "2026-01-01T00:00:38Z", "b": "2026-01-01T00:00:39Z", "old-only": "2025-12-31T00:00:00Z"}
     assert _clientops.last_activity(str(tmp_path / "none.jsonl"), {"a"}) == {}
+
+
+def test_status_lists_the_readable_files_and_names_the_broken_one(home):
+    broken = home / ".cursor" / "mcp.json"
+    broken.write_text('{"mcpServers": ')
+    result = run("status", "--json")
+    assert result.exit_code == 1
+    assert f"mcpwrap: {broken}: not valid JSON" in result.stderr and "Traceback" not in result.stderr
+    servers = {r["server"] for r in json.loads(result.stdout)}
+    assert {"time", "everything", "files", "v1", "w1", "d1"} <= servers and "c1" not in servers
