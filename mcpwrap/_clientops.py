@@ -130,7 +130,9 @@ def _run(
             final[:] = [latest]
             return latest.new_text
 
-        written = update_file(result.file.path, transform, _before_commit=before_commit)
+        # Claude Code takes `<file>.lock` (proper-lockfile) around its own writes of ~/.claude.json
+        client_lock = f"{result.file.path}.lock" if result.file.claude_state else None
+        written = update_file(result.file.path, transform, client_lock=client_lock, _before_commit=before_commit)
         report.rows += final[-1].rows if final else result.rows
         if written.merges:
             report.merged.append(str(result.file.path))

@@ -34,6 +34,8 @@ from ._errors import ClientConfigError
 
 __all__ = ["MAX_MERGE_ATTEMPTS", "LOCK_TIMEOUT_S", "WriteResult", "read_text", "update_file", "backups_dir"]
 
+CLIENT_LOCK_STALE_S = 10.0  # proper-lockfile's default: a lock directory untouched this long is abandoned
+CLIENT_LOCK_WAIT_S = 2.0  # a client holds its lock only for one write: a few milliseconds
 MAX_MERGE_ATTEMPTS = 5  # a file rewritten this often while we merge is being hammered: give up rather than spin
 LOCK_TIMEOUT_S = 10.0  # another mcpwrap editing the same file finishes in well under a second
 _LOCK_POLL_S = 0.05
@@ -92,6 +94,56 @@ class _Lock:
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the flock
+
+
+class _ClientLock:
+    """The lock a client itself takes around writes of its file, held only for our re-read and rename.
+
+    Claude Code guards ``~/.claude.json`` with proper-lockfile: an exclusive ``mkdir`` of ``<file>.lock``, which
+    counts as abandoned when its mtime is older than :data:`CLIENT_LOCK_STALE_S`. Taking the same lock for the
+    last step closes the window between our re-read and our rename for such a writer. It is held for
+    milliseconds only, because a client that finds it busy at exit may give up saving its own state.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.held = False
+
+    def __enter__(self) -> "_ClientLock":
+        if self.path is None:
+            return self
+        deadline = time.monotonic() + CLIENT_LOCK_WAIT_S
+        delay = 0.005
+        while True:
+            try:
+                os.mkdir(self.path)
+                self.held = True
+                return self
+            except FileExistsError:
+                try:
+                    age = time.time() - os.stat(self.path).st_mtime
+                except FileNotFoundError:
+                    continue  # released just now
+                if age > CLIENT_LOCK_STALE_S:
+                    try:
+                        os.rmdir(self.path)
+                    except OSError:
+                        pass
+                    continue
+            except OSError as exc:  # e.g. a read-only directory: the write below would fail the same way
+                raise ClientConfigError(f"cannot take the lock {self.path}: {exc.strerror or exc}; not modified") from None
+            if time.monotonic() > deadline:
+                raise ClientConfigError(f"{self.path} is held by the client writing this file; try again (not modified)")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.08)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
+            self.held = False
 
 
 def _try_lock(fd: int) -> None:
@@ -185,13 +237,15 @@ def update_file(
     transform: Callable[[str], str | None],
     *,
     backup: bool = True,
+    client_lock: str | os.PathLike | None = None,
     _before_commit: Callable[[int], None] | None = None,
 ) -> WriteResult:
     """Apply ``transform`` to the file's text and write the result safely (see the module docstring).
 
     ``transform`` returns the new text, or None (or the same text) for "nothing to change"; it must be pure,
     since it runs again on the fresh text when a concurrent change is detected. ``_before_commit(attempt)``
-    is a test hook run after the temporary file is written and before the re-read check.
+    is a test hook run after the temporary file is written and before the re-read check. ``client_lock`` is the
+    path of the client's own lock (see :class:`_ClientLock`), taken around the final re-read and rename.
     """
     given = Path(path)
     target = Path(os.path.realpath(given))
@@ -215,27 +269,31 @@ def update_file(
                 tmp = _write_temp(target, new, st)
             except OSError as exc:
                 raise ClientConfigError(f"{given}: cannot write: {exc.strerror or exc}; not modified") from None
+            saved: Path | None = None
             try:
                 saved = _backup(target, text) if backup else None
                 if _before_commit is not None:
                     _before_commit(attempt)
-                try:
-                    current = read_text(target)
-                except FileNotFoundError:
-                    raise ClientConfigError(f"{given}: removed while being edited; not recreated") from None
+                with _ClientLock(Path(client_lock) if client_lock else None):
+                    try:
+                        current = read_text(target)
+                    except FileNotFoundError:
+                        raise ClientConfigError(f"{given}: removed while being edited; not recreated") from None
+                    if current == text:  # nobody changed it since we read it: replace it now
+                        try:
+                            os.replace(tmp, target)
+                        except OSError as exc:
+                            raise ClientConfigError(f"{given}: cannot replace: {exc.strerror or exc}; not modified") from None
                 if current != text:  # a concurrent writer: keep their change, apply ours again on top
                     text = current
                     _unlink_quietly(tmp)
                     if saved is not None:
                         _unlink_quietly(str(saved))
                     continue
-                # the window between this re-read and the rename is as short as it can be made
-                try:
-                    os.replace(tmp, target)
-                except OSError as exc:
-                    raise ClientConfigError(f"{given}: cannot replace: {exc.strerror or exc}; not modified") from None
             except BaseException:
                 _unlink_quietly(tmp)
+                if saved is not None:  # nothing was replaced: a backup of an unchanged file is noise
+                    _unlink_quietly(str(saved))
                 raise
             _fsync_dir(target.parent)
             return WriteResult(given, True, backup=saved, merges=attempt)

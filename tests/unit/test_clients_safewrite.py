@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -153,3 +154,40 @@ def test_the_lock_excludes_a_second_mcpwrap(tmp_path, monkeypatch):
             capture_output=True, text=True, env={**os.environ}, timeout=60,
         )
     assert holder.returncode != 0 and "lock busy" in holder.stderr
+
+
+def test_the_clients_own_lock_is_taken_for_the_rename_and_released(tmp_path):
+    f = tmp_path / ".claude.json"
+    f.write_text("{}")
+    lock = tmp_path / ".claude.json.lock"
+    seen = []
+
+    def check(attempt):
+        seen.append(lock.exists())
+
+    update_file(f, add_key("x", 1), client_lock=lock, _before_commit=check)
+    assert seen == [False]  # not held while computing: the client may need it to save its own state
+    assert json.loads(f.read_text()) == {"x": 1} and not lock.exists()
+
+
+def test_a_busy_client_lock_means_no_change(tmp_path, monkeypatch):
+    f = tmp_path / ".claude.json"
+    f.write_text("{}")
+    lock = tmp_path / ".claude.json.lock"
+    lock.mkdir()  # held by the client (fresh mtime)
+    monkeypatch.setattr(_safewrite, "CLIENT_LOCK_WAIT_S", 0.2)
+    with pytest.raises(ClientConfigError, match="held by the client writing this file"):
+        update_file(f, add_key("x", 1), client_lock=lock)
+    assert f.read_text() == "{}" and lock.is_dir() and leftovers(tmp_path) == []
+    assert not backups_dir().exists() or list(backups_dir().iterdir()) == []
+
+
+def test_an_abandoned_client_lock_is_taken_over(tmp_path):
+    f = tmp_path / ".claude.json"
+    f.write_text("{}")
+    lock = tmp_path / ".claude.json.lock"
+    lock.mkdir()
+    old = time.time() - 60
+    os.utime(lock, (old, old))  # a client that crashed holding it
+    update_file(f, add_key("x", 1), client_lock=lock)
+    assert json.loads(f.read_text()) == {"x": 1} and not lock.exists()
