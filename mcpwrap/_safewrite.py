@@ -9,7 +9,9 @@ them at any moment while it runs. :func:`update_file` therefore:
 3. writes the new text to a temporary file in the same directory, fsyncs it, gives it the original's mode and
    owner;
 4. re-reads the file right before the rename: if someone changed it meanwhile, the transform is computed again
-   on the fresh text (their change is kept, ours is re-applied), up to :data:`MAX_MERGE_ATTEMPTS` times;
+   on the fresh text (their change is kept, ours is re-applied), up to :data:`MAX_MERGE_ATTEMPTS` times; for a
+   client that locks its own writes (Claude Code: ``~/.claude.json.lock``), this re-read and the rename hold
+   that lock too, so such a writer cannot slip in between;
 5. keeps a timestamped backup of the version being replaced under ``$MCPWRAP_HOME/backups/`` (mode 0600: these
    files may hold tokens), then renames the temporary file over the original and fsyncs the directory.
 
