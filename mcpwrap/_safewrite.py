@@ -25,6 +25,7 @@ import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -265,6 +266,9 @@ def update_file(
                 st = os.stat(target)
             except OSError as exc:
                 raise ClientConfigError(f"{given}: cannot stat: {exc.strerror or exc}") from None
+            if not st.st_mode & stat.S_IWUSR or not os.access(target, os.W_OK):
+                # replacing it would work (the directory is writable) but would override the owner's intent
+                raise ClientConfigError(f"{given}: the file is read-only; not modified")
             if not os.access(target.parent, os.W_OK):
                 raise ClientConfigError(f"{given}: cannot write to directory {target.parent}; not modified")
             try:

@@ -174,6 +174,16 @@ def test_a_broken_file_is_a_clear_error_and_nothing_is_modified(home, content, m
     assert snapshot(home, proj) == before  # not even the valid ~/.claude.json
 
 
+def test_a_read_only_file_is_a_clear_error(home):
+    proj = Path.cwd()
+    (proj / ".mcp.json").chmod(0o444)
+    before = snapshot(home, proj)
+    result = run("enable", "--scope", "project")
+    assert result.exit_code == 1
+    assert result.stderr == f"mcpwrap: {proj / '.mcp.json'}: the file is read-only; not modified\n"
+    assert snapshot(home, proj) == before
+
+
 def test_an_unwritable_file_is_a_clear_error(home, monkeypatch):
     before = snapshot(home)
 
