@@ -38,6 +38,7 @@ COMMAND_MODULES: list[str] = [
     # tools: list / review / approve / reject
 
     # approvals / approve / deny
+    "mcpwrap._cli_approvals",
 
 ]
 

@@ -9,4 +9,5 @@ from . import _audit  # noqa: F401  (audit)
 # schema, secrets, injection
 
 # approval
+from .interceptors import approval as _approval  # noqa: F401,E402  (approval)
 

@@ -30,6 +30,7 @@ FACTORIES: list[str] = [
     # content: schema validation, secrets/PII, prompt injection
 
     # human approval (last before audit)
+    "mcpwrap.interceptors.approval",
 
 ]
 
