@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     # policy: init / validate / test
 
     # enable / disable / status
+    "mcpwrap._cli_clients",
 
     # audit: verify / tail / stats / export, dashboard
 
