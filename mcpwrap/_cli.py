@@ -32,10 +32,12 @@ COMMAND_MODULES: list[str] = [
     "mcpwrap._cli_policy",
 
     # enable / disable / status
+    "mcpwrap._cli_clients",
 
     # audit: verify / tail / stats / export, dashboard
 
     # tools: list / review / approve / reject
+    "mcpwrap._cli_tools",
 
     # approvals / approve / deny
     "mcpwrap._cli_approvals",

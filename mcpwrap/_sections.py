@@ -6,6 +6,7 @@ from . import _audit  # noqa: F401  (audit)
 from . import _policy  # noqa: F401,E402
 
 # integrity
+from .interceptors import integrity  # noqa: F401,E402  (integrity)
 
 # schema, secrets, injection
 

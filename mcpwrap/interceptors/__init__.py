@@ -27,6 +27,7 @@ FACTORIES: list[str] = [
     "mcpwrap.interceptors.policy",
 
     # tool-definition integrity (poisoning scan, pinning, rug-pull holds)
+    "mcpwrap.interceptors.integrity",
 
     # content: schema validation, secrets/PII, prompt injection
 
