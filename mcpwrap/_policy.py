@@ -869,12 +869,13 @@ class _Candidates:
                     batch.rule_pos = [pos for pos, _ in members]
                     for _, c in members:
                         batches[id(c)] = batch
-            self.batches = batches
+            # Both pumps may get here at once: fill every field first, publish ``batches`` last.
             self.distinct = list({id(b): b for b in batches.values()}.values())
+            self.first_unconditional = next((i for i, (rule, _) in enumerate(self.items) if not rule.conditions), len(self.items))
             self.fast = all(static is True for _, static in self.items) and all(
                 id(c) in batches for rule, _ in self.items for c in rule.conditions
             )
-            self.first_unconditional = next((i for i, (rule, _) in enumerate(self.items) if not rule.conditions), len(self.items))
+            self.batches = batches
         return self.batches
 
     def first_match(self, args: Any, cache: dict) -> Rule | None:

@@ -175,7 +175,12 @@ def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "tuple[Au
     from ._config import default_audit_path, load_config
     from .interceptors import build_chain
 
+    from ._policy import overrides_path
+
     policy_path = resolve_policy_path(opts.policy)
+    # Watch from before the first load, so an edit made while it loads is not missed. A change of the policy
+    # file (or of the overrides file that approvals write) reloads like SIGHUP.
+    watcher = PolicyWatcher([p for p in (policy_path, str(overrides_path())) if p], lambda: reload())
     config = load_config(policy_path)
     if policy_path is None:
         _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
@@ -202,10 +207,6 @@ def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "tuple[Au
     relay.chain = build_chain(config, session, audit)
     relay.audit = audit
     relay.on_reload = reload
-    from ._policy import overrides_path
-
-    # A change of the policy file (or of the overrides file that approvals write) reloads like SIGHUP.
-    watcher = PolicyWatcher([p for p in (policy_path, str(overrides_path())) if p], reload)
     watcher.start()
     return audit, watcher
 
