@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._chain import Interceptor, Outcome
 from .._message import Action, Direction, Kind, Message, Session, Verdict
+from .._normalize import clean_text
 from .._policy import UNKNOWN, Call, Decision, Policy, approval_available, policy_of
 from .._ratelimit import SessionState, check, session_state
 from .._risk import classify, classify_name
@@ -161,6 +162,11 @@ class PolicyInterceptor(Interceptor):
         if cached is not None and cached[0] == catalog.generation:
             return cached[1]
         definition = catalog.get(tool)
+        if definition is None:
+            # A case or look-alike variant of a listed tool must not shed the listed tool's class (rules
+            # compare tool names the same way).
+            folded = clean_text(tool).casefold()
+            definition = next((d for n, d in catalog.tools.items() if clean_text(n).casefold() == folded), None)
         cls = classify(definition)[0] if definition is not None else classify_name(tool)
         if len(self._risk_cache) > 4096:
             self._risk_cache.clear()

@@ -170,6 +170,8 @@ def test_risk_rules_use_the_listed_definition():
     msg = call(s, "tidy")
     assert icpt.inspect(msg).rule == "no-destructive"
     assert msg.notes["risk"] == "destructive"
+    assert icpt.inspect(call(s, "TIDY")).rule == "no-destructive"  # a case variant keeps the listed class
+    assert icpt.inspect(call(s, "ｔｉｄｙ")).rule == "no-destructive"
 
 
 class Clock:
