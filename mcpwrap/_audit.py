@@ -100,6 +100,8 @@ class AuditLog:
             rec["session"] = self.session.session_id
             rec["server"] = self.session.server
             rec["subject"] = self.session.subject
+            if self.session.roles:
+                rec["roles"] = list(self.session.roles)
         rec.update({k: v for k, v in fields.items() if v is not None})
         line = json.dumps(rec, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
         with self._lock:
@@ -186,6 +188,7 @@ class AuditInterceptor(Interceptor):
             recorded = self.argument_form(args)
             if recorded is not None:
                 fields["arguments"] = recorded
+                fields["arguments_form"] = self.settings.record_arguments  # lets `policy test --replay` know what it holds
         self.log.record("message", **fields)
 
     def argument_form(self, args: Any) -> Any:

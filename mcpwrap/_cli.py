@@ -29,14 +29,18 @@ COMMAND_MODULES: list[str] = [
     # modules with a register(app) function, one group each
 
     # policy: init / validate / test
+    "mcpwrap._cli_policy",
 
     # enable / disable / status
+    "mcpwrap._cli_clients",
 
     # audit: verify / tail / stats / export, dashboard
 
     # tools: list / review / approve / reject
+    "mcpwrap._cli_tools",
 
     # approvals / approve / deny
+    "mcpwrap._cli_approvals",
 
 ]
 

@@ -152,3 +152,59 @@ def test_notification_kind_and_tool_name():
     assert r.tool_name == "echo" and r.is_request
     assert session().tools.get("x") is None
     assert Action.BLOCK.value == "block"
+
+
+# --- the fast decoder agrees with the reference decoder --------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_keys = st.text(alphabet=st.sampled_from('ab"\\:{}, \u00e9\u2028'), min_size=0, max_size=4)
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False), _keys)
+_json = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4)), max_leaves=20)
+
+
+def _serialise_with_duplicates(value, dup: bool) -> str:
+    """JSON text of ``value``; with ``dup`` every object of 1+ keys repeats its first key."""
+    if isinstance(value, dict):
+        items = [f"{json.dumps(k)}:{_serialise_with_duplicates(v, dup)}" for k, v in value.items()]
+        if dup and value:
+            k, v = next(iter(value.items()))
+            items.append(f"{json.dumps(k)} : {_serialise_with_duplicates(v, dup)}")
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_serialise_with_duplicates(v, dup) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_json, dup=st.booleans(), ascii_only=st.booleans())
+def test_fast_decode_refuses_exactly_what_the_reference_refuses(value, dup, ascii_only):
+    text = _serialise_with_duplicates(value, dup)
+    if ascii_only:
+        text = json.dumps(json.loads(text), ensure_ascii=True) if not dup else text
+    line = text.encode("utf-8")
+    try:
+        expected = rpc._reference_decode(line)
+    except ProtocolError as err:
+        with pytest.raises(ProtocolError) as got:
+            rpc.decode(line)
+        assert got.value.code == err.code
+    else:
+        assert rpc.decode(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a":"x\\\\","a":1}',  # escaped backslash before a closing quote
+        b'{"a\\"":1,"a\\"":2}',  # escaped quotes inside the repeated key
+        b'{"k":{"a":1},"k":{"b":"\\""}}',
+        b'{"a":1,"\\u0061":2}',  # the same key spelled with an escape
+        b'{"x":[{"a":1,"a":1}]}',
+    ],
+)
+def test_fast_decode_catches_tricky_duplicates(line):
+    with pytest.raises(ProtocolError) as err:
+        rpc.decode(line)
+    assert err.value.code == rpc.INVALID_REQUEST
