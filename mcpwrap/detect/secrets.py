@@ -252,7 +252,8 @@ _IDENTIFIER_VALUE = re.compile(rb"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_][A-Za-z0-9_]
 
 def _v_assignment(buf: bytes, s: int, e: int) -> bool:
     value = buf[s:e].strip(b"\"'`")
-    quoted = s > 0 and buf[s - 1] in b"\"'`"
+    # Quoted: the value must be the whole quoted string ('Password used to generate the key' is prose).
+    quoted = s > 0 and buf[s - 1] in b"\"'`" and e < len(buf) and buf[e] in b"\"'`\\"
     if len(value) < 8 or _PLACEHOLDER_VALUE.match(value):
         return False
     if not quoted and _IDENTIFIER_VALUE.match(value):  # password = other_variable

@@ -60,6 +60,7 @@ NEGATIVES = [
     'if (pem.indexOf("-----BEGIN PRIVATE KEY-----") !== 0) throw new TypeError("not PKCS8")',
     "const token = tokens[index++]; password: userPass[2]",
     "jwt({ secret: 'it-is-very-secret' })",
+    "const password = 'Password used to generate key';",
     "llvm-toolchain (1:12~++20210127035054+8e464dd76bef-1~exp1)",
     "sku 4017082279985",
 ]
