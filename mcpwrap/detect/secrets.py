@@ -39,6 +39,7 @@ __all__ = [
     "Finding",
     "scan_text",
     "redact_text",
+    "apply_findings",
     "redact_json",
     "placeholder",
 ]
@@ -363,6 +364,9 @@ def _prefilter_form(kind: str, pattern: str) -> str:
     """
     if kind == "email":
         return r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]"
+    if kind == "phone":
+        # International numbers have 8+ digits: "+0100" in every changelog date line is not a candidate.
+        return r"\+[0-9](?:[ .\-]?\(?[0-9]\)?){7,}|\([0-9]{3}\) ?[0-9]{3}[\-. ][0-9]{4}|[0-9]{3}[\-.][0-9]{3}[\-.][0-9]{4}"
     pattern = re.sub(r"[(][?]P<[a-z]+>", "(?:", pattern)
     return re.sub(r"\{(\d+),\d+\}", r"{\1,}", pattern)
 
@@ -392,6 +396,7 @@ _PREFIX_KINDS = (
 )
 _LETTER_KINDS = ("aws_access_key", "aws_secret_key", "password_assignment", "iban", "email")
 _BY_KIND = {kind: entry for kind, *entry in _COMPILED}
+_EMAIL_RX = _BY_KIND["email"][0]
 
 
 def _candidate_kinds(buf: bytes, start: int) -> tuple[str, ...] | frozenset[str]:
@@ -453,6 +458,15 @@ def scan_bytes(buf: bytes, kinds: frozenset[str] | None = None) -> list[Finding]
                 start -= 1
             while start < at and not (48 <= buf[start] <= 57 or 65 <= buf[start] <= 90 or 97 <= buf[start] <= 122):
                 start += 1  # the local part begins with a letter or digit
+            if kinds is None or "email" in kinds:
+                em = _EMAIL_RX.match(buf, start, min(n, at + 256))
+                if em is not None and em.end() > at + 1 and _v_email(buf, em.start(), em.end()):
+                    out.append(Finding("email", em.start(), em.end()))
+                    pos = em.end()
+                    continue
+            if kinds is not None and kinds <= {"email"}:
+                pos = end
+                continue
         hit = _confirm(buf, start, end, kinds)
         if hit is None:
             # Not confirmed: try again just after this start (another detector's match may begin inside the
@@ -472,6 +486,26 @@ def scan_text(text: str, kinds: Iterable[str] | None = None) -> list[Finding]:
     if len(text) < MIN_CANDIDATE_CHARS:
         return []
     return scan_bytes(utf8(text), frozenset(kinds) if kinds is not None else None)
+
+
+def apply_findings(text: str, findings: list[Finding], kinds: Iterable[str] | None = None, counts: Counter | None = None) -> str:
+    """``text`` with the given findings (from :func:`scan_text` on the same text) replaced, optionally only
+    those of ``kinds``: redaction without scanning a second time."""
+    wanted = None if kinds is None else frozenset(kinds)
+    chosen = [f for f in findings if wanted is None or f.kind in wanted]
+    if not chosen:
+        return text
+    buf = utf8(text)
+    parts: list[bytes] = []
+    last = 0
+    for f in chosen:
+        parts.append(buf[last : f.start])
+        parts.append(placeholder(f.kind).encode())
+        last = f.end
+        if counts is not None:
+            counts[f.kind] += 1
+    parts.append(buf[last:])
+    return b"".join(parts).decode("utf-8", "surrogatepass")
 
 
 def redact_text(text: str, kinds: Iterable[str] | None = None, counts: Counter | None = None) -> str:
