@@ -244,7 +244,8 @@ class Relay:
                 out = _Batch()
                 for frame in frames:
                     self._handle_frame(direction, frame, out)
-                self._flush_audit()
+                if not self._flush_audit():
+                    out = self._withhold_unaudited(direction, out)
                 if out.forward:
                     forward_to.write(b"".join(out.forward))
                 if out.reply:
@@ -254,13 +255,51 @@ class Relay:
         if direction is Direction.CLIENT_TO_SERVER:
             self._client_gone()
 
-    def _flush_audit(self) -> None:
+    def _flush_audit(self) -> bool:
+        """Write the audit records queued so far. False: they could not be written and the audit log's failure
+        policy is ``block`` (the log has said so on stderr), so what they describe must not be forwarded."""
         if self.audit is None:
-            return
+            return True
         try:
             self.audit.flush()
-        except AuditError as exc:
-            _log(str(exc))
+        except AuditError:
+            return False
+        return True
+
+    def _withhold_unaudited(self, direction: Direction, out: _Batch) -> _Batch:
+        """A batch whose audit records could not be written: nothing of it is forwarded.
+
+        Runs only on that failure path, so it re-reads the batch's own output instead of the relay keeping
+        every message: each request in it is answered with the block contract (and no longer tracked), each
+        response becomes an error for the side that waits for it, notifications are dropped. mcpwrap's own
+        answers in the batch (``out.reply``) still go back to the sender.
+        """
+        verdict = Verdict.block(
+            "mcpwrap cannot write its audit log, and its policy (audit.on_failure: block) forbids unaudited traffic",
+            rule="audit-unwritable",
+            interceptor="audit",
+        )
+        withheld = _Batch()
+        withheld.reply = list(out.reply)
+        for data in out.forward:
+            for line in data.splitlines():
+                try:
+                    value = rpc.decode(line)
+                except ProtocolError:  # mcpwrap's own encodings always decode; nothing undecodable is forwarded
+                    continue
+                for envelope in value if isinstance(value, list) else (value,):
+                    if not isinstance(envelope, dict) or "id" not in envelope:
+                        continue  # a notification: dropped
+                    msg_id = envelope["id"]
+                    if "method" in envelope:
+                        with self._pending_lock:
+                            self.pending[direction].pop(msg_id, None)
+                        msg = Message(direction, line, envelope, self.session)
+                        withheld.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
+                    else:
+                        msg = Message(direction, line, envelope, self.session)
+                        withheld.forward.append(rpc.encode(rpc.blocked_response_replacement(msg, verdict)))
+        return withheld
 
     # --- one line --------------------------------------------------------------------------------------------
 

@@ -158,7 +158,7 @@ def run(opts: WrapOptions) -> int:
     name = opts.name or os.path.basename(opts.command[0])
     session = Session(session_id=secrets.token_hex(8), server=name, subject=_subject(opts), roles=tuple(opts.roles))
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
-    audit = AuditLog(os.path.expanduser(audit_path), session)
+    audit = AuditLog(os.path.expanduser(audit_path), session, config["audit"])
     chain = build_chain(config, session, audit)
     relay: Relay
 
