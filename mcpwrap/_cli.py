@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     # enable / disable / status
 
     # audit: verify / tail / stats / export, dashboard
+    "mcpwrap._cli_audit",
 
     # tools: list / review / approve / reject
 
