@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -173,9 +174,12 @@ def init_key_cmd(
 
 
 def _short_time(ts: Any) -> str:
-    if not isinstance(ts, str) or len(ts) < 23:
+    """HH:MM:SS for today's records, MM-DD HH:MM:SS for older ones (UTC, as recorded)."""
+    if not isinstance(ts, str) or len(ts) < 19:
         return str(ts or "")
-    return f"{ts[5:10]} {ts[11:19]}"  # MM-DD HH:MM:SS (UTC, as recorded)
+    if ts[:10] == time.strftime("%Y-%m-%d", time.gmtime()):
+        return ts[11:19]
+    return f"{ts[5:10]} {ts[11:19]}"
 
 
 def _what(rec: dict) -> str:
@@ -205,8 +209,8 @@ def record_row(rec: dict) -> list[Any]:
         reason = f"exit {rec.get('exit_code')}"
     return [
         _short_time(rec.get("ts")),
+        {"c2s": "→", "s2c": "←"}.get(str(rec.get("direction")), ""),
         str(rec.get("server") or ""),
-        str(rec.get("direction") or ""),
         _what(rec),
         Text(label, style=ACTION_STYLES.get(action, "cyan")),
         str(rec.get("rule") or ""),
@@ -215,19 +219,29 @@ def record_row(rec: dict) -> list[Any]:
     ]
 
 
-def records_table(rows: list[dict], *, header: bool = True) -> Any:
-    """Records as rows of one table; with fixed column widths, tables printed one after another line up."""
+def records_table(rows: list[dict], *, header: bool = True, width: int = 100) -> Any:
+    """Records as rows of one table. Column widths depend only on ``width``, so tables printed one after
+    another (``tail -f``) line up."""
     from rich.table import Table
 
-    table = Table(box=None, show_header=header, header_style="bold", pad_edge=False, expand=True)
-    table.add_column("time (UTC)", no_wrap=True, min_width=14, max_width=14)
-    table.add_column("server", no_wrap=True, overflow="ellipsis", min_width=8, max_width=14)
-    table.add_column("dir", no_wrap=True, min_width=3, max_width=3)
-    table.add_column("method / tool", no_wrap=True, overflow="ellipsis", min_width=12, max_width=28)
-    table.add_column("action", no_wrap=True, min_width=6, max_width=6)
-    table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=18)
-    table.add_column("reason", overflow="ellipsis", no_wrap=True, ratio=1)
-    table.add_column("latency", justify="right", no_wrap=True, min_width=9, max_width=9)
+    time_width = max((len(_short_time(r.get("ts"))) for r in rows), default=8) if rows else 14
+    rest = max(40, width - time_width - 1 - 6 - 9 - 7)  # time, dir, action, latency, one space between columns
+    server = min(16, max(6, rest * 15 // 100))
+    what = min(34, max(12, rest * 35 // 100))
+    rule = min(22, max(6, rest * 18 // 100))
+    reason = max(8, rest - server - what - rule)
+    table = Table(box=None, show_header=header, header_style="bold", padding=(0, 1, 0, 0), pad_edge=False)
+    for name, w, justify in (
+        ("time", time_width, "left"),
+        ("", 1, "left"),
+        ("server", server, "left"),
+        ("method / tool", what, "left"),
+        ("action", 6, "left"),
+        ("rule", rule, "left"),
+        ("reason", reason, "left"),
+        ("latency", 9, "right"),
+    ):
+        table.add_column(name, width=w, no_wrap=True, overflow="ellipsis", justify=justify)  # type: ignore[arg-type]
     for rec in rows:
         table.add_row(*record_row(rec))
     return table
@@ -265,7 +279,7 @@ def tail_cmd(
                 out.write(line)
             out.flush()
         elif batch or header:
-            console.print(records_table([rec for _line, rec in batch], header=header))
+            console.print(records_table([rec for _line, rec in batch], header=header, width=console.width))
 
     emit(list(newest), header=True)
     if not follow_:
