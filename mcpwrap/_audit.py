@@ -35,7 +35,7 @@ from ._auditchain import read_chain_tail
 from ._chain import Interceptor, Outcome
 from ._config import check_keys, expect, section
 from ._errors import AuditError, ConfigError
-from ._message import Action, Message, Session
+from ._message import Action, Kind, Message, Session
 
 __all__ = ["AuditLog", "AuditInterceptor", "AuditSettings", "shape_of", "parse_size"]
 
@@ -134,12 +134,26 @@ def shape_of(value: Any, depth: int = 0) -> Any:
     return type(value).__name__
 
 
+_second = [-1, ""]  # the last whole second formatted, and its text: a record's time costs one float format
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """``2026-01-31T12:00:00.123456Z``: ISO 8601, UTC, microseconds (sortable as text)."""
+    now = time.time()
+    sec = int(now)
+    if sec != _second[0]:
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _second[0] = sec
+    return f"{_second[1]}.{int((now - sec) * 1e6):06d}Z"
+
+
+# One encoder for every record: json.dumps with options builds a new encoder per call, which costs more than
+# encoding a small record.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 def _dumps(rec: dict) -> bytes:
-    return json.dumps(rec, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    return _encode(rec).encode("utf-8")
 
 
 _KEY_FROM_SETTINGS: Any = object()
@@ -179,6 +193,7 @@ class AuditLog:
         self._start: bytes | None = None  # the session-start record until it has been written
         self._fd: int | None = None
         self._lock_fd: int | None = None
+        self._tail: tuple | None = None  # ((inode, device, size) after our last write, next n, last h)
         self._closed = False
         self.failed: str | None = None  # the last write error, while the log cannot be written
         self._lost = 0  # records not written since the log failed
@@ -244,12 +259,16 @@ class AuditLog:
             rec["session"] = session.session_id
             rec["server"] = session.server
             rec["subject"] = session.subject
-        if fields.keys() & _RESERVED:
+        if not _RESERVED.isdisjoint(fields):
             fields = {(f"x_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
         rec.update({k: v for k, v in fields.items() if v is not None})
         return rec, _dumps(rec)
 
     def record(self, event: str, **fields: Any) -> dict:
+        return self.record_fields(event, fields)
+
+    def record_fields(self, event: str, fields: dict) -> dict:
+        """``record`` with the fields as one dict (the per-message path: no keyword unpacking)."""
         if event == "session-start":
             from ._auditchain import wrapper_identity
 
@@ -302,12 +321,17 @@ class AuditLog:
         try:
             st = self._current()
             size = st.st_size
-            n, prev, needs_newline = read_chain_tail(self._fd, size)
+            tail = self._tail
+            if tail is not None and tail[0] == (st.st_ino, st.st_dev, size):
+                n, prev, needs_newline = tail[1], tail[2], False  # nobody wrote since our last write
+            else:
+                n, prev, needs_newline = read_chain_tail(self._fd, size)
             if self.rotate_bytes and size >= self.rotate_bytes:
                 previous = self._rotate()
                 bodies = [self._body("log-rotated", {"previous": previous})[1], *bodies]
                 needs_newline = False
-            parts, seq, _n, _prev = self._sealer.seal(bodies, self._seq, n, prev)
+                st, size = os.fstat(self._fd), 0
+            parts, seq, next_n, last_h = self._sealer.seal(bodies, self._seq, n, prev)
             data = b"".join(parts)
             if needs_newline:
                 data = b"\n" + data  # the last line was cut short: ours start on a line of their own
@@ -320,6 +344,7 @@ class AuditLog:
                     raise OSError(errno.ENOSPC, "short write")
                 written += more
             self._seq = seq
+            self._tail = ((st.st_ino, st.st_dev, size + len(data)), next_n, last_h)
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -398,16 +423,18 @@ class AuditInterceptor(Interceptor):
         self.scrub = self.settings.record_arguments != "full"
 
     def observe(self, msg: Message, outcome: Outcome) -> None:
+        # The enums are str subclasses: the JSON encoder writes their values, no ``.value`` lookups needed.
+        action = outcome.action
         fields: dict[str, Any] = {
-            "direction": msg.direction.value,
-            "kind": msg.kind.value,
+            "direction": msg.direction,
+            "kind": msg.kind,
             "id": msg.id,
             "method": msg.method,
             "tool": msg.tool_name,
-            "action": outcome.action.value,
+            "action": action,
             "size": len(msg.raw),
         }
-        if outcome.action is not Action.PASS or outcome.rule:
+        if action is not Action.PASS or outcome.rule:
             fields["rule"] = outcome.rule
         decisive = outcome.decisive
         if decisive is not None:
@@ -437,12 +464,12 @@ class AuditInterceptor(Interceptor):
             fields["latency_ms"] = round(latency, 3)
         if msg.request is not None and msg.request.cancelled:
             fields["cancelled"] = True
-        if msg.kind.value == "request" and msg.method == "tools/call":
+        if msg.kind is Kind.REQUEST and msg.method == "tools/call":
             args = msg.params.get("arguments") if isinstance(msg.params, dict) else None
             recorded = self.argument_form(args, fields)
             if recorded is not None:
                 fields["arguments"] = recorded
-        self.log.record("message", **fields)
+        self.log.record_fields("message", fields)
 
     def _scrubbed(self, value: Any) -> Any:
         """Interceptors' reasons and details may quote traffic: they pass the redactor like arguments do."""
