@@ -18,7 +18,18 @@ from typing import Any, Iterable, Iterator
 
 from ._auditchain import log_files
 
-__all__ = ["RecordFilter", "read_records", "follow", "action_of", "parse_ts", "parse_since", "default_log_path"]
+__all__ = [
+    "RecordFilter",
+    "read_records",
+    "follow",
+    "action_of",
+    "action_label",
+    "direction_arrow",
+    "parse_ts",
+    "parse_since",
+    "default_log_path",
+    "compute_stats",
+]
 
 FOLLOW_POLL = 0.25  # seconds between checks of a quiet log while following
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -43,6 +54,27 @@ def action_of(rec: dict) -> str:
         return action
     event = rec.get("event", "?")
     return "block" if event == "refused" else str(event)
+
+
+# Lifecycle events in a six-character action column.
+EVENT_LABELS = {
+    "session-start": "start",
+    "session-end": "end",
+    "answered-on-exit": "exit",
+    "policy-reload": "reload",
+    "audit-gap": "GAP",
+    "log-rotated": "rotate",
+}
+
+
+def action_label(rec: dict) -> str:
+    action = action_of(rec)
+    return EVENT_LABELS.get(action, action)
+
+
+def direction_arrow(rec: dict) -> str:
+    """→ client to server, ← server to client."""
+    return {"c2s": "→", "s2c": "←"}.get(str(rec.get("direction")), "")
 
 
 def parse_ts(ts: Any) -> float | None:
@@ -245,9 +277,12 @@ def compute_stats(records: Iterable[dict], *, top: int = 10) -> dict:
         subjects[str(rec.get("subject", "?"))] += 1
         tool = rec.get("tool")
         if isinstance(tool, str):
+            # Per call: the request's decision; a response counts only when it was modified or withheld.
             if rec.get("kind") == "request":
                 tools[tool]["calls"] += 1
-            tools[tool][action] += 1
+                tools[tool][action] += 1
+            elif action != "pass":
+                tools[tool][action] += 1
             if isinstance(rec.get("latency_ms"), (int, float)):
                 latency[tool].append(float(rec["latency_ms"]))
         if action == "block":
@@ -258,7 +293,8 @@ def compute_stats(records: Iterable[dict], *, top: int = 10) -> dict:
             if isinstance(v, dict) and v.get("action") in ("block", "modify") and v.get("interceptor"):
                 detectors[f"{v['interceptor']} (not enforced)" if v.get("enforced") is False else str(v["interceptor"])] += 1
     per_tool = {}
-    for tool, counts in sorted(tools.items()):
+    for tool in sorted(set(tools) | set(latency)):
+        counts = tools[tool]
         values = sorted(latency.get(tool, ()))
         per_tool[tool] = {
             "calls": counts["calls"],

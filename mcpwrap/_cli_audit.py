@@ -28,22 +28,12 @@ audit_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ACTION_STYLES = {"pass": "green", "modify": "yellow", "block": "bold red"}
+ACTION_STYLES = {"pass": "green", "modify": "yellow", "block": "bold red", "audit-gap": "bold red reverse"}
 EXPORT_COLUMNS = (
     "ts", "session", "server", "subject", "event", "direction", "kind", "id", "method", "tool",
     "action", "rule", "interceptor", "reason", "latency_ms", "size",
 )  # fmt: skip
 DEFAULT_TAIL_LINES = 20
-# Lifecycle events in the six-character action column of `tail`.
-EVENT_LABELS = {
-    "session-start": "start",
-    "session-end": "end",
-    "answered-on-exit": "exit",
-    "policy-reload": "reload",
-    "audit-gap": "GAP",
-    "log-rotated": "rotate",
-}
-ACTION_STYLES = {**ACTION_STYLES, "audit-gap": "bold red reverse"}
 
 FilesArg = typer.Argument(None, help="log files (default: the configured log and its rotated files)", show_default=False)
 PolicyOpt = typer.Option(None, "--policy", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
@@ -197,10 +187,10 @@ def _what(rec: dict) -> str:
 def record_row(rec: dict) -> list[Any]:
     from rich.text import Text
 
-    from ._auditread import action_of
+    from ._auditread import action_label, action_of, direction_arrow
 
     action = action_of(rec)
-    label = EVENT_LABELS.get(action, action)
+    label = action_label(rec)
     latency = rec.get("latency_ms")
     reason = rec.get("reason") or ""
     if rec.get("event") == "session-start":
@@ -209,7 +199,7 @@ def record_row(rec: dict) -> list[Any]:
         reason = f"exit {rec.get('exit_code')}"
     return [
         _short_time(rec.get("ts")),
-        {"c2s": "→", "s2c": "←"}.get(str(rec.get("direction")), ""),
+        direction_arrow(rec),
         str(rec.get("server") or ""),
         _what(rec),
         Text(label, style=ACTION_STYLES.get(action, "cyan")),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ._auditread import action_of, expand, follow, parse_ts, read_records
+from ._auditread import action_label, action_of, direction_arrow, expand, follow, parse_ts, read_records
 
 __all__ = ["DashboardState", "run_dashboard", "sparkline", "WINDOW_SECONDS"]
 
@@ -173,7 +173,7 @@ class DashboardState:
             servers.add_row(name, status, _age(age), str(len(s.open_sessions)), str(s.messages), str(s.blocks), Text(f"{rate:.0%}", style="red" if rate >= 0.1 else ""))
 
         recent = Table(box=None, header_style="dim", expand=True, pad_edge=False)
-        for col in ("time", "server", "dir", "method / tool", "action", "rule / reason", "ms"):
+        for col in ("time", "server", "", "method / tool", "action", "rule / reason", "ms"):
             recent.add_column(col, no_wrap=True, overflow="ellipsis", justify="right" if col == "ms" else "left", ratio=3 if col == "rule / reason" else None)
         for rec in reversed(self.recent):
             action = action_of(rec)
@@ -184,9 +184,9 @@ class DashboardState:
             recent.add_row(
                 ts[11:19] if isinstance(ts, str) else "",
                 str(rec.get("server") or ""),
-                str(rec.get("direction") or ""),
+                direction_arrow(rec),
                 what,
-                Text(action, style=_STYLE.get(action, "cyan")),
+                Text(action_label(rec), style=_STYLE.get(action, "cyan")),
                 why,
                 f"{lat:.1f}" if isinstance(lat, (int, float)) else "",
             )

@@ -191,7 +191,7 @@ def test_stats_rich_layout(log):
     assert result.exit_code == 0
     assert "13 records, 2 sessions" in out and "per server" in out and "per tool" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("read_file"))
-    assert row.split() == ["read_file", "3", "6", "0", "0", "5.0", "40.0", "40.0"]
+    assert row.split() == ["read_file", "3", "3", "0", "0", "5.0", "40.0", "40.0"]  # calls and their decisions
 
 
 def test_filters_and_since():
