@@ -66,10 +66,13 @@ class Outcome:
 class Chain:
     def __init__(self, interceptors: Iterable[Interceptor]) -> None:
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        # Per-message hot path: call only the hooks an interceptor actually overrides.
+        self._inspectors = tuple(i for i in self.interceptors if type(i).inspect is not Interceptor.inspect)
+        self._observers = tuple(i for i in self.interceptors if type(i).observe is not Interceptor.observe)
 
     def run(self, msg: Message) -> Outcome:
         outcome = Outcome(Action.PASS)
-        for icpt in self.interceptors:
+        for icpt in self._inspectors:
             try:
                 verdict = icpt.inspect(msg)
             except Exception as exc:  # fail closed: a broken interceptor blocks
@@ -104,7 +107,7 @@ class Chain:
         return outcome
 
     def observe(self, msg: Message, outcome: Outcome) -> None:
-        for icpt in self.interceptors:
+        for icpt in self._observers:
             try:
                 icpt.observe(msg, outcome)
             except Exception as exc:  # pragma: no cover - reported, cannot undo a forward

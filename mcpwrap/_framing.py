@@ -76,18 +76,19 @@ class LineReader:
         buf += data
         start = 0
         pos = buf.find(b"\n", self._scan)
-        while pos >= 0:
-            if pos - start > self.max_bytes:
-                self._head = bytes(buf[start : start + OVERSIZE_HEAD])
-                self._tail = bytes(buf[max(start, pos - OVERSIZE_TAIL) : pos])
-                self._skipped = pos - start
-                frames.append(self._oversized_frame())
-            else:
-                line = bytes(buf[start:pos])
-                if line.strip():
-                    frames.append(Frame(line, len(line)))
-            start = pos + 1
-            pos = buf.find(b"\n", start)
+        with memoryview(buf) as view:  # slices of a view copy once; slices of a bytearray copy twice
+            while pos >= 0:
+                if pos - start > self.max_bytes:
+                    self._head = bytes(view[start : min(pos, start + OVERSIZE_HEAD)])
+                    self._tail = bytes(view[max(start, pos - OVERSIZE_TAIL) : pos])
+                    self._skipped = pos - start
+                    frames.append(self._oversized_frame())
+                else:
+                    line = bytes(view[start:pos])
+                    if line.strip():
+                        frames.append(Frame(line, len(line)))
+                start = pos + 1
+                pos = buf.find(b"\n", start)
         if start:
             del buf[:start]
         self._scan = len(buf)

@@ -68,13 +68,71 @@ _decoder = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_rejec
 
 
 def decode(line: bytes) -> Any:
-    """Decode one line strictly; raise :class:`ProtocolError` with the JSON-RPC code for the sender."""
+    """Decode one line strictly; raise :class:`ProtocolError` with the JSON-RPC code for the sender.
+
+    Fast path: orjson (RFC 8259-strict, UTF-8-validating, ~4x the stdlib on long strings), then a duplicate-key
+    check that costs a few ``bytes.count`` passes (see :func:`_no_duplicate_keys`). Anything the fast path does
+    not accept or cannot vouch for goes through the stdlib decoder with a duplicate-detecting hook, which is
+    the reference and gives the precise error.
+    """
+    if line.startswith(b"\xef\xbb\xbf"):
+        raise ProtocolError("message starts with a byte-order mark", PARSE_ERROR)
+    try:
+        value = _orjson_loads(line)
+    except Exception:  # orjson.JSONDecodeError, or anything it refuses (e.g. integers beyond 64 bits)
+        pass
+    else:
+        if _no_duplicate_keys(line, value):
+            return value
+    return _reference_decode(line)
+
+
+_INT64_EDGE = 2.0**63  # orjson turns integer literals beyond 64 bits into floats; the stdlib keeps them exact
+
+
+def _count_strings(value: Any) -> int:
+    """Keys and string values in a decoded JSON value; -1 if a number may have been read differently."""
+    n = 0
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str:
+            n += 1
+        elif t is dict:
+            n += len(v)
+            push(v.values())
+        elif t is list:
+            push(v)
+        elif t is float and abs(v) >= _INT64_EDGE:
+            return -1
+    return n
+
+
+def _no_duplicate_keys(line: bytes, value: Any) -> bool:
+    """True when ``line`` provably repeats no key (False means: ask the reference decoder).
+
+    In valid JSON every unescaped ``"`` delimits a string, so the raw text holds (unescaped quotes) / 2
+    strings. A decoder that collapses a repeated key drops that key (and its first value) from the result, so
+    the decoded value holds fewer strings than the text exactly when a key was repeated. Escaped quotes are
+    ``\\"``; that count is exact only when the line holds no escaped backslash, else we do not vouch.
+    """
+    if line.find(b"\\") < 0:  # one memchr: most messages hold no escape at all
+        escaped = 0
+    elif line.find(b"\\\\") >= 0:
+        return False
+    else:
+        escaped = line.count(b'\\"')
+    strings = _count_strings(value)
+    return strings >= 0 and line.count(b'"') - escaped == 2 * strings
+
+
+def _reference_decode(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"message is not valid UTF-8 (byte {exc.start})", PARSE_ERROR) from None
-    if text.startswith("\ufeff"):
-        raise ProtocolError("message starts with a byte-order mark", PARSE_ERROR)
     try:
         value = _decoder.decode(text)
     except _DuplicateKey as exc:
@@ -84,6 +142,13 @@ def decode(line: bytes) -> Any:
     except ValueError as exc:
         raise ProtocolError(f"message is not valid JSON ({exc})", PARSE_ERROR) from None
     return value
+
+
+try:
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - orjson is a dependency; the reference decoder is always correct
+    def _orjson_loads(line: bytes) -> Any:
+        raise ValueError("orjson unavailable")
 
 
 def check_envelope(value: Any) -> None:

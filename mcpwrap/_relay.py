@@ -40,6 +40,7 @@ __all__ = ["Relay", "CHILD_EXIT_GRACE", "TERM_GRACE"]
 CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
 TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
+_IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux allows 1024)
 _PROTOCOL_META = "io.modelcontextprotocol/protocolVersion"
 _CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
 _CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
@@ -62,18 +63,25 @@ class _Writer:
         self.lock = threading.Lock()
         self.closed = False
 
-    def write(self, data: bytes) -> bool:
-        if not data:
+    def write(self, *chunks: bytes) -> bool:
+        """Write all chunks in order (``writev``: a large message is never copied to be joined)."""
+        pending = [memoryview(c) for c in chunks if c]
+        if not pending:
             return True
         with self.lock:
             if self.closed:
                 return False
-            view = memoryview(data)
             try:
-                while view:
-                    n = os.write(self.fd, view)
-                    view = view[n:]
-            except (BrokenPipeError, OSError):
+                while pending:
+                    n = os.writev(self.fd, pending[:_IOV_MAX])
+                    while n and pending:
+                        if n >= len(pending[0]):
+                            n -= len(pending[0])
+                            pending.pop(0)
+                        else:
+                            pending[0] = pending[0][n:]
+                            n = 0
+            except OSError:  # EPIPE: the reader is gone
                 self.closed = True
                 return False
         return True
@@ -91,11 +99,12 @@ class _Writer:
 class _Batch:
     """Writes produced by one read, flushed together: audit first, then forwards, then answers."""
 
-    __slots__ = ("forward", "reply")
+    __slots__ = ("forward", "reply", "requests")
 
     def __init__(self) -> None:
         self.forward: list[bytes] = []
         self.reply: list[bytes] = []
+        self.requests: list[Any] = []  # ids of the requests in ``forward`` (answered here if it can't be sent)
 
 
 class Relay:
@@ -103,7 +112,7 @@ class Relay:
         self,
         command: list[str],
         session: Session,
-        chain: Chain,
+        chain: Chain | None = None,
         *,
         audit: Any = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
@@ -163,7 +172,8 @@ class Relay:
 
     def run(self) -> int:
         """Relay until the child exits; return mcpwrap's exit status (the child's)."""
-        self.start()
+        if self.child is None:
+            self.start()
         self._install_signals()
         self._audit_event("session-start", command=self.command, pid=self.child.pid)
         self._flush_audit()
@@ -213,6 +223,12 @@ class Relay:
         if hasattr(signal, "SIGPIPE"):
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
+    def abort(self) -> None:
+        """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
+        if self.child is not None and self.child.poll() is None:
+            self._signal_group(signal.SIGKILL)
+            self.child.wait()
+
     def _signal_group(self, signum: int) -> None:
         if self.child is None:
             return
@@ -246,10 +262,10 @@ class Relay:
                     self._handle_frame(direction, frame, out)
                 if not self._flush_audit():
                     out = self._withhold_unaudited(direction, out)
-                if out.forward:
-                    forward_to.write(b"".join(out.forward))
+                if out.forward and not forward_to.write(*out.forward):
+                    self._answer_undeliverable(direction, out)
                 if out.reply:
-                    reply_to.write(b"".join(out.reply))
+                    reply_to.write(*out.reply)
         except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
             _log(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
         if direction is Direction.CLIENT_TO_SERVER:
@@ -281,24 +297,21 @@ class Relay:
         )
         withheld = _Batch()
         withheld.reply = list(out.reply)
-        for data in out.forward:
-            for line in data.splitlines():
-                try:
-                    value = rpc.decode(line)
-                except ProtocolError:  # mcpwrap's own encodings always decode; nothing undecodable is forwarded
-                    continue
-                for envelope in value if isinstance(value, list) else (value,):
-                    if not isinstance(envelope, dict) or "id" not in envelope:
-                        continue  # a notification: dropped
-                    msg_id = envelope["id"]
-                    if "method" in envelope:
-                        with self._pending_lock:
-                            self.pending[direction].pop(msg_id, None)
-                        msg = Message(direction, line, envelope, self.session)
-                        withheld.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
-                    else:
-                        msg = Message(direction, line, envelope, self.session)
-                        withheld.forward.append(rpc.encode(rpc.blocked_response_replacement(msg, verdict)))
+        for line in b"".join(out.forward).splitlines():
+            try:
+                value = rpc.decode(line)
+            except ProtocolError:  # mcpwrap's own encodings always decode; nothing undecodable is forwarded
+                continue
+            for envelope in value if isinstance(value, list) else (value,):
+                if not isinstance(envelope, dict) or "id" not in envelope:
+                    continue  # a notification: dropped
+                msg = Message(direction, line, envelope, self.session)
+                if "method" in envelope:
+                    with self._pending_lock:
+                        self.pending[direction].pop(envelope["id"], None)
+                    withheld.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
+                else:
+                    withheld.forward.append(rpc.encode(rpc.blocked_response_replacement(msg, verdict)))
         return withheld
 
     # --- one line --------------------------------------------------------------------------------------------
@@ -329,7 +342,7 @@ class Relay:
             return
         result = self._handle_message(direction, line, value, out)
         if result is None:
-            out.forward.append(line + b"\n")
+            out.forward += (line, b"\n")  # no concatenation: a 64 MiB line is not copied again
         elif result is not _DROPPED:
             out.forward.append(rpc.encode(result))
 
@@ -357,7 +370,7 @@ class Relay:
                 untouched = False
                 forwarded.append(result)
         if untouched:
-            out.forward.append(line + b"\n")
+            out.forward += (line, b"\n")
         elif forwarded:
             out.forward.append(rpc.encode(forwarded))
         # Answers mcpwrap gives to elements of a batch travel as one batch too.
@@ -417,6 +430,7 @@ class Relay:
         if msg.kind is Kind.REQUEST and result is not _DROPPED:
             with self._pending_lock:
                 self.pending[direction][msg_id] = PendingRequest(msg_id, msg.method or "", direction, msg.envelope.get("params"))
+            out.requests.append(msg_id)
         elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
             self._mark_cancelled(direction, msg)
         if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
@@ -523,6 +537,21 @@ class Relay:
             if request is not None:
                 request.cancelled = True
 
+    def _answer_undeliverable(self, direction: Direction, out: _Batch) -> None:
+        """The peer's pipe is closed (the server exited, or the client left): answer what could not be sent."""
+        if direction is not Direction.CLIENT_TO_SERVER:
+            return  # the client is gone: nobody is left to answer the server's requests to
+        answers = []
+        for msg_id in out.requests:
+            with self._pending_lock:
+                request = self.pending[direction].pop(msg_id, None)
+            if request is not None:
+                answers.append(rpc.encode(rpc.error_response(msg_id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
+                self._audit_event("answered-on-exit", direction="s2c", id=msg_id, method=request.method, tool=request.tool_name, reason="server stdin closed")
+        if answers:
+            self._flush_audit()
+            out.reply.extend(answers)
+
     def _answer_pending_on_exit(self, status: int) -> None:
         with self._pending_lock:
             pending = list(self.pending[Direction.CLIENT_TO_SERVER].values())
@@ -552,7 +581,7 @@ class Relay:
             )
         if answers:
             self._flush_audit()
-            self.to_client.write(b"".join(answers))
+            self.to_client.write(*answers)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 

@@ -8,12 +8,16 @@ importing the CLI framework (typer/click/rich cost ~100 ms). Its options are dec
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, McpwrapError
+
+if TYPE_CHECKING:
+    from ._audit import AuditLog
+    from ._message import Session
+    from ._relay import Relay
 
 __all__ = ["WRAP_OPTIONS", "WrapOptions", "parse_wrap_args", "wrap_help", "main"]
 
@@ -144,10 +148,29 @@ def _err(text: str) -> None:
 
 
 def run(opts: WrapOptions) -> int:
-    from ._audit import AuditLog
-    from ._config import default_audit_path, load_config
     from ._message import Session
     from ._relay import Relay
+
+    name = opts.name or os.path.basename(opts.command[0])
+    session = Session(session_id=os.urandom(8).hex(), server=name, subject=_subject(opts), roles=tuple(opts.roles))
+    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX)
+    # Spawn first: the server boots while mcpwrap loads its policy and opens the audit log, so the work below
+    # costs the client nothing. No message is read before the chain is in place.
+    relay.start()
+    try:
+        audit = _prepare(relay, session, opts)
+    except BaseException:
+        relay.abort()
+        raise
+    try:
+        return relay.run()
+    finally:
+        audit.close()
+
+
+def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "AuditLog":
+    from ._audit import AuditLog
+    from ._config import default_audit_path, load_config
     from .interceptors import build_chain
 
     policy_path = resolve_policy_path(opts.policy)
@@ -155,12 +178,8 @@ def run(opts: WrapOptions) -> int:
     if policy_path is None:
         _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
              "`mcpwrap policy init` writes one to edit")
-    name = opts.name or os.path.basename(opts.command[0])
-    session = Session(session_id=secrets.token_hex(8), server=name, subject=_subject(opts), roles=tuple(opts.roles))
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
     audit = AuditLog(os.path.expanduser(audit_path), session, config["audit"])
-    chain = build_chain(config, session, audit)
-    relay: Relay
 
     def reload() -> None:
         try:
@@ -172,18 +191,10 @@ def run(opts: WrapOptions) -> int:
             audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
             _err(f"policy reload failed, keeping the previous policy: {exc}")
 
-    relay = Relay(
-        opts.command,
-        session,
-        chain,
-        audit=audit,
-        max_message_bytes=opts.max_message_bytes or DEFAULT_MAX,
-        on_reload=reload,
-    )
-    try:
-        return relay.run()
-    finally:
-        audit.close()
+    relay.chain = build_chain(config, session, audit)
+    relay.audit = audit
+    relay.on_reload = reload
+    return audit
 
 
 DEFAULT_MAX = 64 * 1024 * 1024

@@ -52,3 +52,94 @@ async def sdk_session(command: list[str], *, env: dict | None = None, **session_
         async with ClientSession(read, write, **session_kw) as session:
             await session.initialize()
             yield session
+
+
+class RawPeer:
+    """A client that speaks raw lines to a process (to see exact bytes, and to send what no SDK would)."""
+
+    def __init__(self, command: list[str], *, env: dict | None = None, stderr: Any = None) -> None:
+        import queue
+        import subprocess
+        import threading
+
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr if stderr is not None else subprocess.DEVNULL,
+            env=env or child_env(), bufsize=0,
+        )
+        self.lines: "queue.Queue[bytes | None]" = queue.Queue()
+
+        def pump() -> None:
+            assert self.proc.stdout is not None
+            buf = b""
+            while True:
+                data = self.proc.stdout.read1(1 << 20) if hasattr(self.proc.stdout, "read1") else self.proc.stdout.read(65536)
+                if not data:
+                    if buf:
+                        self.lines.put(buf)
+                    self.lines.put(None)
+                    return
+                buf += data
+                *complete, buf = buf.split(b"\n")
+                for line in complete:
+                    self.lines.put(line)
+
+        self._reader = threading.Thread(target=pump, daemon=True)
+        self._reader.start()
+
+    def send(self, data: bytes | dict | list) -> None:
+        if not isinstance(data, bytes):
+            data = json.dumps(data).encode() + b"\n"
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def recv_line(self, timeout: float = 20.0) -> bytes:
+        line = self.lines.get(timeout=timeout)
+        if line is None:
+            raise EOFError("peer closed its stdout")
+        return line
+
+    def recv(self, timeout: float = 20.0) -> Any:
+        return json.loads(self.recv_line(timeout))
+
+    def request(self, msg_id: Any, method: str, params: dict | None = None, timeout: float = 20.0) -> Any:
+        """Send a request and return its response, skipping notifications that arrive first."""
+        msg: dict = {"jsonrpc": "2.0", "id": msg_id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        while True:
+            reply = self.recv(timeout)
+            if isinstance(reply, dict) and reply.get("id") == msg_id and "method" not in reply:
+                return reply
+
+    def initialize(self, version: str = "2025-06-18", capabilities: dict | None = None) -> Any:
+        reply = self.request(0, "initialize", {"protocolVersion": version, "capabilities": capabilities or {}, "clientInfo": {"name": "raw", "version": "0"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return reply
+
+    def close(self, timeout: float = 15.0) -> int:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        return self.proc.wait(timeout)
+
+    def __enter__(self) -> "RawPeer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.close(timeout=10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def sdk_client(command: list[str], *, env: dict | None = None, **kw: Any) -> Any:
+    """The SDK's high-level ``mcp.Client`` (probes ``server/discover``; stateless 2026-07-28 when the server can)."""
+    from mcp import Client, StdioServerParameters
+
+    return Client(StdioServerParameters(command=command[0], args=command[1:], env=env or child_env()), **kw)
