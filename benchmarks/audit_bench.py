@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/audit_bench.py [--messages 10000] [--rounds 5] [--compare-with main]
 
 Table 1 — the writer alone, in CPU time of this process (steadier than wall time on a shared machine):
-records per CPU-second for the unsealed design (serialise + one write per flush, what the
-audit writer did before it was chained), the SHA-256 chain and the HMAC-SHA256 chain, flushing every record
-or every 64 records (the relay flushes once per read, so a pipelined burst is written in large batches).
+records per CPU-second for the unsealed design with the same serialiser (queue, one write per flush: the
+cost floor), the SHA-256 chain, the HMAC-SHA256 chain, and — with ``--compare-with`` — the writer of that
+revision, flushing every record or every 64 records (the relay flushes once per read, so a pipelined burst
+is written in large batches).
 
 Table 2 — end to end: a sink server that reads notifications and says "done" after the last one; the client
 writes all of them at once. Direct (client ↔ server) vs wrapped (client ↔ mcpwrap ↔ server, one audit
@@ -98,24 +99,63 @@ def main() -> None:
     ap.add_argument("--skip-writer", action="store_true", help="only the end-to-end table")
     args = ap.parse_args()
 
-    if not args.skip_writer:
-        writer_table(args)
-    end_to_end_table(args)
+    with tempfile.TemporaryDirectory() as d:
+        ref = extract(args.compare_with, Path(d)) if args.compare_with else None
+        if not args.skip_writer:
+            writer_table(args, ref)
+        end_to_end_table(args, ref)
 
 
-def writer_table(args: argparse.Namespace) -> None:
+def extract(rev: str, into: Path) -> Path:
+    """The mcpwrap package of a git revision, importable with PYTHONPATH=<returned dir>."""
+    src = into / "ref"
+    src.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "mcpwrap"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    return src
+
+
+REF_WRITER = r"""
+import os, sys, tempfile, time
+from mcpwrap._audit import AuditLog
+from mcpwrap._message import Session
+records, batch, rounds = map(int, sys.argv[1:4])
+fields = {"direction": "c2s", "kind": "notification", "method": "notifications/progress", "action": "pass", "size": 96}
+best = 0.0
+for _ in range(rounds):
+    with tempfile.TemporaryDirectory() as d:
+        log = AuditLog(os.path.join(d, "a.jsonl"), Session("bench", "bench", "me"))
+        start = time.process_time()
+        for i in range(records):
+            log.record("message", **fields)
+            if (i + 1) % batch == 0:
+                log.flush()
+        log.close()
+        best = max(best, records / (time.process_time() - start))
+print(best)
+"""
+
+
+def writer_table(args: argparse.Namespace, ref: Path | None) -> None:
     print(f"## audit writer alone ({args.records} records, best of {args.rounds})\n")
     print("| writer | flush every | records/CPU-s | CPU µs/record | vs unsealed |")
     print("|---|---:|---:|---:|---:|")
     for batch in (1, 64):
         base = max(bench_writer(args.records, batch, None, sealed=False) for _ in range(args.rounds))
-        for name, key, sealed in (("unsealed (before)", None, False), ("SHA-256 chain", None, True), ("HMAC-SHA256 chain", b"k" * 32, True)):
+        for name, key, sealed in (("unsealed, same serialiser", None, False), ("SHA-256 chain", None, True), ("HMAC-SHA256 chain", b"k" * 32, True)):
             rate = base if not sealed else max(bench_writer(args.records, batch, key, sealed) for _ in range(args.rounds))
             print(f"| {name} | {batch} | {rate:,.0f} | {1e6 / rate:.2f} | {rate / base:.2f} |")
+        if ref is not None:
+            out = subprocess.run(
+                [sys.executable, "-c", REF_WRITER, str(args.records), str(batch), str(args.rounds)],
+                env=dict(os.environ, PYTHONPATH=str(ref)), check=True, capture_output=True, text=True,
+            ).stdout
+            rate = float(out)
+            print(f"| writer at {args.compare_with} | {batch} | {rate:,.0f} | {1e6 / rate:.2f} | {rate / base:.2f} |")
 
 
 
-def end_to_end_table(args: argparse.Namespace) -> None:
+def end_to_end_table(args: argparse.Namespace, ref: Path | None) -> None:
     print(f"\n## {args.messages} pipelined notifications, one audit record each (best of {args.rounds})\n")
     print("| path | msg/s | vs direct |")
     print("|---|---:|---:|")
@@ -131,15 +171,11 @@ def end_to_end_table(args: argparse.Namespace) -> None:
         keyed_env = dict(env, MCPWRAP_AUDIT_KEY="benchmark-key-0123456789abcdef")
         keyed = max(run_burst(wrap + sink, args.messages, keyed_env) for _ in range(args.rounds))
         print(f"| mcpwrap, HMAC-SHA256 chain | {keyed:,.0f} | {keyed / direct:.2f} |")
-        if args.compare_with:
-            src = Path(d, "ref")
-            src.mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.compare_with, "mcpwrap"], check=True, capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
-            ref_env = dict(env, PYTHONPATH=str(src))
+        if ref is not None:
+            ref_env = dict(env, PYTHONPATH=str(ref))
             ref_wrap = wrap[:-2] + [os.path.join(d, "audit-ref.jsonl"), "--"]
-            ref = max(run_burst(ref_wrap + sink, args.messages, ref_env) for _ in range(args.rounds))
-            print(f"| mcpwrap at {args.compare_with} (unsealed writer) | {ref:,.0f} | {ref / direct:.2f} |")
+            ref_rate = max(run_burst(ref_wrap + sink, args.messages, ref_env) for _ in range(args.rounds))
+            print(f"| mcpwrap at {args.compare_with} | {ref_rate:,.0f} | {ref_rate / direct:.2f} |")
         lines = Path(d, "audit.jsonl").read_bytes().count(b"\n")
         print(f"\n(audit log: {lines} records written)")
 
