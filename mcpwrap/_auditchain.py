@@ -412,6 +412,7 @@ class _Line:
     kid: str | None = None
     h: bytes = b""
     mac_ok: bool = False
+    torn: bool = False  # the file's last line, without its newline
 
 
 @dataclass
@@ -443,9 +444,7 @@ def _load(files: list[str], report: Report) -> list[_Line] | None:
             out.append(_Line(name, i, order, raw))
             order += 1
         if last:
-            ln = _Line(name, len(pieces) + 1, order, last)
-            ln.seq = -2  # marks a final line without its newline
-            out.append(ln)
+            out.append(_Line(name, len(pieces) + 1, order, last, torn=True))
             order += 1
     return out
 
@@ -473,7 +472,7 @@ def verify(files: list[str | os.PathLike], key: bytes | None, *, state_of: Calla
     keyed_without_key = False
     for ln in lines:
         raw = ln.raw.rstrip(b"\r")
-        torn = ln.seq == -2
+        torn = ln.torn
         if not raw.strip():
             add(ln, "malformed", "empty line")
             continue
@@ -504,8 +503,7 @@ def verify(files: list[str | os.PathLike], key: bytes | None, *, state_of: Calla
             if sealer is not None and ln.mac_ok:
                 add(ln, "unauthenticated", "record has a plain hash, no MAC, although the log is verified with a key: anyone could have written it", rec.get("session"))
         elif sealer is None:
-            keyed_without_key = True
-            ln.mac_ok = True  # cannot check; linkage is still checked below
+            keyed_without_key = True  # cannot be checked: the whole input is unusable (reported below)
         elif ln.kid != my_kid:
             ln.mac_ok = True
             if ln.kid not in wrong_kids:

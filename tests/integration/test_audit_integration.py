@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -281,6 +280,3 @@ def read_audit_lenient(path: Path) -> list[dict]:
         except ValueError:
             pass
     return out
-
-
-_ = resource
