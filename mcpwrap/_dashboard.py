@@ -220,7 +220,8 @@ def load(paths: Iterable[Path]) -> DashboardState:
     return state
 
 
-def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any) -> None:
+def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any, frames: int | None = None) -> None:
+    """Show the dashboard until interrupted (or, for tests and scripts, after ``frames`` redraws)."""
     ascii_only = not (console.encoding or "").lower().startswith("utf")
     if once:
         state = load(paths)
@@ -233,6 +234,7 @@ def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any
             state.feed(rec)
     stream = follow(paths, from_start=True, idle_ticks=True, poll=min(0.25, refresh))
     interactive = console.is_terminal and not console.is_dumb_terminal
+    drawn = 0
     try:
         if interactive:
             from rich.live import Live
@@ -245,6 +247,9 @@ def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any
                     if time.monotonic() - last >= refresh:  # also under a steady stream of records
                         live.update(state.render(time.time(), ascii_only=ascii_only, width=console.width), refresh=True)
                         last = time.monotonic()
+                        drawn += 1
+                        if frames is not None and drawn >= frames:
+                            break
         else:
             last = 0.0
             for item in stream:
@@ -253,6 +258,9 @@ def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any
                 if time.monotonic() - last >= refresh:
                     console.print(state.render(time.time(), ascii_only=ascii_only, width=console.width))
                     last = time.monotonic()
+                    drawn += 1
+                    if frames is not None and drawn >= frames:
+                        break
     except KeyboardInterrupt:
         pass
     finally:

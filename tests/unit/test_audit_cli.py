@@ -272,3 +272,31 @@ def test_dashboard_counts_per_second_and_shows_open_sessions():
 def test_dashboard_once_via_cli(log):
     result = run("dashboard", "--once", str(log))
     assert result.exit_code == 0 and "filesystem" in result.stdout and "github" in result.stdout
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["live-terminal", "plain-output"])
+def test_dashboard_live_loop_in_a_terminal_and_as_plain_output(tmp_path, terminal):
+    from mcpwrap._dashboard import run_dashboard
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, Session("live", "watched", "carol"), key=None)
+    log.record("session-start")
+    log.flush()
+
+    def writer():
+        for i in range(20):
+            log.record("message", direction="c2s", kind="request", id=i, method="tools/call", tool="ping", action="block" if i == 3 else "pass", rule="r")
+            log.flush()
+            time.sleep(0.01)
+
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=terminal, color_system=None, legacy_windows=False)
+    t = threading.Thread(target=writer)
+    t.start()
+    t.join()
+    run_dashboard([path], refresh=0.05, once=False, console=console, frames=3)
+    log.close()
+    text = out.getvalue()
+    assert "watched" in text and "messages 20" in text and "blocks 1" in text
+    if not terminal:
+        assert text.count("mcpwrap dashboard") == 3  # one full frame per refresh, nothing redrawn in place
