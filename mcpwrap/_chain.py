@@ -6,6 +6,7 @@ Every concern (policy, schema, secrets, injection, rate limits, integrity, appro
 - ``None`` or a PASS verdict: go on;
 - MODIFY: the message's envelope is replaced and the next interceptor sees the new one;
 - BLOCK: the chain stops, the message is not forwarded;
+- HOLD (requests only): the chain stops, the relay keeps the request and hands it to the verdict's callback;
 - a verdict with ``enforce=False`` (``mode: audit``) is recorded and otherwise ignored;
 - an exception is a BLOCK (fail closed), with the failure as the reason.
 
@@ -88,8 +89,11 @@ class Chain:
             outcome.verdicts.append(verdict)
             if not verdict.enforce or verdict.action is Action.PASS:
                 continue
-            if verdict.action is Action.BLOCK:
-                outcome.action = Action.BLOCK
+            if verdict.action is Action.HOLD and not msg.is_request:
+                verdict = Verdict.block(f"{icpt.name} tried to hold a message that is not a request", rule="interceptor-error", interceptor=icpt.name)
+                outcome.verdicts.append(verdict)
+            if verdict.action is Action.BLOCK or verdict.action is Action.HOLD:
+                outcome.action = verdict.action
                 outcome.decisive = verdict
                 break
             # MODIFY

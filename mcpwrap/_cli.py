@@ -31,13 +31,16 @@ COMMAND_MODULES: list[str] = [
     # policy: init / validate / test
 
     # enable / disable / status
+    "mcpwrap._cli_clients",
 
     # audit: verify / tail / stats / export, dashboard
     "mcpwrap._cli_audit",
 
     # tools: list / review / approve / reject
+    "mcpwrap._cli_tools",
 
     # approvals / approve / deny
+    "mcpwrap._cli_approvals",
 
 ]
 

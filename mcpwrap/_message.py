@@ -6,8 +6,9 @@ answers, so interceptors never re-match ids themselves. Every message also carri
 wrapped server (its name, who the subject is, the negotiated protocol version, the tools listed so far).
 
 An interceptor answers with a :class:`Verdict`: pass, modify (with the new envelope and a description of what
-changed, never the removed content itself) or block (with a reason for a human and a model, and the rule that
-decided). A verdict with ``enforce=False`` is recorded but not applied (``mode: audit``).
+changed, never the removed content itself), block (with a reason for a human and a model, and the rule that
+decided) or hold (a request kept by the relay until the verdict's callback releases or answers it — human
+approval). A verdict with ``enforce=False`` is recorded but not applied (``mode: audit``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Action(str, enum.Enum):
     PASS = "pass"
     MODIFY = "modify"
     BLOCK = "block"
+    HOLD = "hold"  # not forwarded now: the verdict's ``hold`` callback later releases or answers it (see _relay)
 
 
 @dataclass(slots=True)
@@ -237,6 +239,7 @@ class Verdict:
     details: dict | None = None  # extra audit fields (signals, scores, matched fields)
     enforce: bool = True  # False: mode "audit" — record what would have happened, let it pass
     retry_after: float | None = None  # rate limits: seconds until a retry may succeed
+    hold: Any = None  # HOLD: called once with the relay's HeldRequest handle after the chain has been observed
 
     @classmethod
     def block(cls, reason: str, *, rule: str | None = None, **kw: Any) -> "Verdict":
@@ -245,6 +248,11 @@ class Verdict:
     @classmethod
     def modify(cls, envelope: dict, changes: dict, *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
         return cls(Action.MODIFY, reason, rule, envelope=envelope, changes=changes, **kw)
+
+    @classmethod
+    def held(cls, hold: Any, *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
+        """Keep a request (no response yet, nothing forwarded); ``hold(handle)`` decides it later."""
+        return cls(Action.HOLD, reason, rule, hold=hold, **kw)
 
     @classmethod
     def allow(cls, *, rule: str | None = None, reason: str = "", **kw: Any) -> "Verdict":

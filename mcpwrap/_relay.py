@@ -13,6 +13,16 @@ Design
   the request it answers before the chain sees it. Ids mcpwrap sends itself use the ``mcpwrap-`` prefix.
 - Invariant: every request that enters gets exactly one response — from the peer, from mcpwrap when it
   blocks or refuses it, or from mcpwrap when the child exits with the request pending.
+- Held requests (a HOLD verdict, e.g. waiting for a person's approval): the request is neither forwarded nor
+  answered; the relay keeps it as a :class:`HeldRequest` and hands that handle to the verdict's callback, which
+  later *releases* it (the bytes frozen at interception are forwarded and the request becomes pending) or
+  *answers* it (block contract, or a response mcpwrap composes). Exactly one of these happens, decided under
+  the pending lock, so it races safely with the child's exit. Other traffic keeps flowing meanwhile. A held
+  request counts as in flight for the duplicate-id check; the client's ``notifications/cancelled`` ends it
+  without an answer; child exit answers it like a pending request; client EOF ends it.
+- mcpwrap's own requests to the client (:meth:`Relay.send_client_request`, ids from :meth:`next_own_id`) are
+  answered by the client to mcpwrap: such a response is routed to the registered callback and never reaches
+  the server.
 - Lifecycle: client EOF → close the child's stdin → ``CHILD_EXIT_GRACE`` → SIGTERM to the child's process
   group → ``TERM_GRACE`` → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
   with the child's status (128+n for a signal). SIGINT/SIGTERM are forwarded to the child's group; SIGHUP
@@ -35,7 +45,7 @@ from ._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
 from ._framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 from ._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
 
-__all__ = ["Relay", "CHILD_EXIT_GRACE", "TERM_GRACE"]
+__all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
 
 CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
 TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
@@ -107,6 +117,81 @@ class _Batch:
         self.requests: list[Any] = []  # ids of the requests in ``forward`` (answered here if it can't be sent)
 
 
+class HeldRequest:
+    """A client request the chain held (HOLD verdict): the handle its callback uses to decide it later.
+
+    Every method that ends the hold returns False when it had already ended (released, answered, cancelled by
+    the client, answered on the child's exit, client gone): the first decision wins, the others are no-ops.
+    """
+
+    __slots__ = ("relay", "msg", "id", "forward_bytes", "held_at", "end_reason", "_on_end", "ended")
+
+    def __init__(self, relay: "Relay", msg: Message, forward_bytes: bytes) -> None:
+        self.relay = relay
+        self.msg = msg
+        self.id = msg.id
+        self.forward_bytes = forward_bytes  # frozen at interception: what a release sends, byte for byte
+        self.held_at = time.monotonic()
+        self.end_reason: str | None = None
+        self._on_end: list[Callable[[str], None]] = []
+        self.ended = threading.Event()
+
+    @property
+    def progress_token(self) -> Any:
+        params = self.msg.params
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        return token if isinstance(token, (str, int)) and not isinstance(token, bool) else None
+
+    @property
+    def held_seconds(self) -> float:
+        return time.monotonic() - self.held_at
+
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` when the hold ends in any way (also after a release or an answer)."""
+        self._on_end.append(callback)
+        if self.ended.is_set():
+            callback(self.end_reason or "")
+
+    def release(self, envelope: dict | None = None) -> bool:
+        """Forward the frozen request to the server (or ``envelope``, serialised) and track it as pending."""
+        return self.relay._release_held(self, envelope)
+
+    def answer(self, verdict: Verdict) -> bool:
+        """Answer the client with the block contract for ``verdict``; nothing reaches the server."""
+        return self.relay._answer_held(self, rpc.blocked_request_response(self.msg, verdict), "answered", verdict.reason)
+
+    def reply(self, response: dict, reason: str = "answered by mcpwrap") -> bool:
+        """Answer the client with a response mcpwrap composed (its id must be the held request's)."""
+        return self.relay._answer_held(self, response, "answered", reason)
+
+    def progress(self, progress: float, total: float | None = None, message: str | None = None) -> bool:
+        """Send ``notifications/progress`` for this request, if it carried a progressToken and is still held."""
+        token = self.progress_token
+        if token is None or self.ended.is_set():
+            return False
+        params: dict = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        return self.relay.send_client_notification("notifications/progress", params)
+
+    def audit(self, event: str, **fields: Any) -> None:
+        """Record (and write at once: no pump flushes for a hold's own thread)."""
+        self.relay._audit_event(event, **fields)
+        self.relay._flush_audit()
+
+    def _end(self, reason: str) -> None:
+        self.end_reason = reason
+        self.ended.set()
+        for callback in self._on_end:
+            try:
+                callback(reason)
+            except Exception as exc:  # pragma: no cover - a callback bug must not break the relay
+                _log(f"a held request's end callback failed: {type(exc).__name__}: {exc}")
+
+
 class Relay:
     def __init__(
         self,
@@ -135,7 +220,11 @@ class Relay:
             Direction.SERVER_TO_CLIENT: {},
         }
         self._pending_lock = threading.Lock()
+        self.held: dict[Any, HeldRequest] = {}  # client requests held by a HOLD verdict (under _pending_lock)
+        self._own_requests: dict[str, Callable[[dict], None]] = {}  # mcpwrap's requests to the client
+        self._exiting = False  # set once pending requests were answered on the child's exit
         self._own_ids = 0
+        self._own_ids_lock = threading.Lock()
         self.child: subprocess.Popen | None = None
         self.client_eof = threading.Event()
         self.child_exited = threading.Event()
@@ -240,6 +329,7 @@ class Relay:
     def _client_gone(self) -> None:
         """The client closed our stdin: let the server finish, then make sure it ends."""
         self.client_eof.set()
+        self._end_holds("the client closed the connection")
         self.to_server.close()
         assert self.child is not None
         for sig, grace in ((None, CHILD_EXIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
@@ -384,6 +474,12 @@ class Relay:
         request: PendingRequest | None = None
         is_response = "method" not in envelope
         msg_id = envelope.get("id")
+        if is_response and direction is Direction.CLIENT_TO_SERVER and isinstance(msg_id, str) and msg_id.startswith("mcpwrap-"):
+            with self._pending_lock:
+                on_response = self._own_requests.pop(msg_id, None)
+            if on_response is not None:
+                self._deliver_own_response(msg_id, envelope, on_response, len(line))
+                return _DROPPED
         if is_response:
             with self._pending_lock:
                 request = self.pending[direction.reverse].pop(msg_id, None)
@@ -398,7 +494,7 @@ class Relay:
                 return _DROPPED
         elif "id" in envelope:
             with self._pending_lock:
-                duplicate = msg_id in self.pending[direction]
+                duplicate = msg_id in self.pending[direction] or (direction is Direction.CLIENT_TO_SERVER and msg_id in self.held)
             if duplicate:
                 self._refuse(
                     direction,
@@ -415,7 +511,11 @@ class Relay:
         chain = self.chain
         outcome = chain.run(msg)
         result: Any = None
-        if outcome.action is Action.BLOCK:
+        held: HeldRequest | None = None
+        if outcome.action is Action.HOLD:
+            held = self._hold(msg, line)
+            result = _DROPPED
+        elif outcome.action is Action.BLOCK:
             verdict = outcome.decisive
             assert verdict is not None
             if msg.kind is Kind.REQUEST:
@@ -436,6 +536,8 @@ class Relay:
         if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
             self._learn_from_server(msg, result if isinstance(result, dict) else envelope)
         chain.observe(msg, outcome)
+        if held is not None:
+            self._start_hold(held, outcome.decisive)
         return result
 
     def _refuse(
@@ -534,6 +636,10 @@ class Relay:
         if isinstance(params, dict) and "requestId" in params:
             with self._pending_lock:
                 request = self.pending[direction].get(params["requestId"])
+                held = self.held.pop(params["requestId"], None) if direction is Direction.CLIENT_TO_SERVER else None
+            if held is not None:  # a cancelled request is not answered (MCP cancellation)
+                self._audit_event("hold-ended", id=held.id, method=held.msg.method, tool=held.msg.tool_name, reason="cancelled by the client")
+                held._end("cancelled by the client")
             if request is not None:
                 request.cancelled = True
 
@@ -554,9 +660,15 @@ class Relay:
 
     def _answer_pending_on_exit(self, status: int) -> None:
         with self._pending_lock:
+            self._exiting = True
             pending = list(self.pending[Direction.CLIENT_TO_SERVER].values())
             self.pending[Direction.CLIENT_TO_SERVER].clear()
             self.pending[Direction.SERVER_TO_CLIENT].clear()
+            held = list(self.held.values())
+            self.held.clear()
+            self._own_requests.clear()
+        # Held requests are answered like pending ones: the server is gone, so nothing can release them.
+        pending += [PendingRequest(h.id, h.msg.method or "", Direction.CLIENT_TO_SERVER, h.msg.params) for h in held]
         answers = []
         for request in pending:
             if request.cancelled:
@@ -582,13 +694,148 @@ class Relay:
         if answers:
             self._flush_audit()
             self.to_client.write(*answers)
+        for h in held:
+            h._end(f"server exited with status {status}")
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
     def next_own_id(self) -> str:
         """An id for a request mcpwrap sends itself; the prefix keeps it apart from both peers' ids."""
-        self._own_ids += 1
-        return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
+        with self._own_ids_lock:
+            self._own_ids += 1
+            return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
+
+    # --- held requests and mcpwrap's own messages to the client ------------------------------------------------
+
+    def _hold(self, msg: Message, line: bytes) -> HeldRequest:
+        # Freeze what a release will forward now: later changes to the envelope object cannot reach the server.
+        if msg.modified:
+            frozen = rpc.encode(rpc.annotate_modified(msg))
+        elif msg.in_batch:
+            frozen = rpc.encode(msg.envelope)
+        else:
+            frozen = line + b"\n"
+        held = HeldRequest(self, msg, frozen)
+        with self._pending_lock:
+            self.held[msg.id] = held
+        return held
+
+    def _start_hold(self, held: HeldRequest, verdict: Verdict | None) -> None:
+        callback = verdict.hold if verdict is not None else None
+        try:
+            if not callable(callback):
+                raise TypeError("a hold verdict needs a callable hold")
+            callback(held)
+        except Exception as exc:  # fail closed: a hold that cannot be started is answered with a block
+            held.answer(
+                Verdict.block(
+                    f"the request was held but could not be decided ({type(exc).__name__}: {exc})",
+                    rule="interceptor-error",
+                    interceptor=verdict.interceptor if verdict is not None else "relay",
+                )
+            )
+
+    def _take_held(self, held: HeldRequest) -> bool:
+        """Whether ``held`` was still held (and is no longer). Caller holds _pending_lock."""
+        if self.held.get(held.id) is held:
+            del self.held[held.id]
+            return True
+        return False
+
+    def _release_held(self, held: HeldRequest, envelope: dict | None) -> bool:
+        data = held.forward_bytes if envelope is None else rpc.encode(envelope)
+        params = held.msg.envelope.get("params") if envelope is None else envelope.get("params")
+        with self._pending_lock:
+            if not self._take_held(held):
+                return False
+            server_gone = self._exiting or self.to_server.closed
+            if not server_gone:
+                self.pending[Direction.CLIENT_TO_SERVER][held.id] = PendingRequest(held.id, held.msg.method or "", Direction.CLIENT_TO_SERVER, params)
+        if server_gone:
+            response = rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", {"mcpwrap": {"action": "error", "reason": "server exited"}})
+            self.to_client.write(rpc.encode(response))
+            held._end("server exited")
+            return False
+        self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data))
+        self._flush_audit()
+        if not self.to_server.write(data):  # the server's stdin closed meanwhile: answer instead of losing it
+            with self._pending_lock:
+                request = self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
+            if request is not None:
+                self._audit_event("answered-on-exit", direction="s2c", id=held.id, method=request.method, tool=request.tool_name, reason="server stdin closed")
+                self._flush_audit()
+                self.to_client.write(rpc.encode(rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
+        held._end("released")
+        return True
+
+    def _answer_held(self, held: HeldRequest, response: dict, event: str, reason: str) -> bool:
+        with self._pending_lock:
+            if not self._take_held(held):
+                return False
+        self._audit_event("hold-" + event, id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason)
+        self._flush_audit()
+        self.to_client.write(rpc.encode(response))
+        held._end(event)
+        return True
+
+    def _end_holds(self, reason: str) -> None:
+        """End every hold without an answer (the client is gone: nobody is waiting for one)."""
+        with self._pending_lock:
+            held = list(self.held.values())
+            self.held.clear()
+            self._own_requests.clear()
+        for h in held:
+            self._audit_event("hold-ended", id=h.id, method=h.msg.method, tool=h.msg.tool_name, reason=reason)
+            h._end(reason)
+        if held:
+            self._flush_audit()
+
+    def send_client_request(self, method: str, params: dict, on_response: Callable[[dict], None]) -> str | None:
+        """Send mcpwrap's own request to the client; ``on_response(envelope)`` gets the client's answer.
+
+        Returns the request's id, or None when the client can no longer be written to. The response never
+        reaches the server or the chain; it is recorded as an ``own-response`` audit event.
+        """
+        own_id = self.next_own_id()
+        with self._pending_lock:
+            if self._exiting or self.client_eof.is_set():
+                return None
+            self._own_requests[own_id] = on_response
+        self._audit_event("own-request", direction="s2c", id=own_id, method=method)
+        self._flush_audit()
+        if not self.to_client.write(rpc.encode({"jsonrpc": "2.0", "id": own_id, "method": method, "params": params})):
+            with self._pending_lock:
+                self._own_requests.pop(own_id, None)
+            return None
+        return own_id
+
+    def cancel_client_request(self, own_id: str, reason: str) -> bool:
+        """Withdraw one of mcpwrap's own requests (the client is told with ``notifications/cancelled``)."""
+        with self._pending_lock:
+            known = self._own_requests.pop(own_id, None) is not None
+        if known:
+            self.send_client_notification("notifications/cancelled", {"requestId": own_id, "reason": reason})
+        return known
+
+    def send_client_notification(self, method: str, params: dict) -> bool:
+        if self.client_eof.is_set():
+            return False
+        return self.to_client.write(rpc.encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    def _deliver_own_response(self, own_id: str, envelope: dict, on_response: Callable[[dict], None], size: int) -> None:
+        result = envelope.get("result")
+        self._audit_event(
+            "own-response",
+            direction="c2s",
+            id=own_id,
+            kind="error" if "error" in envelope else "result",
+            answer=result.get("action") if isinstance(result, dict) and isinstance(result.get("action"), str) else None,
+            size=size,
+        )
+        try:
+            on_response(envelope)
+        except Exception as exc:  # the callback's owner decides; a failure here must not stop the pump
+            _log(f"handling the client's answer to {own_id} failed: {type(exc).__name__}: {exc}")
 
     def _audit_event(self, event: str, **fields: Any) -> None:
         if self.audit is not None:

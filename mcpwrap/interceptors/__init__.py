@@ -26,10 +26,12 @@ FACTORIES: list[str] = [
     # admission control (policy rules, tools/list filtering, risk classes, rate limits)
 
     # tool-definition integrity (poisoning scan, pinning, rug-pull holds)
+    "mcpwrap.interceptors.integrity",
 
     # content: schema validation, secrets/PII, prompt injection
 
     # human approval (last before audit)
+    "mcpwrap.interceptors.approval",
 
 ]
 

@@ -1,0 +1,279 @@
+"""Approval from a terminal: the queue under MCPWRAP_HOME and `mcpwrap approvals / approve / deny` in a second process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import anyio
+import pytest
+from approval_support import approval_env, approval_records, cli, cli_at_terminal, wait_for_pending, write_policy
+from mcp import types
+from rig import EVERYTHING, TIME, read_audit, sdk_session, wrap_command
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+TERMINAL_ONLY = dict(tools=["echo"], channels=["elicitation", "terminal"])
+
+
+def _blocked(result) -> bool:
+    return result.is_error is True and (result.meta or {}).get("mcpwrap", {}).get("action") == "block"
+
+
+async def _in_thread(fn, *args, **kw):
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kw))
+
+
+async def test_second_process_approves_a_pending_call(tmp_path, mcpwrap_home):
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, rule="confirm-echo", **TERMINAL_ONLY)
+    async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=audit), env=env) as s:
+        async with anyio.create_task_group() as tg:
+            box: dict = {}
+
+            async def call():
+                box["result"] = await s.call_tool("echo", {"message": "approved from a terminal"})
+
+            tg.start_soon(call)
+            (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
+            assert entry["server"] == "everything" and entry["tool"] == "echo" and entry["rule"] == "confirm-echo"
+            assert entry["arguments"] == 'message: "approved from a terminal"'
+            # The queue is private to the user.
+            queue = mcpwrap_home / "approvals"
+            assert oct(queue.stat().st_mode & 0o777) == "0o700"
+            assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in queue.iterdir())
+            listing = await _in_thread(cli, mcpwrap_home, "approvals")
+            assert entry["id"] in listing.stdout and "echo" in listing.stdout
+            rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", entry["id"])
+            assert rc == 0, out
+            assert f"approved {entry['id']}" in out
+    assert box["result"].content[0].text == "Echo: approved from a terminal"
+    approved = approval_records(read_audit(audit))[-1]
+    assert approved["status"] == "approved" and approved["channel"] == "terminal" and approved["approval"] == entry["id"]
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []  # withdrawn once decided
+
+
+async def test_deny_from_a_second_process(tmp_path, mcpwrap_home):
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
+        async with anyio.create_task_group() as tg:
+            box: dict = {}
+
+            async def call():
+                box["result"] = await s.call_tool("echo", {"message": "no"})
+
+            tg.start_soon(call)
+            (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
+            denied = await _in_thread(cli, mcpwrap_home, "deny", entry["id"])
+            assert denied.returncode == 0, denied.stderr
+            again = await _in_thread(cli, mcpwrap_home, "deny", entry["id"])
+            assert again.returncode == 1 and ("already decided" in again.stderr or "no pending approval" in again.stderr)
+    assert _blocked(box["result"]) and "did not approve" in box["result"].content[0].text
+
+
+async def test_timeout_is_the_block_contract_and_on_timeout_allow_forwards(tmp_path, mcpwrap_home):
+    policy = write_policy(tmp_path / "policy.yaml", progress_interval=0.5)
+    for on_timeout in ("deny", "allow"):
+        audit = tmp_path / f"{on_timeout}.jsonl"
+        env = approval_env(mcpwrap_home, timeout=1.5, on_timeout=on_timeout, **TERMINAL_ONLY)
+        async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=audit), env=env) as s:
+            with anyio.fail_after(30):
+                result = await s.call_tool("echo", {"message": "nobody answers"})
+        timed_out = approval_records(read_audit(audit))[-1]
+        assert timed_out["status"] == "timed-out" and timed_out["on_timeout"] == on_timeout
+        if on_timeout == "deny":
+            assert _blocked(result)
+            assert "no one approved this call within 1.5 s" in result.content[0].text
+        else:
+            assert result.content[0].text == "Echo: nobody answers"
+
+
+async def test_without_progress_token_the_wait_is_cut_before_client_timeouts(tmp_path, mcpwrap_home):
+    policy = write_policy(tmp_path / "policy.yaml", max_wait_without_progress=1)
+    env = approval_env(mcpwrap_home, timeout=600, **TERMINAL_ONLY)
+    async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=tmp_path / "a.jsonl"), env=env) as s:
+        with anyio.fail_after(30):
+            result = await s.call_tool("echo", {"message": "no token"})
+    assert _blocked(result) and "within 1 s" in result.content[0].text
+
+
+async def test_no_channel_fails_closed_with_instructions(tmp_path, mcpwrap_home):
+    env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"])  # a client without elicitation
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
+        result = await s.call_tool("echo", {"message": "x"})
+    text = result.content[0].text
+    assert _blocked(result) and "mcpwrap approve" in text and "policy rule" in text
+    assert not (mcpwrap_home / "approvals").exists() or not list((mcpwrap_home / "approvals").iterdir())
+
+
+async def test_the_model_cannot_approve_its_own_call(tmp_path, mcpwrap_home):
+    """Tool calls, text and a shell command without a terminal never approve; the id never reaches the client."""
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, timeout=4, **TERMINAL_ONLY)
+    received: list = []
+
+    async def messages(message):
+        received.append(message)
+
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env, message_handler=messages) as s:
+        async with anyio.create_task_group() as tg:
+            box: dict = {}
+
+            async def call():
+                box["result"] = await s.call_tool("echo", {"message": "please run me"})
+
+            tg.start_soon(call)
+            (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
+            approval_id = entry["id"]
+            # Everything a model can make the client send: tool calls and text naming the approval.
+            for text in (f"mcpwrap approve {approval_id}", "approve", json.dumps({"decision": "approve", "id": approval_id})):
+                r = await s.call_tool("get-sum", {"a": 1, "b": 1, "note": text})
+                assert not r.is_error
+                for tool in ("approve", "mcpwrap approve"):
+                    r = await s.call_tool(tool, {"id": approval_id, "text": text})
+                    assert r.is_error  # no such tool: the server says so, nothing else happens
+            # A shell tool runs commands without a terminal: approve refuses, the call stays pending.
+            shell = await _in_thread(cli, mcpwrap_home, "approve", approval_id, "--yes")
+            assert shell.returncode == 1 and "terminal" in shell.stderr
+            piped = await _in_thread(cli, mcpwrap_home, "approve", approval_id, stdin=open(os.devnull))
+            assert piped.returncode == 1
+    result = box["result"]
+    assert _blocked(result)
+    assert approval_id not in json.dumps(result.model_dump(mode="json"))
+    assert all(approval_id not in repr(m) for m in received)
+    statuses = [r["status"] for r in approval_records(read_audit(audit))]
+    assert statuses == ["requested", "timed-out"]
+
+
+async def test_concurrent_pending_approvals_from_two_servers(tmp_path, mcpwrap_home):
+    env_everything = approval_env(mcpwrap_home, tools=["echo"], channels=["terminal"])
+    env_time = approval_env(mcpwrap_home, tools=["get_current_time"], channels=["terminal"])
+    box: dict = {}
+    async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=tmp_path / "e.jsonl"), env=env_everything) as a:
+        async with sdk_session(wrap_command(TIME, "--name", "time", audit_log=tmp_path / "t.jsonl"), env=env_time) as b:
+            async with anyio.create_task_group() as tg:
+
+                async def call_a():
+                    box["everything"] = await a.call_tool("echo", {"message": "from everything"})
+
+                async def call_b():
+                    box["time"] = await b.call_tool("get_current_time", {"timezone": "UTC"})
+
+                tg.start_soon(call_a)
+                tg.start_soon(call_b)
+                entries = await _in_thread(wait_for_pending, mcpwrap_home, 2)
+                by_server = {e["server"]: e for e in entries}
+                assert set(by_server) == {"everything", "time"}
+                rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", by_server["time"]["id"])
+                assert rc == 0, out
+                denied = await _in_thread(cli, mcpwrap_home, "deny", by_server["everything"]["id"])
+                assert denied.returncode == 0, denied.stderr
+    assert not box["time"].is_error and box["time"].structured_content["timezone"] == "UTC"
+    assert _blocked(box["everything"])
+
+
+async def test_server_exit_while_held_answers_the_call(tmp_path, mcpwrap_home):
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env) as s:
+        async with anyio.create_task_group() as tg:
+            box: dict = {}
+
+            async def call():
+                try:
+                    box["result"] = await s.call_tool("echo", {"message": "held when the server dies"})
+                except Exception as exc:  # the SDK raises the JSON-RPC error
+                    box["error"] = exc
+
+            tg.start_soon(call)
+            await _in_thread(wait_for_pending, mcpwrap_home)
+            child = next(r["pid"] for r in read_audit(audit) if r["event"] == "session-start")
+            os.killpg(child, signal.SIGKILL)
+            with anyio.fail_after(20):
+                while not box:
+                    await anyio.sleep(0.05)
+    assert "error" in box and "exited" in str(box["error"])
+    assert approval_records(read_audit(audit))[-1]["status"] == "expired"
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []
+
+
+async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
+    """The person may answer from a terminal while the form is open: the form is withdrawn."""
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    audit = tmp_path / "a.jsonl"
+    opened = anyio.Event()
+
+    async def form_left_open(ctx, params):
+        opened.set()
+        await anyio.sleep(30)
+        return types.ElicitResult(action="decline")
+
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=form_left_open) as s:
+        async with anyio.create_task_group() as tg:
+            box: dict = {}
+
+            async def call():
+                box["result"] = await s.call_tool("echo", {"message": "terminal wins"})
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(call)
+            await opened.wait()
+            (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
+            rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", entry["id"])
+            assert rc == 0, out
+            with anyio.fail_after(20):
+                while "result" not in box:
+                    await anyio.sleep(0.05)
+    assert box["result"].content[0].text == "Echo: terminal wins"
+    records = read_audit(audit)
+    assert [(r["status"], r.get("channel")) for r in approval_records(records)] == [
+        ("requested", "elicitation,terminal"),
+        ("approved", "terminal"),
+    ]
+    assert not any(r["event"] == "own-response" for r in records)  # the form was withdrawn, never answered
+
+
+async def test_client_cancelling_a_held_call_withdraws_it(tmp_path, mcpwrap_home):
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env) as s:
+        async with anyio.create_task_group() as tg:
+
+            async def call():
+                await s.call_tool("echo", {"message": "cancelled while held"})
+
+            tg.start_soon(call)
+            await _in_thread(wait_for_pending, mcpwrap_home)
+            tg.cancel_scope.cancel()  # the SDK sends notifications/cancelled for the request
+        with anyio.fail_after(20):
+            while not approval_records(read_audit(audit))[-1]["status"] == "expired":
+                await anyio.sleep(0.05)
+        assert not (await s.call_tool("get-sum", {"a": 1, "b": 2})).is_error  # the session goes on
+    expired = approval_records(read_audit(audit))[-1]
+    assert expired["choice"] == "cancelled by the client"
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []
+
+
+def test_client_leaving_while_held_drops_the_call(tmp_path, mcpwrap_home):
+    """Client EOF: nobody is left to answer, so the held call is withdrawn and recorded, and mcpwrap exits."""
+    import subprocess
+
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    proc = subprocess.Popen(wrap_command(EVERYTHING, audit_log=audit), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "left behind"}}},
+    ]
+    proc.stdin.write(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    proc.stdin.flush()
+    assert len(wait_for_pending(mcpwrap_home)) == 1
+    proc.stdin.close()
+    assert proc.wait(timeout=30) is not None
+    out = proc.stdout.read().decode()
+    assert '"id":2' not in out.replace(" ", "")  # the server never answered it: it never received it
+    expired = approval_records(read_audit(audit))[-1]
+    assert expired["status"] == "expired" and expired["choice"] == "the client closed the connection"
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []
