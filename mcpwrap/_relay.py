@@ -380,11 +380,7 @@ class Relay:
         response becomes an error for the side that waits for it, notifications are dropped. mcpwrap's own
         answers in the batch (``out.reply``) still go back to the sender.
         """
-        verdict = Verdict.block(
-            "mcpwrap cannot write its audit log, and its policy (audit.on_failure: block) forbids unaudited traffic",
-            rule="audit-unwritable",
-            interceptor="audit",
-        )
+        verdict = _audit_unwritable()
         withheld = _Batch()
         withheld.reply = list(out.reply)
         for line in b"".join(out.forward).splitlines():
@@ -757,7 +753,12 @@ class Relay:
             held._end("server exited")
             return False
         self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data))
-        self._flush_audit()
+        if not self._flush_audit():  # the release cannot be recorded (audit.on_failure: block): answer, don't forward
+            with self._pending_lock:
+                self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
+            self.to_client.write(rpc.encode(rpc.blocked_request_response(held.msg, _audit_unwritable())))
+            held._end("audit log unwritable")
+            return False
         if not self.to_server.write(data):  # the server's stdin closed meanwhile: answer instead of losing it
             with self._pending_lock:
                 request = self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
@@ -840,6 +841,14 @@ class Relay:
     def _audit_event(self, event: str, **fields: Any) -> None:
         if self.audit is not None:
             self.audit.record(event, **fields)
+
+
+def _audit_unwritable() -> Verdict:
+    return Verdict.block(
+        "mcpwrap cannot write its audit log, and its policy (audit.on_failure: block) forbids unaudited traffic",
+        rule="audit-unwritable",
+        interceptor="audit",
+    )
 
 
 class _Dropped:
