@@ -430,6 +430,8 @@ def dashboard_cmd(
         _fail(str(exc))
     if refresh <= 0:
         _fail("--refresh must be positive")
+    if once and not any(f.exists() for f in _files([Path(p) for p in logs], None)):
+        _fail(f"{', '.join(map(str, logs))}: no such file")  # live mode waits for the log to appear instead
     run_dashboard([Path(p) for p in logs], refresh=refresh, once=once, console=_console())
 
 

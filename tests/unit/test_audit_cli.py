@@ -269,9 +269,11 @@ def test_dashboard_counts_per_second_and_shows_open_sessions():
     assert sparkline([0, 1, 2, 4]) == " ▃▅█" and sparkline([0, 4], ascii_only=True) == " #"
 
 
-def test_dashboard_once_via_cli(log):
+def test_dashboard_once_via_cli(log, tmp_path):
     result = run("dashboard", "--once", str(log))
     assert result.exit_code == 0 and "filesystem" in result.stdout and "github" in result.stdout
+    missing = run("dashboard", "--once", str(tmp_path / "none.jsonl"))
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["live-terminal", "plain-output"])
