@@ -334,3 +334,48 @@ def test_no_key_configured_means_plain_chain(mcpwrap_home):
     log = AuditLog(mcpwrap_home / "a.jsonl")
     assert log.key_id is None
     log.close()
+
+
+# --- any single change is noticed -----------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PROPERTY_LOG: list[bytes] = []
+
+
+def _property_log(tmp_path_factory) -> list[bytes]:
+    if not _PROPERTY_LOG:
+        path = write_log(tmp_path_factory.mktemp("prop") / "audit.jsonl", sessions=2, messages=3)
+        _PROPERTY_LOG.extend(lines_of(path))
+    return list(_PROPERTY_LOG)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(op=st.sampled_from(["delete", "duplicate", "swap", "flip", "move"]), i=st.integers(0, 10_000), j=st.integers(0, 10_000), bit=st.integers(0, 6))
+def test_any_single_change_to_a_keyed_log_is_reported(tmp_path_factory, op, i, j, bit):
+    lines = _property_log(tmp_path_factory)
+    a, b = i % len(lines), j % len(lines)
+    if op == "delete":
+        del lines[a]
+    elif op == "duplicate":
+        lines.insert(b, lines[a])
+    elif op == "swap":
+        if a == b:
+            b = (a + 1) % len(lines)
+        lines[a], lines[b] = lines[b], lines[a]
+    elif op == "move":
+        moved = lines.pop(a)
+        lines.insert(b if b != a else (a + 1) % (len(lines) + 1), moved)
+    else:  # flip one bit of one byte (not the newline, which would only split the line)
+        line = bytearray(lines[a])
+        pos = j % (len(line) - 1)
+        line[pos] ^= 1 << bit
+        if b"\n" in line[:-1]:
+            line[pos] ^= 1 << bit
+            line[pos] ^= 1
+        lines[a] = bytes(line)
+    path = tmp_path_factory.mktemp("damaged") / "audit.jsonl"
+    path.write_bytes(b"".join(lines))
+    report = verify([path], KEY, state_of=gone)
+    assert report.exit_code == 1 and report.problems, (op, a, b)
