@@ -57,8 +57,6 @@ import hmac
 import json
 import os
 import re
-import secrets
-import socket
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +151,8 @@ def load_key(key_file: str | os.PathLike | None = None, *, environ: dict | None 
 def init_key(path: str | os.PathLike | None = None, *, force: bool = False) -> tuple[Path, str]:
     """Create a new random key file (mode 0600). Refuses to replace one unless ``force``: old logs need it."""
     target = Path(os.path.expanduser(os.fspath(path))) if path is not None else default_key_path()
+    import secrets
+
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     material = secrets.token_hex(32).encode("ascii")
     if target.exists() and not force:
@@ -275,9 +275,13 @@ def _proc_start(pid: int | str) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+def _hostname() -> str:
+    return os.uname().nodename  # what socket.gethostname() returns, without importing socket on wrap's path
+
+
 def wrapper_identity() -> dict:
     """What a ``session-start`` record says about the process writing the session."""
-    ident: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname()}
+    ident: dict[str, Any] = {"pid": os.getpid(), "host": _hostname()}
     boot = _read_text("/proc/sys/kernel/random/boot_id")
     if boot:
         ident["boot"] = boot
@@ -291,7 +295,7 @@ def process_state(ident: Any) -> str:
     """``running``, ``gone``, or ``unknown`` (another host, or too little recorded to tell)."""
     if not isinstance(ident, dict) or not isinstance(ident.get("pid"), int):
         return "unknown"
-    if ident.get("host") != socket.gethostname():
+    if ident.get("host") != _hostname():
         return "unknown"
     boot = _read_text("/proc/sys/kernel/random/boot_id")
     if boot and ident.get("boot") and ident["boot"] != boot:
