@@ -207,6 +207,13 @@ class AuditLog:
             # the client sees why instead of a server that would not start).
             self.failed = f"cannot open audit log {self.path}: {exc.strerror or exc}"
 
+    def configure(self, settings: AuditSettings) -> None:
+        """Apply the settings that can change while running (``path`` and the key are fixed at start)."""
+        with self._lock:
+            self.settings = settings
+            self.on_failure = settings.on_failure
+            self.rotate_bytes = settings.rotate_size
+
     # --- files ---------------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
@@ -421,6 +428,7 @@ class AuditInterceptor(Interceptor):
         self.log = log
         self.settings = settings or AuditSettings()
         self.scrub = self.settings.record_arguments != "full"
+        log.configure(self.settings)  # a policy reload builds a new chain: its failure policy applies from now on
 
     def observe(self, msg: Message, outcome: Outcome) -> None:
         # The enums are str subclasses: the JSON encoder writes their values, no ``.value`` lookups needed.

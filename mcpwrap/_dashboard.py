@@ -96,7 +96,7 @@ class DashboardState:
             server.errors += 1
         if action == "block":
             server.blocks += 1
-        if rec.get("redactions") or (action == "modify" and rec.get("interceptor") in ("secrets", "pii", "redact")):
+        if _redacted(rec):
             self.totals["redactions"] += 1
         latency = rec.get("latency_ms")
         if isinstance(latency, (int, float)):
@@ -198,6 +198,14 @@ class DashboardState:
             title_align="left",
             subtitle_align="right",
         )
+
+
+def _redacted(rec: dict) -> bool:
+    """A message the secrets redactor changed (its change says what it ``redacted``), or whose recorded
+    arguments it redacted."""
+    if rec.get("redactions"):
+        return True
+    return any(isinstance(c, dict) and (c.get("redacted") or c.get("interceptor") == "secrets") for c in rec.get("changes") or ())
 
 
 def _age(seconds: float) -> str:

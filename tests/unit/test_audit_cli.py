@@ -46,7 +46,8 @@ def record_sessions(path: Path, key: bytes | None = None) -> Path:
     gh.record("message", direction="c2s", kind="request", id=1, method="tools/call", tool="create_issue", action="pass")
     gh.record(
         "message", direction="s2c", kind="result", id=1, method="tools/call", tool="create_issue", action="modify",
-        interceptor="secrets", rule="redact-secrets", reason="1 secret redacted", latency_ms=120.0, redactions={"github-token": 1},
+        interceptor="secrets", rule="redact-secrets", reason="1 secret redacted", latency_ms=120.0,
+        changes=[{"interceptor": "secrets", "rule": "redact-secrets", "redacted": {"github-token": 1}}],
     )  # fmt: skip
     gh.flush()
     for log in (fs, gh):

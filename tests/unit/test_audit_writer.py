@@ -268,3 +268,10 @@ def test_eight_processes_append_concurrently_without_torn_lines(tmp_path, rotate
     report = verify(files, b"concurrency-test-key", state_of=gone)
     assert report.exit_code == 0, report.as_dict()["problems"][:3]
     assert report.sessions == 8 and report.ended == 8
+
+
+def test_a_policy_reload_changes_the_failure_policy(tmp_path):
+    log = AuditLog(tmp_path / "a.jsonl", Session("s1", "srv"), AuditSettings(on_failure="block"), key=None)
+    AuditInterceptor(log, parse_config({"audit": {"on_failure": "warn", "rotate_size": "1MB"}})["audit"])
+    assert (log.on_failure, log.rotate_bytes) == ("warn", 1 << 20)
+    log.close()
