@@ -266,6 +266,8 @@ class AuditLog:
             rec["session"] = session.session_id
             rec["server"] = session.server
             rec["subject"] = session.subject
+            if session.roles:
+                rec["roles"] = list(session.roles)
         if not _RESERVED.isdisjoint(fields):
             fields = {(f"x_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
         rec.update({k: v for k, v in fields.items() if v is not None})
@@ -492,22 +494,30 @@ class AuditInterceptor(Interceptor):
             return f"[not recorded: the redactor failed ({type(exc).__name__})]"
 
     def argument_form(self, args: Any, fields: dict | None = None) -> Any:
+        """What the record keeps of a call's arguments; ``fields["arguments_form"]`` says which form it is
+        (``shape``, ``redacted``, ``full``, or ``truncated`` when cut), so ``policy test --replay`` knows."""
         mode = self.settings.record_arguments
         if mode == "none" or args is None:
             return None
-        if mode == "shape":
-            return shape_of(args)
+        form = mode
         if mode == "redacted":
             redact = _get_redactor()
             if redact is None:
-                return shape_of(args)
-            try:
-                args, counts = redact(args)
-            except Exception as exc:
-                return f"[not recorded: the redactor failed ({type(exc).__name__})]"
-            if counts and fields is not None:
-                fields["redactions"] = counts
-        text = json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
-        if len(text) > self.settings.max_argument_chars:
-            return text[: self.settings.max_argument_chars] + "…"
+                form = "shape"
+            else:
+                try:
+                    args, counts = redact(args)
+                except Exception as exc:
+                    args, form = f"[not recorded: the redactor failed ({type(exc).__name__})]", "unrecorded"
+                    counts = None
+                if counts and fields is not None:
+                    fields["redactions"] = counts
+        if form == "shape":
+            args = shape_of(args)
+        elif form != "unrecorded":
+            text = json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
+            if len(text) > self.settings.max_argument_chars:
+                args, form = text[: self.settings.max_argument_chars] + "…", "truncated"
+        if fields is not None:
+            fields["arguments_form"] = form
         return args

@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     # modules with a register(app) function, one group each
 
     # policy: init / validate / test
+    "mcpwrap._cli_policy",
 
     # enable / disable / status
     "mcpwrap._cli_clients",

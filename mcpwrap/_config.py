@@ -203,9 +203,13 @@ def parse_config(raw: Any, *, file: str | None = None, positions: dict | None = 
 
 
 def load_config(path: str | os.PathLike | None) -> Config:
-    """Load a policy file, or the built-in default when ``path`` is None."""
+    """Load a policy file, or the built-in default (``mcpwrap/default_policy.yaml``) when ``path`` is None."""
     if path is None:
-        return parse_config({}, file=None)
+        text = builtin_policy_text()
+        raw, positions = _yaml_to_python(text, BUILTIN_POLICY_NAME)
+        config = parse_config(raw, file=BUILTIN_POLICY_NAME, positions=positions)
+        config.source = None
+        return config
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -215,3 +219,13 @@ def load_config(path: str | os.PathLike | None) -> Config:
         raise ConfigError(f"cannot read policy file: {exc}", file=str(p)) from None
     raw, positions = _yaml_to_python(text, str(p))
     return parse_config(raw, file=str(p), positions=positions)
+
+
+BUILTIN_POLICY_NAME = "<built-in default policy>"
+
+
+def builtin_policy_text() -> str:
+    """The packaged default policy (what ``mcpwrap policy init`` writes)."""
+    from importlib.resources import files
+
+    return files("mcpwrap").joinpath("default_policy.yaml").read_text(encoding="utf-8")

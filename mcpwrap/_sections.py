@@ -3,6 +3,7 @@
 from . import _audit  # noqa: F401  (audit)
 
 # policy: version, mode, default_action, rules, subjects, rate_limits
+from . import _policy  # noqa: F401,E402
 
 # integrity
 from .interceptors import integrity  # noqa: F401,E402  (integrity)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -158,43 +159,104 @@ def run(opts: WrapOptions) -> int:
     # costs the client nothing. No message is read before the chain is in place.
     relay.start()
     try:
-        audit = _prepare(relay, session, opts)
+        audit, watcher = _prepare(relay, session, opts)
     except BaseException:
         relay.abort()
         raise
     try:
         return relay.run()
     finally:
+        watcher.stop()
         audit.close()
 
 
-def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "AuditLog":
+def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "tuple[AuditLog, PolicyWatcher]":
     from ._audit import AuditLog
     from ._config import default_audit_path, load_config
     from .interceptors import build_chain
 
+    from ._policy import overrides_path
+
     policy_path = resolve_policy_path(opts.policy)
+    # Watch from before the first load, so an edit made while it loads is not missed. A change of the policy
+    # file (or of the overrides file that approvals write) reloads like SIGHUP.
+    watcher = PolicyWatcher([p for p in (policy_path, str(overrides_path())) if p], lambda: reload())
     config = load_config(policy_path)
     if policy_path is None:
         _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
              "`mcpwrap policy init` writes one to edit")
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
     audit = AuditLog(os.path.expanduser(audit_path), session, config["audit"])
+    reload_lock = threading.Lock()  # SIGHUP and the file watcher may fire together: one rebuild at a time
 
     def reload() -> None:
-        try:
-            new_config = load_config(policy_path)
-            relay.chain = build_chain(new_config, session, audit)
-            audit.record("policy-reload", policy=policy_path, ok=True)
-            _err(f"policy reloaded from {policy_path or 'built-in default'}")
-        except McpwrapError as exc:
-            audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
-            _err(f"policy reload failed, keeping the previous policy: {exc}")
+        with reload_lock:
+            try:
+                new_config = load_config(policy_path)
+                relay.chain = build_chain(new_config, session, audit)
+                audit.record("policy-reload", policy=policy_path, ok=True)
+                _err(f"policy reloaded from {policy_path or 'built-in default'}")
+            except McpwrapError as exc:
+                audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
+                _err(f"policy reload failed, keeping the previous policy: {exc}")
+            try:
+                audit.flush()
+            except McpwrapError as exc:
+                _err(str(exc))
 
     relay.chain = build_chain(config, session, audit)
     relay.audit = audit
     relay.on_reload = reload
-    return audit
+    watcher.start()
+    return audit, watcher
+
+
+POLICY_POLL_INTERVAL = 1.0  # seconds between checks of the policy file for changes (mtime, size, inode)
+
+
+class PolicyWatcher:
+    """Polls files and calls ``on_change`` when one changes (written, replaced, created or deleted).
+
+    Polling (not inotify) works on every platform and filesystem, costs one ``stat`` per file per interval,
+    and sees atomic replacements (a new inode) as well as in-place writes.
+    """
+
+    def __init__(self, paths: list[str], on_change: Any, interval: float = POLICY_POLL_INTERVAL) -> None:
+        self.paths = paths
+        self.on_change = on_change
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mcpwrap-policy-watch", daemon=True)
+        self._stamps = {p: self._stamp(p) for p in paths}
+
+    @staticmethod
+    def _stamp(path: str) -> tuple | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def start(self) -> None:
+        if self.paths:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            changed = False
+            for p in self.paths:
+                stamp = self._stamp(p)
+                if stamp != self._stamps[p]:
+                    self._stamps[p] = stamp
+                    changed = True
+            if changed:
+                try:
+                    self.on_change()
+                except Exception as exc:  # pragma: no cover - reload reports its own errors; never kill the watcher
+                    _err(f"policy reload failed: {type(exc).__name__}: {exc}")
 
 
 DEFAULT_MAX = 64 * 1024 * 1024

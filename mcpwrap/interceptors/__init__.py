@@ -24,6 +24,7 @@ __all__ = ["FACTORIES", "build_chain", "EXTRA_INTERCEPTORS_ENV"]
 
 FACTORIES: list[str] = [
     # admission control (policy rules, tools/list filtering, risk classes, rate limits)
+    "mcpwrap.interceptors.policy",
 
     # tool-definition integrity (poisoning scan, pinning, rug-pull holds)
     "mcpwrap.interceptors.integrity",
@@ -48,7 +49,9 @@ def _load(target: str) -> object:
 def build_chain(config: "Config", session: "Session", audit_log: "AuditLog | None" = None) -> Chain:
     interceptors: list[Interceptor] = []
     for target in FACTORIES:
-        icpt = _load(target + ":build")(config, session)
+        factory = _load(target + ":build")
+        # A factory marked ``wants_audit`` also receives the audit log (e.g. to record tool risk classes).
+        icpt = factory(config, session, audit_log) if getattr(factory, "wants_audit", False) else factory(config, session)
         if icpt is not None:
             interceptors.append(icpt)
     for target in filter(None, (t.strip() for t in os.environ.get(EXTRA_INTERCEPTORS_ENV, "").split(","))):

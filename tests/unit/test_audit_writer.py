@@ -73,7 +73,7 @@ def test_default_mode_is_redacted():
 def test_redacted_mode_stores_the_redactors_output(tmp_path, redactor):
     rec = observe(tmp_path, "redacted", {"token": SECRET, "n": 3})
     assert rec["arguments"] == {"token": "[REDACTED:api-key]", "n": 3}
-    assert rec["redactions"] == {"api-key": 1}
+    assert rec["redactions"] == {"api-key": 1} and rec["arguments_form"] == "redacted"
     assert SECRET not in (tmp_path / "a.jsonl").read_text()
 
 
@@ -86,7 +86,8 @@ def test_reasons_and_details_pass_the_redactor_too(tmp_path, redactor):
 
 
 def test_full_mode_keeps_arguments(tmp_path, redactor):
-    assert observe(tmp_path, "full", {"token": SECRET})["arguments"] == {"token": SECRET}
+    rec = observe(tmp_path, "full", {"token": SECRET})
+    assert rec["arguments"] == {"token": SECRET} and rec["arguments_form"] == "full"
 
 
 def test_shape_and_none(tmp_path):
@@ -97,6 +98,7 @@ def test_shape_and_none(tmp_path):
 def test_long_arguments_are_cut(tmp_path, redactor):
     rec = observe(tmp_path, "redacted", {"text": "y" * 5000}, max_argument_chars=100)
     assert isinstance(rec["arguments"], str) and len(rec["arguments"]) == 101 and rec["arguments"].endswith("…")
+    assert rec["arguments_form"] == "truncated"  # `policy test --replay` must not read it as the arguments
 
 
 def test_missing_redactor_falls_back_to_shape_and_says_so_once(tmp_path, monkeypatch, capsys):
@@ -105,6 +107,7 @@ def test_missing_redactor_falls_back_to_shape_and_says_so_once(tmp_path, monkeyp
     first = observe(tmp_path, "redacted", {"token": SECRET})
     second = observe(tmp_path, "redacted", {"token": SECRET})
     assert first["arguments"] == second["arguments"] == {"token": f"str[{len(SECRET)}]"}
+    assert first["arguments_form"] == "shape"  # what the record really holds, not the setting
     assert capsys.readouterr().err.count("secrets redactor is not available") == 1
 
 
@@ -113,7 +116,15 @@ def test_a_failing_redactor_records_nothing_of_the_value(tmp_path, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(_audit, "_redactor", broken)
-    assert observe(tmp_path, "redacted", {"token": SECRET})["arguments"].startswith("[not recorded")
+    rec = observe(tmp_path, "redacted", {"token": SECRET})
+    assert rec["arguments"].startswith("[not recorded") and rec["arguments_form"] == "unrecorded"
+
+
+def test_records_carry_the_subjects_roles(tmp_path):
+    log = AuditLog(tmp_path / "a.jsonl", Session("s1", "srv", "alice", roles=("dev", "ops")), key=None)
+    log.record("message")
+    log.close()
+    assert json.loads((tmp_path / "a.jsonl").read_text())["roles"] == ["dev", "ops"]
 
 
 def test_chain_field_names_in_a_record_cannot_collide(tmp_path):
