@@ -258,11 +258,41 @@ def parse_wrapped(command: Any, args: Any) -> Wrapped | None:
     return Wrapped(opts.name, opts.policy, opts.audit_log, opts.command[0], opts.command[1:])
 
 
+# Commands that run a package or script named by their first argument: the wrapper may be that argument.
+LAUNCHERS = frozenset({"npx", "uvx", "pipx", "bunx", "pnpm", "yarn", "node", "deno", "python", "python3", "uv", "bun"})
+_LAUNCHER_VERBS = frozenset({"run", "dlx", "exec", "x", "tool"})
+
+
+def _launched_name(args: list) -> str | None:
+    """The package/script a launcher runs: its first argument that is not an option or a verb."""
+    take_next = False
+    for arg in args[:8]:
+        if not isinstance(arg, str):
+            return None
+        if take_next:
+            return arg
+        if arg == "-m":  # python -m module
+            take_next = True
+        elif arg.startswith("-") or arg in _LAUNCHER_VERBS:
+            continue
+        else:
+            return arg
+    return None
+
+
 def other_wrapper(command: Any, args: Any) -> str | None:
-    """The name of another security wrapper that launches this entry, if any."""
-    words = [command] if isinstance(command, str) else []
-    if isinstance(args, list):
-        words += [a for a in args[:6] if isinstance(a, str)]
+    """The name of another security wrapper that launches this entry, if any.
+
+    Only the command itself, or what a launcher (npx, uvx, python -m, …) runs, counts: an argument that merely
+    spells a wrapper's name elsewhere on the command line does not make the entry a wrapped one.
+    """
+    if not isinstance(command, str):
+        return None
+    words = [command]
+    if _basename(command).rsplit(".", 1)[0] in LAUNCHERS and isinstance(args, list):
+        launched = _launched_name(args)
+        if launched is not None:
+            words.append(launched)
     for word in words:
         base = _basename(word).split("@", 1)[0]
         for stem in (base, base.rsplit(".", 1)[0]):

@@ -216,6 +216,10 @@ def test_entries_wrapped_by_hand_with_the_module_form_are_recognised():
         ("uvx", ["mcp-scan@latest", "proxy"], "mcp-scan"),
         ("npx", ["-y", "@modelcontextprotocol/server-everything"], None),
         ("mcp-scanner-lookalike", [], None),
+        ("python3", ["-m", "mcp-context-protector", "--", "x"], "mcp-context-protector"),
+        ("npx", ["-y", "thv", "run", "fetch"], "toolhive"),
+        ("0", ["THV"], None),  # an argument spelling a wrapper's name is not a wrapper
+        ("npx", ["-y", "@acme/server", "--mode", "mcpgw"], None),
     ],
 )
 def test_other_wrappers_are_detected(command, args, tool):
