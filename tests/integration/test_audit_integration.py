@@ -209,19 +209,18 @@ def test_a_killed_writer_leaves_a_detectable_explainable_state(tmp_path):
     assert f"mcpwrap pid {proc.pid}" in problem.message and "killed" in problem.message
 
 
-def test_unwritable_log_blocks_traffic_with_the_block_contract(tmp_path):
+def test_log_that_cannot_be_opened_stops_wrap_at_start_under_block(tmp_path):
+    # Mid-session failures answer with the block contract (disk-full test below); a log that cannot be opened
+    # at all is a set-up mistake reported before any traffic, and the already spawned server is ended.
     log = tmp_path / "audit-is-a-directory"
     log.mkdir()
     proc = start_raw(wrap_command(EVERYTHING, audit_log=log), child_env(MCPWRAP_HOME=str(tmp_path / "home")))
     try:
-        answer = rpc(proc, INITIALIZE)
-        assert answer["id"] == 0 and answer["error"]["code"] == -32001
-        assert "audit log" in answer["error"]["message"]
-        assert answer["error"]["data"]["mcpwrap"]["rule"] == "audit-unwritable"
-        _, err = proc.communicate(timeout=RESPONSE_TIMEOUT)  # closes stdin: the client leaves
+        out, err = proc.communicate(timeout=RESPONSE_TIMEOUT)
     finally:
         proc.kill()
-    assert b"refusing traffic until it can be written (audit.on_failure: block)" in err
+    assert proc.returncode == 1 and out == b""
+    assert b"cannot open audit log" in err and b"audit.on_failure: block" in err and b"Traceback" not in err
 
 
 def test_unwritable_log_with_warn_policy_lets_traffic_through(tmp_path):

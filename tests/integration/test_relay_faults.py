@@ -149,17 +149,17 @@ def test_command_not_found_is_a_clear_error_with_exit_127(tmp_path):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
-def test_unwritable_audit_log_refuses_traffic(tmp_path):
-    # audit.on_failure: block (the default) — the relay runs but forwards nothing unaudited; requests are
-    # answered with the block contract (tests/integration/test_audit_integration.py checks the answers).
+def test_unwritable_audit_log_is_a_startup_error(tmp_path):
+    # audit.on_failure: block (the default): a log that cannot be opened stops mcpwrap before any traffic.
+    # (A log that fails later in a session answers requests with the block contract: test_audit_integration.)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")  # a file where a directory should be: unwritable even for root
     proc = subprocess.run(
         [*MCPWRAP, "wrap", "--audit-log", str(blocker / "audit.jsonl"), "--", *FAKE],
         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
     )
-    assert "cannot write audit log" in proc.stderr and "refusing traffic" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert "cannot open audit log" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
 
 
