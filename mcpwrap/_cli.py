@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "mcpwrap._cli_clients",
 
     # audit: verify / tail / stats / export, dashboard
+    "mcpwrap._cli_audit",
 
     # tools: list / review / approve / reject
     "mcpwrap._cli_tools",

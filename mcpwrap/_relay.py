@@ -350,7 +350,8 @@ class Relay:
                 out = _Batch()
                 for frame in frames:
                     self._handle_frame(direction, frame, out)
-                self._flush_audit()
+                if not self._flush_audit():
+                    out = self._withhold_unaudited(direction, out)
                 if out.forward and not forward_to.write(*out.forward):
                     self._answer_undeliverable(direction, out)
                 if out.reply:
@@ -360,13 +361,44 @@ class Relay:
         if direction is Direction.CLIENT_TO_SERVER:
             self._client_gone()
 
-    def _flush_audit(self) -> None:
+    def _flush_audit(self) -> bool:
+        """Write the audit records queued so far. False: they could not be written and the audit log's failure
+        policy is ``block`` (the log has said so on stderr), so what they describe must not be forwarded."""
         if self.audit is None:
-            return
+            return True
         try:
             self.audit.flush()
-        except AuditError as exc:
-            _log(str(exc))
+        except AuditError:
+            return False
+        return True
+
+    def _withhold_unaudited(self, direction: Direction, out: _Batch) -> _Batch:
+        """A batch whose audit records could not be written: nothing of it is forwarded.
+
+        Runs only on that failure path, so it re-reads the batch's own output instead of the relay keeping
+        every message: each request in it is answered with the block contract (and no longer tracked), each
+        response becomes an error for the side that waits for it, notifications are dropped. mcpwrap's own
+        answers in the batch (``out.reply``) still go back to the sender.
+        """
+        verdict = _audit_unwritable()
+        withheld = _Batch()
+        withheld.reply = list(out.reply)
+        for line in b"".join(out.forward).splitlines():
+            try:
+                value = rpc.decode(line)
+            except ProtocolError:  # mcpwrap's own encodings always decode; nothing undecodable is forwarded
+                continue
+            for envelope in value if isinstance(value, list) else (value,):
+                if not isinstance(envelope, dict) or "id" not in envelope:
+                    continue  # a notification: dropped
+                msg = Message(direction, line, envelope, self.session)
+                if "method" in envelope:
+                    with self._pending_lock:
+                        self.pending[direction].pop(envelope["id"], None)
+                    withheld.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
+                else:
+                    withheld.forward.append(rpc.encode(rpc.blocked_response_replacement(msg, verdict)))
+        return withheld
 
     # --- one line --------------------------------------------------------------------------------------------
 
@@ -721,7 +753,12 @@ class Relay:
             held._end("server exited")
             return False
         self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data))
-        self._flush_audit()
+        if not self._flush_audit():  # the release cannot be recorded (audit.on_failure: block): answer, don't forward
+            with self._pending_lock:
+                self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
+            self.to_client.write(rpc.encode(rpc.blocked_request_response(held.msg, _audit_unwritable())))
+            held._end("audit log unwritable")
+            return False
         if not self.to_server.write(data):  # the server's stdin closed meanwhile: answer instead of losing it
             with self._pending_lock:
                 request = self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
@@ -804,6 +841,14 @@ class Relay:
     def _audit_event(self, event: str, **fields: Any) -> None:
         if self.audit is not None:
             self.audit.record(event, **fields)
+
+
+def _audit_unwritable() -> Verdict:
+    return Verdict.block(
+        "mcpwrap cannot write its audit log, and its policy (audit.on_failure: block) forbids unaudited traffic",
+        rule="audit-unwritable",
+        interceptor="audit",
+    )
 
 
 class _Dropped:

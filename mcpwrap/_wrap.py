@@ -186,7 +186,14 @@ def _prepare(relay: "Relay", session: "Session", opts: WrapOptions) -> "tuple[Au
         _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
              "`mcpwrap policy init` writes one to edit")
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
-    audit = AuditLog(os.path.expanduser(audit_path), session)
+    audit = AuditLog(os.path.expanduser(audit_path), session, config["audit"])
+    if audit.failed and audit.on_failure == "block":
+        # A log that cannot even be opened is a set-up mistake: say so and stop, before any traffic. (Failures
+        # later in a session follow audit.on_failure: block answers, or warn and continue.)
+        from ._errors import AuditError
+
+        audit.close()
+        raise AuditError(f"{audit.failed} (audit.on_failure: block; fix the path, or pass --audit-log)")
     reload_lock = threading.Lock()  # SIGHUP and the file watcher may fire together: one rebuild at a time
 
     def reload() -> None:

@@ -150,6 +150,8 @@ def test_command_not_found_is_a_clear_error_with_exit_127(tmp_path):
 
 
 def test_unwritable_audit_log_is_a_startup_error(tmp_path):
+    # audit.on_failure: block (the default): a log that cannot be opened stops mcpwrap before any traffic.
+    # (A log that fails later in a session answers requests with the block contract: test_audit_integration.)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")  # a file where a directory should be: unwritable even for root
     proc = subprocess.run(
