@@ -32,7 +32,9 @@ def read_audit(path: str | os.PathLike) -> list[dict]:
     p = Path(path)
     if not p.exists():
         return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    # JSONL records are separated by "\n" only: str.splitlines() would also split inside a record at a raw
+    # U+2028/U+2029/U+0085, which json.dumps(ensure_ascii=False) leaves unescaped in recorded arguments.
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def child_env(**extra: str) -> dict[str, str]:
