@@ -335,13 +335,18 @@ class AuditLog:
                 n, prev, needs_newline = tail[1], tail[2], False  # nobody wrote since our last write
             else:
                 n, prev, needs_newline = read_chain_tail(self._fd, size)
+            rotated: list[bytes] = []
             if self.rotate_bytes and size >= self.rotate_bytes:
                 previous = self._rotate()
-                bodies = [self._body("log-rotated", {"previous": previous})[1], *bodies]
+                # A file-level record: it continues the chain but belongs to no session (were it sealed into
+                # this session's sequence, a session whose first flush rotates would not start with its
+                # session-start record).
+                note = _dumps({"ts": utc_now(), "event": "log-rotated", "previous": previous})
+                rotated, _, n, prev = self._sealer.seal([note], 0, n, prev)
                 needs_newline = False
                 st, size = os.fstat(self._fd), 0
             parts, seq, next_n, last_h = self._sealer.seal(bodies, self._seq, n, prev)
-            data = b"".join(parts)
+            data = b"".join(rotated + parts)
             if needs_newline:
                 data = b"\n" + data  # the last line was cut short: ours start on a line of their own
             fd = self._fd
