@@ -84,7 +84,7 @@ def corpus_text(size: int = SIZE) -> str:
 def measure_interceptors(runs: int, kind: str = "mixed") -> dict:
     from mcpwrap._config import parse_config
     from mcpwrap._message import Direction, Message, PendingRequest, Session
-    from mcpwrap.detect._regex import ENGINE
+    from mcpwrap._re2 import ENGINE
     from mcpwrap.interceptors import injection, schema, secrets
 
     text = corpus_text() if kind == "mixed" else python_text()

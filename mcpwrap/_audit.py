@@ -152,8 +152,15 @@ def utc_now() -> str:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
+_LINE_BREAKERS = ("\u2028", "\u2029", "\x85")  # JSON allows them raw in strings; str.splitlines and editors split there
+
+
 def _dumps(rec: dict) -> bytes:
-    return _encode(rec).encode("utf-8")
+    text = _encode(rec)
+    for ch in _LINE_BREAKERS:  # escaped, so every reader sees one record per line
+        if ch in text:
+            text = text.replace(ch, f"\\u{ord(ch):04x}")
+    return text.encode("utf-8")
 
 
 _KEY_FROM_SETTINGS: Any = object()

@@ -328,7 +328,7 @@ def replay(policy: Policy, audit_path: str | os.PathLike) -> ReplayReport:
     report = ReplayReport()
     path = Path(audit_path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")  # records end at \n only
     except OSError as exc:
         raise ConfigError(f"cannot read audit log: {exc}", file=str(path)) from None
     records: list[tuple[int, dict]] = []

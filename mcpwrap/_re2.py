@@ -1,34 +1,51 @@
-"""Linear-time regular expressions for policy patterns (RE2).
+"""Linear-time regular expressions (RE2), for every pattern mcpwrap runs.
 
-A pattern in a policy file, or an argument sent by a client, must never be able to hang the wrapper. Python's
-``re`` backtracks (``(a+)+$`` on 30 characters takes seconds); RE2 runs in time linear in the input, rejects
-constructs that cannot be matched that way (backreferences, lookaround), and bounds the memory a compiled
+Nothing a client, a server or a policy file supplies may be able to hang the wrapper. Python's ``re``
+backtracks (``(a+)+$`` on 30 characters takes seconds); RE2 runs in time linear in the input, rejects
+constructs that cannot be matched that way (backreferences, look-around), and bounds the memory a compiled
 pattern may take. It is also the syntax mcpgw's Go ``regexp`` uses, so mcpgw patterns mean the same here.
+
+Two uses:
+- :func:`compile_regex` — patterns from outside (policy rules, a server's JSON Schema ``pattern``): RE2 only;
+  a pattern RE2 refuses raises :class:`RegexError`.
+- :func:`compile_bytes` — mcpwrap's own detector patterns, compiled for ``bytes``: detectors work on UTF-8, so
+  offsets are byte offsets and the string → bytes step is a single ``encode`` (:func:`utf8`; RE2 would
+  otherwise re-encode the text on every call). ``MCPWRAP_REGEX_ENGINE=re`` switches these to Python's engine,
+  for benchmarks/bench_content.py to compare the two.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
-__all__ = ["compile_regex", "RegexError", "MAX_PATTERN_MEMORY"]
+__all__ = ["compile_regex", "compile_bytes", "utf8", "RegexError", "MAX_PATTERN_MEMORY", "DETECTOR_MEMORY", "ENGINE", "ENGINE_ENV"]
 
-MAX_PATTERN_MEMORY = 8 << 20  # bytes one compiled pattern may use; a larger one is refused at load time
+MAX_PATTERN_MEMORY = 8 << 20  # bytes one outside pattern may use; a larger one is refused at load time
+DETECTOR_MEMORY = 64 << 20  # mcpwrap's large detector alternations keep their DFA instead of falling back to NFA
+ENGINE_ENV = "MCPWRAP_REGEX_ENGINE"
+ENGINE = "re" if os.environ.get(ENGINE_ENV, "re2") == "re" else "re2"
 
 
 class RegexError(ValueError):
     pass
 
 
-def compile_regex(pattern: str, *, case_sensitive: bool = True) -> Any:
-    """Compile with RE2; raise :class:`RegexError` (with RE2's reason) for a pattern RE2 refuses."""
-    import re2
-
+def _options(re2: Any, max_mem: int, case_sensitive: bool = True) -> Any:
     options = re2.Options()
     options.log_errors = False  # RE2 would print every refused pattern to stderr itself
-    options.max_mem = MAX_PATTERN_MEMORY
+    options.max_mem = max_mem
     options.case_sensitive = case_sensitive
+    return options
+
+
+def compile_regex(pattern: str, *, case_sensitive: bool = True) -> Any:
+    """Compile an outside pattern with RE2; raise :class:`RegexError` (with RE2's reason) if RE2 refuses it."""
+    import re2
+
     try:
-        return re2.compile(pattern, options)
+        return re2.compile(pattern, _options(re2, MAX_PATTERN_MEMORY, case_sensitive))
     except re2.error as exc:
         reason = exc.args[0] if exc.args else str(exc)
         if isinstance(reason, bytes):
@@ -36,3 +53,34 @@ def compile_regex(pattern: str, *, case_sensitive: bool = True) -> Any:
         raise RegexError(str(reason)) from None
     except (TypeError, ValueError) as exc:
         raise RegexError(str(exc)) from None
+
+
+def compile_bytes(pattern: str, fallback: str | None = None) -> Any:
+    """Compile one of mcpwrap's detector patterns for bytes input.
+
+    ``fallback`` replaces a pattern that uses RE2-only syntax (``\\x{…}`` Unicode classes) under ``re``.
+    """
+    if ENGINE == "re2":
+        import re2
+
+        return re2.compile(pattern.encode("utf-8"), _options(re2, DETECTOR_MEMORY))
+    return re.compile((fallback or pattern).encode("utf-8"))
+
+
+_last_text: Any = None
+_last_bytes: bytes = b""
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8 (lone surrogates kept), remembering the last one: the secrets and injection
+    detectors scan the same string values one after the other, so a 10 MB result is encoded once."""
+    global _last_text, _last_bytes
+    if text is _last_text:
+        return _last_bytes
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (JSON allows "\ud800"): keep them rather than fail
+        data = text.encode("utf-8", "surrogatepass")
+    if len(text) > 4096:  # only worth remembering for large strings
+        _last_text, _last_bytes = text, data
+    return data

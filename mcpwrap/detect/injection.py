@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import normalize as nz
-from ._regex import compile_bytes, utf8
+from .._re2 import compile_bytes, utf8
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
 

@@ -30,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
-from ._regex import compile_bytes, utf8
+from .._re2 import compile_bytes, utf8
 
 __all__ = [
     "INVISIBLE_RANGES",

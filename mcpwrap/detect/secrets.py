@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .._strings import map_strings
-from ._regex import compile_bytes, utf8
+from .._re2 import compile_bytes, utf8
 
 __all__ = [
     "SECRET_TYPES",

@@ -131,7 +131,7 @@ def _lib() -> Any:
     import referencing.exceptions
     from jsonschema import validators
 
-    from ..detect._regex import ENGINE
+    from .._re2 import ENGINE, RegexError, compile_regex
 
     def refuse(uri: str) -> Any:
         # Never fetch a schema: no network access, no file access, whatever the server's schema says.
@@ -140,15 +140,13 @@ def _lib() -> Any:
     registry = referencing.Registry(retrieve=refuse)
 
     if ENGINE == "re2":
-        import re2
-
         _patterns: dict[str, Any] = {}
 
         def _compiled(p: str) -> Any:
             if p not in _patterns:
                 try:
-                    _patterns[p] = re2.compile(p)
-                except Exception:  # RE2 cannot express it (look-around, back-references): not checked
+                    _patterns[p] = compile_regex(p)
+                except RegexError:  # RE2 cannot express it (look-around, back-references): not checked
                     _patterns[p] = None
                 if len(_patterns) > 4096:
                     _patterns.clear()
