@@ -20,7 +20,7 @@ import os
 import re
 from typing import Any
 
-__all__ = ["compile_regex", "compile_bytes", "utf8", "RegexError", "MAX_PATTERN_MEMORY", "DETECTOR_MEMORY", "ENGINE", "ENGINE_ENV"]
+__all__ = ["compile_regex", "compile_bytes", "SignalSet", "utf8", "RegexError", "MAX_PATTERN_MEMORY", "DETECTOR_MEMORY", "ENGINE", "ENGINE_ENV"]
 
 MAX_PATTERN_MEMORY = 8 << 20  # bytes one outside pattern may use; a larger one is refused at load time
 DETECTOR_MEMORY = 64 << 20  # mcpwrap's large detector alternations keep their DFA instead of falling back to NFA
@@ -65,6 +65,40 @@ def compile_bytes(pattern: str, fallback: str | None = None) -> Any:
 
         return re2.compile(pattern.encode("utf-8"), _options(re2, DETECTOR_MEMORY))
     return re.compile((fallback or pattern).encode("utf-8"))
+
+
+class SignalSet:
+    """Which of several detector patterns occur in a stretch of bytes, in one pass.
+
+    With RE2 this is an ``RE2::Set`` (one DFA for all patterns) run over the stretch as a text of its own:
+    that is a superset of what each pattern finds with ``search(buf, start, end)`` (``^`` and ``\\b`` may
+    match at the edges of the stretch), so every pattern the set reports is confirmed with its own exact
+    search, and a pattern it does not report cannot match. A set's DFA does not give up when it is slow
+    (RE2 only lets single-pattern searches fall back to the NFA), so "no match" from the set is an answer.
+    Under ``re`` it is just every pattern's search.
+    """
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self.names = list(patterns)
+        self.exact = {name: compile_bytes(p) for name, p in patterns.items()}
+        self._set: Any = None
+        if ENGINE == "re2":
+            import re2
+
+            self._set = re2._re2.Set(re2._Anchor.UNANCHORED, _options(re2, DETECTOR_MEMORY))
+            for p in patterns.values():
+                if self._set.Add(p.encode("utf-8")) < 0:
+                    raise RegexError(f"pattern refused by RE2::Set: {p[:60]!r}")
+            if not self._set.Compile():
+                raise RegexError("RE2::Set did not compile")
+
+    def search(self, buf: bytes, start: int = 0, end: int | None = None) -> set[str]:
+        end = len(buf) if end is None else end
+        if self._set is None:
+            candidates = self.names
+        else:
+            candidates = [self.names[i] for i in self._set.Match(memoryview(buf)[start:end])]
+        return {name for name in candidates if self.exact[name].search(buf, start, end) is not None}
 
 
 _last_text: Any = None

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import normalize as nz
-from .._re2 import compile_bytes, utf8
+from .._re2 import SignalSet, compile_bytes, utf8
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
 
@@ -197,7 +197,9 @@ HIDING_WEIGHTS = {
 _PHRASE_SIGNALS = tuple(SIGNALS)
 # A literal space in a phrase also accepts runs of whitespace ("do  not", "do\nnot") and underscores.
 _SOURCES = {name: p.replace(" ", r"[\s_]{1,3}") for name, (_w_, p) in SIGNALS.items()}
-_SIGNAL_RX = {name: compile_bytes("(?is)" + p) for name, p in _SOURCES.items()}
+# One pass per region finds which signals occur (an RE2 set), instead of one search per signal.
+_SIGNAL_SET = SignalSet({name: "(?is)" + p for name, p in _SOURCES.items()})
+_SIGNAL_RX = _SIGNAL_SET.exact
 
 # Anchors: words that an instruction aimed at a model almost always contains (it names the model, its
 # instructions, the user it must deceive, a boundary it fakes, or the data it should steal). A literal
@@ -303,8 +305,7 @@ def _regions(buf: bytes) -> list[tuple[int, int]]:
 
 
 def _signals_in(buf: bytes, start: int = 0, end: int | None = None) -> set[str]:
-    end = len(buf) if end is None else end
-    return {name for name, rx in _SIGNAL_RX.items() if rx.search(buf, start, end) is not None}
+    return _SIGNAL_SET.search(buf, start, end)
 
 
 def _phrase_signals(text: str) -> set[str]:
