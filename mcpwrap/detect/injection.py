@@ -24,7 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from typing import Any, Iterator
+
 from . import normalize as nz
+from . import prefilter
 from .._re2 import SignalSet, compile_bytes, utf8
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
@@ -224,9 +227,9 @@ _ANCHOR_WORDS = (
     "your only", "your objective", "your instructions", "your configuration",
 )
 # Words are anchored at a word start ("ignore", not "unignored"), so identifiers in code hit less often.
-_ANCHORS = compile_bytes(
-    "(?i)" + "|".join((r"\b" if w[0].isalpha() else "") + re.escape(w) for w in _ANCHOR_WORDS) + r"|\bai\b|\ba\.i\.|\bbot\b"
-)
+ANCHOR_PATTERN = "(?i)" + "|".join((r"\b" if w[0].isalpha() else "") + re.escape(w) for w in _ANCHOR_WORDS) + r"|\bai\b|\ba\.i\.|\bbot\b"
+_ANCHORS = compile_bytes(ANCHOR_PATTERN)
+_ANCHOR_OVERHANG = 64  # longer than any anchor word
 WINDOW_BEFORE = 400  # bytes of context before an anchor that a phrase may start in
 WINDOW_AFTER = 600
 MAX_REGION = 4096  # a region where signals add up; longer merged regions are split (with overlap)
@@ -280,12 +283,12 @@ def threshold_for(sensitivity: str | float | None) -> float:
     return DEFAULT_THRESHOLD * SENSITIVITY[sensitivity]
 
 
-def _regions(buf: bytes) -> list[tuple[int, int]]:
+def _regions(buf: bytes, shared: bool = False) -> list[tuple[int, int]]:
     """Windows around anchor hits, merged, split to at most :data:`MAX_REGION` bytes."""
     spans: list[list[int]] = []
     n = len(buf)
     hits = 0
-    for m in _ANCHORS.finditer(buf):
+    for m in _anchor_hits(buf) if shared else _ANCHORS.finditer(buf):
         s, e = max(0, m.start() - WINDOW_BEFORE), min(n, m.end() + WINDOW_AFTER)
         if spans and s <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], e)
@@ -302,6 +305,22 @@ def _regions(buf: bytes) -> list[tuple[int, int]]:
             s += MAX_REGION - WINDOW_BEFORE - WINDOW_AFTER
         out.append((s, e))
     return out
+
+
+def _anchor_hits(buf: bytes) -> Iterator[Any]:
+    """Anchor matches in order, as ``_ANCHORS.finditer(buf)`` finds them; a large text is searched only in the
+    windows of the pass shared with the secrets detector (see :mod:`mcpwrap.detect.prefilter`)."""
+    n = len(buf)
+    if n < prefilter.MIN_SHARED_BYTES:
+        yield from _ANCHORS.finditer(buf)
+        return
+    pos = 0
+    for ws, we in prefilter.windows(buf):
+        for m in _ANCHORS.finditer(buf, max(pos, ws), min(n, we + _ANCHOR_OVERHANG)):
+            if m.start() >= we:
+                break
+            yield m
+            pos = m.end()
 
 
 def _signals_in(buf: bytes, start: int = 0, end: int | None = None) -> set[str]:
@@ -409,7 +428,9 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
             best_score, best_signals = score, set(signals) | hide
 
     # 1. The text itself, region by region.
-    for s, e in _regions(view):
+    # The view is the very bytes the secrets detector scans unless non-ASCII text was normalised: only then
+    # can the shared prefilter pass be reused.
+    for s, e in _regions(view, shared=view is utf8(text)):
         consider(_signals_in(view, s, e), weight=discount)
 
     # 2. What hides inside it: tag characters, JSON escapes, HTML comments and hidden elements, encoded runs.
@@ -424,28 +445,18 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
         if len(text) <= MAX_MARKUP_VIEW and "<" in text:
             stripped, _hidden = nz.strip_markup(view.decode("utf-8", "replace"))
             consider(_phrase_signals(stripped), weight=discount)
-        for h in _hidden_parts(view):
+        hidden_starts, spans = _hidden_and_encoded(view, len(text) >= _ENCODED_HINT)
+        for h in _hidden_parts(view, hidden_starts):
             inner_signals = _phrase_signals(h)
             if inner_signals:
                 consider(inner_signals, {"hidden-markup"})
-        if len(text) >= _ENCODED_HINT:
-            spans = []
-            for m in _COMBINED_RUNS.finditer(view):
-                s, e = m.span()
-                run = view[s:e]
-                if run.isalpha() or run.isdigit() or (b"_" in run and not any(c in run for c in b"+/=")):
-                    continue  # identifiers and numbers, not encodings of text
-                kind = "pct" if run[:1] == b"%" else ("hex" if len(run) % 2 == 0 and all(c in b"0123456789abcdefABCDEF" for c in run[:64]) else "b64")
-                spans.append((kind, s, e))
-                if len(spans) >= MAX_ENCODED_CANDIDATES:
-                    break
-            if spans:
-                latin = view.decode("latin-1")  # byte offsets index a 1:1 view; runs are ASCII
-                for dec in nz.decode_runs(latin, spans):
-                    inner = scan(dec.text, _depth=_depth + 1)
-                    inner_signals = {x for x in inner.signals if x in SIGNALS}
-                    if inner_signals:
-                        consider(inner_signals, {"encoded-payload"})
+        if spans:
+            latin = view.decode("latin-1")  # byte offsets index a 1:1 view; runs are ASCII
+            for dec in nz.decode_runs(latin, spans):
+                inner = scan(dec.text, _depth=_depth + 1)
+                inner_signals = {x for x in inner.signals if x in SIGNALS}
+                if inner_signals:
+                    consider(inner_signals, {"encoded-payload"})
 
     result.score = round(best_score, 3)
     result.signals = sorted(x for x in best_signals if x in SIGNALS) + sorted(x for x in best_signals if x in HIDING_WEIGHTS)
@@ -457,14 +468,102 @@ _JSON_ESCAPE_RUNS = compile_bytes(r"(?:\\u[0-9a-fA-F]{4}[^\\]{0,12}){3,}")
 MAX_ESCAPED_WINDOWS = 256
 MAX_HIDDEN_PARTS = 512
 MAX_ENCODED_CANDIDATES = 512
-_HIDDEN_START = compile_bytes(r"<!--|<[a-zA-Z][a-zA-Z0-9]*\s[^>]{0,200}(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|\shidden)[^>]{0,200}>|\[[^\]\n]{0,40}\]:\s*#\s*[(\"']")
+_HIDDEN_START_PATTERN = r"<!--|<[a-zA-Z][a-zA-Z0-9]*\s[^>]{0,200}(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|\shidden)[^>]{0,200}>|\[[^\]\n]{0,40}\]:\s*#\s*[(\"']"
+_HIDDEN_START = compile_bytes(_HIDDEN_START_PATTERN)
+
+
+_HIDDEN_OR_RUN = compile_bytes(f"(?:{_HIDDEN_START_PATTERN})|(?:{_RUN_PATTERN})")
+MAX_ESCAPE_PROBES = 20_000  # "\\u" positions looked at one by one before a plain search over the rest
+_ESCAPE_TRIPLE_SPAN = 2 * (6 + 12)  # a run's third "\\u" is at most this far after its first
+
+
+def _escape_runs(view: bytes) -> Iterator[Any]:
+    """``_JSON_ESCAPE_RUNS.finditer(view)``, found from the ``\\u`` positions: a run is three or more escapes
+    with no backslash between them, so only a ``\\u`` whose next two come within
+    :data:`_ESCAPE_TRIPLE_SPAN` bytes can start one, and only there is the pattern tried. A text with a few
+    escapes is not scanned by the DFA as a whole."""
+    pending: list[int] = []  # "\\u" positions not yet ruled out as starts, in order
+    pos = 0
+    probes = 0
+    while True:
+        p = view.find(b"\\u", pos)
+        if p < 0:
+            return
+        probes += 1
+        if probes > MAX_ESCAPE_PROBES:
+            yield from _JSON_ESCAPE_RUNS.finditer(view, pending[0] if pending else p)
+            return
+        pending.append(p)
+        pos = p + 1
+        if len(pending) < 3:
+            continue
+        if pending[2] - pending[0] <= _ESCAPE_TRIPLE_SPAN:
+            m = _JSON_ESCAPE_RUNS.match(view, pending[0])
+            if m is not None:
+                yield m
+                pos = m.end()
+                pending = []
+                continue
+        pending.pop(0)
+
+
+def _encoded_kind(view: bytes, s: int, e: int) -> str | None:
+    run = view[s:e]
+    if run.isalpha() or run.isdigit() or (b"_" in run and not any(c in run for c in b"+/=")):
+        return None  # identifiers and numbers, not encodings of text
+    return "pct" if run[:1] == b"%" else ("hex" if len(run) % 2 == 0 and all(c in b"0123456789abcdefABCDEF" for c in run[:64]) else "b64")
+
+
+def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, int]], list[tuple[str, int, int]]]:
+    """Starts of hidden markup (as ``_HIDDEN_START`` finds them) and candidate encoded runs (as
+    ``_COMBINED_RUNS`` finds them, at most :data:`MAX_ENCODED_CANDIDATES`), from one pass of the two patterns
+    joined.
+
+    The join loses nothing: a run has no ``<`` or ``[``, so it never hides the start of hidden markup; hidden
+    markup can hide (the start of) a run inside its attributes, so the runs inside each of its (rare) matches
+    are searched for separately and followed to their full length.
+    """
+    hidden: list[tuple[int, int]] = []
+    spans: list[tuple[str, int, int]] = []
+    if not want_runs:
+        return [m.span() for m in _HIDDEN_START.finditer(view)], spans
+    n = len(view)
+    pos = 0
+    while pos < n:
+        m = _HIDDEN_OR_RUN.search(view, pos)
+        if m is None:
+            break
+        s, e = m.span()
+        if view[s] == 0x3C or view[s] == 0x5B:  # "<" or "[": hidden markup
+            hidden.append((s, e))
+            pos = e
+            inner = s + 1
+            while True:
+                r = _COMBINED_RUNS.search(view, inner, min(n, e + 64))
+                if r is None or r.start() >= e:
+                    break
+                full = _COMBINED_RUNS.match(view, r.start())
+                rs, re_ = full.span() if full is not None else r.span()
+                kind = _encoded_kind(view, rs, re_)
+                if kind is not None and len(spans) < MAX_ENCODED_CANDIDATES:
+                    spans.append((kind, rs, re_))
+                inner = pos = max(pos, re_)
+            continue
+        pos = e
+        kind = _encoded_kind(view, s, e)
+        if kind is not None:
+            spans.append((kind, s, e))
+            if len(spans) >= MAX_ENCODED_CANDIDATES:
+                hidden.extend(m.span() for m in _HIDDEN_START.finditer(view, pos))
+                break
+    return hidden, spans
 
 
 def _escaped_windows(view: bytes) -> list[str]:
     """Stretches of text written with JSON escapes, unescaped (with some context on either side)."""
     out: list[str] = []
     last_end = -1
-    for m in _JSON_ESCAPE_RUNS.finditer(view):
+    for m in _escape_runs(view):
         s, e = max(0, m.start() - WINDOW_BEFORE, last_end), min(len(view), m.end() + WINDOW_AFTER)
         out.append(_unescape_json(view[s:e].decode("utf-8", "replace")))
         last_end = e
@@ -473,14 +572,13 @@ def _escaped_windows(view: bytes) -> list[str]:
     return out
 
 
-def _hidden_parts(view: bytes) -> list[str]:
+def _hidden_parts(view: bytes, starts: list[tuple[int, int]]) -> list[str]:
     """Contents of HTML comments, hidden elements and Markdown comments (each capped in length)."""
     out: list[str] = []
-    for m in _HIDDEN_START.finditer(view):
-        s = m.end()
-        if m.group().startswith(b"<!--"):
+    for ms, s in starts:
+        if view.startswith(b"<!--", ms):
             e = view.find(b"-->", s, s + 8192)
-        elif m.group().startswith(b"["):
+        elif view[ms] == 0x5B:
             e = view.find(b"\n", s, s + 8192)
         else:
             e = view.find(b"</", s, s + 8192)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 
 from .._strings import map_strings
 from .._re2 import compile_bytes, utf8
+from . import prefilter
 
 __all__ = [
     "SECRET_TYPES",
@@ -371,7 +372,8 @@ def _prefilter_form(kind: str, pattern: str) -> str:
     return re.sub(r"\{(\d+),\d+\}", r"{\1,}", pattern)
 
 
-_COMBINED = compile_bytes("|".join(f"(?:{_prefilter_form(k, p)})" for k, p, _g, _c in _DETECTORS))
+CANDIDATE_PATTERN = "|".join(f"(?:{_prefilter_form(k, p)})" for k, p, _g, _c in _DETECTORS)
+_COMBINED = compile_bytes(CANDIDATE_PATTERN)
 _LOCAL_PART = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _CONTEXT = 64  # bytes before a candidate that a context pattern (aws … secret = …) may need
 
@@ -444,40 +446,52 @@ def _confirm(buf: bytes, start: int, end: int, kinds: frozenset[str] | None) -> 
 def scan_bytes(buf: bytes, kinds: frozenset[str] | None = None) -> list[Finding]:
     """Findings in one UTF-8 string (byte offsets), non-overlapping, in order."""
     out: list[Finding] = []
-    pos = 0
     n = len(buf)
-    while pos < n:
-        m = _COMBINED.search(buf, pos)
-        if m is None:
-            break
-        start, end = m.span()
-        if end - start == 3 and buf[start + 1] == 0x40:  # "x@y": an address candidate, found by its "@"
-            at = start + 1
-            floor = max(pos, at - 64)
-            while start > floor and buf[start - 1] in _LOCAL_PART:
-                start -= 1
-            while start < at and not (48 <= buf[start] <= 57 or 65 <= buf[start] <= 90 or 97 <= buf[start] <= 122):
-                start += 1  # the local part begins with a letter or digit
-            if kinds is None or "email" in kinds:
-                em = _EMAIL_RX.match(buf, start, min(n, at + 256))
-                if em is not None and em.end() > at + 1 and _v_email(buf, em.start(), em.end()):
-                    out.append(Finding("email", em.start(), em.end()))
-                    pos = em.end()
+    if n < prefilter.MIN_SHARED_BYTES:
+        spans: list[tuple[int, int]] = [(0, n)]
+        overhang = 0
+    else:
+        # A large text: only the windows of the pass shared with the injection detector can hold a candidate
+        # start (see mcpwrap.detect.prefilter); the search runs past a window's end by the overhang only.
+        spans = prefilter.windows(buf)
+        overhang = prefilter.OVERHANG
+    pos = 0  # where the text is still unexplained: an address's local part may reach back to it
+    for ws, we in spans:
+        limit = min(n, we + overhang)
+        while pos < limit:
+            m = _COMBINED.search(buf, max(pos, ws), limit)
+            if m is None:
+                break
+            start, end = m.span()
+            if start >= we and we < n:
+                break  # the next window (or none) holds the next candidate
+            if end - start == 3 and buf[start + 1] == 0x40:  # "x@y": an address candidate, found by its "@"
+                at = start + 1
+                floor = max(pos, at - 64)
+                while start > floor and buf[start - 1] in _LOCAL_PART:
+                    start -= 1
+                while start < at and not (48 <= buf[start] <= 57 or 65 <= buf[start] <= 90 or 97 <= buf[start] <= 122):
+                    start += 1  # the local part begins with a letter or digit
+                if kinds is None or "email" in kinds:
+                    em = _EMAIL_RX.match(buf, start, min(n, at + 256))
+                    if em is not None and em.end() > at + 1 and _v_email(buf, em.start(), em.end()):
+                        out.append(Finding("email", em.start(), em.end()))
+                        pos = em.end()
+                        continue
+                if kinds is not None and kinds <= {"email"}:
+                    pos = end
                     continue
-            if kinds is not None and kinds <= {"email"}:
-                pos = end
+            hit = _confirm(buf, start, end, kinds)
+            if hit is None:
+                # Not confirmed: try again just after this start (another detector's match may begin inside the
+                # span), but skip the rest of a digit run — every suffix of a long number is a candidate too.
+                pos = start + 1
+                while pos < end and 48 <= buf[pos] <= 57 and 48 <= buf[pos - 1] <= 57:
+                    pos += 1
                 continue
-        hit = _confirm(buf, start, end, kinds)
-        if hit is None:
-            # Not confirmed: try again just after this start (another detector's match may begin inside the
-            # span), but skip the rest of a digit run — every suffix of a long number is a candidate too.
-            pos = start + 1
-            while pos < end and 48 <= buf[pos] <= 57 and 48 <= buf[pos - 1] <= 57:
-                pos += 1
-            continue
-        kind, s, e = hit
-        out.append(Finding(kind, s, e))
-        pos = max(e, start + 1)
+            kind, s, e = hit
+            out.append(Finding(kind, s, e))
+            pos = max(e, start + 1)
     return out
 
 
