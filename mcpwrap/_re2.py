@@ -20,7 +20,7 @@ import os
 import re
 from typing import Any
 
-__all__ = ["compile_regex", "compile_bytes", "SignalSet", "utf8", "RegexError", "MAX_PATTERN_MEMORY", "DETECTOR_MEMORY", "ENGINE", "ENGINE_ENV"]
+__all__ = ["compile_regex", "compile_bytes", "SignalSet", "search_span", "finditer_spans", "utf8", "RegexError", "MAX_PATTERN_MEMORY", "DETECTOR_MEMORY", "ENGINE", "ENGINE_ENV"]
 
 MAX_PATTERN_MEMORY = 8 << 20  # bytes one outside pattern may use; a larger one is refused at load time
 DETECTOR_MEMORY = 64 << 20  # mcpwrap's large detector alternations keep their DFA instead of falling back to NFA
@@ -100,6 +100,38 @@ class SignalSet:
             candidates = [self.names[i] for i in self._set.Match(memoryview(buf)[start:end])]
         return {name for name in candidates if self.exact[name].search(buf, start, end) is not None}
 
+
+def search_span(rx: Any, buf: bytes, pos: int, endpos: int) -> tuple[int, int] | None:
+    """``rx.search(buf, pos, endpos).span()`` (None when there is no match) for a detector pattern from
+    :func:`compile_bytes`, with ``0 <= pos <= endpos <= len(buf)``.
+
+    With RE2 this calls the compiled program directly: the Python wrapper builds a generator and a match
+    object per call (a few microseconds), which adds up over the thousands of candidates in a large text.
+    """
+    if ENGINE == "re2":
+        global _UNANCHORED
+        if _UNANCHORED is None:
+            import re2
+
+            _UNANCHORED = re2._Anchor.UNANCHORED
+        span = rx._regexp.Match(_UNANCHORED, buf, pos, endpos)[0]
+        return None if span[0] < 0 else span
+    m = rx.search(buf, pos, endpos)
+    return None if m is None else m.span()
+
+
+def finditer_spans(rx: Any, buf: bytes, pos: int = 0, endpos: int | None = None) -> Any:
+    """Spans of ``rx.finditer(buf, pos, endpos)`` (non-empty patterns only), without a match object each."""
+    end = len(buf) if endpos is None else endpos
+    while pos < end:
+        span = search_span(rx, buf, pos, end)
+        if span is None:
+            return
+        yield span
+        pos = span[1] if span[1] > span[0] else span[0] + 1
+
+
+_UNANCHORED: Any = None  # re2's search mode, looked up on first use (importing re2 is not paid at start-up)
 
 _last_text: Any = None
 _last_bytes: bytes = b""

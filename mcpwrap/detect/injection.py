@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from . import normalize as nz
 from . import prefilter
-from .._re2 import SignalSet, compile_bytes, utf8
+from .._re2 import SignalSet, compile_bytes, finditer_spans, utf8
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
 
@@ -239,14 +239,20 @@ _COMBINED_RUNS = compile_bytes(_RUN_PATTERN)
 # Non-ASCII characters that change what a matcher sees: invisibles, tags, bidi controls, Greek/Cyrillic/Armenian
 # look-alikes, IPA and small capitals, full-width and mathematical letters, enclosed and letter-like forms,
 # superscripts, ligatures. Accented Latin letters (é, ü) are left alone: NFKC keeps them and no phrase needs them.
-_SUSPICIOUS = compile_bytes(
+_SUSPICIOUS_CLASS = (
     r"[\x{00AD}\x{034F}\x{061C}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}\x{200B}-\x{200F}\x{202A}-\x{202E}"
     r"\x{2060}-\x{206F}\x{3164}\x{FE00}-\x{FE0F}\x{FEFF}\x{FFA0}\x{FFF9}-\x{FFFB}\x{1D173}-\x{1D17A}\x{E0000}-\x{E007F}"
     r"\x{E0100}-\x{E01EF}\x{0370}-\x{058F}\x{0250}-\x{02AF}\x{1D00}-\x{1DBF}\x{FF00}-\x{FFEF}\x{1D400}-\x{1D7FF}"
-    r"\x{2070}-\x{209F}\x{2100}-\x{214F}\x{2460}-\x{24FF}\x{FB00}-\x{FB4F}\x{1F100}-\x{1F1FF}\x{0131}\x{0237}]+",
+    r"\x{2070}-\x{209F}\x{2100}-\x{214F}\x{2460}-\x{24FF}\x{FB00}-\x{FB4F}\x{1F100}-\x{1F1FF}\x{0131}\x{0237}]"
+)
+_SUSPICIOUS = compile_bytes(
+    _SUSPICIOUS_CLASS + "+",
     # Python's engine on bytes: every non-ASCII stretch (normalising more than needed, never less).
     fallback=r"[\xc2-\xf4][\x80-\xbf]+(?:[\xc2-\xf4][\x80-\xbf]+)*",
 )
+# The same class for Python's engine over a text's few distinct non-ASCII characters (normalize.non_ascii_chars):
+# a text without any of them needs no normalised view, and the class is not run over its bytes at all.
+_SUSPICIOUS_CHAR = re.compile(re.sub(r"\\x\{([0-9A-F]+)\}", lambda m: "\\U%08X" % int(m.group(1), 16), _SUSPICIOUS_CLASS))
 _HIDDEN_MARKUP = compile_bytes(r"<!--|<[a-zA-Z][^>]{0,200}(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|\shidden)|\]:\s*#\s*[(\"']")
 _ENCODED_HINT = 24
 MAX_MARKUP_VIEW = 256 * 1024  # texts up to this size are also matched with their HTML tags removed
@@ -288,15 +294,15 @@ def _regions(buf: bytes, shared: bool = False) -> list[tuple[int, int]]:
     spans: list[list[int]] = []
     n = len(buf)
     hits = 0
-    for m in _anchor_hits(buf) if shared else _ANCHORS.finditer(buf):
-        s, e = max(0, m.start() - WINDOW_BEFORE), min(n, m.end() + WINDOW_AFTER)
+    for ms, me in _anchor_hits(buf) if shared else finditer_spans(_ANCHORS, buf):
+        s, e = max(0, ms - WINDOW_BEFORE), min(n, me + WINDOW_AFTER)
         if spans and s <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], e)
         else:
             spans.append([s, e])
         hits += 1
         if hits >= MAX_ANCHOR_HITS:
-            spans.append([m.end(), n])  # the rest, unfiltered
+            spans.append([me, n])  # the rest, unfiltered
             break
     out: list[tuple[int, int]] = []
     for s, e in spans:
@@ -307,20 +313,20 @@ def _regions(buf: bytes, shared: bool = False) -> list[tuple[int, int]]:
     return out
 
 
-def _anchor_hits(buf: bytes) -> Iterator[Any]:
-    """Anchor matches in order, as ``_ANCHORS.finditer(buf)`` finds them; a large text is searched only in the
-    windows of the pass shared with the secrets detector (see :mod:`mcpwrap.detect.prefilter`)."""
+def _anchor_hits(buf: bytes) -> Iterator[tuple[int, int]]:
+    """Spans of anchor matches in order, as ``_ANCHORS.finditer(buf)`` finds them; a large text is searched only
+    in the windows of the pass shared with the secrets detector (see :mod:`mcpwrap.detect.prefilter`)."""
     n = len(buf)
     if n < prefilter.MIN_SHARED_BYTES:
-        yield from _ANCHORS.finditer(buf)
+        yield from finditer_spans(_ANCHORS, buf)
         return
     pos = 0
     for ws, we in prefilter.windows(buf):
-        for m in _ANCHORS.finditer(buf, max(pos, ws), min(n, we + _ANCHOR_OVERHANG)):
-            if m.start() >= we:
+        for span in finditer_spans(_ANCHORS, buf, max(pos, ws), min(n, we + _ANCHOR_OVERHANG)):
+            if span[0] >= we:
                 break
-            yield m
-            pos = m.end()
+            yield span
+            pos = span[1]
 
 
 def _signals_in(buf: bytes, start: int = 0, end: int | None = None) -> set[str]:
@@ -349,8 +355,8 @@ def _normalized_view(text: str) -> tuple[bytes, nz.Normalized]:
     """
     buf = utf8(text)
     stats = nz.Normalized("")
-    if text.isascii():
-        return buf, stats
+    if text.isascii() or _SUSPICIOUS_CHAR.search(nz.non_ascii_chars(text)) is None:
+        return buf, stats  # nothing normalisation would change (accents, quotes, arrows are kept as they are)
     runs = []
     for m in _SUSPICIOUS.finditer(buf):
         runs.append(m.span())

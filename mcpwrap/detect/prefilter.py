@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._re2 import compile_bytes
+from .._re2 import compile_bytes, finditer_spans
 
 __all__ = ["windows", "OVERHANG", "MIN_SHARED_BYTES"]
 
@@ -51,8 +51,7 @@ def windows(buf: bytes) -> list[tuple[int, int]]:
         return _last_windows
     out: list[tuple[int, int]] = []
     cs = ce = -1
-    for m in _union().finditer(buf):
-        s, e = m.span()
+    for s, e in finditer_spans(_union(), buf):
         if cs >= 0 and s - ce <= MERGE_GAP:
             ce = max(ce, e)
             continue

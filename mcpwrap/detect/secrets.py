@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .._strings import map_strings
-from .._re2 import compile_bytes, utf8
+from .._re2 import compile_bytes, search_span, utf8
 from . import prefilter
 
 __all__ = [
@@ -459,10 +459,10 @@ def scan_bytes(buf: bytes, kinds: frozenset[str] | None = None) -> list[Finding]
     for ws, we in spans:
         limit = min(n, we + overhang)
         while pos < limit:
-            m = _COMBINED.search(buf, max(pos, ws), limit)
-            if m is None:
+            span = search_span(_COMBINED, buf, max(pos, ws), limit) if max(pos, ws) <= limit else None
+            if span is None:
                 break
-            start, end = m.span()
+            start, end = span
             if start >= we and we < n:
                 break  # the next window (or none) holds the next candidate
             if end - start == 3 and buf[start + 1] == 0x40:  # "x@y": an address candidate, found by its "@"
