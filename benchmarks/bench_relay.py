@@ -201,6 +201,18 @@ def measure(args: argparse.Namespace, audit: str, rows: list, label: str) -> Non
     rows.append(("10 000 pipelined notifications" + tag, f"{d_rate:,.0f} msg/s", f"{w_rate:,.0f} msg/s", f"{w_rate / d_rate:.2f}x", ">= 50,000 msg/s"))
 
 
+def baseline(args: argparse.Namespace, rows: list) -> None:
+    """What any relay process costs here: the bare byte-copying relay beside the direct server."""
+    bare = [sys.executable, str(ROOT / "benchmarks" / "bare_relay.py"), *FAKE]
+    d = round_trips(FAKE, args.rounds)
+    w = round_trips(bare, args.rounds)
+    rows.append(("small tools/call, raw client p50 [bare byte-copying relay]", f"{pct(d, .5) * 1000:.3f} ms", f"{pct(w, .5) * 1000:.3f} ms", f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "floor for any relay"))
+    n_sdk = max(200, args.rounds // 4)
+    d = sdk_round_trips(FAKE, n_sdk)
+    w = sdk_round_trips(bare, n_sdk)
+    rows.append(("small tools/call, SDK client p50 [bare byte-copying relay]", f"{pct(d, .5) * 1000:.3f} ms", f"{pct(w, .5) * 1000:.3f} ms", f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "floor for any relay"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=2000)
@@ -214,6 +226,7 @@ def main() -> None:
     with open(relay_only, "w") as f:
         f.write(RELAY_ONLY)
     rows: list[tuple[str, str, str, str, str]] = []
+    baseline(args, rows)
     POLICY[:] = ["--policy", relay_only]
     measure(args, audit, rows, "relay only")
     POLICY[:] = []
