@@ -12,6 +12,10 @@ Workloads (targets from the core issue):
   10 000 pipelined notifications                       >= 50 000 msg/s through mcpwrap
 
 The server is tests/fake_server.py (a fast echo). The audit log is written for every message, as in use.
+Each wrapped workload runs twice: with the built-in default policy (every interceptor on: policy, integrity,
+schema, secrets, injection, approval, audit) and with a relay-only policy (interceptors switched off, audit
+on), so the relay's own cost and the inspection's cost are told apart. Start-up is also measured against
+real servers (mcp-server-time, server-everything), whose boot overlaps mcpwrap's own start-up work.
 """
 
 from __future__ import annotations
@@ -28,11 +32,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = [sys.executable, str(ROOT / "tests" / "fake_server.py")]
+TIME = [str(Path(sys.executable).parent / "mcp-server-time")]
+EVERYTHING = [str(ROOT / "tests" / "servers" / "node_modules" / ".bin" / "mcp-server-everything"), "stdio"]
 MCPWRAP = [sys.executable, "-m", "mcpwrap"]
 
 
+RELAY_ONLY = """\
+default_action: allow
+integrity: {enabled: false}
+schema: {enabled: false}
+secrets: {enabled: false}
+injection: {enabled: false, sanitize: false}
+"""
+POLICY: list[str] = []  # set in main(): [] = the built-in default, or ["--policy", <relay-only file>]
+
+
 def wrapped(server: list[str], audit: str) -> list[str]:
-    return [*MCPWRAP, "wrap", "--audit-log", audit, "--", *server]
+    return [*MCPWRAP, "wrap", "--audit-log", audit, *POLICY, "--", *server]
 
 
 class Pipe:
@@ -147,48 +163,74 @@ def notifications_rate(cmd: list[str], n: int) -> float:
     return n / elapsed
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=2000)
-    ap.add_argument("--markdown", action="store_true")
-    args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="mcpwrap-bench-")
-    audit = os.path.join(tmp, "audit.jsonl")
-    rows: list[tuple[str, str, str, str, str]] = []
-
+def measure(args: argparse.Namespace, audit: str, rows: list, label: str) -> None:
     def ms(x: float) -> str:
         return f"{x * 1000:.3f} ms"
 
+    tag = f" [{label}]"
     d = round_trips(FAKE, args.rounds)
     w = round_trips(wrapped(FAKE, audit), args.rounds)
-    rows.append(("small tools/call, raw client p50", ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x", "<= 1.3x"))
-    rows.append(("small tools/call, raw client p99", ms(pct(d, .99)), ms(pct(w, .99)), f"{pct(w, .99) / pct(d, .99):.2f}x", "report"))
+    rows.append(("small tools/call, raw client p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "<= 1.3x"))
+    rows.append(("small tools/call, raw client p99" + tag, ms(pct(d, .99)), ms(pct(w, .99)), f"{pct(w, .99) / pct(d, .99):.2f}x", "report"))
     n_sdk = max(200, args.rounds // 4)
     d = sdk_round_trips(FAKE, n_sdk)
     w = sdk_round_trips(wrapped(FAKE, audit), n_sdk)
-    rows.append(("small tools/call, SDK client p50", ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x", "<= 1.3x"))
-    rows.append(("small tools/call, SDK client p99", ms(pct(d, .99)), ms(pct(w, .99)), f"{pct(w, .99) / pct(d, .99):.2f}x", "report"))
-
-    for label, size, n in (("200 KB result p50", 200 * 1024, 300), ("10 MB result p50", 10 * 1024 * 1024, 15)):
+    rows.append(("small tools/call, SDK client p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "<= 1.3x"))
+    rows.append(("small tools/call, SDK client p99" + tag, ms(pct(d, .99)), ms(pct(w, .99)), f"{pct(w, .99) / pct(d, .99):.2f}x", "report"))
+    for name, size, n in (("200 KB result p50", 200 * 1024, 300), ("10 MB result p50", 10 * 1024 * 1024, 15)):
         server = [*FAKE, "--payload-bytes", str(size)]
         d = round_trips(server, n)
         w = round_trips(wrapped(server, audit), n)
         extra = pct(w, .5) - pct(d, .5)
         target = "<= 1.2x" if size < 1e6 else "adds <= 100 ms"
-        rows.append((label, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{extra * 1000:.1f} ms)", target))
-
+        rows.append((name + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{extra * 1000:.1f} ms)", target))
     d = startup(FAKE, 15)
     w = startup(wrapped(FAKE, audit), 15)
-    rows.append(("startup: spawn -> initialize answered, p50", ms(pct(d, .5)), ms(pct(w, .5)), f"+{(pct(w, .5) - pct(d, .5)) * 1000:.1f} ms", "adds <= 60 ms"))
-
+    rows.append(("startup, fake server (boots ~50 ms), p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"+{(pct(w, .5) - pct(d, .5)) * 1000:.1f} ms", "adds <= 60 ms"))
+    if not args.quick:
+        for name, server in (("mcp-server-time", TIME), ("server-everything", EVERYTHING)):
+            d = startup(server, 7)
+            w = startup(wrapped(server, audit), 7)
+            rows.append((f"startup, {name}, p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"+{(pct(w, .5) - pct(d, .5)) * 1000:.1f} ms", "adds <= 60 ms"))
     size = 10 * 1024 * 1024
     rss = peak_rss_mb(audit, size)
-    rows.append(("peak RSS of mcpwrap, 10 MB message", "-", f"{rss:.1f} MB", f"{rss / (3 * size / 2**20 + 40):.2f} of budget", "<= 3 x 10 MB + 40 MB = 70 MB"))
-
+    rows.append(("peak RSS of mcpwrap, 10 MB message" + tag, "-", f"{rss:.1f} MB", f"{rss / (3 * size / 2**20 + 40):.2f} of budget", "<= 70 MB"))
     n = 10_000
     d_rate = notifications_rate(FAKE, n)
     w_rate = notifications_rate(wrapped(FAKE, audit), n)
-    rows.append(("10 000 pipelined notifications", f"{d_rate:,.0f} msg/s", f"{w_rate:,.0f} msg/s", f"{w_rate / d_rate:.2f}x", ">= 50,000 msg/s wrapped"))
+    rows.append(("10 000 pipelined notifications" + tag, f"{d_rate:,.0f} msg/s", f"{w_rate:,.0f} msg/s", f"{w_rate / d_rate:.2f}x", ">= 50,000 msg/s"))
+
+
+def baseline(args: argparse.Namespace, rows: list) -> None:
+    """What any relay process costs here: the bare byte-copying relay beside the direct server."""
+    bare = [sys.executable, str(ROOT / "benchmarks" / "bare_relay.py"), *FAKE]
+    d = round_trips(FAKE, args.rounds)
+    w = round_trips(bare, args.rounds)
+    rows.append(("small tools/call, raw client p50 [bare byte-copying relay]", f"{pct(d, .5) * 1000:.3f} ms", f"{pct(w, .5) * 1000:.3f} ms", f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "floor for any relay"))
+    n_sdk = max(200, args.rounds // 4)
+    d = sdk_round_trips(FAKE, n_sdk)
+    w = sdk_round_trips(bare, n_sdk)
+    rows.append(("small tools/call, SDK client p50 [bare byte-copying relay]", f"{pct(d, .5) * 1000:.3f} ms", f"{pct(w, .5) * 1000:.3f} ms", f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "floor for any relay"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=2000)
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="skip the real-server start-up rows")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="mcpwrap-bench-")
+    os.environ["MCPWRAP_HOME"] = os.path.join(tmp, "home")  # pins, approvals: never the real home
+    audit = os.path.join(tmp, "audit.jsonl")
+    relay_only = os.path.join(tmp, "relay-only.yaml")
+    with open(relay_only, "w") as f:
+        f.write(RELAY_ONLY)
+    rows: list[tuple[str, str, str, str, str]] = []
+    baseline(args, rows)
+    POLICY[:] = ["--policy", relay_only]
+    measure(args, audit, rows, "relay only")
+    POLICY[:] = []
+    measure(args, audit, rows, "full default chain")
 
     header = ("workload", "direct", "wrapped", "ratio / added", "target")
     if args.markdown:
@@ -200,7 +242,8 @@ def main() -> None:
         widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
         for r in (header, *rows):
             print("  ".join(str(x).ljust(wd) for x, wd in zip(r, widths)))
-    print(f"\n(audit records written: {sum(1 for _ in open(audit))}; python {sys.version.split()[0]}, {os.cpu_count()} cores)")
+    load = os.getloadavg()[0]
+    print(f"\n(audit records written: {sum(1 for _ in open(audit))}; python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {load:.2f})")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 import rig
-from mcpwrap.interceptors import FACTORIES
 
 pytestmark = pytest.mark.integration
 
@@ -25,26 +24,14 @@ AGENT = rig.ROOT / "demos" / "agent.py"
 DEMO_TIMEOUT = 180  # generous: the machine running CI may be busy; the demo itself needs a few seconds
 
 
-def _registered(*words: str) -> bool:
-    return any(word in target for target in FACTORIES for word in words)
-
-
-def _needs(concern: str, *words: str):
-    return pytest.mark.xfail(not _registered(*words), reason=f"needs {concern}", strict=True)
-
-
-# attack → the outcomes that count as stopped, the rule family expected to stop it (None: any), and a marker
-# for attacks that another concern stops.
+# attack → the outcomes that count as stopped, and the interceptor: rule that must have stopped it
 EXPECTED = [
     pytest.param("poisoning", {"withheld"}, "integrity.poisoned", id="poisoning"),
     pytest.param("rug_pull", {"held"}, "integrity.changed", id="rug_pull"),
-    pytest.param("injection", {"blocked", "redacted"}, None, id="injection",
-                 marks=_needs("content security: prompt-injection detection", "inject")),
-    pytest.param("leak", {"blocked", "redacted"}, None, id="leak",
-                 marks=_needs("content security: secret/PII redaction", "secret", "redact", "pii")),
-    pytest.param("exec", {"blocked"}, None, id="exec", marks=_needs("policy rules (exec) in policy.example.yaml", "policy")),
-    pytest.param("ssh_key", {"blocked", "redacted"}, None, id="ssh_key",
-                 marks=_needs("policy rules (~/.ssh) in policy.example.yaml", "policy")),
+    pytest.param("injection", {"blocked"}, "injection: injection-block", id="injection"),
+    pytest.param("leak", {"redacted"}, "secrets: secrets-redact", id="leak"),
+    pytest.param("exec", {"blocked"}, "policy: block-dangerous-exec", id="exec"),
+    pytest.param("ssh_key", {"blocked"}, "policy: block-sensitive-reads", id="ssh_key"),
 ]
 
 
@@ -73,8 +60,7 @@ def test_every_attack_is_stopped_with_mcpwrap(demo, attack, stopped_as, rule):
     outcome = results["wrapped"][attack]
     assert not outcome["succeeded"], outcome
     assert outcome["outcome"] in stopped_as, outcome
-    if rule:
-        assert rule in outcome["by"], outcome
+    assert rule in outcome["by"], outcome
 
 
 def test_the_poisoned_listing_and_the_rug_pull_are_audited_with_their_json_paths(demo):
