@@ -526,20 +526,8 @@ def redact_text(text: str, kinds: Iterable[str] | None = None, counts: Counter |
     """``text`` with every finding replaced by ``[REDACTED:<type>]``; counts per type added to ``counts``."""
     if len(text) < MIN_CANDIDATE_CHARS:
         return text
-    buf = utf8(text)
-    findings = scan_bytes(buf, frozenset(kinds) if kinds is not None else None)
-    if not findings:
-        return text
-    parts: list[bytes] = []
-    last = 0
-    for f in findings:
-        parts.append(buf[last : f.start])
-        parts.append(placeholder(f.kind).encode())
-        last = f.end
-        if counts is not None:
-            counts[f.kind] += 1
-    parts.append(buf[last:])
-    return b"".join(parts).decode("utf-8", "surrogatepass")
+    findings = scan_bytes(utf8(text), frozenset(kinds) if kinds is not None else None)
+    return apply_findings(text, findings, None, counts)
 
 
 def redact_json(value: Any, settings: Any = None) -> tuple[Any, dict[str, int]]:
