@@ -10,7 +10,7 @@ from rig import EVERYTHING, FILESYSTEM, ROOT, child_env, read_audit, sdk_session
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
-MCPGW = Path(__file__).resolve().parent.parent / "fixtures" / "mcpgw"
+MCPGW = Path(__file__).resolve().parent.parent / "fixtures" / "mcpgw-format"
 SECRET = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key"
 
 
@@ -73,7 +73,7 @@ async def test_mcpgw_demo_policy_loads_unchanged_and_enforces(fake_home, tmp_pat
 
 async def test_mcpgw_metadata_exfiltration_policy(tmp_path):
     audit = tmp_path / "audit.jsonl"
-    cmd = wrap_command(EVERYTHING, "--policy", str(MCPGW / "poisoned-demo-policy.yaml"), audit_log=audit)
+    cmd = wrap_command(EVERYTHING, "--policy", str(MCPGW / "exfiltration-policy.yaml"), audit_log=audit)
     async with sdk_session(cmd) as s:
         names = {t.name for t in (await s.list_tools()).tools}
         assert "echo" in names  # default allow: nothing removed
@@ -87,7 +87,7 @@ async def test_mcpgw_metadata_exfiltration_policy(tmp_path):
 
 
 async def test_mcpgw_readme_policy_subjects(tmp_path):
-    policy = str(MCPGW / "readme-policy.yaml")
+    policy = str(MCPGW / "admin-policy.yaml")
     async with sdk_session(wrap_command(EVERYTHING, "--policy", policy, "--subject", "admin-alice")) as admin:
         assert blocked_by(await admin.call_tool("exec_cmd", {"command": "rm -rf /"})) is None  # admin-full-access
     async with sdk_session(wrap_command(EVERYTHING, "--policy", policy, "--subject", "bob")) as bob:
@@ -140,7 +140,7 @@ def test_batch_elements_are_each_decided(tmp_path):
     from rig import RawPeer
 
     audit = tmp_path / "audit.jsonl"
-    cmd = wrap_command(EVERYTHING, "--policy", str(MCPGW / "readme-policy.yaml"), "--subject", "bob", audit_log=audit)
+    cmd = wrap_command(EVERYTHING, "--policy", str(MCPGW / "admin-policy.yaml"), "--subject", "bob", audit_log=audit)
     with RawPeer(cmd) as peer:
         peer.initialize("2025-03-26")
         # Written by hand: the denied call spells its command with JSON escapes and a case variant.

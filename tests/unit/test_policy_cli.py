@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mcpwrap._cli import app
 from mcpwrap._policy import add_override_rule, load_overrides
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mcpgw"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mcpgw-format"
 ROOT = Path(__file__).resolve().parent.parent.parent
 runner = CliRunner()
 
@@ -85,7 +85,7 @@ def test_test_single_call_prints_rule_and_why():
 
 
 def test_test_json_output():
-    r = run("policy", "test", str(FIXTURES / "readme-policy.yaml"), "--tool", "exec_x", "--args", '{"command":"sudo su"}', "--subject", "admin-1", "--json")
+    r = run("policy", "test", str(FIXTURES / "admin-policy.yaml"), "--tool", "exec_x", "--args", '{"command":"sudo su"}', "--subject", "admin-1", "--json")
     out = json.loads(r.output)["results"][0]
     assert (out["action"], out["rule"], out["subject"]) == ("allow", "admin-full-access", "admin-1")
 
