@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcpwrap._audit import AuditLog, AuditSettings, _dumps, utc_now  # noqa: E402
+from mcpwrap._audit.writer import AuditLog, AuditSettings, _dumps, utc_now  # noqa: E402
 from mcpwrap._message import Session  # noqa: E402
 
 SINK = r"""
@@ -117,7 +117,7 @@ def extract(rev: str, into: Path) -> Path:
 
 REF_WRITER = r"""
 import os, sys, tempfile, time
-from mcpwrap._audit import AuditLog
+from mcpwrap._audit.writer import AuditLog
 from mcpwrap._message import Session
 records, batch, rounds = map(int, sys.argv[1:4])
 fields = {"direction": "c2s", "kind": "notification", "method": "notifications/progress", "action": "pass", "size": 96}

@@ -59,7 +59,7 @@ async def run_calls(cmd: list[str], env: dict, calls: int, **kw) -> list[float]:
 
 
 def terminal_watcher(home: str, stop: threading.Event) -> None:
-    from mcpwrap._approvals import ApprovalError, ApprovalQueue
+    from mcpwrap._state.approvals import ApprovalError, ApprovalQueue
 
     queue = ApprovalQueue(Path(home) / "approvals")
     while not stop.is_set():

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from mcpwrap._config import parse_config  # noqa: E402
 from mcpwrap._message import Direction, Message, Session  # noqa: E402
-from mcpwrap._policy import policy_of  # noqa: E402
+from mcpwrap._policy.engine import policy_of  # noqa: E402
 from mcpwrap.interceptors.policy import PolicyInterceptor  # noqa: E402
 
 BUDGET_US = 50.0  # the target: what a 1 000-rule policy may add to one tools/call

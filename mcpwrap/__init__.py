@@ -39,7 +39,7 @@ __all__ = [
 
 def __getattr__(name: str):  # the relay pulls in subprocess/threading; load it only when asked
     if name == "Relay":
-        from ._relay import Relay
+        from ._relay.relay import Relay
 
         return Relay
     raise AttributeError(name)

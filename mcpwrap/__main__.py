@@ -1,7 +1,7 @@
 """Entry point: ``mcpwrap`` and ``python -m mcpwrap``.
 
 ``wrap`` is dispatched before the CLI framework is imported, so a wrapped server starts fast; every other
-command goes through the typer application in :mod:`mcpwrap._cli`.
+command goes through the typer application in :mod:`mcpwrap._cli.app`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "wrap":
-        from ._wrap import main as wrap_main
+        from ._cli.wrap import main as wrap_main
 
         sys.exit(wrap_main(args[1:]))
-    from ._cli import app
+    from ._cli.app import app
 
     app(args=args, prog_name="mcpwrap")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .._chain import Chain, Interceptor
 
 if TYPE_CHECKING:
-    from .._audit import AuditLog
+    from .._audit.writer import AuditLog
     from .._config import Config
     from .._message import Session
 
@@ -62,7 +62,7 @@ def build_chain(config: "Config", session: "Session", audit_log: "AuditLog | Non
         if icpt is not None:
             interceptors.append(icpt)
     if audit_log is not None:
-        from .._audit import AuditInterceptor
+        from .._audit.writer import AuditInterceptor
 
         interceptors.append(AuditInterceptor(audit_log, config["audit"]))
     return Chain(interceptors)

@@ -13,7 +13,7 @@ interceptor, last before audit, decides *how* a person is asked:
   one-time nonce and an expiry. The client's retry (new id, ``inputResponses`` + ``requestState``) is
   verified; on approval mcpwrap forwards the *frozen* call under the retry's id, without its own fields. A
   forged, damaged, replayed, expired or altered retry is refused.
-- ``terminal``: the call is queued under ``$MCPWRAP_HOME/approvals`` (:mod:`mcpwrap._approvals`) for
+- ``terminal``: the call is queued under ``$MCPWRAP_HOME/approvals`` (:mod:`mcpwrap._state.approvals`) for
   ``mcpwrap approvals`` / ``approve`` / ``deny`` in another terminal; optionally a desktop notification.
 
 Channels are tried in the rule's order; elicitation and terminal listen together while a call is held (the
@@ -46,7 +46,7 @@ import threading
 import time
 from typing import Any
 
-from .._approvals import (
+from .._state.approvals import (
     REMEMBER_CHOICES,
     ApprovalError,
     ApprovalQueue,

@@ -2,7 +2,7 @@
 
 What the interceptor sees and does
 - ``tools/list`` results (s2c, answered request ``tools/list``): every tool definition is scanned
-  (:mod:`mcpwrap._poison`) and compared with its pin (:mod:`mcpwrap._pins`). A tool that is poisoned (with
+  (:mod:`mcpwrap.detect.poison`) and compared with its pin (:mod:`mcpwrap._state.pins`). A tool that is poisoned (with
   ``action: block``), changed since it was approved, rejected, or new on an already-pinned server with
   ``new_tools: hold`` is *withheld*: the listing is forwarded without it (a MODIFY verdict whose audit
   details name the tool, its status and — for findings — the JSON path that fired).
@@ -33,8 +33,8 @@ from .._chain import Interceptor
 from .._config import check_keys, expect, section
 from .._errors import ConfigError
 from .._message import Action, Direction, Kind, Message, Verdict
-from .._pins import INSTRUCTIONS, PinStore, definition_hash, entry_key, new_entry, utc_now
-from .._poison import Finding, scan_instructions, scan_prompt, scan_resource, scan_tool, tool_definition
+from .._state.pins import INSTRUCTIONS, PinStore, definition_hash, entry_key, new_entry, utc_now
+from ..detect.poison import Finding, scan_instructions, scan_prompt, scan_resource, scan_tool, tool_definition
 
 __all__ = ["IntegritySettings", "IntegrityInterceptor", "build", "ACTIONS", "NEW_TOOLS"]
 

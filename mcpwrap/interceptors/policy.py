@@ -1,7 +1,7 @@
 """The admission-control interceptor: rules, ``tools/list`` filtering, risk classes, rate limits.
 
 Runs first in the chain. For every request and notification, in both directions, it asks the policy
-(:meth:`mcpwrap._policy.PolicyView.decide`) and answers:
+(:meth:`mcpwrap._policy.engine.PolicyView.decide`) and answers:
 
 - allow: a PASS verdict naming the deciding rule (so the audit record says which rule let it through);
 - deny: a BLOCK (the relay answers a request with the block contract) — or, in ``mode: audit``, the same
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._chain import Interceptor, Outcome
 from .._message import Action, Direction, Kind, Message, Session, Verdict
-from .._normalize import clean_text
-from .._policy import UNKNOWN, Call, Decision, Policy, approval_available, policy_of
-from .._ratelimit import SessionState, check, session_state
-from .._risk import classify, classify_name
+from .._policy.normalize import clean_text
+from .._policy.engine import UNKNOWN, Call, Decision, Policy, approval_available, policy_of
+from .._policy.ratelimit import SessionState, check, session_state
+from .._policy.risk import classify, classify_name
 
 if TYPE_CHECKING:
-    from .._audit import AuditLog
+    from .._audit.writer import AuditLog
     from .._config import Config
 
 __all__ = ["PolicyInterceptor", "build"]

@@ -14,8 +14,8 @@ import anyio
 import pytest
 from typer.testing import CliRunner
 
-from mcpwrap._auditchain import verify
-from mcpwrap._cli import app
+from mcpwrap._audit.chain import verify
+from mcpwrap._cli.app import app
 from rig import EVERYTHING, TIME, child_env, read_audit, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -82,7 +82,7 @@ def recorded(tmp_path_factory) -> Path:
     env = child_env(
         MCPWRAP_HOME=str(home),
         MCPWRAP_AUDIT_KEY=KEY,
-        MCPWRAP_EXTRA_INTERCEPTORS="mcpwrap.interceptors.testing:build",
+        MCPWRAP_EXTRA_INTERCEPTORS="mcpwrap.testing:build",
         MCPWRAP_TEST_SCRIPT=json.dumps({"block": ["tools/call:get-sum"]}),
     )
     anyio.run(record_real_sessions, log, env)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from rig import MCPWRAP
 
-from mcpwrap._safewrite import _Lock
+from mcpwrap._clients.safewrite import _Lock
 
 pytestmark = pytest.mark.integration
 

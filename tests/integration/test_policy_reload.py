@@ -104,7 +104,7 @@ async def test_sighup_reloads(tmp_path):
 
 async def test_an_override_written_during_a_session_applies(tmp_path, mcpwrap_home):
     """What the approval interceptor does for "remember always": the running wrapper picks the rule up."""
-    from mcpwrap._policy import add_override_rule
+    from mcpwrap._policy.engine import add_override_rule
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(DENY_ECHO)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mcpwrap import _jsonrpc as rpc
+from mcpwrap._relay import jsonrpc as rpc
 from rig import FAKE, MCPWRAP, RawPeer, child_env, read_audit, wrap_command
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def peer(tmp_path, *fake_args, options=(), env=None, stderr=None):
 
 
 def scripted(**script):
-    return child_env(MCPWRAP_EXTRA_INTERCEPTORS="mcpwrap.interceptors.testing:build", MCPWRAP_TEST_SCRIPT=json.dumps(script))
+    return child_env(MCPWRAP_EXTRA_INTERCEPTORS="mcpwrap.testing:build", MCPWRAP_TEST_SCRIPT=json.dumps(script))
 
 
 def test_unmodified_messages_pass_byte_for_byte(tmp_path):

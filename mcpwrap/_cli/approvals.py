@@ -1,0 +1,151 @@
+"""``mcpwrap approvals`` / ``approve`` / ``deny``: decide held calls from a terminal.
+
+``approve`` must be run by a person at a terminal: it refuses when its standard input is not a terminal and
+asks for confirmation after showing the call. A model that can run shell commands through some tool does so
+without a terminal, so it cannot approve its own calls this way (and it never learns an approval id: ids
+appear only here and in desktop notifications). ``deny`` needs no terminal — refusing is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import typer
+
+from .._state.approvals import REMEMBER_CHOICES, ApprovalError, ApprovalQueue
+
+__all__ = ["register"]
+
+WATCH_REFRESH = 1.0  # seconds between refreshes of `approvals --watch`
+
+
+def _queue() -> ApprovalQueue:
+    from .._config import load_config
+    from .wrap import resolve_policy_path
+
+    try:
+        settings = load_config(resolve_policy_path(None))["approval"]
+        return ApprovalQueue(settings.queue)
+    except Exception:  # an unreadable policy must not hide pending calls: fall back to the default queue
+        return ApprovalQueue()
+
+
+def _at_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdin (closed, captured): not a person's terminal
+        return False
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _table(entries: list[dict]):
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Pending approvals ({len(entries)})", title_justify="left", expand=False)
+    for col in ("ID", "server", "call", "arguments", "rule", "waiting", "left"):
+        table.add_column(col, overflow="fold")
+    now = time.time()
+    for e in entries:
+        cells = (
+            str(e.get("id", "?")),
+            str(e.get("server")),
+            str(e.get("tool")),
+            str(e.get("arguments") or ""),
+            str(e.get("rule")) + (f"\n{e['reason']}" if e.get("reason") else ""),
+            _age(now - e.get("created_ts", now)),
+            _age(e.get("expires_ts", now) - now) + f" then {e.get('on_timeout', 'deny')}",
+        )
+        # Text, not markup: arguments come from the model, and "[white on white]" must not hide anything.
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
+def _show(entries: list[dict]):
+    from rich.console import Group
+    from rich.text import Text
+
+    if not entries:
+        return Text("No calls are waiting for approval.")
+    hint = Text("Decide with: mcpwrap approve ID [--remember once|session|always]  |  mcpwrap deny ID", style="dim")
+    return Group(_table(entries), hint)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("approvals", help="List calls waiting for a person's approval, from every wrapped server.")
+    def approvals(
+        watch: bool = typer.Option(False, "--watch", "-w", help="keep the list on screen, refreshed every second"),
+        as_json: bool = typer.Option(False, "--json", help="print the pending approvals as JSON"),
+    ) -> None:
+        from rich.console import Console
+
+        queue = _queue()
+        try:
+            if as_json:
+                typer.echo(json.dumps(queue.pending(), indent=1, ensure_ascii=False))
+                return
+            console = Console()
+            if not watch:
+                console.print(_show(queue.pending()))
+                return
+            from rich.live import Live
+
+            with Live(_show(queue.pending()), console=console, refresh_per_second=4, transient=False) as live:
+                while True:
+                    time.sleep(WATCH_REFRESH)
+                    live.update(_show(queue.pending()))
+        except ApprovalError as exc:
+            typer.echo(f"mcpwrap: {exc}", err=True)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            raise typer.Exit(0)
+
+    @app.command("approve", help="Approve a held call (see `mcpwrap approvals`). Must be run at a terminal.")
+    def approve(
+        approval_id: str = typer.Argument(..., metavar="ID", help="the id shown by `mcpwrap approvals`"),
+        remember: str = typer.Option("once", "--remember", "-r", help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)"),
+        yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),
+    ) -> None:
+        if remember not in REMEMBER_CHOICES:
+            typer.echo(f"mcpwrap: --remember must be one of {', '.join(REMEMBER_CHOICES)}", err=True)
+            raise typer.Exit(2)
+        if not _at_terminal():
+            typer.echo(
+                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); "
+                "a call cannot be approved from a script or a tool",
+                err=True,
+            )
+            raise typer.Exit(1)
+        queue = _queue()
+        try:
+            entry = queue.get(approval_id)
+            typer.echo(f"{entry.get('server')}: {entry.get('tool')}    (rule {entry.get('rule')})")
+            if entry.get("arguments"):
+                for line in str(entry["arguments"]).splitlines():
+                    typer.echo(f"  {line}")
+            if not yes and not typer.confirm(f"Approve this call (remember: {remember})?", default=False):
+                typer.echo("not approved (nothing changed)")
+                raise typer.Exit(1)
+            queue.decide(approval_id, "approve", remember=remember)
+        except ApprovalError as exc:
+            typer.echo(f"mcpwrap: {exc}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"approved {approval_id}" + (f" (remember: {remember})" if remember != "once" else ""))
+
+    @app.command("deny", help="Deny a held call (see `mcpwrap approvals`); the client gets the block answer.")
+    def deny(approval_id: str = typer.Argument(..., metavar="ID", help="the id shown by `mcpwrap approvals`")) -> None:
+        try:
+            entry = _queue().decide(approval_id, "deny")
+        except ApprovalError as exc:
+            typer.echo(f"mcpwrap: {exc}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"denied {approval_id} ({entry.get('server')}: {entry.get('tool')})")
+
+

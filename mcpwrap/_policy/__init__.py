@@ -1,0 +1,1 @@
+"""Admission control: rule model and engine, value normalisation, rate limits, risk classes."""

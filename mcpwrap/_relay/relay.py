@@ -1,0 +1,858 @@
+"""The relay: the child process, the two pumps, request tracking and shutdown. It knows nothing of policy.
+
+    client ──stdin──► [c2s pump] ──chain──► child stdin
+    client ◄─stdout── [s2c pump] ◄─chain─── child stdout          child stderr → our stderr (inherited)
+
+Design
+- Each pump is an OS thread doing blocking reads of whole chunks: read → frame → decode → chain → write.
+  A pump is a strictly sequential loop, so a thread is the cheapest correct form (no event-loop hop per
+  message); the GIL is released while a pump waits in ``read``/``write``.
+- A message no interceptor modified is forwarded as the exact bytes received. mcpwrap serialises only what
+  it writes itself: modified messages, block answers, and errors for refused lines.
+- Requests are tracked per direction (the client's and the server's ids overlap). A response is matched to
+  the request it answers before the chain sees it. Ids mcpwrap sends itself use the ``mcpwrap-`` prefix.
+- Invariant: every request that enters gets exactly one response — from the peer, from mcpwrap when it
+  blocks or refuses it, or from mcpwrap when the child exits with the request pending.
+- Held requests (a HOLD verdict, e.g. waiting for a person's approval): the request is neither forwarded nor
+  answered; the relay keeps it as a :class:`HeldRequest` and hands that handle to the verdict's callback, which
+  later *releases* it (the bytes frozen at interception are forwarded and the request becomes pending) or
+  *answers* it (block contract, or a response mcpwrap composes). Exactly one of these happens, decided under
+  the pending lock, so it races safely with the child's exit. Other traffic keeps flowing meanwhile. A held
+  request counts as in flight for the duplicate-id check; the client's ``notifications/cancelled`` ends it
+  without an answer; child exit answers it like a pending request; client EOF ends it.
+- mcpwrap's own requests to the client (:meth:`Relay.send_client_request`, ids from :meth:`next_own_id`) are
+  answered by the client to mcpwrap: such a response is routed to the registered callback and never reaches
+  the server.
+- Lifecycle: client EOF → close the child's stdin → ``CHILD_EXIT_GRACE`` → SIGTERM to the child's process
+  group → ``TERM_GRACE`` → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
+  with the child's status (128+n for a signal). SIGINT/SIGTERM are forwarded to the child's group; SIGHUP
+  calls the reload hook and never kills the relay.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+from . import jsonrpc as rpc
+from .._chain import Chain, Outcome
+from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
+from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
+from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+
+__all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
+
+CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
+TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
+DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
+_IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux allows 1024)
+_PROTOCOL_META = "io.modelcontextprotocol/protocolVersion"
+_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
+_CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
+
+
+def _log(text: str) -> None:
+    try:
+        sys.stderr.write(f"mcpwrap: {text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed: nothing else to tell
+        pass
+
+
+class _Writer:
+    """One output pipe, shared by both pumps."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def write(self, *chunks: bytes) -> bool:
+        """Write all chunks in order (``writev``: a large message is never copied to be joined)."""
+        pending = [memoryview(c) for c in chunks if c]
+        if not pending:
+            return True
+        with self.lock:
+            if self.closed:
+                return False
+            try:
+                while pending:
+                    n = os.writev(self.fd, pending[:_IOV_MAX])
+                    while n and pending:
+                        if n >= len(pending[0]):
+                            n -= len(pending[0])
+                            pending.pop(0)
+                        else:
+                            pending[0] = pending[0][n:]
+                            n = 0
+            except OSError:  # EPIPE: the reader is gone
+                self.closed = True
+                return False
+        return True
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                try:
+                    os.close(self.fd)
+                except OSError:
+                    pass
+
+
+class _Batch:
+    """Writes produced by one read, flushed together: audit first, then forwards, then answers."""
+
+    __slots__ = ("forward", "reply", "requests")
+
+    def __init__(self) -> None:
+        self.forward: list[bytes] = []
+        self.reply: list[bytes] = []
+        self.requests: list[Any] = []  # ids of the requests in ``forward`` (answered here if it can't be sent)
+
+
+class HeldRequest:
+    """A client request the chain held (HOLD verdict): the handle its callback uses to decide it later.
+
+    Every method that ends the hold returns False when it had already ended (released, answered, cancelled by
+    the client, answered on the child's exit, client gone): the first decision wins, the others are no-ops.
+    """
+
+    __slots__ = ("relay", "msg", "id", "forward_bytes", "held_at", "end_reason", "_on_end", "ended")
+
+    def __init__(self, relay: "Relay", msg: Message, forward_bytes: bytes) -> None:
+        self.relay = relay
+        self.msg = msg
+        self.id = msg.id
+        self.forward_bytes = forward_bytes  # frozen at interception: what a release sends, byte for byte
+        self.held_at = time.monotonic()
+        self.end_reason: str | None = None
+        self._on_end: list[Callable[[str], None]] = []
+        self.ended = threading.Event()
+
+    @property
+    def progress_token(self) -> Any:
+        params = self.msg.params
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        return token if isinstance(token, (str, int)) and not isinstance(token, bool) else None
+
+    @property
+    def held_seconds(self) -> float:
+        return time.monotonic() - self.held_at
+
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` when the hold ends in any way (also after a release or an answer)."""
+        self._on_end.append(callback)
+        if self.ended.is_set():
+            callback(self.end_reason or "")
+
+    def release(self, envelope: dict | None = None) -> bool:
+        """Forward the frozen request to the server (or ``envelope``, serialised) and track it as pending."""
+        return self.relay._release_held(self, envelope)
+
+    def answer(self, verdict: Verdict) -> bool:
+        """Answer the client with the block contract for ``verdict``; nothing reaches the server."""
+        return self.relay._answer_held(self, rpc.blocked_request_response(self.msg, verdict), "answered", verdict.reason)
+
+    def reply(self, response: dict, reason: str = "answered by mcpwrap") -> bool:
+        """Answer the client with a response mcpwrap composed (its id must be the held request's)."""
+        return self.relay._answer_held(self, response, "answered", reason)
+
+    def progress(self, progress: float, total: float | None = None, message: str | None = None) -> bool:
+        """Send ``notifications/progress`` for this request, if it carried a progressToken and is still held."""
+        token = self.progress_token
+        if token is None or self.ended.is_set():
+            return False
+        params: dict = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        return self.relay.send_client_notification("notifications/progress", params)
+
+    def audit(self, event: str, **fields: Any) -> None:
+        """Record (and write at once: no pump flushes for a hold's own thread)."""
+        self.relay._audit_event(event, **fields)
+        self.relay._flush_audit()
+
+    def _end(self, reason: str) -> None:
+        self.end_reason = reason
+        self.ended.set()
+        for callback in self._on_end:
+            try:
+                callback(reason)
+            except Exception as exc:  # pragma: no cover - a callback bug must not break the relay
+                _log(f"a held request's end callback failed: {type(exc).__name__}: {exc}")
+
+
+class Relay:
+    def __init__(
+        self,
+        command: list[str],
+        session: Session,
+        chain: Chain | None = None,
+        *,
+        audit: Any = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        env: dict | None = None,
+        on_reload: Callable[[], None] | None = None,
+        client_in: int = 0,
+        client_out: int = 1,
+    ) -> None:
+        self.command = command
+        self.session = session
+        self.chain = chain  # replaced atomically by reload; each message reads it once
+        self.audit = audit
+        self.max_message_bytes = max_message_bytes
+        self.env = env
+        self.on_reload = on_reload
+        self.client_in = client_in
+        self.client_out_fd = client_out
+        self.pending: dict[Direction, dict[Any, PendingRequest]] = {
+            Direction.CLIENT_TO_SERVER: {},
+            Direction.SERVER_TO_CLIENT: {},
+        }
+        self._pending_lock = threading.Lock()
+        self.held: dict[Any, HeldRequest] = {}  # client requests held by a HOLD verdict (under _pending_lock)
+        self._own_requests: dict[str, Callable[[dict], None]] = {}  # mcpwrap's requests to the client
+        self._exiting = False  # set once pending requests were answered on the child's exit
+        self._own_ids = 0
+        self._own_ids_lock = threading.Lock()
+        self.child: subprocess.Popen | None = None
+        self.client_eof = threading.Event()
+        self.child_exited = threading.Event()
+        self._stopping = False
+
+    # --- process lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self.child = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None,  # inherited: the server's diagnostics go straight to ours
+                bufsize=0,
+                start_new_session=True,  # own process group: signals reach the whole server tree
+                env=self.env,
+                close_fds=True,
+            )
+        except FileNotFoundError:
+            raise CommandNotFound(f"command not found: {self.command[0]}") from None
+        except PermissionError:
+            err = McpwrapError(f"command is not executable: {self.command[0]}")
+            err.exit_code = 126
+            raise err from None
+        except OSError as exc:
+            err = McpwrapError(f"cannot start {self.command[0]}: {exc.strerror or exc}")
+            err.exit_code = 126
+            raise err from None
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.to_server = _Writer(self.child.stdin.fileno(), "server")
+        self.to_client = _Writer(self.client_out_fd, "client")
+        self._server_stdout = self.child.stdout.fileno()
+
+    def run(self) -> int:
+        """Relay until the child exits; return mcpwrap's exit status (the child's)."""
+        if self.child is None:
+            self.start()
+        self._install_signals()
+        self._audit_event("session-start", command=self.command, pid=self.child.pid)
+        self._flush_audit()
+        c2s = threading.Thread(target=self._pump, args=(Direction.CLIENT_TO_SERVER,), name="mcpwrap-c2s", daemon=True)
+        s2c = threading.Thread(target=self._pump, args=(Direction.SERVER_TO_CLIENT,), name="mcpwrap-s2c", daemon=True)
+        c2s.start()
+        s2c.start()
+        status = self._wait_child()
+        self.child_exited.set()
+        s2c.join(DRAIN_GRACE)  # what the child wrote before exiting is still delivered
+        if s2c.is_alive():
+            # A grandchild still holds the pipe open: end the group so nothing outlives us.
+            self._signal_group(signal.SIGKILL)
+            s2c.join(DRAIN_GRACE)
+        self._answer_pending_on_exit(status)
+        self._audit_event("session-end", exit_code=status)
+        self._flush_audit()
+        self.chain.close()
+        return status
+
+    def _wait_child(self) -> int:
+        assert self.child is not None
+        while True:
+            try:
+                rc = self.child.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - SIGINT is handled, kept as a guard
+                continue
+        self._signal_group(signal.SIGKILL)  # reap stragglers of the group: no orphans
+        return 128 + (-rc) if rc < 0 else rc
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def forward(signum: int, _frame: Any) -> None:
+            self._signal_group(signum)
+
+        def reload(_signum: int, _frame: Any) -> None:
+            if self.on_reload is not None:
+                threading.Thread(target=self.on_reload, name="mcpwrap-reload", daemon=True).start()
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, reload)
+        if hasattr(signal, "SIGPIPE"):
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+    def abort(self) -> None:
+        """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
+        if self.child is not None and self.child.poll() is None:
+            self._signal_group(signal.SIGKILL)
+            self.child.wait()
+
+    def _signal_group(self, signum: int) -> None:
+        if self.child is None:
+            return
+        try:
+            os.killpg(self.child.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _client_gone(self) -> None:
+        """The client closed our stdin: let the server finish, then make sure it ends."""
+        self.client_eof.set()
+        self._end_holds("the client closed the connection")
+        self.to_server.close()
+        assert self.child is not None
+        for sig, grace in ((None, CHILD_EXIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
+            if sig is not None:
+                self._signal_group(sig)
+            if grace is None or self.child_exited.wait(grace):
+                return
+
+    # --- pumps -----------------------------------------------------------------------------------------------
+
+    def _pump(self, direction: Direction) -> None:
+        fd = self.client_in if direction is Direction.CLIENT_TO_SERVER else self._server_stdout
+        forward_to = self.to_server if direction is Direction.CLIENT_TO_SERVER else self.to_client
+        reply_to = self.to_client if direction is Direction.CLIENT_TO_SERVER else self.to_server
+        reader = LineReader(fd, self.max_message_bytes)
+        try:
+            for frames in reader.batches():
+                out = _Batch()
+                for frame in frames:
+                    self._handle_frame(direction, frame, out)
+                if not self._flush_audit():
+                    out = self._withhold_unaudited(direction, out)
+                if out.forward and not forward_to.write(*out.forward):
+                    self._answer_undeliverable(direction, out)
+                if out.reply:
+                    reply_to.write(*out.reply)
+        except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
+            _log(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
+        if direction is Direction.CLIENT_TO_SERVER:
+            self._client_gone()
+
+    def _flush_audit(self) -> bool:
+        """Write the audit records queued so far. False: they could not be written and the audit log's failure
+        policy is ``block`` (the log has said so on stderr), so what they describe must not be forwarded."""
+        if self.audit is None:
+            return True
+        try:
+            self.audit.flush()
+        except AuditError:
+            return False
+        return True
+
+    def _withhold_unaudited(self, direction: Direction, out: _Batch) -> _Batch:
+        """A batch whose audit records could not be written: nothing of it is forwarded.
+
+        Runs only on that failure path, so it re-reads the batch's own output instead of the relay keeping
+        every message: each request in it is answered with the block contract (and no longer tracked), each
+        response becomes an error for the side that waits for it, notifications are dropped. mcpwrap's own
+        answers in the batch (``out.reply``) still go back to the sender.
+        """
+        verdict = _audit_unwritable()
+        withheld = _Batch()
+        withheld.reply = list(out.reply)
+        for line in b"".join(out.forward).splitlines():
+            try:
+                value = rpc.decode(line)
+            except ProtocolError:  # mcpwrap's own encodings always decode; nothing undecodable is forwarded
+                continue
+            for envelope in value if isinstance(value, list) else (value,):
+                if not isinstance(envelope, dict) or "id" not in envelope:
+                    continue  # a notification: dropped
+                msg = Message(direction, line, envelope, self.session)
+                if "method" in envelope:
+                    with self._pending_lock:
+                        self.pending[direction].pop(envelope["id"], None)
+                    withheld.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
+                else:
+                    withheld.forward.append(rpc.encode(rpc.blocked_response_replacement(msg, verdict)))
+        return withheld
+
+    # --- one line --------------------------------------------------------------------------------------------
+
+    def _handle_frame(self, direction: Direction, frame: Frame, out: _Batch) -> None:
+        if frame.oversized:
+            self._refuse(
+                direction,
+                frame.raw + b" " + frame.tail,
+                ProtocolError(f"message of {frame.size} bytes exceeds the limit of {self.max_message_bytes} bytes", rpc.INVALID_REQUEST),
+                out,
+                size=frame.size,
+            )
+            return
+        line = frame.raw
+        try:
+            value = rpc.decode(line)
+        except ProtocolError as exc:
+            self._refuse(direction, line, exc, out)
+            return
+        if isinstance(value, list):
+            self._handle_batch(direction, line, value, out)
+            return
+        try:
+            rpc.check_envelope(value)
+        except ProtocolError as exc:
+            self._refuse(direction, line, exc, out, envelope=value)
+            return
+        result = self._handle_message(direction, line, value, out)
+        if result is None:
+            out.forward += (line, b"\n")  # no concatenation: a 64 MiB line is not copied again
+        elif result is not _DROPPED:
+            out.forward.append(rpc.encode(result))
+
+    def _handle_batch(self, direction: Direction, line: bytes, elements: list, out: _Batch) -> None:
+        """JSON-RPC batch (2025-03-26): every element is examined on its own; nothing passes as a whole."""
+        if not elements:
+            self._refuse(direction, line, ProtocolError("empty batch", rpc.INVALID_REQUEST), out)
+            return
+        forwarded: list[Any] = []
+        untouched = True
+        inner = _Batch()
+        for element in elements:
+            try:
+                rpc.check_envelope(element)
+            except ProtocolError as exc:
+                untouched = False
+                self._refuse(direction, line, exc, inner, envelope=element, in_batch=True)
+                continue
+            result = self._handle_message(direction, line, element, inner, in_batch=True)
+            if result is None:
+                forwarded.append(element)
+            elif result is _DROPPED:
+                untouched = False
+            else:
+                untouched = False
+                forwarded.append(result)
+        if untouched:
+            out.forward += (line, b"\n")
+        elif forwarded:
+            out.forward.append(rpc.encode(forwarded))
+        # Answers mcpwrap gives to elements of a batch travel as one batch too.
+        replies = [rpc.decode(r) for r in inner.reply]
+        if replies:
+            out.reply.append(rpc.encode(replies))
+        out.forward.extend(inner.forward)
+
+    def _handle_message(self, direction: Direction, line: bytes, envelope: dict, out: _Batch, *, in_batch: bool = False) -> Any:
+        """Run one message through the chain. Returns None (forward raw), _DROPPED, or an envelope to forward."""
+        request: PendingRequest | None = None
+        is_response = "method" not in envelope
+        msg_id = envelope.get("id")
+        if is_response and direction is Direction.CLIENT_TO_SERVER and isinstance(msg_id, str) and msg_id.startswith("mcpwrap-"):
+            with self._pending_lock:
+                on_response = self._own_requests.pop(msg_id, None)
+            if on_response is not None:
+                self._deliver_own_response(msg_id, envelope, on_response, len(line))
+                return _DROPPED
+        if is_response:
+            with self._pending_lock:
+                request = self.pending[direction.reverse].pop(msg_id, None)
+            if request is None:
+                self._audit_event(
+                    "refused",
+                    direction=direction.value,
+                    id=msg_id,
+                    reason="response to no pending request (unknown or already answered id); dropped",
+                    size=len(line),
+                )
+                return _DROPPED
+        elif "id" in envelope:
+            with self._pending_lock:
+                duplicate = msg_id in self.pending[direction] or (direction is Direction.CLIENT_TO_SERVER and msg_id in self.held)
+            if duplicate:
+                self._refuse(
+                    direction,
+                    line,
+                    ProtocolError(f"request id {msg_id!r} is already in flight; ids must be unique", rpc.INVALID_REQUEST),
+                    out,
+                    envelope=envelope,
+                    in_batch=in_batch,
+                )
+                return _DROPPED
+        msg = Message(direction, line, envelope, self.session, request, in_batch=in_batch)
+        if direction is Direction.CLIENT_TO_SERVER and msg.kind is not Kind.RESULT and msg.kind is not Kind.ERROR:
+            self._learn_from_client(msg)
+        chain = self.chain
+        outcome = chain.run(msg)
+        result: Any = None
+        held: HeldRequest | None = None
+        if outcome.action is Action.HOLD:
+            held = self._hold(msg, line)
+            result = _DROPPED
+        elif outcome.action is Action.BLOCK:
+            verdict = outcome.decisive
+            assert verdict is not None
+            if msg.kind is Kind.REQUEST:
+                out.reply.append(rpc.encode(rpc.blocked_request_response(msg, verdict)))
+                result = _DROPPED
+            elif msg.kind is Kind.NOTIFICATION:
+                result = _DROPPED
+            else:
+                result = rpc.blocked_response_replacement(msg, verdict)
+        elif outcome.action is Action.MODIFY:
+            result = rpc.annotate_modified(msg)
+        if msg.kind is Kind.REQUEST and result is not _DROPPED:
+            with self._pending_lock:
+                self.pending[direction][msg_id] = PendingRequest(msg_id, msg.method or "", direction, msg.envelope.get("params"))
+            out.requests.append(msg_id)
+        elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
+            self._mark_cancelled(direction, msg)
+        if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
+            self._learn_from_server(msg, result if isinstance(result, dict) else envelope)
+        chain.observe(msg, outcome)
+        if held is not None:
+            self._start_hold(held, outcome.decisive)
+        return result
+
+    def _refuse(
+        self,
+        direction: Direction,
+        line: bytes,
+        error: ProtocolError,
+        out: _Batch,
+        *,
+        envelope: Any = None,
+        size: int | None = None,
+        in_batch: bool = False,
+    ) -> None:
+        """A line that cannot be examined is never forwarded; its sender gets an answer where one is awaited."""
+        if isinstance(envelope, dict):
+            msg_id = envelope.get("id") if isinstance(envelope.get("id"), (str, int)) and not isinstance(envelope.get("id"), bool) else None
+            is_request = "method" in envelope
+        else:
+            msg_id = rpc.recover_id(line)
+            is_request = rpc.looks_like_request(line)
+        answered = None
+        if msg_id is not None and is_request:
+            out.reply.append(rpc.encode(rpc.error_response(msg_id, error.code, f"mcpwrap refused this message: {error}")))
+            answered = "sender"
+        elif msg_id is not None and direction is Direction.SERVER_TO_CLIENT:
+            # A refused response from the server: the client's request must still be answered.
+            with self._pending_lock:
+                request = self.pending[Direction.CLIENT_TO_SERVER].pop(msg_id, None)
+            if request is not None:
+                out.forward.append(
+                    rpc.encode(rpc.error_response(msg_id, rpc.INTERNAL_ERROR, f"mcpwrap refused the server's response: {error}"))
+                )
+                answered = "client"
+        self._audit_event(
+            "refused",
+            direction=direction.value,
+            id=msg_id,
+            action="block",
+            interceptor="framing",
+            rule="unexaminable-message",
+            reason=str(error),
+            size=size if size is not None else len(line),
+            answered=answered,
+        )
+        _log(f"refused a {direction.value} message: {error}")
+
+    # --- session knowledge -----------------------------------------------------------------------------------
+
+    def _learn_from_client(self, msg: Message) -> None:
+        params = msg.params
+        if not isinstance(params, dict):
+            return
+        if msg.method == "initialize":
+            s = self.session
+            s.protocol_version = params.get("protocolVersion") if isinstance(params.get("protocolVersion"), str) else s.protocol_version
+            if isinstance(params.get("capabilities"), dict):
+                s.client_capabilities = params["capabilities"]
+            if isinstance(params.get("clientInfo"), dict):
+                s.client_info = params["clientInfo"]
+            return
+        meta = params.get("_meta")
+        if isinstance(meta, dict) and isinstance(meta.get(_PROTOCOL_META), str):
+            s = self.session
+            s.protocol_version = meta[_PROTOCOL_META]
+            s.stateless = True
+            if isinstance(meta.get(_CAPABILITIES_META), dict):
+                s.client_capabilities = meta[_CAPABILITIES_META]
+            if isinstance(meta.get(_CLIENT_INFO_META), dict):
+                s.client_info = meta[_CLIENT_INFO_META]
+
+    def _learn_from_server(self, msg: Message, envelope: dict) -> None:
+        if msg.kind is Kind.NOTIFICATION:
+            if msg.method == "notifications/tools/list_changed":
+                self.session.tools.forget()
+            return
+        if msg.kind is not Kind.RESULT or msg.request is None:
+            return
+        result = envelope.get("result")
+        if not isinstance(result, dict):
+            return
+        method = msg.request.method
+        if method == "tools/list" and isinstance(result.get("tools"), list):
+            params = msg.request.params if isinstance(msg.request.params, dict) else {}
+            self.session.tools.record_page(result["tools"], first_page="cursor" not in params, last_page=not result.get("nextCursor"))
+        elif method in ("initialize", "server/discover"):
+            s = self.session
+            if method == "initialize" and isinstance(result.get("protocolVersion"), str):
+                s.protocol_version = result["protocolVersion"]
+            if isinstance(result.get("serverInfo"), dict):
+                s.server_info = result["serverInfo"]
+            if isinstance(result.get("instructions"), str):
+                s.server_instructions = result["instructions"]
+
+    def _mark_cancelled(self, direction: Direction, msg: Message) -> None:
+        params = msg.params
+        if isinstance(params, dict) and "requestId" in params:
+            with self._pending_lock:
+                request = self.pending[direction].get(params["requestId"])
+                held = self.held.pop(params["requestId"], None) if direction is Direction.CLIENT_TO_SERVER else None
+            if held is not None:  # a cancelled request is not answered (MCP cancellation)
+                self._audit_event("hold-ended", id=held.id, method=held.msg.method, tool=held.msg.tool_name, reason="cancelled by the client")
+                held._end("cancelled by the client")
+            if request is not None:
+                request.cancelled = True
+
+    def _answer_undeliverable(self, direction: Direction, out: _Batch) -> None:
+        """The peer's pipe is closed (the server exited, or the client left): answer what could not be sent."""
+        if direction is not Direction.CLIENT_TO_SERVER:
+            return  # the client is gone: nobody is left to answer the server's requests to
+        answers = []
+        for msg_id in out.requests:
+            with self._pending_lock:
+                request = self.pending[direction].pop(msg_id, None)
+            if request is not None:
+                answers.append(rpc.encode(rpc.error_response(msg_id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
+                self._audit_event("answered-on-exit", direction="s2c", id=msg_id, method=request.method, tool=request.tool_name, reason="server stdin closed")
+        if answers:
+            self._flush_audit()
+            out.reply.extend(answers)
+
+    def _answer_pending_on_exit(self, status: int) -> None:
+        with self._pending_lock:
+            self._exiting = True
+            pending = list(self.pending[Direction.CLIENT_TO_SERVER].values())
+            self.pending[Direction.CLIENT_TO_SERVER].clear()
+            self.pending[Direction.SERVER_TO_CLIENT].clear()
+            held = list(self.held.values())
+            self.held.clear()
+            self._own_requests.clear()
+        # Held requests are answered like pending ones: the server is gone, so nothing can release them.
+        pending += [PendingRequest(h.id, h.msg.method or "", Direction.CLIENT_TO_SERVER, h.msg.params) for h in held]
+        answers = []
+        for request in pending:
+            if request.cancelled:
+                continue
+            answers.append(
+                rpc.encode(
+                    rpc.error_response(
+                        request.id,
+                        rpc.SERVER_UNAVAILABLE,
+                        f"the MCP server exited (status {status}) before answering this request",
+                        {"mcpwrap": {"action": "error", "reason": "server exited", "exitCode": status}},
+                    )
+                )
+            )
+            self._audit_event(
+                "answered-on-exit",
+                direction="s2c",
+                id=request.id,
+                method=request.method,
+                tool=request.tool_name,
+                reason=f"server exited with status {status}",
+            )
+        if answers:
+            self._flush_audit()
+            self.to_client.write(*answers)
+        for h in held:
+            h._end(f"server exited with status {status}")
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def next_own_id(self) -> str:
+        """An id for a request mcpwrap sends itself; the prefix keeps it apart from both peers' ids."""
+        with self._own_ids_lock:
+            self._own_ids += 1
+            return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
+
+    # --- held requests and mcpwrap's own messages to the client ------------------------------------------------
+
+    def _hold(self, msg: Message, line: bytes) -> HeldRequest:
+        # Freeze what a release will forward now: later changes to the envelope object cannot reach the server.
+        if msg.modified:
+            frozen = rpc.encode(rpc.annotate_modified(msg))
+        elif msg.in_batch:
+            frozen = rpc.encode(msg.envelope)
+        else:
+            frozen = line + b"\n"
+        held = HeldRequest(self, msg, frozen)
+        with self._pending_lock:
+            self.held[msg.id] = held
+        return held
+
+    def _start_hold(self, held: HeldRequest, verdict: Verdict | None) -> None:
+        callback = verdict.hold if verdict is not None else None
+        try:
+            if not callable(callback):
+                raise TypeError("a hold verdict needs a callable hold")
+            callback(held)
+        except Exception as exc:  # fail closed: a hold that cannot be started is answered with a block
+            held.answer(
+                Verdict.block(
+                    f"the request was held but could not be decided ({type(exc).__name__}: {exc})",
+                    rule="interceptor-error",
+                    interceptor=verdict.interceptor if verdict is not None else "relay",
+                )
+            )
+
+    def _take_held(self, held: HeldRequest) -> bool:
+        """Whether ``held`` was still held (and is no longer). Caller holds _pending_lock."""
+        if self.held.get(held.id) is held:
+            del self.held[held.id]
+            return True
+        return False
+
+    def _release_held(self, held: HeldRequest, envelope: dict | None) -> bool:
+        data = held.forward_bytes if envelope is None else rpc.encode(envelope)
+        params = held.msg.envelope.get("params") if envelope is None else envelope.get("params")
+        with self._pending_lock:
+            if not self._take_held(held):
+                return False
+            server_gone = self._exiting or self.to_server.closed
+            if not server_gone:
+                self.pending[Direction.CLIENT_TO_SERVER][held.id] = PendingRequest(held.id, held.msg.method or "", Direction.CLIENT_TO_SERVER, params)
+        if server_gone:
+            response = rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", {"mcpwrap": {"action": "error", "reason": "server exited"}})
+            self.to_client.write(rpc.encode(response))
+            held._end("server exited")
+            return False
+        self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data))
+        if not self._flush_audit():  # the release cannot be recorded (audit.on_failure: block): answer, don't forward
+            with self._pending_lock:
+                self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
+            self.to_client.write(rpc.encode(rpc.blocked_request_response(held.msg, _audit_unwritable())))
+            held._end("audit log unwritable")
+            return False
+        if not self.to_server.write(data):  # the server's stdin closed meanwhile: answer instead of losing it
+            with self._pending_lock:
+                request = self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
+            if request is not None:
+                self._audit_event("answered-on-exit", direction="s2c", id=held.id, method=request.method, tool=request.tool_name, reason="server stdin closed")
+                self._flush_audit()
+                self.to_client.write(rpc.encode(rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
+        held._end("released")
+        return True
+
+    def _answer_held(self, held: HeldRequest, response: dict, event: str, reason: str) -> bool:
+        with self._pending_lock:
+            if not self._take_held(held):
+                return False
+        self._audit_event("hold-" + event, id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason)
+        self._flush_audit()
+        self.to_client.write(rpc.encode(response))
+        held._end(event)
+        return True
+
+    def _end_holds(self, reason: str) -> None:
+        """End every hold without an answer (the client is gone: nobody is waiting for one)."""
+        with self._pending_lock:
+            held = list(self.held.values())
+            self.held.clear()
+            self._own_requests.clear()
+        for h in held:
+            self._audit_event("hold-ended", id=h.id, method=h.msg.method, tool=h.msg.tool_name, reason=reason)
+            h._end(reason)
+        if held:
+            self._flush_audit()
+
+    def send_client_request(self, method: str, params: dict, on_response: Callable[[dict], None]) -> str | None:
+        """Send mcpwrap's own request to the client; ``on_response(envelope)`` gets the client's answer.
+
+        Returns the request's id, or None when the client can no longer be written to. The response never
+        reaches the server or the chain; it is recorded as an ``own-response`` audit event.
+        """
+        own_id = self.next_own_id()
+        with self._pending_lock:
+            if self._exiting or self.client_eof.is_set():
+                return None
+            self._own_requests[own_id] = on_response
+        self._audit_event("own-request", direction="s2c", id=own_id, method=method)
+        self._flush_audit()
+        if not self.to_client.write(rpc.encode({"jsonrpc": "2.0", "id": own_id, "method": method, "params": params})):
+            with self._pending_lock:
+                self._own_requests.pop(own_id, None)
+            return None
+        return own_id
+
+    def cancel_client_request(self, own_id: str, reason: str) -> bool:
+        """Withdraw one of mcpwrap's own requests (the client is told with ``notifications/cancelled``)."""
+        with self._pending_lock:
+            known = self._own_requests.pop(own_id, None) is not None
+        if known:
+            self.send_client_notification("notifications/cancelled", {"requestId": own_id, "reason": reason})
+        return known
+
+    def send_client_notification(self, method: str, params: dict) -> bool:
+        if self.client_eof.is_set():
+            return False
+        return self.to_client.write(rpc.encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    def _deliver_own_response(self, own_id: str, envelope: dict, on_response: Callable[[dict], None], size: int) -> None:
+        result = envelope.get("result")
+        self._audit_event(
+            "own-response",
+            direction="c2s",
+            id=own_id,
+            kind="error" if "error" in envelope else "result",
+            answer=result.get("action") if isinstance(result, dict) and isinstance(result.get("action"), str) else None,
+            size=size,
+        )
+        try:
+            on_response(envelope)
+        except Exception as exc:  # the callback's owner decides; a failure here must not stop the pump
+            _log(f"handling the client's answer to {own_id} failed: {type(exc).__name__}: {exc}")
+
+    def _audit_event(self, event: str, **fields: Any) -> None:
+        if self.audit is not None:
+            self.audit.record(event, **fields)
+
+
+def _audit_unwritable() -> Verdict:
+    return Verdict.block(
+        "mcpwrap cannot write its audit log, and its policy (audit.on_failure: block) forbids unaudited traffic",
+        rule="audit-unwritable",
+        interceptor="audit",
+    )
+
+
+class _Dropped:
+    __repr__ = lambda self: "<dropped>"  # noqa: E731
+
+
+_DROPPED: Any = _Dropped()

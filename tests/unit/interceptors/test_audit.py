@@ -1,0 +1,44 @@
+"""The audit writer with the real secrets redactor: records never hold a secret the redactor removes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from mcpwrap._audit import writer as _audit
+from mcpwrap._audit.writer import AuditInterceptor, AuditLog, AuditSettings
+from mcpwrap._chain import Outcome
+from mcpwrap._message import Action, Verdict
+
+from factories import session, tool_call
+
+AWS = "AKIAZ7QW3ERT5YUI2OPA"
+GITHUB = "ghp_Zq8Xw2Lk9Pm4Rt6Vb1Nc3Hy7Ju5Gf0Ds2Ea4"
+
+
+def test_the_secrets_redactor_is_present():
+    assert importlib.util.find_spec("mcpwrap.detect.secrets") is not None
+
+
+def test_real_redactor_keeps_secrets_out_of_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(_audit, "_redactor", None, raising=False)  # look the real one up
+    sess = session()
+    log = AuditLog(tmp_path / "audit.jsonl", sess, AuditSettings(record_arguments="redacted"))
+    msg = tool_call("deploy", {"aws": AWS, "note": f"use token {GITHUB} please", "n": 1}, sess=sess)
+    verdict = Verdict.block(f"refusing to send {AWS}", rule="r", interceptor="policy")
+    AuditInterceptor(log, log.settings).observe(msg, Outcome(Action.BLOCK, verdict, [verdict]))
+    log.close()
+    text = (tmp_path / "audit.jsonl").read_text()
+    assert AWS not in text and GITHUB not in text
+    (record,) = [json.loads(line) for line in text.splitlines() if json.loads(line)["event"] == "message"]
+    assert record["arguments"]["n"] == 1
+    assert record["reason"].startswith("refusing to send ")
+    assert record.get("redactions")
+
+
+def test_line_separators_in_values_keep_one_record_per_line(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl", session(), AuditSettings(record_arguments="full"))
+    log.record("message", reason="a\u2028b\u2029c\x85d")
+    log.close()
+    lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["reason"] == "a\u2028b\u2029c\x85d"

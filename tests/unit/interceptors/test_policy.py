@@ -1,0 +1,277 @@
+"""The policy interceptor, called directly with message factories (no process, no event loop)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcpwrap._relay import jsonrpc as rpc
+from mcpwrap._audit.writer import AuditLog
+from mcpwrap._chain import Chain, Outcome
+from mcpwrap._config import parse_config
+from mcpwrap._message import Action, Direction, Message, PendingRequest, Session
+from mcpwrap._policy.engine import policy_of
+from mcpwrap._policy.ratelimit import session_state
+from mcpwrap.interceptors import policy as policy_icpt
+
+C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
+_ids = iter(range(1, 10**6))
+
+
+def session(**kw) -> Session:
+    kw.setdefault("session_id", f"test-{next(_ids)}")
+    kw.setdefault("server", "srv")
+    kw.setdefault("subject", "bob")
+    return Session(**kw)
+
+
+def request(sess: Session, method: str, params: dict | None = None, direction=C2S, msg_id=None) -> Message:
+    env = {"jsonrpc": "2.0", "id": msg_id if msg_id is not None else next(_ids), "method": method}
+    if params is not None:
+        env["params"] = params
+    return Message(direction, json.dumps(env).encode(), env, sess)
+
+
+def call(sess: Session, tool: str, args: dict | None = None, msg_id=None) -> Message:
+    return request(sess, "tools/call", {"name": tool, "arguments": args or {}}, msg_id=msg_id)
+
+
+def response(sess: Session, req: Message, result: dict) -> Message:
+    pending = PendingRequest(req.id, req.method, req.direction, req.params)
+    env = {"jsonrpc": "2.0", "id": req.id, "result": result}
+    return Message(req.direction.reverse, json.dumps(env).encode(), env, sess, pending)
+
+
+def build(doc: dict, sess: Session, audit=None):
+    return policy_icpt.PolicyInterceptor(policy_of(parse_config(doc), overrides=()), sess, audit)
+
+
+DOC = {
+    "subjects": {"alice": ["admin"]},
+    "rules": [
+        {"name": "admin-all", "action": "allow", "match": {"roles": ["admin"]}},
+        {"name": "no-exec", "action": "deny", "reason": "no shell for you", "match": {"tools": ["exec_*"]}},
+        {"name": "no-sampling", "action": "deny", "match": {"methods": ["sampling/createMessage"], "direction": "s2c"}},
+        {"name": "hold-delete", "action": "approve", "timeout": 30, "channels": ["terminal"], "match": {"tools": ["delete_*"]}},
+        {"name": "watch-env", "action": "deny", "mode": "audit", "match": {"tools": ["get-env"]}},
+        {"name": "rest", "action": "allow"},
+    ],
+}
+
+
+def test_deny_blocks_with_reason_and_rule():
+    s = session()
+    icpt = build(DOC, s)
+    v = icpt.inspect(call(s, "exec_cmd", {"command": "ls"}))
+    assert (v.action, v.rule, v.reason, v.enforce) == (Action.BLOCK, "no-exec", "no shell for you", True)
+    v = icpt.inspect(call(s, "echo", {"message": "hi"}))
+    assert (v.action, v.rule) == (Action.PASS, "rest")
+
+
+def test_block_contract_for_a_denied_call():
+    s = session()
+    chain = Chain([build(DOC, s)])
+    msg = call(s, "exec_cmd")
+    outcome = chain.run(msg)
+    answer = rpc.blocked_request_response(msg, outcome.decisive)
+    assert answer["result"]["isError"] is True
+    assert answer["result"]["_meta"]["mcpwrap"]["rule"] == "no-exec"
+
+
+def test_server_requests_are_subject_to_rules():
+    s = session()
+    icpt = build(DOC, s)
+    v = icpt.inspect(request(s, "sampling/createMessage", {"messages": []}, direction=S2C))
+    assert (v.action, v.rule) == (Action.BLOCK, "no-sampling")
+    assert icpt.inspect(request(s, "roots/list", {}, direction=S2C)).action is Action.PASS
+
+
+def test_audit_mode_rule_records_without_blocking():
+    s = session()
+    v = build(DOC, s).inspect(call(s, "get-env"))
+    assert (v.action, v.enforce, v.rule) == (Action.BLOCK, False, "watch-env")
+    assert Chain([build(DOC, s)]).run(call(s, "get-env")).action is Action.PASS
+
+
+def test_subject_roles_from_mapping_and_flag_survive_rebuilds():
+    s = session(subject="alice", roles=("oncall",))
+    build(DOC, s)
+    assert s.roles == ("oncall", "admin")
+    build({**DOC, "subjects": {}}, s)  # a reload that drops the mapping keeps --role, drops mapped roles
+    assert s.roles == ("oncall",)
+    s2 = session(subject="alice")
+    assert build(DOC, s2).inspect(call(s2, "exec_cmd")).rule == "admin-all"
+
+
+def test_approve_sets_notes_when_approval_is_installed(monkeypatch):
+    from mcpwrap import interceptors
+
+    monkeypatch.setattr(interceptors, "FACTORIES", [*interceptors.FACTORIES, "mcpwrap.interceptors.approval"])
+    s = session()
+    msg = call(s, "delete_file", {"path": "/tmp/x"})
+    v = build(DOC, s).inspect(msg)
+    assert (v.action, v.rule) == (Action.PASS, "hold-delete")
+    assert msg.notes["approval"] == {
+        "rule": "hold-delete", "timeout": 30.0, "on_timeout": "deny", "channels": ["terminal"],
+        "remember": ["once", "session", "always"], "reason": msg.notes["approval"]["reason"],
+    }
+    assert "hold-delete" in msg.notes["approval"]["reason"]
+
+
+def test_approve_without_approval_interceptor_fails_closed(monkeypatch):
+    from mcpwrap import interceptors
+
+    monkeypatch.setattr(interceptors, "FACTORIES", [f for f in interceptors.FACTORIES if not f.endswith(".approval")])
+    s = session()
+    msg = call(s, "delete_file")
+    v = build(DOC, s).inspect(msg)
+    assert (v.action, v.enforce, v.rule) == (Action.BLOCK, True, "hold-delete")
+    assert "approval is unavailable" in v.reason
+    assert "approval" not in msg.notes
+
+
+TOOLS = [
+    {"name": "echo", "description": "Echo the input", "inputSchema": {"type": "object"}},
+    {"name": "exec_cmd", "description": "Run a shell command", "inputSchema": {"type": "object"}},
+    {"name": "delete_file", "description": "Delete a file", "inputSchema": {"type": "object"}},
+    {"name": "get-env", "description": "Get environment variables", "inputSchema": {"type": "object"}},
+]
+
+
+def test_tools_list_is_filtered_by_the_same_decision(tmp_path):
+    s = session()
+    audit = AuditLog(tmp_path / "audit.jsonl", s)
+    icpt = build(DOC, s, audit)
+    req = request(s, "tools/list", {})
+    msg = response(s, req, {"tools": TOOLS})
+    v = icpt.inspect(msg)
+    assert v.action is Action.MODIFY
+    assert [t["name"] for t in v.envelope["result"]["tools"]] == ["echo", "delete_file", "get-env"]
+    assert v.changes == {"removed_tools": ["exec_cmd"]}
+    assert msg.result["tools"] == TOOLS  # the original envelope is untouched
+    # alice (admin) sees everything
+    a = session(subject="alice")
+    assert build(DOC, a).inspect(response(a, request(a, "tools/list", {}), {"tools": TOOLS})) is None
+    # risk classes: recorded once per session, also across a rebuild (reload)
+    build(DOC, s, audit).inspect(response(s, request(s, "tools/list", {}), {"tools": TOOLS}))
+    audit.close()
+    records = [json.loads(l) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    risk = {r["tool"]: r["risk"] for r in records if r["event"] == "tool-risk"}
+    assert risk == {"echo": "read", "exec_cmd": "execute", "delete_file": "destructive", "get-env": "read"}
+    assert len([r for r in records if r["event"] == "tool-risk"]) == 4
+
+
+def test_risk_rules_use_the_listed_definition():
+    doc = {"default_action": "allow", "rules": [{"name": "no-destructive", "action": "deny", "match": {"risk": ["destructive"]}}]}
+    s = session()
+    icpt = build(doc, s)
+    s.tools.record_page([{"name": "tidy", "description": "Permanently delete old files"}], first_page=True, last_page=True)
+    msg = call(s, "tidy")
+    assert icpt.inspect(msg).rule == "no-destructive"
+    assert msg.notes["risk"] == "destructive"
+    assert icpt.inspect(call(s, "TIDY")).rule == "no-destructive"  # a case variant keeps the listed class
+    assert icpt.inspect(call(s, "ｔｉｄｙ")).rule == "no-destructive"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+LIMITS = {
+    "default_action": "allow",
+    "rate_limits": [
+        {"name": "echo-burst", "tools": ["echo"], "per_second": 1, "burst": 2},
+        {"name": "one-at-a-time", "tools": ["slow"], "concurrent": 1},
+        {"name": "watched", "tools": ["watched"], "per_minute": 1, "mode": "audit"},
+    ],
+}
+
+
+def test_token_bucket_blocks_with_retry_after_and_survives_reload():
+    s = session()
+    state = session_state(s.session_id)
+    state.clock = clock = Clock()
+    icpt = build(LIMITS, s)
+    assert icpt.inspect(call(s, "echo")) is None
+    assert icpt.inspect(call(s, "echo")) is None
+    v = icpt.inspect(call(s, "echo"))
+    assert (v.action, v.rule, v.interceptor) == (Action.BLOCK, "rate-limit:echo-burst", "ratelimit")
+    assert v.retry_after == pytest.approx(1.0)
+    assert icpt.inspect(call(s, "other")) is None  # other tools are not limited
+    reloaded = build(LIMITS, s)  # a reload must not hand out a fresh bucket
+    assert reloaded.inspect(call(s, "echo")).action is Action.BLOCK
+    clock.now += 0.5
+    assert reloaded.inspect(call(s, "echo")).retry_after == pytest.approx(0.5)
+    clock.now += 0.5
+    assert reloaded.inspect(call(s, "echo")) is None
+    # the block contract carries the hint
+    msg = call(s, "echo")
+    outcome = Chain([reloaded]).run(msg)
+    answer = rpc.blocked_request_response(msg, outcome.decisive)
+    assert answer["result"]["_meta"]["mcpwrap"]["retryAfter"] == pytest.approx(1.0)
+    # other requests get a JSON-RPC error
+    limited = {"default_action": "allow", "rate_limits": [{"name": "reads", "methods": ["resources/read"], "per_minute": 1}]}
+    s2 = session()
+    i2 = build(limited, s2)
+    assert i2.inspect(request(s2, "resources/read", {"uri": "x"})) is None
+    m = request(s2, "resources/read", {"uri": "x"})
+    err = rpc.blocked_request_response(m, Chain([i2]).run(m).decisive)
+    assert err["error"]["code"] == rpc.BLOCKED
+
+
+def test_concurrency_cap_counts_calls_in_flight():
+    s = session()
+    icpt = build(LIMITS, s)
+    first = call(s, "slow")
+    assert icpt.inspect(first) is None
+    icpt.observe(first, Outcome(Action.PASS))
+    second = call(s, "slow")
+    assert icpt.inspect(second).action is Action.BLOCK
+    icpt.observe(response(s, first, {"content": []}), Outcome(Action.PASS))
+    third = call(s, "slow")
+    assert icpt.inspect(third) is None
+    icpt.observe(third, Outcome(Action.PASS))
+    cancel = request(s, "notifications/cancelled", {"requestId": third.id})
+    cancel.envelope.pop("id")
+    cancel = Message(C2S, b"{}", cancel.envelope, s)
+    icpt.observe(cancel, Outcome(Action.PASS))
+    assert icpt.inspect(call(s, "slow")) is None
+
+
+def test_audit_mode_limit_does_not_block():
+    s = session()
+    icpt = build(LIMITS, s)
+    assert icpt.inspect(call(s, "watched")) is None
+    v = icpt.inspect(call(s, "watched"))
+    assert (v.action, v.enforce) == (Action.BLOCK, False)
+    assert Chain([icpt]).run(call(s, "watched")).action is Action.PASS
+
+
+def test_mcpgw_allowed_tools_and_response_patterns():
+    doc = {
+        "version": "v1", "mode": "enforce",
+        "rules": [{"name": "all", "action": "allow", "match": {"methods": ["*"]}}],
+        "allowed_tools": ["echo", "get-*"],
+        "response_patterns": ["AKIA[0-9A-Z]{16}"],
+    }
+    s = session()
+    icpt = build(doc, s)
+    ok = response(s, request(s, "tools/list", {}), {"tools": [{"name": "echo"}, {"name": "GET-env"}]})
+    assert icpt.inspect(ok) is None
+    bad = response(s, request(s, "tools/list", {}), {"tools": [{"name": "echo"}, {"name": "exfiltrate"}]})
+    v = icpt.inspect(bad)
+    assert (v.action, v.rule) == (Action.BLOCK, "allowed-tools") and "exfiltrate" in v.reason
+    leak = response(s, call(s, "echo"), {"content": [{"type": "text", "text": "key AKIAABCDEFGHIJKLMNOP"}]})
+    assert icpt.inspect(leak).rule == "response-patterns"
+    # A \\u escape in the raw line does not hide the match.
+    env = {"jsonrpc": "2.0", "id": 9, "result": {"content": [{"type": "text", "text": "AKIAABCDEFGHIJKLMNOP"}]}}
+    raw = json.dumps(env).replace("AKIA", "\\u0041KIA").encode()
+    escaped = Message(S2C, raw, env, s, PendingRequest(9, "tools/call", C2S, {}))
+    assert icpt.inspect(escaped).rule == "response-patterns"
+    # Client messages are not scanned by response patterns.
+    assert icpt.inspect(call(s, "echo", {"text": "AKIAABCDEFGHIJKLMNOP"})).action is Action.PASS

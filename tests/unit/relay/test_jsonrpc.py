@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcpwrap._relay import jsonrpc as rpc
+from mcpwrap._errors import ProtocolError
+from mcpwrap._message import Action, Verdict
+
+from factories import notification, request, response, session, tool_call
+
+
+@pytest.mark.parametrize(
+    "line, code, words",
+    [
+        (b'{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}', rpc.INVALID_REQUEST, "appears twice"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"p":"/tmp","p":"/etc"}}}', rpc.INVALID_REQUEST, "appears twice"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":[{"k":1,"k":2}]}}', rpc.INVALID_REQUEST, "appears twice"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"v":NaN}}', rpc.PARSE_ERROR, "not valid JSON"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"v":Infinity}}', rpc.PARSE_ERROR, "not valid JSON"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"\xff"}', rpc.PARSE_ERROR, "UTF-8"),
+        (b'\xef\xbb\xbf{"jsonrpc":"2.0","id":1,"method":"x"}', rpc.PARSE_ERROR, "byte-order mark"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x"', rpc.PARSE_ERROR, "not valid JSON"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x"} trailing', rpc.PARSE_ERROR, "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, rpc.PARSE_ERROR, "nests too deeply"),
+    ],
+)
+def test_decode_refuses_what_two_parsers_could_read_differently(line, code, words):
+    with pytest.raises(ProtocolError) as err:
+        rpc.decode(line)
+    assert err.value.code == code
+    assert words in str(err.value)
+
+
+def test_escaped_duplicate_keys_are_caught_after_unescaping():
+    # "\u006eame" is "name": a textual comparison of keys would miss it.
+    with pytest.raises(ProtocolError):
+        rpc.decode(b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe","\\u006eame":"evil"}}')
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ({"jsonrpc": "2.0", "id": 1, "method": "x"}, True),
+        ({"jsonrpc": "2.0", "method": "x"}, True),
+        ({"jsonrpc": "2.0", "id": "a", "result": {}}, True),
+        ({"jsonrpc": "2.0", "id": 1, "error": {"code": 1, "message": "m"}}, True),
+        ([], False),
+        ("text", False),
+        ({"id": 1, "method": "x"}, False),
+        ({"jsonrpc": "1.0", "id": 1, "method": "x"}, False),
+        ({"jsonrpc": "2.0", "id": None, "method": "x"}, False),
+        ({"jsonrpc": "2.0", "id": True, "method": "x"}, False),
+        ({"jsonrpc": "2.0", "id": 1.5, "method": "x"}, False),
+        ({"jsonrpc": "2.0", "id": 1, "method": 5}, False),
+        ({"jsonrpc": "2.0", "id": 1, "method": "x", "result": {}}, False),
+        ({"jsonrpc": "2.0", "id": 1, "method": "x", "params": "s"}, False),
+        ({"jsonrpc": "2.0", "result": {}}, False),
+        ({"jsonrpc": "2.0", "id": 1}, False),
+        ({"jsonrpc": "2.0", "id": 1, "result": {}, "error": {}}, False),
+    ],
+)
+def test_check_envelope(value, ok):
+    if ok:
+        rpc.check_envelope(value)
+    else:
+        with pytest.raises(ProtocolError):
+            rpc.check_envelope(value)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (b'{"jsonrpc":"2.0","id":7,"method":"x","params":{"a":', 7),
+        (b'{"jsonrpc":"2.0","id":"req-1","method":"x","params":{"a":\xff', "req-1"),
+        (b'{"method":"x","params":{"id":3,"s":"\\"id\\": 9"},"jsonrpc":"2.0","id":42}', 42),
+        (b'{"method":"tools/call","params":{"name":"a","a":"' + b"z" * 200_000 + b'"},"jsonrpc":"2.0","id":5}', 5),
+        (b'{"params":{"id":3},', None),
+        (b"not json at all", None),
+        (b'{"jsonrpc":"2.0","id":-12,"method":"x"', -12),
+    ],
+)
+def test_recover_id(line, expected):
+    assert rpc.recover_id(line) == expected
+
+
+def test_blocked_tools_call_gets_an_is_error_result_with_the_decision():
+    msg = tool_call("exec", {"cmd": "rm -rf /"}, id=9)
+    verdict = Verdict.block("dangerous command", rule="no-rm", interceptor="policy")
+    env = rpc.blocked_request_response(msg, verdict)
+    assert env["id"] == 9 and "error" not in env
+    result = env["result"]
+    assert result["isError"] is True
+    assert "dangerous command" in result["content"][0]["text"]
+    assert result["_meta"]["mcpwrap"] == {"action": "block", "reason": "dangerous command", "rule": "no-rm", "interceptor": "policy"}
+    assert "resultType" not in result
+
+
+def test_blocked_tools_call_in_a_stateless_session_is_a_complete_result():
+    msg = tool_call("exec", {}, id=1)
+    msg.envelope["params"]["_meta"] = {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}
+    env = rpc.blocked_request_response(msg, Verdict.block("no"))
+    assert env["result"]["resultType"] == "complete"
+
+
+def test_other_blocked_requests_get_a_json_rpc_error_with_data():
+    env = rpc.blocked_request_response(request("resources/read", {"uri": "file:///x"}, id="r"), Verdict.block("nope", rule="r1", interceptor="policy"))
+    assert env["id"] == "r"
+    assert env["error"]["code"] == rpc.BLOCKED
+    assert env["error"]["data"]["mcpwrap"]["rule"] == "r1"
+
+
+def test_withheld_tool_result_is_replaced_by_an_is_error_result_for_the_same_id():
+    msg = response({"content": [{"type": "text", "text": "secret"}]}, to="tools/call", params={"name": "read"}, id=4)
+    env = rpc.blocked_response_replacement(msg, Verdict.block("injection", rule="inj", interceptor="injection"))
+    assert env["id"] == 4 and env["result"]["isError"] is True
+    assert "secret" not in json.dumps(env)
+
+
+def test_withheld_other_response_is_replaced_by_an_error():
+    msg = response({"contents": []}, to="resources/read", id=4)
+    env = rpc.blocked_response_replacement(msg, Verdict.block("x"))
+    assert env["error"]["code"] == rpc.BLOCKED
+
+
+def test_retry_after_reaches_text_and_meta():
+    v = Verdict.block("rate limited", rule="rl", retry_after=2.5)
+    env = rpc.blocked_request_response(tool_call("t"), v)
+    assert env["result"]["_meta"]["mcpwrap"]["retryAfter"] == 2.5
+    assert "retry after 2.5 s" in env["result"]["content"][0]["text"]
+
+
+def test_modified_message_says_what_changed_in_meta():
+    msg = response({"content": [], "_meta": {"keep": 1}})
+    msg.changes.append({"interceptor": "secrets", "redacted": {"email": 1}})
+    env = rpc.annotate_modified(msg)
+    assert env["result"]["_meta"]["keep"] == 1
+    assert env["result"]["_meta"]["mcpwrap"] == {"action": "modify", "changes": [{"interceptor": "secrets", "redacted": {"email": 1}}]}
+
+
+def test_encode_is_one_compact_line():
+    data = rpc.encode({"a": "é\n"})
+    assert data.endswith(b"\n") and data.count(b"\n") == 1
+    assert json.loads(data) == {"a": "é\n"}
+
+
+def test_notification_kind_and_tool_name():
+    n = notification("notifications/progress", {"progressToken": 1, "progress": 1})
+    assert n.kind.value == "notification" and n.tool_name is None
+    r = tool_call("echo")
+    assert r.tool_name == "echo" and r.is_request
+    assert session().tools.get("x") is None
+    assert Action.BLOCK.value == "block"
+
+
+# --- the fast decoder agrees with the reference decoder --------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_keys = st.text(alphabet=st.sampled_from('ab"\\:{}, \u00e9\u2028'), min_size=0, max_size=4)
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False), _keys)
+_json = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4)), max_leaves=20)
+
+
+def _serialise_with_duplicates(value, dup: bool) -> str:
+    """JSON text of ``value``; with ``dup`` every object of 1+ keys repeats its first key."""
+    if isinstance(value, dict):
+        items = [f"{json.dumps(k)}:{_serialise_with_duplicates(v, dup)}" for k, v in value.items()]
+        if dup and value:
+            k, v = next(iter(value.items()))
+            items.append(f"{json.dumps(k)} : {_serialise_with_duplicates(v, dup)}")
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_serialise_with_duplicates(v, dup) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_json, dup=st.booleans(), ascii_only=st.booleans())
+def test_fast_decode_refuses_exactly_what_the_reference_refuses(value, dup, ascii_only):
+    text = _serialise_with_duplicates(value, dup)
+    if ascii_only:
+        text = json.dumps(json.loads(text), ensure_ascii=True) if not dup else text
+    line = text.encode("utf-8")
+    try:
+        expected = rpc._reference_decode(line)
+    except ProtocolError as err:
+        with pytest.raises(ProtocolError) as got:
+            rpc.decode(line)
+        assert got.value.code == err.code
+    else:
+        assert rpc.decode(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a":"x\\\\","a":1}',  # escaped backslash before a closing quote
+        b'{"a\\"":1,"a\\"":2}',  # escaped quotes inside the repeated key
+        b'{"k":{"a":1},"k":{"b":"\\""}}',
+        b'{"a":1,"\\u0061":2}',  # the same key spelled with an escape
+        b'{"x":[{"a":1,"a":1}]}',
+    ],
+)
+def test_fast_decode_catches_tricky_duplicates(line):
+    with pytest.raises(ProtocolError) as err:
+        rpc.decode(line)
+    assert err.value.code == rpc.INVALID_REQUEST
