@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]
 
 import anyio  # noqa: E402
-from approval_rig import ENV, EXTRA  # noqa: E402
+from approval_rig import ENV, HOOKS  # noqa: E402
 from mcp import types  # noqa: E402
 from rig import EVERYTHING, child_env, sdk_session, wrap_command  # noqa: E402
 
@@ -39,7 +39,7 @@ def env_for(home: str, channels: list[str] | None) -> dict:
     extra = {"MCPWRAP_HOME": home}
     if channels is not None:
         extra.update(
-            MCPWRAP_EXTRA_INTERCEPTORS=EXTRA,
+            MCPWRAP_TEST_HOOKS=HOOKS,
             PYTHONPATH=str(ROOT / "tests"),
             **{ENV: json.dumps({"tools": ["echo"], "channels": channels, "timeout": 60})},
         )
@@ -96,14 +96,14 @@ async def main(calls: int) -> None:
         rows.append(
             (
                 "wrapped, elicitation (instant)",
-                await run_calls(wrap_command(EVERYTHING, audit_log=audit), env_for(home, ["elicitation"]), calls, elicitation_callback=approve_now),
+                await run_calls(wrap_command(EVERYTHING, audit_log=audit, hooked=True), env_for(home, ["elicitation"]), calls, elicitation_callback=approve_now),
             )
         )
         stop = threading.Event()
         watcher = threading.Thread(target=terminal_watcher, args=(home, stop), daemon=True)
         watcher.start()
         try:
-            rows.append(("wrapped, terminal (instant)", await run_calls(wrap_command(EVERYTHING, audit_log=audit), env_for(home, ["terminal"]), calls)))
+            rows.append(("wrapped, terminal (instant)", await run_calls(wrap_command(EVERYTHING, audit_log=audit, hooked=True), env_for(home, ["terminal"]), calls)))
         finally:
             stop.set()
     base = statistics.median(rows[0][1])

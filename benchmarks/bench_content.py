@@ -82,10 +82,11 @@ def corpus_text(size: int = SIZE) -> str:
 
 
 def measure_interceptors(runs: int, kind: str = "mixed", size: int = SIZE) -> dict:
-    from mcpwrap._config import parse_config
+    from mcpwrap.interceptors import parse_policy as parse_config
     from mcpwrap._message import Direction, Message, PendingRequest, Session
     from mcpwrap._re2 import ENGINE
-    from mcpwrap.interceptors import injection, schema, secrets
+    from mcpwrap._chain import ChainContext
+    from mcpwrap.interceptors import InjectionInterceptor, SchemaInterceptor, SecretsInterceptor
 
     text = corpus_text(size) if kind == "mixed" else python_text(size)
     config = parse_config({})
@@ -95,7 +96,7 @@ def measure_interceptors(runs: int, kind: str = "mixed", size: int = SIZE) -> di
         first_page=True,
         last_page=True,
     )
-    icpts = [m.build(config, session) for m in (schema, secrets, injection)]
+    icpts = [cls.from_config(config, ChainContext(session)) for cls in (SchemaInterceptor, SecretsInterceptor, InjectionInterceptor)]
     result = {"content": [{"type": "text", "text": text}]}
     envelope = {"jsonrpc": "2.0", "id": 1, "result": result}
     request = PendingRequest(1, "tools/call", Direction.CLIENT_TO_SERVER, {"name": "read_text_file", "arguments": {"path": "/x"}})

@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mcpwrap._config import parse_config  # noqa: E402
+from mcpwrap.interceptors import parse_policy as parse_config  # noqa: E402
+from mcpwrap._chain import ChainContext  # noqa: E402
 from mcpwrap._message import Direction, Message, Session  # noqa: E402
 from mcpwrap._policy.engine import policy_of  # noqa: E402
 from mcpwrap.interceptors.policy import PolicyInterceptor  # noqa: E402
@@ -72,7 +73,10 @@ def message(session: Session, i: int, tool: str, args: dict) -> Message:
 
 def time_inspect(doc: dict | None, calls: int, tool: str, args_for) -> list[float]:
     session = Session(session_id=f"bench-{time.monotonic_ns()}", server="everything", subject="bob")
-    icpt = PolicyInterceptor(policy_of(parse_config(doc), overrides=()), session) if doc is not None else None
+    icpt = None
+    if doc is not None:
+        icpt = PolicyInterceptor(ChainContext(session))
+        icpt.configure(policy_of(parse_config(doc), overrides=()))
     msgs = [message(session, i, tool, args_for(i)) for i in range(calls)]
     out = []
     clock = time.perf_counter_ns

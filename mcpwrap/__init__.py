@@ -2,15 +2,17 @@
 
 The library can be used without the CLI::
 
-    from mcpwrap import Relay, Session, Chain, load_config
+    from mcpwrap import Relay, Session, build_chain, load_policy
 """
 
 from __future__ import annotations
 
-from ._chain import Chain, Interceptor, Outcome
-from ._config import Config, load_config
+from typing import Any
+
+from ._chain import Chain, ChainContext, Interceptor, Outcome
+from ._config import Config
 from ._errors import AuditError, ClientConfigError, CommandNotFound, ConfigError, McpwrapError, ProtocolError
-from ._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+from ._message import Action, Direction, Kind, Message, Notes, PendingRequest, Session, Verdict
 
 __version__ = "0.1.0"
 
@@ -18,6 +20,7 @@ __all__ = [
     "Action",
     "AuditError",
     "Chain",
+    "ChainContext",
     "ClientConfigError",
     "CommandNotFound",
     "Config",
@@ -27,19 +30,27 @@ __all__ = [
     "Kind",
     "McpwrapError",
     "Message",
+    "Notes",
     "Outcome",
     "PendingRequest",
     "ProtocolError",
+    "Relay",
     "Session",
     "Verdict",
-    "load_config",
+    "build_chain",
+    "load_policy",
     "__version__",
 ]
 
 
-def __getattr__(name: str):  # the relay pulls in subprocess/threading; load it only when asked
+def __getattr__(name: str) -> Any:
+    # The relay pulls in subprocess/threading, the composition root every interceptor: load them when asked.
     if name == "Relay":
         from ._relay.relay import Relay
 
         return Relay
+    if name in ("build_chain", "load_policy"):
+        from . import interceptors
+
+        return getattr(interceptors, name)
     raise AttributeError(name)

@@ -1,41 +1,96 @@
 """The interceptor interface and the ordered chain that runs it.
 
-Every concern (policy, schema, secrets, injection, rate limits, integrity, approval, audit) is one
-:class:`Interceptor`. The chain calls ``inspect`` of each in order on every message:
+Every concern (policy, schema, secrets, injection, integrity, approval, audit) is one :class:`Interceptor`
+subclass. A concern declares the policy-file sections it owns (``sections``) and turns a loaded
+:class:`~mcpwrap._config.Config` into its settings with the pure ``settings_from``; the chain hands those
+settings to ``configure``, at start and on every reload. The interceptor object itself lives as long as the
+session, so what it has learned (rate-limit buckets, pinned definitions, remembered approvals) survives a
+reload without any module-global state — as mitmproxy addons keep their state across option changes.
+
+The chain calls ``inspect`` of each *active* interceptor in order on every message:
 
 - ``None`` or a PASS verdict: go on;
 - MODIFY: the message's envelope is replaced and the next interceptor sees the new one;
 - BLOCK: the chain stops, the message is not forwarded;
-- HOLD (requests only): the chain stops, the relay keeps the request and hands it to the verdict's callback;
+- HOLD (requests only): the chain stops, the relay keeps the request and hands a :class:`HeldCall` to the
+  verdict's callback;
 - a verdict with ``enforce=False`` (``mode: audit``) is recorded and otherwise ignored;
 - an exception is a BLOCK (fail closed), with the failure as the reason.
 
-Then ``observe`` of every interceptor is called with the final :class:`Outcome` (the audit interceptor writes
-its record there; stateful interceptors learn from what was really forwarded). An exception in ``observe`` is
-reported on stderr but cannot un-forward a message; the audit interceptor turns its own write failures into
-blocks of the *next* messages according to its failure policy.
+Then ``observe`` of every active interceptor is called with the final :class:`Outcome` (the audit interceptor
+writes its record there; stateful interceptors learn from what was really forwarded). An exception in
+``observe`` is reported on stderr but cannot un-forward a message; the audit interceptor turns its own write
+failures into blocks of the *next* messages according to its failure policy.
+
+Reload is two-phase: every interceptor's ``settings_from(new_config)`` runs first (any ConfigError aborts the
+reload and the previous settings stay everywhere); only then is each ``configure`` called, which must not fail.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, ClassVar, Protocol
 
-from ._message import Action, Message, Verdict
+from ._config import Config, Section
+from ._message import Action, Message, Session, Verdict
 
-__all__ = ["Interceptor", "Chain", "Outcome"]
+__all__ = ["AuditSink", "ChainContext", "Interceptor", "Chain", "Outcome"]
+
+
+class AuditSink(Protocol):
+    """Where interceptors record events of their own (the audit log, or nothing)."""
+
+    def record(self, event: str, **fields: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChainContext:
+    """What the composition root gives every interceptor of one session's chain."""
+
+    session: Session
+    audit: AuditSink | None = None
+    installed: frozenset[str] = frozenset()  # names of the interceptors in this chain (e.g. is "approval" there)
 
 
 class Interceptor:
-    """Base class: override ``inspect`` and/or ``observe``. ``name`` appears in audit records and _meta."""
+    """Base class of a concern. ``name`` appears in audit records and ``_meta.mcpwrap``."""
 
-    name = "interceptor"
+    name: ClassVar[str] = "interceptor"
+    sections: ClassVar[tuple[Section, ...]] = ()  # the policy-file keys this concern owns
 
-    def inspect(self, msg: Message) -> Verdict | None:  # noqa: D401 - hook
+    def __init__(self, context: ChainContext) -> None:
+        self.context = context
+        self.session = context.session
+        self.settings: Any = None
+
+    @classmethod
+    def settings_from(cls, config: Config) -> Any:
+        """This concern's settings in ``config`` (pure; may raise ConfigError, which aborts a reload)."""
         return None
 
-    def observe(self, msg: Message, outcome: "Outcome") -> None:
+    def configure(self, settings: Any) -> None:
+        """Adopt new settings, keeping what was learned so far. Called at start and on every reload; must not
+        raise (validation belongs in :meth:`settings_from`)."""
+        self.settings = settings
+
+    @property
+    def active(self) -> bool:
+        """False when the policy turns this concern off: the chain then skips it entirely."""
+        return True
+
+    @classmethod
+    def from_config(cls, config: Config, context: ChainContext) -> Interceptor:
+        """A configured interceptor (what the composition root and tests use)."""
+        icpt = cls(context)
+        icpt.configure(cls.settings_from(config))
+        return icpt
+
+    def inspect(self, msg: Message) -> Verdict | None:
+        return None
+
+    def observe(self, msg: Message, outcome: Outcome) -> None:
         return None
 
     def close(self) -> None:
@@ -67,9 +122,23 @@ class Outcome:
 class Chain:
     def __init__(self, interceptors: Iterable[Interceptor]) -> None:
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
-        # Per-message hot path: call only the hooks an interceptor actually overrides.
-        self._inspectors = tuple(i for i in self.interceptors if type(i).inspect is not Interceptor.inspect)
-        self._observers = tuple(i for i in self.interceptors if type(i).observe is not Interceptor.observe)
+        self._inspectors: tuple[Interceptor, ...] = ()
+        self._observers: tuple[Interceptor, ...] = ()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # Per-message hot path: call only active interceptors, and only the hooks they override. Each tuple is
+        # replaced in one assignment, so a pump reading it mid-reload sees the old or the new one, never a mix.
+        active = [i for i in self.interceptors if i.active]
+        self._inspectors = tuple(i for i in active if type(i).inspect is not Interceptor.inspect)
+        self._observers = tuple(i for i in active if type(i).observe is not Interceptor.observe)
+
+    def configure(self, config: Config) -> None:
+        """Give every interceptor its settings from ``config``; all or nothing (see the module docstring)."""
+        staged = [(icpt, type(icpt).settings_from(config)) for icpt in self.interceptors]
+        for icpt, settings in staged:
+            icpt.configure(settings)
+        self._refresh()
 
     def run(self, msg: Message) -> Outcome:
         outcome = Outcome(Action.PASS)

@@ -1,53 +1,44 @@
-"""Where mcpwrap keeps its files, and how the one YAML policy file is loaded.
+"""How the one YAML policy file is loaded and validated.
 
-``MCPWRAP_HOME`` (default ``~/.mcpwrap``) holds the default policy (``policy.yaml``), the audit log
-(``audit.jsonl``) and state. Every path is also a command-line flag, so tests never touch a real home.
-
-The policy file is one YAML mapping. Each top-level key belongs to a *section* that a module registers with
-:func:`section` next to the code that uses it (the policy rules, audit, secrets, …), so a key's meaning and
-its validation live in one place. Loading is strict: unknown keys, wrong types and YAML duplicate keys are
-errors, reported with file, line and column (:class:`ConfigError` carries the key path; the loader turns it
-into a position using the YAML node marks).
+The policy file is one YAML mapping. Each top-level key is a :class:`Section` declared by the concern that
+uses it (the policy rules, audit, secrets, …: each interceptor class lists its sections), so a key's meaning
+and its validation live in one place. The composition root (:mod:`mcpwrap.interceptors`) hands the sections of
+the chain it builds to :func:`load_config`; this module knows none of them. Loading is strict: unknown keys,
+wrong types and YAML duplicate keys are errors, reported with file, line and column (:class:`ConfigError`
+carries the key path; the loader turns it into a position using the YAML node marks).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ._errors import ConfigError
 
 __all__ = [
-    "home",
-    "default_policy_path",
-    "default_audit_path",
     "Section",
-    "section",
-    "SECTIONS",
+    "Sections",
+    "sections_by_key",
     "Config",
     "load_config",
+    "load_section",
     "parse_config",
+    "read_yaml",
+    "locate",
     "expect",
+    "check_keys",
+    "BUILTIN_POLICY_NAME",
+    "builtin_policy_text",
 ]
-
-
-def home() -> Path:
-    return Path(os.environ.get("MCPWRAP_HOME") or Path.home() / ".mcpwrap")
-
-
-def default_policy_path() -> Path:
-    return home() / "policy.yaml"
-
-
-def default_audit_path() -> Path:
-    return home() / "audit.jsonl"
 
 
 @dataclass(frozen=True)
 class Section:
-    """A top-level key of the policy file: ``parse(raw, path)`` returns the typed value or raises ConfigError."""
+    """A top-level key of the policy file: ``parse(raw, path)`` returns the typed value or raises ConfigError;
+    ``default()`` is the value when the key is absent."""
 
     key: str
     parse: Callable[[Any, tuple], Any]
@@ -55,24 +46,17 @@ class Section:
     doc: str = ""
 
 
-SECTIONS: dict[str, Section] = {}
+Sections = Mapping[str, Section]
 
 
-def section(key: str, *, default: Callable[[], Any], doc: str = "") -> Callable:
-    """Register the parser of a top-level key (decorator)."""
-
-    def register(fn: Callable[[Any, tuple], Any]) -> Callable[[Any, tuple], Any]:
-        if key in SECTIONS and SECTIONS[key].parse is not fn:
-            raise RuntimeError(f"policy section {key!r} registered twice")
-        SECTIONS[key] = Section(key, fn, default, doc)
-        return fn
-
-    return register
-
-
-def _load_sections() -> None:
-    # Importing the modules registers their sections. Listed here so that `policy validate` knows every key.
-    from . import _sections  # noqa: F401
+def sections_by_key(sections: Iterable[Section]) -> dict[str, Section]:
+    """Index sections by key; two concerns claiming one key is a programming error."""
+    out: dict[str, Section] = {}
+    for s in sections:
+        if s.key in out and out[s.key] is not s:
+            raise RuntimeError(f"policy section {s.key!r} is declared twice")
+        out[s.key] = s
+    return out
 
 
 @dataclass
@@ -80,12 +64,13 @@ class Config:
     """A loaded policy file: one typed value per section (defaults for absent keys)."""
 
     values: dict[str, Any] = field(default_factory=dict)
+    sections: Sections = field(default_factory=dict)
     source: str | None = None  # file path, or None for the built-in default
     raw: dict = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.values:
-            self.values[key] = SECTIONS[key].default()
+            self.values[key] = self.sections[key].default()
         return self.values[key]
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -126,7 +111,7 @@ def _type_name(value: Any) -> str:
 # --- YAML with positions ---------------------------------------------------------------------------------------
 
 
-def _yaml_to_python(text: str, file: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
+def read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
     import yaml
 
     try:
@@ -187,27 +172,25 @@ def locate(error: ConfigError, positions: dict[tuple, tuple[int, int]], file: st
     return error
 
 
-def parse_config(raw: Any, *, file: str | None = None, positions: dict | None = None) -> Config:
+def parse_config(raw: Any, sections: Sections, *, file: str | None = None, positions: dict | None = None) -> Config:
     """Validate a decoded policy document section by section."""
-    _load_sections()
     positions = positions or {}
     try:
         if raw is None:
             raw = {}
         expect(raw, dict, (), "a mapping of policy sections")
-        check_keys(raw, SECTIONS, ())
-        values = {key: SECTIONS[key].parse(value, (key,)) for key, value in raw.items()}
+        check_keys(raw, sections, ())
+        values = {key: sections[key].parse(value, (key,)) for key, value in raw.items()}
     except ConfigError as exc:
         raise locate(exc, positions, file) from None
-    return Config(values=values, source=file, raw=raw)
+    return Config(values=values, sections=sections, source=file, raw=raw)
 
 
-def load_config(path: str | os.PathLike | None) -> Config:
+def load_config(path: str | os.PathLike | None, sections: Sections) -> Config:
     """Load a policy file, or the built-in default (``mcpwrap/default_policy.yaml``) when ``path`` is None."""
     if path is None:
-        text = builtin_policy_text()
-        raw, positions = _yaml_to_python(text, BUILTIN_POLICY_NAME)
-        config = parse_config(raw, file=BUILTIN_POLICY_NAME, positions=positions)
+        raw, positions = read_yaml(builtin_policy_text(), BUILTIN_POLICY_NAME)
+        config = parse_config(raw, sections, file=BUILTIN_POLICY_NAME, positions=positions)
         config.source = None
         return config
     p = Path(path)
@@ -217,8 +200,34 @@ def load_config(path: str | os.PathLike | None) -> Config:
         raise ConfigError("policy file not found", file=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read policy file: {exc}", file=str(p)) from None
-    raw, positions = _yaml_to_python(text, str(p))
-    return parse_config(raw, file=str(p), positions=positions)
+    raw, positions = read_yaml(text, str(p))
+    return parse_config(raw, sections, file=str(p), positions=positions)
+
+
+def load_section(path: str | os.PathLike | None, section: Section) -> Any:
+    """One section of a policy file (its default when absent), without validating the others.
+
+    For readers that need one fact of a policy — where its audit log is, how approvals wait — and must not
+    depend on every concern that declares a section.
+    """
+    if path is None:
+        text, file = builtin_policy_text(), BUILTIN_POLICY_NAME
+    else:
+        file = os.fspath(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("policy file not found", file=file) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read policy file: {exc}", file=file) from None
+    raw, positions = read_yaml(text, file)
+    if raw is None or (isinstance(raw, dict) and section.key not in raw):
+        return section.default()
+    try:
+        expect(raw, dict, (), "a mapping of policy sections")
+        return section.parse(raw[section.key], (section.key,))
+    except ConfigError as exc:
+        raise locate(exc, positions, file) from None
 
 
 BUILTIN_POLICY_NAME = "<built-in default policy>"

@@ -5,6 +5,9 @@ exactly as received (``raw``), the decoded envelope, and — for a response — 
 answers, so interceptors never re-match ids themselves. Every message also carries the :class:`Session` of the
 wrapped server (its name, who the subject is, the negotiated protocol version, the tools listed so far).
 
+Interceptors hand facts down the chain through the message's typed :class:`Notes` (the policy's approval
+requirement, a tool's risk class, the rate limits a request occupies), never through untyped dicts.
+
 An interceptor answers with a :class:`Verdict`: pass, modify (with the new envelope and a description of what
 changed, never the removed content itself), block (with a reason for a human and a model, and the rule that
 decided) or hold (a request kept by the relay until the verdict's callback releases or answers it — human
@@ -16,9 +19,15 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 __all__ = [
+    "APPROVAL_CHANNELS",
+    "APPROVAL_REMEMBER",
+    "DEFAULT_APPROVAL_TIMEOUT",
+    "ApprovalNeed",
+    "Notes",
     "Direction",
     "Kind",
     "Action",
@@ -27,7 +36,16 @@ __all__ = [
     "Session",
     "ToolCatalog",
     "Verdict",
+    "HeldCall",
+    "RequestId",
 ]
+
+RequestId = str | int  # JSON-RPC ids mcpwrap accepts (never null, never a boolean)
+
+
+APPROVAL_CHANNELS = ("elicitation", "stateless", "terminal")  # how a person can be asked, in a rule's order
+APPROVAL_REMEMBER = ("once", "session", "always")  # what a person's answer may cover
+DEFAULT_APPROVAL_TIMEOUT = 120.0  # seconds a person has to answer before the rule's on_timeout applies
 
 
 class Direction(str, enum.Enum):
@@ -55,6 +73,28 @@ class Action(str, enum.Enum):
     MODIFY = "modify"
     BLOCK = "block"
     HOLD = "hold"  # not forwarded now: the verdict's ``hold`` callback later releases or answers it (see _relay)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalNeed:
+    """The policy's requirement that a person approve this request (an ``approve`` rule matched)."""
+
+    rule: str
+    reason: str
+    timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    on_timeout: str = "deny"  # deny | allow
+    channels: tuple[str, ...] = APPROVAL_CHANNELS
+    remember: tuple[str, ...] = APPROVAL_REMEMBER
+
+
+@dataclass(slots=True)
+class Notes:
+    """Facts one interceptor establishes about a message for those after it in the chain."""
+
+    approval: ApprovalNeed | None = None  # policy → approval: ask a person before forwarding
+    risk: str | None = None  # policy: the risk class of the tool a tools/call names
+    listed_risks: dict[str, str] | None = None  # policy: tool → risk class, for a tools/list result
+    ratelimit_slots: tuple[str, ...] = ()  # policy: concurrency-capped rate limits this request occupies
 
 
 @dataclass(slots=True)
@@ -172,8 +212,7 @@ class Message:
         self.modified = False
         self.changes: list[dict] = []
         self.in_batch = in_batch
-        # Facts interceptors hand down the chain (e.g. the policy's "approval" requirement, a tool's "risk").
-        self.notes: dict = {}
+        self.notes = Notes()
         method = envelope.get("method")
         self.id = envelope.get("id")
         if isinstance(method, str):
@@ -239,7 +278,7 @@ class Verdict:
     details: dict | None = None  # extra audit fields (signals, scores, matched fields)
     enforce: bool = True  # False: mode "audit" — record what would have happened, let it pass
     retry_after: float | None = None  # rate limits: seconds until a retry may succeed
-    hold: Any = None  # HOLD: called once with the relay's HeldRequest handle after the chain has been observed
+    hold: Callable[[HeldCall], None] | None = None  # HOLD: called once with the relay's handle, after observe
 
     @classmethod
     def block(cls, reason: str, *, rule: str | None = None, **kw: Any) -> "Verdict":
@@ -250,7 +289,7 @@ class Verdict:
         return cls(Action.MODIFY, reason, rule, envelope=envelope, changes=changes, **kw)
 
     @classmethod
-    def held(cls, hold: Any, *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
+    def held(cls, hold: Callable[[HeldCall], None], *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
         """Keep a request (no response yet, nothing forwarded); ``hold(handle)`` decides it later."""
         return cls(Action.HOLD, reason, rule, hold=hold, **kw)
 
@@ -258,3 +297,64 @@ class Verdict:
     def allow(cls, *, rule: str | None = None, reason: str = "", **kw: Any) -> "Verdict":
         """An explicit pass that should still be recorded (e.g. which rule allowed a call)."""
         return cls(Action.PASS, reason, rule, **kw)
+
+
+class HeldCall(Protocol):
+    """What the interceptor that held a request (a HOLD verdict) can do with it later, from any thread.
+
+    The relay owns the request; this handle is the whole seam. Every method that ends the hold (``release``,
+    ``answer``, ``reply``) returns False when the hold had already ended — released, answered, cancelled by
+    the client, answered on the server's exit, client gone: the first decision wins, the others are no-ops.
+    """
+
+    @property
+    def msg(self) -> Message: ...
+
+    @property
+    def id(self) -> RequestId: ...
+
+    @property
+    def forward_bytes(self) -> bytes:
+        """What a release sends, byte for byte: frozen when the request was held."""
+        ...
+
+    @property
+    def progress_token(self) -> str | int | None: ...
+
+    @property
+    def held_seconds(self) -> float: ...
+
+    def is_ended(self) -> bool: ...
+
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once the hold ends in any way (at once if it already has)."""
+        ...
+
+    def release(self, envelope: dict | None = None) -> bool:
+        """Forward the frozen request to the server (or ``envelope``, serialised) and track it as pending."""
+        ...
+
+    def answer(self, verdict: Verdict) -> bool:
+        """Answer the client with the block contract for ``verdict``; nothing reaches the server."""
+        ...
+
+    def reply(self, response: dict, reason: str = "answered by mcpwrap") -> bool:
+        """Answer the client with a response mcpwrap composed (its id must be the held request's)."""
+        ...
+
+    def progress(self, progress: float, total: float | None = None, message: str | None = None) -> bool:
+        """Send ``notifications/progress`` for this request, if it carried a progressToken and is still held."""
+        ...
+
+    def ask_client(self, method: str, params: dict, on_response: Callable[[dict], None]) -> str | None:
+        """Send mcpwrap's own request to the client (e.g. ``elicitation/create``); ``on_response(envelope)``
+        gets the answer, which never reaches the server. Returns the request's id, or None if it cannot be sent."""
+        ...
+
+    def withdraw(self, request_id: str, reason: str) -> bool:
+        """Withdraw a request made with :meth:`ask_client` (the client is told with ``notifications/cancelled``)."""
+        ...
+
+    def audit(self, event: str, **fields: Any) -> None:
+        """Record an audit event about this hold, written at once."""
+        ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcpwrap._config import parse_config
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._message import Direction, Message, PendingRequest, Session
 
 

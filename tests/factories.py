@@ -43,3 +43,16 @@ def response(result: Any, *, to: str = "tools/call", params: Any = None, id: Any
 def tool_result(text: str, *, tool: str = "echo", id: Any = 1, sess: Session | None = None, **extra: Any) -> Message:
     result = {"content": [{"type": "text", "text": text}], **extra}
     return response(result, to="tools/call", params={"name": tool, "arguments": {}}, id=id, sess=sess)
+
+
+def make_interceptor(cls, sess, settings=None, *, config=None, audit=None, installed=frozenset({"approval"}), **kw):
+    """An interceptor of class ``cls`` for session ``sess``, configured with ``settings`` (else those of
+    ``config``, else the built-in defaults), as the composition root would build it."""
+    from mcpwrap._chain import ChainContext
+    from mcpwrap.interceptors import parse_policy
+
+    icpt = cls(ChainContext(sess, audit, frozenset(installed)), **kw)
+    if settings is None:
+        settings = cls.settings_from(config if config is not None else parse_policy({}))
+    icpt.configure(settings)
+    return icpt

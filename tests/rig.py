@@ -19,10 +19,12 @@ TIME = [str(VENV_BIN / "mcp-server-time")]
 CLAUDE = str(NODE_BIN / "claude")
 FAKE = [sys.executable, str(ROOT / "tests" / "fake_server.py")]
 MCPWRAP = [sys.executable, "-m", "mcpwrap"]
+# The same wrapper with test-only interceptors (MCPWRAP_TEST_HOOKS, see mcpwrap/testing.py).
+MCPWRAP_HOOKED = [sys.executable, "-m", "mcpwrap.testing"]
 
 
-def wrap_command(server: list[str], *options: str, audit_log: str | os.PathLike | None = None) -> list[str]:
-    cmd = [*MCPWRAP, "wrap"]
+def wrap_command(server: list[str], *options: str, audit_log: str | os.PathLike | None = None, hooked: bool = False) -> list[str]:
+    cmd = [*(MCPWRAP_HOOKED if hooked else MCPWRAP), "wrap"]
     if audit_log is not None:
         cmd += ["--audit-log", str(audit_log)]
     return [*cmd, *options, "--", *server]

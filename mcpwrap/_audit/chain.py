@@ -101,9 +101,9 @@ _H_FIELD = b',"h":"'
 
 
 def default_key_path() -> Path:
-    from .._config import home
+    from .._paths import audit_key_path
 
-    return home() / KEY_FILE_NAME
+    return audit_key_path()
 
 
 def key_id(key: bytes) -> str:

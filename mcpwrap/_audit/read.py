@@ -39,11 +39,12 @@ _CHAIN_FIELDS = ("seq", "n", "prev", "kid", "h")
 
 def default_log_path(policy: str | None = None) -> Path:
     """The log ``wrap`` writes to: the policy's ``audit.path``, else ``$MCPWRAP_HOME/audit.jsonl``."""
-    from .._config import default_audit_path, load_config
-    from .._cli.wrap import resolve_policy_path
+    from .._config import load_section
+    from .._paths import default_audit_path, resolve_policy_path
+    from .writer import AUDIT_SECTION
 
-    config = load_config(resolve_policy_path(policy))
-    path = config["audit"].path
+    settings = load_section(resolve_policy_path(policy), AUDIT_SECTION)
+    path = settings.path
     return Path(os.path.expanduser(path)) if path else default_audit_path()
 
 

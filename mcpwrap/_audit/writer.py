@@ -34,12 +34,11 @@ from typing import Any
 import orjson
 
 from .chain import read_chain_tail
-from .._chain import Interceptor, Outcome
-from .._config import check_keys, expect, section
+from .._config import Section, check_keys, expect
 from .._errors import AuditError, ConfigError
-from .._message import Action, Kind, Message, Session
+from .._message import Session
 
-__all__ = ["AuditLog", "AuditInterceptor", "AuditSettings", "shape_of", "parse_size"]
+__all__ = ["AuditLog", "AuditSettings", "AUDIT_SECTION", "shape_of", "parse_size"]
 
 RECORD_ARGUMENT_MODES = ("none", "shape", "redacted", "full")
 FAILURE_POLICIES = ("block", "warn")
@@ -97,7 +96,6 @@ def _choice(raw: dict, key: str, choices: tuple, path: tuple) -> str:
     return value
 
 
-@section("audit", default=AuditSettings, doc="where decisions are recorded, how much of a call is kept, tamper evidence")
 def _parse_audit(raw: Any, path: tuple) -> AuditSettings:
     expect(raw, dict, path)
     check_keys(raw, set(AuditSettings.__slots__), path)
@@ -413,124 +411,5 @@ class AuditLog:
                 self._fd = self._lock_fd = None
 
 
-_REDACTOR_MISSING = "missing"
-_redactor: Any = None  # the secrets redactor, looked up on first use (None: not yet; _REDACTOR_MISSING: absent)
-
-
-def _get_redactor() -> Any:
-    """``mcpwrap.detect.secrets.redact_json`` — (value) -> (redacted value, counts) — or None if absent."""
-    global _redactor
-    if _redactor is None:
-        try:
-            from ..detect.secrets import redact_json  # type: ignore[import-not-found]
-
-            _redactor = redact_json
-        except ImportError:
-            _redactor = _REDACTOR_MISSING
-            sys.stderr.write(
-                "mcpwrap: audit.record_arguments is 'redacted' but the secrets redactor is not available; "
-                "recording argument shapes instead\n"
-            )
-    return None if _redactor is _REDACTOR_MISSING else _redactor
-
-
-class AuditInterceptor(Interceptor):
-    """Writes one record per message after the chain has decided (the ``observe`` hook)."""
-
-    name = "audit"
-
-    def __init__(self, log: AuditLog, settings: AuditSettings | None = None) -> None:
-        self.log = log
-        self.settings = settings or AuditSettings()
-        self.scrub = self.settings.record_arguments != "full"
-        log.configure(self.settings)  # a policy reload builds a new chain: its failure policy applies from now on
-
-    def observe(self, msg: Message, outcome: Outcome) -> None:
-        # The enums are str subclasses: the JSON encoder writes their values, no ``.value`` lookups needed.
-        action = outcome.action
-        fields: dict[str, Any] = {
-            "direction": msg.direction,
-            "kind": msg.kind,
-            "id": msg.id,
-            "method": msg.method,
-            "tool": msg.tool_name,
-            "action": action,
-            "size": len(msg.raw),
-        }
-        if action is not Action.PASS or outcome.rule:
-            fields["rule"] = outcome.rule
-        decisive = outcome.decisive
-        if decisive is not None:
-            fields["reason"] = self._scrubbed(decisive.reason)
-            fields["interceptor"] = decisive.interceptor
-            if decisive.details:
-                fields["details"] = self._scrubbed(decisive.details)
-        if msg.changes:
-            fields["changes"] = self._scrubbed(msg.changes)
-        others = [v for v in outcome.verdicts if v is not decisive and (not v.enforce or v.action is not Action.PASS or v.details)]
-        if others:
-            fields["verdicts"] = self._scrubbed(
-                [
-                    {
-                        "interceptor": v.interceptor,
-                        "action": v.action.value,
-                        "enforced": v.enforce,
-                        "rule": v.rule,
-                        "reason": v.reason,
-                        **({"details": v.details} if v.details else {}),
-                    }
-                    for v in others
-                ]
-            )
-        latency = msg.latency_ms
-        if latency is not None:
-            fields["latency_ms"] = round(latency, 3)
-        if msg.request is not None and msg.request.cancelled:
-            fields["cancelled"] = True
-        if msg.kind is Kind.REQUEST and msg.method == "tools/call":
-            args = msg.params.get("arguments") if isinstance(msg.params, dict) else None
-            recorded = self.argument_form(args, fields)
-            if recorded is not None:
-                fields["arguments"] = recorded
-        self.log.record_fields("message", fields)
-
-    def _scrubbed(self, value: Any) -> Any:
-        """Interceptors' reasons and details may quote traffic: they pass the redactor like arguments do."""
-        if not self.scrub or not value:
-            return value
-        redact = _get_redactor()
-        if redact is None:
-            return value
-        try:
-            return redact(value)[0]
-        except Exception as exc:  # fail closed: never record what could not be checked
-            return f"[not recorded: the redactor failed ({type(exc).__name__})]"
-
-    def argument_form(self, args: Any, fields: dict | None = None) -> Any:
-        """What the record keeps of a call's arguments; ``fields["arguments_form"]`` says which form it is
-        (``shape``, ``redacted``, ``full``, or ``truncated`` when cut), so ``policy test --replay`` knows."""
-        mode = self.settings.record_arguments
-        if mode == "none" or args is None:
-            return None
-        form = mode
-        if mode == "redacted":
-            redact = _get_redactor()
-            if redact is None:
-                form = "shape"
-            else:
-                try:
-                    args, counts = redact(args)
-                except Exception as exc:
-                    args, form = f"[not recorded: the redactor failed ({type(exc).__name__})]", "unrecorded"
-                    counts = None
-                if counts and fields is not None:
-                    fields["redactions"] = counts
-        if form == "shape":
-            args = shape_of(args)
-        elif form != "unrecorded":
-            text = json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
-            if len(text) > self.settings.max_argument_chars:
-                args, form = text[: self.settings.max_argument_chars] + "…", "truncated"
-        if fields is not None:
-            fields["arguments_form"] = form
-        return args
+# The policy-file sections this module owns (declared by the interceptor that uses them).
+AUDIT_SECTION = Section("audit", _parse_audit, default=AuditSettings, doc="where decisions are recorded, how much of a call is kept, tamper evidence")

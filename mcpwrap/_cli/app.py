@@ -12,7 +12,7 @@ import importlib
 import typer
 
 from .. import __version__
-from .wrap import wrap_help
+from .._wrapargs import wrap_help
 
 __all__ = ["app", "COMMAND_MODULES"]
 

@@ -23,11 +23,12 @@ WATCH_REFRESH = 1.0  # seconds between refreshes of `approvals --watch`
 
 
 def _queue() -> ApprovalQueue:
-    from .._config import load_config
-    from .wrap import resolve_policy_path
+    from .._paths import resolve_policy_path
+    from .._config import load_section
+    from ..interceptors.approval import APPROVAL_SECTION
 
     try:
-        settings = load_config(resolve_policy_path(None))["approval"]
+        settings = load_section(resolve_policy_path(None), APPROVAL_SECTION)
         return ApprovalQueue(settings.queue)
     except Exception:  # an unreadable policy must not hide pending calls: fall back to the default queue
         return ApprovalQueue()

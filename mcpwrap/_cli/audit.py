@@ -128,10 +128,11 @@ def verify_cmd(
 
 
 def _policy_key_file(policy: Optional[Path]) -> Optional[str]:
-    from .._config import load_config
-    from .wrap import resolve_policy_path
+    from .._paths import resolve_policy_path
+    from .._audit.writer import AUDIT_SECTION
+    from .._config import load_section
 
-    return load_config(resolve_policy_path(str(policy) if policy else None))["audit"].key_file
+    return load_section(resolve_policy_path(str(policy) if policy else None), AUDIT_SECTION).key_file
 
 
 def _emit_unusable(as_json: bool, files: list[str], why: str) -> None:

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._config import SECTIONS, Config, _load_sections, _yaml_to_python, builtin_policy_text, default_policy_path, locate
+from .._config import Config, builtin_policy_text, locate, read_yaml
+from .._paths import default_policy_path
+from ..interceptors import SECTIONS
 from .._errors import ConfigError
 from .._policy.engine import (
     ACTIONS,
@@ -61,7 +63,6 @@ class Validation:
 
 def validate_file(path: str | os.PathLike, *, overrides: str | os.PathLike | None = None) -> Validation:
     """Check a policy file and the overrides file; collect every error (one per rule or section)."""
-    _load_sections()
     file = str(path)
     v = Validation(file)
     try:
@@ -73,7 +74,7 @@ def validate_file(path: str | os.PathLike, *, overrides: str | os.PathLike | Non
         v.errors.append(ConfigError(f"cannot read policy file: {exc}", file=file))
         return v
     try:
-        raw, positions = _yaml_to_python(text, file)
+        raw, positions = read_yaml(text, file)
     except ConfigError as exc:
         v.errors.append(exc)
         return v
@@ -104,7 +105,7 @@ def validate_file(path: str | os.PathLike, *, overrides: str | os.PathLike | Non
         v.errors.append(exc)
     if v.errors:
         return v
-    config = Config(values=values, source=file, raw=raw)
+    config = Config(values=values, sections=SECTIONS, source=file, raw=raw)
     try:
         policy = Policy.from_config(config, override_rules)
     except ConfigError as exc:
@@ -162,9 +163,9 @@ def load_policy(path: str | os.PathLike) -> Policy:
 
 
 def default_subject() -> str:
-    from .wrap import WrapOptions, _subject
+    from .._runtime import default_subject as subject
 
-    return _subject(WrapOptions())
+    return subject()
 
 
 @dataclass
@@ -221,7 +222,7 @@ def run_scenarios(policy: Policy, path: str | os.PathLike, *, subject: str) -> l
     risk, expect}]``. mcpgw's scenario files (``params`` as a JSON string) load as they are."""
     file = str(path)
     try:
-        raw, positions = _yaml_to_python(Path(path).read_text(encoding="utf-8"), file)
+        raw, positions = read_yaml(Path(path).read_text(encoding="utf-8"), file)
     except OSError as exc:
         raise ConfigError(f"cannot read scenarios: {exc}", file=file) from None
     results = []

@@ -29,7 +29,7 @@ from .plan import (
     plan_enable,
     scan,
 )
-from .._config import default_audit_path, default_policy_path
+from .._paths import default_audit_path, default_policy_path
 from .._errors import ClientConfigError, McpwrapError
 from .safewrite import read_text, update_file
 
@@ -243,7 +243,8 @@ def _note(line: bytes, servers: set[str], found: dict[str, str]) -> None:
 
 
 def _policy_and_audit(entry: Entry) -> tuple[str, str]:
-    from .._config import load_config
+    from .._audit.writer import AUDIT_SECTION
+    from .._config import load_section
 
     w = entry.wrapped
     assert w is not None
@@ -251,7 +252,7 @@ def _policy_and_audit(entry: Entry) -> tuple[str, str]:
     audit = w.audit_log
     if audit is None:
         try:
-            audit = load_config(policy_file)["audit"].path
+            audit = load_section(policy_file, AUDIT_SECTION).path
         except McpwrapError:
             audit = None
         audit = audit or str(default_audit_path())

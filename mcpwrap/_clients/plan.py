@@ -247,7 +247,8 @@ def parse_wrapped(command: Any, args: Any) -> Wrapped | None:
         rest = args[3:]
     else:
         return None
-    from .._cli.wrap import McpwrapError, parse_wrap_args
+    from .._errors import McpwrapError
+    from .._wrapargs import parse_wrap_args
 
     try:
         opts = parse_wrap_args(rest)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .._config import home
+from .._paths import backups_dir as _backups_dir
+from .._paths import locks_dir
 from .._errors import ClientConfigError
 
 __all__ = ["MAX_MERGE_ATTEMPTS", "LOCK_TIMEOUT_S", "WriteResult", "read_text", "update_file", "backups_dir"]
@@ -45,7 +46,7 @@ _LOCK_POLL_S = 0.05
 
 
 def backups_dir() -> Path:
-    return home() / "backups"
+    return _backups_dir()
 
 
 @dataclass
@@ -74,7 +75,7 @@ def read_text(path: Path) -> str:
 class _Lock:
     def __init__(self, target: Path) -> None:
         digest = hashlib.sha256(os.fsencode(str(target))).hexdigest()[:16]
-        self.path = home() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', target.name)}-{digest}.lock"
+        self.path = locks_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', target.name)}-{digest}.lock"
         self.fd: int | None = None
 
     def __enter__(self) -> "_Lock":

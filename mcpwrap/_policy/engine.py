@@ -44,8 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .._config import Config, check_keys, expect, home, section
+from .._config import Config, check_keys, expect, Section
+from .._paths import overrides_path
 from .._errors import ConfigError
+from .._message import APPROVAL_CHANNELS, APPROVAL_REMEMBER, DEFAULT_APPROVAL_TIMEOUT
 from .normalize import clean_text, compile_glob, glob_to_regex, is_path_like, normalize_path, stringify
 from .risk import RISK_CLASSES
 
@@ -67,22 +69,16 @@ __all__ = [
     "overrides_path",
     "load_overrides",
     "add_override_rule",
-    "approval_available",
     "DEFAULT_RULE_NAME",
 ]
 
 ACTIONS = ("allow", "deny", "approve")
 MODES = ("enforce", "audit")
 DIRECTIONS = ("c2s", "s2c")
-APPROVAL_CHANNELS = ("elicitation", "stateless", "terminal")
-APPROVAL_REMEMBER = ("once", "session", "always")
-DEFAULT_APPROVAL_TIMEOUT = 120.0  # seconds a person has to answer before on_timeout applies
 MAX_APPROVAL_TIMEOUT = 24 * 3600.0
 DEFAULT_RULE_NAME = "(default)"  # the rule name recorded when no rule matched and default_action decided
 CANDIDATE_CACHE_SIZE = 2048  # (direction, method, tool, risk) → matching rules; cleared when full
 MAX_CACHED_NAME = 256  # longer (hostile) tool names are evaluated without caching
-OVERRIDES_FILE = "policy.overrides.yaml"
-APPROVAL_MODULE = "mcpwrap.interceptors.approval"
 
 _RULE_KEYS = {"name", "description", "action", "mode", "reason", "match", "case_sensitive", "timeout", "on_timeout", "channels", "remember"}
 _APPROVE_KEYS = ("timeout", "on_timeout", "channels", "remember")
@@ -121,7 +117,6 @@ UNKNOWN_RISK = "?"
 # --- sections -----------------------------------------------------------------------------------------------------
 
 
-@section("version", default=lambda: "v1", doc="policy format version (only v1)")
 def _parse_version(raw: Any, path: tuple) -> str:
     value = expect(raw, (str, int), path, "string")
     if str(value) not in ("v1", "1"):
@@ -129,17 +124,14 @@ def _parse_version(raw: Any, path: tuple) -> str:
     return "v1"
 
 
-@section("mode", default=lambda: "enforce", doc="enforce, or audit: record decisions without applying them")
 def _parse_mode(raw: Any, path: tuple) -> str:
     return _one_of(raw, MODES, path)
 
 
-@section("default_action", default=lambda: None, doc="allow or deny when no rule matches")
 def _parse_default_action(raw: Any, path: tuple) -> str:
     return _one_of(raw, ("allow", "deny"), path)
 
 
-@section("subjects", default=dict, doc="subject (glob) → list of roles")
 def _parse_subjects(raw: Any, path: tuple) -> dict[str, tuple[str, ...]]:
     expect(raw, dict, path)
     out: dict[str, tuple[str, ...]] = {}
@@ -151,12 +143,10 @@ def _parse_subjects(raw: Any, path: tuple) -> dict[str, tuple[str, ...]]:
     return out
 
 
-@section("allowed_tools", default=lambda: None, doc="(mcpgw) globs of the tools a server may list; any other blocks the listing")
 def _parse_allowed_tools(raw: Any, path: tuple) -> tuple[str, ...]:
     return tuple(_str_list(raw, path))
 
 
-@section("response_patterns", default=tuple, doc="(mcpgw) RE2 patterns; a server message matching one is blocked")
 def _parse_response_patterns(raw: Any, path: tuple) -> tuple[tuple[str, Any], ...]:
     from .._re2 import RegexError, compile_regex
 
@@ -169,7 +159,6 @@ def _parse_response_patterns(raw: Any, path: tuple) -> tuple[tuple[str, Any], ..
     return tuple(out)
 
 
-@section("rules", default=lambda: None, doc="admission rules, first match wins")
 def _parse_rules_section(raw: Any, path: tuple) -> tuple["Rule", ...]:
     return parse_rules(raw, path)
 
@@ -1019,18 +1008,7 @@ def policy_of(config: Config, *, overrides: Iterable[Rule] | None = None) -> Pol
     return policy
 
 
-def approval_available() -> bool:
-    """Whether the human-approval interceptor is part of the chain (else approve rules deny: fail closed)."""
-    from ..interceptors import FACTORIES
-
-    return APPROVAL_MODULE in FACTORIES
-
-
 # --- overrides: "always" decisions a person made, kept apart from the policy file ---------------------------------------
-
-
-def overrides_path() -> Path:
-    return home() / OVERRIDES_FILE
 
 
 def _overrides_stamp() -> tuple | None:
@@ -1047,7 +1025,7 @@ def load_overrides(path: str | os.PathLike | None = None, *, errors: list | None
     Same rule format as the policy's ``rules``, in a file ``{version: v1, rules: [...]}``; evaluated before
     the policy file's rules. An unreadable or invalid file is a :class:`ConfigError` (fail closed).
     """
-    from .._config import _yaml_to_python, locate
+    from .._config import locate, read_yaml
 
     p = Path(path) if path is not None else overrides_path()
     try:
@@ -1056,7 +1034,7 @@ def load_overrides(path: str | os.PathLike | None = None, *, errors: list | None
         return ()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read overrides file: {exc}", file=str(p)) from None
-    raw, positions = _yaml_to_python(text, str(p))
+    raw, positions = read_yaml(text, str(p))
     try:
         if raw is None or raw == {}:
             return ()
@@ -1117,5 +1095,15 @@ def add_override_rule(rule: dict, *, path: str | os.PathLike | None = None) -> P
     return p
 
 
-# Registered here so that `rate_limits` is a known key whenever the policy sections are.
-from . import ratelimit as _ratelimit  # noqa: E402,F401
+
+# The policy-file sections this module owns (declared by the interceptor that uses them).
+VERSION_SECTION = Section("version", _parse_version, default=lambda: "v1", doc="policy format version (only v1)")
+MODE_SECTION = Section("mode", _parse_mode, default=lambda: "enforce", doc="enforce, or audit: record decisions without applying them")
+DEFAULT_ACTION_SECTION = Section("default_action", _parse_default_action, default=lambda: None, doc="allow or deny when no rule matches")
+SUBJECTS_SECTION = Section("subjects", _parse_subjects, default=dict, doc="subject (glob) → list of roles")
+ALLOWED_TOOLS_SECTION = Section("allowed_tools", _parse_allowed_tools, default=lambda: None, doc="(mcpgw) globs of the tools a server may list; any other blocks the listing")
+RESPONSE_PATTERNS_SECTION = Section("response_patterns", _parse_response_patterns, default=tuple, doc="(mcpgw) RE2 patterns; a server message matching one is blocked")
+RULES_SECTION = Section("rules", _parse_rules_section, default=lambda: None, doc="admission rules, first match wins")
+POLICY_SECTIONS: tuple[Section, ...] = (
+    VERSION_SECTION, MODE_SECTION, DEFAULT_ACTION_SECTION, SUBJECTS_SECTION, RULES_SECTION, ALLOWED_TOOLS_SECTION, RESPONSE_PATTERNS_SECTION,
+)

@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .._config import check_keys, expect, section
+from .._config import check_keys, expect, Section
 from .._errors import ConfigError
 
-__all__ = ["RateLimit", "Bucket", "SessionState", "session_state", "check", "CONCURRENCY_RETRY_HINT"]
+__all__ = ["RateLimit", "Bucket", "SessionState", "check", "CONCURRENCY_RETRY_HINT"]
 
 CONCURRENCY_RETRY_HINT = 1.0  # seconds suggested to a caller refused by the in-flight cap (no refill to compute)
 _KEYS = {"name", "tools", "methods", "servers", "subjects", "roles", "per_second", "burst", "per_minute", "per_hour", "concurrent", "mode"}
@@ -104,7 +104,6 @@ def _number(raw: Any, path: tuple, *, integer: bool = False) -> float:
     return value
 
 
-@section("rate_limits", default=tuple, doc="token buckets, quotas and in-flight caps per subject/server/tool glob")
 def parse_rate_limits(raw: Any, path: tuple) -> tuple[RateLimit, ...]:
     from .engine import MODES, _one_of, _str_list
 
@@ -171,19 +170,6 @@ class SessionState:
         self.buckets: dict[tuple, Bucket] = {}
         self.inflight: dict[str, set] = {}  # limit name → ids of forwarded tools/call requests
         self.risk_logged: dict[str, str] = {}  # tool → class recorded in the audit log
-        self.base_roles: tuple[str, ...] | None = None  # roles given by --role, before the policy's mapping
-
-
-_STATES: dict[str, SessionState] = {}
-_STATES_LOCK = threading.Lock()
-
-
-def session_state(session_id: str) -> SessionState:
-    with _STATES_LOCK:
-        state = _STATES.get(session_id)
-        if state is None:
-            state = _STATES[session_id] = SessionState()
-        return state
 
 
 def check(
@@ -217,3 +203,7 @@ def check(
             for b in touched:
                 b.tokens -= 1.0
         return None
+
+
+# The policy-file sections this module owns (declared by the interceptor that uses them).
+RATE_LIMITS_SECTION = Section("rate_limits", parse_rate_limits, default=tuple, doc="token buckets, quotas and in-flight caps per subject/server/tool glob")

@@ -14,6 +14,16 @@ import re
 from typing import Any
 
 from .._errors import ProtocolError
+from .._protocol import (
+    BLOCKED,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    META_PROTOCOL_VERSION,
+    METHOD_NOT_FOUND,
+    MODERN_PROTOCOL,
+    PARSE_ERROR,
+    SERVER_UNAVAILABLE,
+)
 from .._message import Message, Verdict
 
 __all__ = [
@@ -33,16 +43,6 @@ __all__ = [
     "annotate_modified",
 ]
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INTERNAL_ERROR = -32603
-# Implementation-defined codes, outside the −32020…−32099 range the MCP specification reserves for itself.
-SERVER_UNAVAILABLE = -32000  # the wrapped server exited or mcpwrap is shutting down
-BLOCKED = -32001  # an interceptor refused the message (see data.mcpwrap)
-
-MODERN_PROTOCOL = "2026-07-28"  # first stateless revision: every result carries resultType
-_PROTOCOL_META_KEY = "io.modelcontextprotocol/protocolVersion"
 
 
 class _DuplicateKey(ValueError):
@@ -283,7 +283,7 @@ def _is_modern(request_params: Any, session_version: str | None) -> bool:
     if isinstance(request_params, dict):
         meta = request_params.get("_meta")
         if isinstance(meta, dict):
-            version = meta.get(_PROTOCOL_META_KEY)
+            version = meta.get(META_PROTOCOL_VERSION)
     version = version or session_version
     return isinstance(version, str) and version >= MODERN_PROTOCOL
 

@@ -43,6 +43,7 @@ from . import jsonrpc as rpc
 from .._chain import Chain, Outcome
 from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
 from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
+from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
 
 __all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
@@ -51,9 +52,6 @@ CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on
 TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
 _IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux allows 1024)
-_PROTOCOL_META = "io.modelcontextprotocol/protocolVersion"
-_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
-_CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
 
 
 def _log(text: str) -> None:
@@ -176,6 +174,16 @@ class HeldRequest:
         if message is not None:
             params["message"] = message
         return self.relay.send_client_notification("notifications/progress", params)
+
+    def is_ended(self) -> bool:
+        return self.ended.is_set()
+
+    def ask_client(self, method: str, params: dict, on_response: Callable[[dict], None]) -> str | None:
+        """mcpwrap's own request to the client on this hold's behalf (see :meth:`Relay.send_client_request`)."""
+        return self.relay.send_client_request(method, params, on_response)
+
+    def withdraw(self, request_id: str, reason: str) -> bool:
+        return self.relay.cancel_client_request(request_id, reason)
 
     def audit(self, event: str, **fields: Any) -> None:
         """Record (and write at once: no pump flushes for a hold's own thread)."""
@@ -595,14 +603,14 @@ class Relay:
                 s.client_info = params["clientInfo"]
             return
         meta = params.get("_meta")
-        if isinstance(meta, dict) and isinstance(meta.get(_PROTOCOL_META), str):
+        if isinstance(meta, dict) and isinstance(meta.get(META_PROTOCOL_VERSION), str):
             s = self.session
-            s.protocol_version = meta[_PROTOCOL_META]
+            s.protocol_version = meta[META_PROTOCOL_VERSION]
             s.stateless = True
-            if isinstance(meta.get(_CAPABILITIES_META), dict):
-                s.client_capabilities = meta[_CAPABILITIES_META]
-            if isinstance(meta.get(_CLIENT_INFO_META), dict):
-                s.client_info = meta[_CLIENT_INFO_META]
+            if isinstance(meta.get(META_CLIENT_CAPABILITIES), dict):
+                s.client_capabilities = meta[META_CLIENT_CAPABILITIES]
+            if isinstance(meta.get(META_CLIENT_INFO), dict):
+                s.client_info = meta[META_CLIENT_INFO]
 
     def _learn_from_server(self, msg: Message, envelope: dict) -> None:
         if msg.kind is Kind.NOTIFICATION:

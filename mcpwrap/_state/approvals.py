@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._config import home
+from .._paths import approval_key_path, approvals_dir, overrides_path as _overrides_path
 from .._errors import McpwrapError
+from .._message import APPROVAL_REMEMBER
 
 __all__ = [
     "ApprovalError",
@@ -56,7 +57,7 @@ KEY_FILE_NAME = "approval.key"
 OVERRIDES_FILE_NAME = "policy.overrides.yaml"
 KEY_BYTES = 32
 DECISIONS = ("approve", "deny")
-REMEMBER_CHOICES = ("once", "session", "always")
+REMEMBER_CHOICES = APPROVAL_REMEMBER
 _ID_BYTES = 4  # 8 hex characters: unique among a handful of pending calls, short enough to type
 _GLOB_SPECIALS = "*?["
 
@@ -66,11 +67,11 @@ class ApprovalError(McpwrapError):
 
 
 def default_queue_dir() -> Path:
-    return home() / QUEUE_DIR_NAME
+    return approvals_dir()
 
 
 def overrides_path() -> Path:
-    return home() / OVERRIDES_FILE_NAME
+    return _overrides_path()
 
 
 def digest_of(data: bytes) -> str:
@@ -241,7 +242,7 @@ class ApprovalQueue:
 
 def load_or_create_key(path: str | os.PathLike | None = None) -> bytes:
     """The HMAC key for stateless approval state: created once (0600, race-free), then read."""
-    p = Path(path) if path is not None else home() / KEY_FILE_NAME
+    p = Path(path) if path is not None else approval_key_path()
     try:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not p.exists():

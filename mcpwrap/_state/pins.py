@@ -66,9 +66,9 @@ class PinStoreError(McpwrapError):
 
 
 def default_pins_dir() -> Path:
-    from .._config import home
+    from .._paths import pins_dir
 
-    return home() / "pins"
+    return pins_dir()
 
 
 def canonical_json(value: Any) -> str:

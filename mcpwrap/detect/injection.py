@@ -229,6 +229,7 @@ _ANCHOR_WORDS = (
 # Words are anchored at a word start ("ignore", not "unignored"), so identifiers in code hit less often.
 ANCHOR_PATTERN = "(?i)" + "|".join((r"\b" if w[0].isalpha() else "") + re.escape(w) for w in _ANCHOR_WORDS) + r"|\bai\b|\ba\.i\.|\bbot\b"
 _ANCHORS = compile_bytes(ANCHOR_PATTERN)
+prefilter.register("injection", ANCHOR_PATTERN)
 _ANCHOR_OVERHANG = 64  # longer than any anchor word
 WINDOW_BEFORE = 400  # bytes of context before an anchor that a phrase may start in
 WINDOW_AFTER = 600

@@ -374,6 +374,7 @@ def _prefilter_form(kind: str, pattern: str) -> str:
 
 CANDIDATE_PATTERN = "|".join(f"(?:{_prefilter_form(k, p)})" for k, p, _g, _c in _DETECTORS)
 _COMBINED = compile_bytes(CANDIDATE_PATTERN)
+prefilter.register("secrets", CANDIDATE_PATTERN)
 _LOCAL_PART = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _CONTEXT = 64  # bytes before a candidate that a context pattern (aws … secret = …) may need
 

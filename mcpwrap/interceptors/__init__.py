@@ -1,68 +1,77 @@
-"""The interceptors, and the order the chain runs them in.
+"""The composition root of the chain: which interceptors it has, in which order, and the policy they read.
 
-Each entry names a module with a ``build(config, session)`` function returning an interceptor, or None when
-the policy turns that concern off. Order matters: admission control first (a denied call costs nothing
-more), content inspection next, the human-approval hold last (a person is only asked about calls that
-everything else would let through), and the audit interceptor always at the very end so its ``observe`` sees
-the final decision.
+Order matters: admission control first (a denied call costs nothing more), definitions' integrity next,
+content inspection after, the human-approval hold last (a person is only asked about calls that everything
+else would let through), and the audit interceptor always at the very end so that its ``observe`` sees the
+final decision. Each interceptor class declares the policy-file sections it owns; :data:`SECTIONS` is their
+union, and :func:`load_policy` / :func:`parse_policy` validate a policy file against exactly that.
+
+Everything that builds a chain or reads a policy file goes through this module; the modules below it (the
+config loader, the policy engine, the detectors) know nothing of each other's sections.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
-from .._chain import Chain, Interceptor
+from .._audit.writer import AuditLog
+from .._chain import Chain, ChainContext, Interceptor
+from .._config import Config, Section, load_config, parse_config, sections_by_key
+from .._message import Session
+from .approval import ApprovalInterceptor
+from .audit import AuditInterceptor
+from .injection import InjectionInterceptor
+from .integrity import IntegrityInterceptor
+from .policy import PolicyInterceptor
+from .schema import SchemaInterceptor
+from .secrets import SecretsInterceptor
 
-if TYPE_CHECKING:
-    from .._audit.writer import AuditLog
-    from .._config import Config
-    from .._message import Session
+__all__ = ["INTERCEPTORS", "SECTIONS", "InterceptorFactory", "build_chain", "load_policy", "parse_policy"]
 
-__all__ = ["FACTORIES", "build_chain", "EXTRA_INTERCEPTORS_ENV"]
+InterceptorFactory = Callable[[ChainContext], Interceptor]
 
-FACTORIES: list[str] = [
+INTERCEPTORS: tuple[type[Interceptor], ...] = (
     # admission control (policy rules, tools/list filtering, risk classes, rate limits)
-    "mcpwrap.interceptors.policy",
-
+    PolicyInterceptor,
     # tool-definition integrity (poisoning scan, pinning, rug-pull holds)
-    "mcpwrap.interceptors.integrity",
-
+    IntegrityInterceptor,
     # content: schema validation, secrets/PII, prompt injection
-    "mcpwrap.interceptors.schema",
-    "mcpwrap.interceptors.secrets",
-    "mcpwrap.interceptors.injection",
-
+    SchemaInterceptor,
+    SecretsInterceptor,
+    InjectionInterceptor,
     # human approval (last before audit)
-    "mcpwrap.interceptors.approval",
+    ApprovalInterceptor,
+)
 
-]
-
-# Developer hook: extra interceptors ("module:factory", comma-separated) appended before audit. Used by the
-# test suite to drive faults through the real process; factories receive (config, session).
-EXTRA_INTERCEPTORS_ENV = "MCPWRAP_EXTRA_INTERCEPTORS"
+SECTIONS: dict[str, Section] = sections_by_key(s for cls in (*INTERCEPTORS, AuditInterceptor) for s in cls.sections)
 
 
-def _load(target: str) -> object:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr or "build")
+def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:
+    """Validate a decoded policy document against the sections of the chain."""
+    return parse_config(raw, SECTIONS, file=file, positions=positions)
 
 
-def build_chain(config: "Config", session: "Session", audit_log: "AuditLog | None" = None) -> Chain:
-    interceptors: list[Interceptor] = []
-    for target in FACTORIES:
-        factory = _load(target + ":build")
-        # A factory marked ``wants_audit`` also receives the audit log (e.g. to record tool risk classes).
-        icpt = factory(config, session, audit_log) if getattr(factory, "wants_audit", False) else factory(config, session)
-        if icpt is not None:
-            interceptors.append(icpt)
-    for target in filter(None, (t.strip() for t in os.environ.get(EXTRA_INTERCEPTORS_ENV, "").split(","))):
-        icpt = _load(target)(config, session)
-        if icpt is not None:
-            interceptors.append(icpt)
+def load_policy(path: str | os.PathLike | None) -> Config:
+    """Load a policy file (None: the built-in default) against the sections of the chain."""
+    return load_config(path, SECTIONS)
+
+
+def build_chain(
+    config: Config,
+    session: Session,
+    audit_log: AuditLog | None = None,
+    *,
+    extra: Iterable[InterceptorFactory] = (),
+) -> Chain:
+    """One session's chain, configured from ``config``. ``extra`` factories (tests only: see
+    :mod:`mcpwrap.testing`) are placed after the others and before audit."""
+    classes: list[InterceptorFactory] = [*INTERCEPTORS, *extra]
+    names = frozenset(getattr(factory, "name", "") for factory in classes)
+    context = ChainContext(session=session, audit=audit_log, installed=names)
+    interceptors: list[Interceptor] = [factory(context) for factory in classes]
     if audit_log is not None:
-        from .._audit.writer import AuditInterceptor
-
-        interceptors.append(AuditInterceptor(audit_log, config["audit"]))
-    return Chain(interceptors)
+        interceptors.append(AuditInterceptor(context, audit_log))
+    chain = Chain(interceptors)
+    chain.configure(config)
+    return chain

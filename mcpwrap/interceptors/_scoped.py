@@ -19,12 +19,14 @@ Resolved settings are cached per (server, tool).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-from .._config import check_keys, expect
+from .._chain import ChainContext, Interceptor
+from .._config import Config, Section, check_keys, expect
 from .._errors import ConfigError
 
-__all__ = ["Scoped", "parse_scoped", "choice", "boolean", "number"]
+__all__ = ["Scoped", "ScopedInterceptor", "parse_scoped", "choice", "boolean", "number"]
 
 FieldParser = Callable[[Any, tuple], Any]
 
@@ -80,6 +82,29 @@ class Scoped:
 
     def __getitem__(self, key: str) -> Any:
         return self.base[key]
+
+    @property
+    def enabled_anywhere(self) -> bool:
+        """Whether the concern is on for some server or tool (else its interceptor can sit out the chain)."""
+        return bool(self.base.get("enabled")) or bool(self.servers or self.tools or self.server_tools)
+
+
+class ScopedInterceptor(Interceptor):
+    """An interceptor whose settings are one :class:`Scoped` section (schema, secrets, injection)."""
+
+    section: ClassVar[Section]
+
+    def __init__(self, context: ChainContext) -> None:
+        super().__init__(context)
+        self.settings: Scoped = type(self).section.default()
+
+    @classmethod
+    def settings_from(cls, config: Config) -> Scoped:
+        return config[cls.section.key]
+
+    @property
+    def active(self) -> bool:
+        return self.settings.enabled_anywhere
 
 
 def _parse_layer(raw: Any, path: tuple, fields: dict[str, FieldParser]) -> dict:

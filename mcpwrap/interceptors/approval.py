@@ -1,8 +1,8 @@
 """Human approval: a call matching an ``approve`` rule is held until a person decides it.
 
 The policy interceptor decides *whether* a call needs approval; it passes the call with
-``msg.notes["approval"] = {"rule", "timeout", "on_timeout", "channels", "remember", "reason"}``. This
-interceptor, last before audit, decides *how* a person is asked:
+``msg.notes.approval`` (an :class:`~mcpwrap._message.ApprovalNeed`: rule, reason, timeout, on_timeout,
+channels, remember). This interceptor, last before audit, decides *how* a person is asked:
 
 - ``elicitation`` (the client declared the capability at ``initialize``): the call is held (HOLD verdict)
   and mcpwrap sends its own ``elicitation/create`` to the client — server, tool, the arguments, the rule and
@@ -55,15 +55,14 @@ from .._state.approvals import (
     override_rule,
     write_override_rule,
 )
-from .._chain import Interceptor
-from .._config import ConfigError, check_keys, expect, section
-from .._message import Direction, Message, Session, Verdict
+from .._chain import ChainContext, Interceptor
+from .._config import Config, ConfigError, Section, check_keys, expect
+from .._message import APPROVAL_CHANNELS, DEFAULT_APPROVAL_TIMEOUT, ApprovalNeed, Direction, HeldCall, Message, Verdict
+from .._protocol import FORM_ELICITATION_PROTOCOL, MODERN_PROTOCOL
 
-__all__ = ["ApprovalSettings", "ApprovalInterceptor", "build", "CHANNELS", "STATE_PREFIX", "INPUT_KEY"]
+__all__ = ["ApprovalSettings", "ApprovalInterceptor", "STATE_PREFIX", "INPUT_KEY"]
 
-CHANNELS = ("elicitation", "stateless", "terminal")
 ON_TIMEOUT = ("deny", "allow")
-DEFAULT_TIMEOUT = 120.0  # seconds a person has, when the rule names no timeout
 # The TypeScript SDK (most clients) fails a request after 60 s unless it was sent with a longer timeout;
 # answering a little before keeps the client from giving up on a call mcpwrap still holds.
 DEFAULT_MAX_WAIT_WITHOUT_PROGRESS = 55.0
@@ -71,7 +70,6 @@ DEFAULT_PROGRESS_INTERVAL = 10.0
 TERMINAL_POLL_INTERVAL = 0.2  # how often a held call looks for a decision written by `mcpwrap approve`
 STATE_PREFIX = "mcpwrap1."
 INPUT_KEY = "mcpwrap.approval"  # the key of mcpwrap's input request in a stateless input_required result
-MODERN_PROTOCOL = "2026-07-28"
 STATELESS_METHODS = ("tools/call", "prompts/get", "resources/read")  # the methods that may be input_required
 _SUMMARY_VALUE_CHARS = 300
 _SUMMARY_TOTAL_CHARS = 2000
@@ -81,7 +79,7 @@ class ApprovalSettings:
     __slots__ = ("default_timeout", "max_wait_without_progress", "progress_interval", "queue", "desktop_notification")
 
     def __init__(self) -> None:
-        self.default_timeout = DEFAULT_TIMEOUT
+        self.default_timeout = DEFAULT_APPROVAL_TIMEOUT
         self.max_wait_without_progress = DEFAULT_MAX_WAIT_WITHOUT_PROGRESS
         self.progress_interval = DEFAULT_PROGRESS_INTERVAL
         self.queue: str | None = None
@@ -95,7 +93,6 @@ def _positive(raw: Any, path: tuple) -> float:
     return float(value)
 
 
-@section("approval", default=ApprovalSettings, doc="how held calls wait for a person (rules with action approve)")
 def _parse_approval(raw: Any, path: tuple) -> ApprovalSettings:
     expect(raw, dict, path)
     check_keys(raw, set(ApprovalSettings.__slots__), path)
@@ -110,33 +107,36 @@ def _parse_approval(raw: Any, path: tuple) -> ApprovalSettings:
     return s
 
 
+APPROVAL_SECTION = Section("approval", _parse_approval, default=ApprovalSettings, doc="how held calls wait for a person (rules with action approve)")
+
+
 class ApprovalRequirement:
-    """The policy's note, checked: a malformed note raises, and the chain blocks the call (fail closed)."""
+    """The policy's requirement, checked: a malformed one raises, and the chain blocks the call (fail closed)."""
 
     __slots__ = ("rule", "timeout", "on_timeout", "channels", "remember", "reason")
 
-    def __init__(self, note: Any, settings: ApprovalSettings) -> None:
-        if not isinstance(note, dict):
-            raise ValueError("the approval note is not a mapping")
-        self.rule = str(note.get("rule") or "approve")
-        timeout = note.get("timeout")
+    def __init__(self, need: ApprovalNeed, settings: ApprovalSettings) -> None:
+        if not isinstance(need, ApprovalNeed):
+            raise TypeError("the approval requirement is not an ApprovalNeed")
+        self.rule = need.rule or "approve"
+        timeout = need.timeout
         self.timeout = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 else settings.default_timeout
-        self.on_timeout = note.get("on_timeout") or "deny"
+        self.on_timeout = need.on_timeout or "deny"
         if self.on_timeout not in ON_TIMEOUT:
             raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}")
-        channels = note.get("channels") or list(CHANNELS)
-        remember = note.get("remember") or ["once"]
-        if not isinstance(channels, list) or any(c not in CHANNELS for c in channels):
-            raise ValueError(f"channels must be a list of {', '.join(CHANNELS)}")
-        if not isinstance(remember, list) or any(r not in REMEMBER_CHOICES for r in remember):
+        channels = list(need.channels) or list(APPROVAL_CHANNELS)
+        remember = list(need.remember) or ["once"]
+        if any(c not in APPROVAL_CHANNELS for c in channels):
+            raise ValueError(f"channels must be a list of {', '.join(APPROVAL_CHANNELS)}")
+        if any(r not in REMEMBER_CHOICES for r in remember):
             raise ValueError(f"remember must be a list of {', '.join(REMEMBER_CHOICES)}")
         self.channels: list[str] = list(dict.fromkeys(channels))
         self.remember: list[str] = list(dict.fromkeys(["once", *remember]))  # approving just this call is always possible
-        self.reason = str(note.get("reason") or "")
+        self.reason = need.reason or ""
 
 
 class _SessionMemory:
-    """What outlives a policy reload within one session: approvals remembered for the session, used nonces."""
+    """What the interceptor learns over a session: approvals remembered for the session, used nonces."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -168,15 +168,6 @@ class _SessionMemory:
                 return False
             self.used_nonces[nonce] = expires
             return True
-
-
-_MEMORY: dict[str, _SessionMemory] = {}
-_MEMORY_LOCK = threading.Lock()
-
-
-def _memory(session: Session) -> _SessionMemory:
-    with _MEMORY_LOCK:
-        return _MEMORY.setdefault(session.session_id, _SessionMemory())
 
 
 # --- what the person sees -----------------------------------------------------------------------------------
@@ -287,14 +278,25 @@ def _elicitation_choice(result: Any, offered: list[str]) -> tuple[str, str, str]
 
 class ApprovalInterceptor(Interceptor):
     name = "approval"
+    sections = (APPROVAL_SECTION,)
 
-    def __init__(self, settings: ApprovalSettings, session: Session, *, queue: ApprovalQueue | None = None, key_path: str | None = None) -> None:
-        self.settings = settings
-        self.session = session
-        self.queue = queue or ApprovalQueue(settings.queue)
+    def __init__(self, context: ChainContext, *, queue: ApprovalQueue | None = None, key_path: str | None = None) -> None:
+        super().__init__(context)
+        self.settings = ApprovalSettings()
+        self._fixed_queue = queue  # given by a caller (tests): kept whatever the policy says
+        self.queue = queue or ApprovalQueue(None)
         self.key_path = key_path
-        self.memory = _memory(session)
+        self.memory = _SessionMemory()  # kept across reloads: the interceptor lives as long as the session
         self._key: bytes | None = None
+
+    @classmethod
+    def settings_from(cls, config: Config) -> ApprovalSettings:
+        return config["approval"]
+
+    def configure(self, settings: ApprovalSettings) -> None:
+        if self._fixed_queue is None and settings.queue != self.settings.queue:
+            self.queue = ApprovalQueue(settings.queue)
+        self.settings = settings
 
     @property
     def key(self) -> bytes:
@@ -309,10 +311,10 @@ class ApprovalInterceptor(Interceptor):
         state = params.get("requestState")
         if isinstance(state, str) and state.startswith(STATE_PREFIX):
             return self._resume_stateless(msg, state)
-        note = msg.notes.get("approval")
-        if note is None:
+        need = msg.notes.approval
+        if need is None:
             return None
-        req = ApprovalRequirement(note, self.settings)
+        req = ApprovalRequirement(need, self.settings)
         if isinstance(state, str) and self.memory.is_continuation(self._call_digest(msg.method, params)):
             return Verdict.allow(rule=req.rule, reason="continues a call a person approved", details={"approval": "continuation"})
         if (req.rule, _subject_of(msg)) in self.memory.remembered:
@@ -394,7 +396,7 @@ class ApprovalInterceptor(Interceptor):
         if self.session.stateless:
             self.memory.approve_continuations(self._call_digest(msg.method, params), seconds)
 
-    def _ask_stateless(self, held: Any, req: ApprovalRequirement) -> None:
+    def _ask_stateless(self, held: HeldCall, req: ApprovalRequirement) -> None:
         msg: Message = held.msg
         now = time.time()
         payload = {
@@ -448,7 +450,7 @@ class ApprovalInterceptor(Interceptor):
             forward["params"]["_meta"] = params["_meta"]
         wait_ms = round((time.time() - float(payload.get("issued", time.time()))) * 1000, 3)
 
-        def decide(held: Any) -> None:
+        def decide(held: HeldCall) -> None:
             fields = dict(channel="stateless", id=msg.id, method=msg.method, tool=msg.tool_name, rule=rule, wait_ms=wait_ms, choice=what)
             if decision == "approve":
                 self._remember(msg, rule, remember, payload["params"].get("arguments"), held.audit)
@@ -489,7 +491,7 @@ class ApprovalInterceptor(Interceptor):
 class _Wait:
     """One held call waiting for a person: elicitation and terminal listen together; the first answer wins."""
 
-    def __init__(self, icpt: ApprovalInterceptor, held: Any, req: ApprovalRequirement, channels: list[str]) -> None:
+    def __init__(self, icpt: ApprovalInterceptor, held: HeldCall, req: ApprovalRequirement, channels: list[str]) -> None:
         self.icpt = icpt
         self.held = held
         self.msg: Message = held.msg
@@ -518,10 +520,9 @@ class _Wait:
                 self.channels = [c for c in self.channels if c != "terminal"]
                 self.held.audit("approval", status="channel-failed", channel="terminal", reason=str(exc), **fields)
         if "elicitation" in self.channels:
-            relay = self.held.relay
             version = self.msg.session.protocol_version or ""
-            params = _elicitation_params(self.msg, self.req, self.wait, modern_form=version >= "2025-11-25")
-            self.elicitation_id = relay.send_client_request("elicitation/create", params, self._on_elicitation)
+            params = _elicitation_params(self.msg, self.req, self.wait, modern_form=version >= FORM_ELICITATION_PROTOCOL)
+            self.elicitation_id = self.held.ask_client("elicitation/create", params, self._on_elicitation)
             if self.elicitation_id is None:
                 self.channels = [c for c in self.channels if c != "elicitation"]
         if not self.channels:
@@ -589,7 +590,7 @@ class _Wait:
                 wake_at = min(wake_at, now + TERMINAL_POLL_INTERVAL)
             self.wake.wait(max(0.0, wake_at - now))
             self.wake.clear()
-            if self.held.ended.is_set():
+            if self.held.is_ended():
                 return  # recorded by _on_held_end
             with self.lock:
                 elicited, failed = self.elicited, self.elicitation_failed
@@ -627,7 +628,7 @@ class _Wait:
 
     def _withdraw(self) -> None:
         if self.elicitation_id is not None:
-            self.held.relay.cancel_client_request(self.elicitation_id, "decided elsewhere")
+            self.held.withdraw(self.elicitation_id, "decided elsewhere")
             self.elicitation_id = None
         if self.approval_id is not None:
             self.icpt.queue.withdraw(self.approval_id)
@@ -686,7 +687,3 @@ def _notify_desktop(server: str, tool: str, approval_id: str) -> None:
         subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
     except OSError:
         pass
-
-
-def build(config: Any, session: Session) -> ApprovalInterceptor:
-    return ApprovalInterceptor(config["approval"], session)

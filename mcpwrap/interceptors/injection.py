@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._chain import Interceptor
-from .._config import expect, section
+from .._chain import ChainContext
+from .._config import expect, Section
 from .._errors import ConfigError
 from .._message import Direction, Kind, Message, Session, Verdict
 from .._strings import HOUSEKEEPING_METHODS, content_roots, iter_strings, json_path, map_strings
-from ._scoped import Scoped, boolean, choice, parse_scoped
+from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
 __all__ = ["InjectionInterceptor", "build", "ANNOTATION"]
 
@@ -76,7 +76,6 @@ _FIELDS = {
 }
 
 
-@section("injection", default=lambda: parse_scoped({}, ("injection",), _FIELDS, _defaults), doc="prompt-injection detection and sanitisation")
 def _parse_injection(raw: Any, path: tuple) -> Scoped:
     return parse_scoped(raw, path, _FIELDS, _defaults)
 
@@ -96,12 +95,16 @@ def _what(msg: Message) -> str:
     return f"{method} {'response' if msg.is_response else 'message'}"
 
 
-class InjectionInterceptor(Interceptor):
-    name = "injection"
+INJECTION_SECTION = Section("injection", _parse_injection, default=lambda: parse_scoped({}, ("injection",), _FIELDS, _defaults), doc="prompt-injection detection and sanitisation")
 
-    def __init__(self, settings: Scoped, session: Session) -> None:
-        self.settings = settings
-        self.session = session
+
+class InjectionInterceptor(ScopedInterceptor):
+    name = "injection"
+    section = INJECTION_SECTION
+    sections = (INJECTION_SECTION,)
+
+    def __init__(self, context: ChainContext) -> None:
+        super().__init__(context)
         self._detector: Any = None
 
     @property
@@ -236,10 +239,3 @@ class InjectionInterceptor(Interceptor):
             enforce=s["mode"] == "enforce",
             details={"sanitized": counts},
         )
-
-
-def build(config: Any, session: Session) -> InjectionInterceptor | None:
-    settings: Scoped = config["injection"]
-    if not settings["enabled"] and not settings.servers and not settings.tools and not settings.server_tools:
-        return None
-    return InjectionInterceptor(settings, session)

@@ -26,11 +26,12 @@ Invariants
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._chain import Interceptor
-from .._config import check_keys, expect, section
+from .._chain import ChainContext, Interceptor
+from .._config import Config, Section, check_keys, expect
 from .._errors import ConfigError
 from .._message import Action, Direction, Kind, Message, Verdict
 from .._state.pins import INSTRUCTIONS, PinStore, definition_hash, entry_key, new_entry, utc_now
@@ -96,7 +97,6 @@ def _parse_common(raw: dict, path: tuple, target: Any) -> None:
         target.new_tools = _choice(raw, "new_tools", NEW_TOOLS, path)
 
 
-@section("integrity", default=IntegritySettings, doc="poisoning scan, pinning and rug-pull holds of server definitions")
 def _parse_integrity(raw: Any, path: tuple) -> IntegritySettings:
     if raw is None:
         return IntegritySettings()
@@ -152,13 +152,20 @@ class _Withheld:
     hash: str | None = None
 
 
+INTEGRITY_SECTION = Section("integrity", _parse_integrity, default=IntegritySettings, doc="poisoning scan, pinning and rug-pull holds of server definitions")
+
+
 class IntegrityInterceptor(Interceptor):
     name = "integrity"
+    sections = (INTEGRITY_SECTION,)
 
-    def __init__(self, settings: ServerSettings, server: str, store: PinStore | None) -> None:
-        self.settings = settings
-        self.server = server
-        self.store = store if settings.pin else None
+    def __init__(self, context: ChainContext, *, store: PinStore | None = None) -> None:
+        super().__init__(context)
+        self.server = context.session.server
+        self.settings = ServerSettings()
+        self._fixed_store = store is not None  # given by a caller (tests): kept whatever the policy says
+        self._store: PinStore | None = store
+        self._pins_dir: str | None = None
         self.withheld_tools: dict[str, _Withheld] = {}
         self.passed_tools: set[str] = set()
         self.withheld_prompts: dict[str, _Withheld] = {}
@@ -166,6 +173,27 @@ class IntegrityInterceptor(Interceptor):
         self._scan_cache: dict[tuple, list[Finding]] = {}
         # The later pages of a paginated first listing belong to the same first sight of the server.
         self._first_sight_listing = False
+
+    @classmethod
+    def settings_from(cls, config: Config) -> IntegritySettings:
+        return config["integrity"]
+
+    def configure(self, settings: IntegritySettings) -> None:
+        server_settings = settings.for_server(self.server)
+        pins_dir = os.path.expanduser(settings.pins_dir) if settings.pins_dir else None
+        if not self._fixed_store and (self._store is None or pins_dir != self._pins_dir):
+            self._store = PinStore(pins_dir) if pins_dir else PinStore()
+            self._pins_dir = pins_dir
+        self.settings = server_settings
+
+    @property
+    def active(self) -> bool:
+        return self.settings.enabled
+
+    @property
+    def store(self) -> PinStore | None:
+        """The pin store, unless this server's settings turn pinning off (scan only)."""
+        return self._store if self.settings.pin else None
 
     # --- dispatch --------------------------------------------------------------------------------------------
 
@@ -432,14 +460,3 @@ class IntegrityInterceptor(Interceptor):
         envelope["result"] = {**result, field_name: [i for i in items if not (isinstance(i, dict) and str(i.get(id_key)) in removed)]}
         reason = f"withheld {len(removed)} poisoned {what}(s): " + ", ".join(removed)
         return Verdict.modify(envelope, {f"withheld_{field_name}": removed}, reason=reason, rule=RULE_POISONED, details=details)
-
-
-def build(config: Any, session: Any) -> IntegrityInterceptor | None:
-    settings: IntegritySettings = config["integrity"]
-    server_settings = settings.for_server(session.server)
-    if not server_settings.enabled:
-        return None
-    import os
-
-    store = PinStore(os.path.expanduser(settings.pins_dir)) if settings.pins_dir else PinStore()
-    return IntegrityInterceptor(server_settings, session.server, store)

@@ -6,8 +6,8 @@ Runs first in the chain. For every request and notification, in both directions,
 - allow: a PASS verdict naming the deciding rule (so the audit record says which rule let it through);
 - deny: a BLOCK (the relay answers a request with the block contract) — or, in ``mode: audit``, the same
   verdict with ``enforce=False``, recorded and not applied;
-- approve: a PASS verdict naming the rule, with ``msg.notes["approval"]`` telling the approval interceptor
-  (last in the chain) what to ask; if that interceptor is not installed, a deny (fail closed).
+- approve: a PASS verdict naming the rule, with ``msg.notes.approval`` telling the approval interceptor
+  (last in the chain) what to ask; if that interceptor is not in the chain, a deny (fail closed).
 
 Then the rate limits that apply to the request; a refused request is blocked with ``retry_after``.
 
@@ -20,40 +20,46 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._chain import Interceptor, Outcome
-from .._message import Action, Direction, Kind, Message, Session, Verdict
+from .._chain import ChainContext, Interceptor, Outcome
+from .._config import Config
+from .._message import Action, ApprovalNeed, Direction, Kind, Message, Verdict
+from .._policy.engine import POLICY_SECTIONS, UNKNOWN, Call, Decision, Policy, policy_of
 from .._policy.normalize import clean_text
-from .._policy.engine import UNKNOWN, Call, Decision, Policy, approval_available, policy_of
-from .._policy.ratelimit import SessionState, check, session_state
+from .._policy.ratelimit import RATE_LIMITS_SECTION, SessionState, check
 from .._policy.risk import classify, classify_name
 
-if TYPE_CHECKING:
-    from .._audit.writer import AuditLog
-    from .._config import Config
-
-__all__ = ["PolicyInterceptor", "build"]
+__all__ = ["PolicyInterceptor"]
 
 _DIRECTION = {Direction.CLIENT_TO_SERVER: "c2s", Direction.SERVER_TO_CLIENT: "s2c"}
 
 
 class PolicyInterceptor(Interceptor):
     name = "policy"
+    sections = (*POLICY_SECTIONS, RATE_LIMITS_SECTION)
 
-    def __init__(self, policy: Policy, session: Session, audit: "AuditLog | None" = None, state: SessionState | None = None) -> None:
-        self.policy = policy
-        self.session = session
-        self.audit = audit
-        self.state = state or session_state(session.session_id)
-        if self.state.base_roles is None:
-            self.state.base_roles = tuple(session.roles)
-        # The subject's roles: --role plus the policy's subjects mapping (recomputed on every reload).
-        session.roles = policy.roles_for(session.subject, self.state.base_roles)
-        self.view = policy.view(session.server, session.subject, session.roles)
-        self.approval = approval_available()
-        self.limits = policy.rate_limits
+    def __init__(self, context: ChainContext) -> None:
+        super().__init__(context)
+        self.audit = context.audit
+        # Learned over the session, kept across reloads: buckets, calls in flight, risk classes recorded.
+        self.state = SessionState()
+        self.base_roles = tuple(self.session.roles)  # --role, before the policy's subjects mapping
+        # An approve rule needs the approval interceptor; without it the call is denied (fail closed).
+        self.approval = "approval" in context.installed
         self._risk_cache: dict[str, tuple[int, str]] = {}
+
+    @classmethod
+    def settings_from(cls, config: Config) -> Policy:
+        return policy_of(config)
+
+    def configure(self, policy: Policy) -> None:
+        session = self.session
+        # The subject's roles: --role plus the policy's subjects mapping (recomputed on every reload).
+        session.roles = policy.roles_for(session.subject, self.base_roles)
+        self.view = policy.view(session.server, session.subject, session.roles)
+        self.limits = policy.rate_limits
+        self.policy = self.settings = policy
 
     # --- inspect ---------------------------------------------------------------------------------------------
 
@@ -78,7 +84,7 @@ class PolicyInterceptor(Interceptor):
             args = params
         risk = self._risk(tool) if tool is not None else None
         if risk is not None:
-            msg.notes["risk"] = risk
+            msg.notes.risk = risk
         call = Call(method, tool, args, _DIRECTION[msg.direction], risk)
         decision = self.view.decide(call)
         verdict = self._verdict(decision, call, msg)
@@ -109,14 +115,14 @@ class PolicyInterceptor(Interceptor):
                     details={"decision": "approve", "approval": "unavailable"},
                 )
             opts = rule.approve
-            msg.notes["approval"] = {
-                "rule": rule.name,
-                "timeout": float(opts.timeout),
-                "on_timeout": opts.on_timeout,
-                "channels": list(opts.channels),
-                "remember": list(opts.remember),
-                "reason": reason,
-            }
+            msg.notes.approval = ApprovalNeed(
+                rule=rule.name,
+                reason=reason,
+                timeout=float(opts.timeout),
+                on_timeout=opts.on_timeout,
+                channels=tuple(opts.channels),
+                remember=tuple(opts.remember),
+            )
             return Verdict.allow(rule=rule.name, reason=reason, details={"decision": "approve"})
         # deny
         reason = (rule.reason if rule is not None and rule.reason else None) or (
@@ -136,7 +142,7 @@ class PolicyInterceptor(Interceptor):
         audited = [l for l in limits if (l.mode or self.policy.mode) != "enforce"]
         refused = check(self.state, enforced, s.subject, s.server) if enforced else None
         if refused is None:
-            msg.notes["ratelimit"] = [l.name for l in limits if l.concurrent is not None]
+            msg.notes.ratelimit_slots = tuple(l.name for l in limits if l.concurrent is not None)
             would = check(self.state, audited, s.subject, s.server) if audited else None
             if would is None:
                 return None
@@ -219,7 +225,7 @@ class PolicyInterceptor(Interceptor):
                     continue
                 would_remove.append(name)
             keep.append(tool)
-        msg.notes["risk"] = risks
+        msg.notes.listed_risks = risks
         if removed:
             env = copy.copy(msg.envelope)
             env["result"] = {**result, "tools": keep}
@@ -250,9 +256,9 @@ class PolicyInterceptor(Interceptor):
     def observe(self, msg: Message, outcome: Outcome) -> None:
         if not self.limits:
             return
-        if msg.kind is Kind.REQUEST and msg.notes.get("ratelimit") and outcome.action is not Action.BLOCK:
+        if msg.kind is Kind.REQUEST and msg.notes.ratelimit_slots and outcome.action is not Action.BLOCK:
             with self.state.lock:
-                for name in msg.notes["ratelimit"]:
+                for name in msg.notes.ratelimit_slots:
                     self.state.inflight.setdefault(name, set()).add((msg.direction, msg.id))
         elif msg.kind.is_response and msg.request is not None:
             key = (msg.request.direction, msg.request.id)
@@ -269,9 +275,3 @@ class PolicyInterceptor(Interceptor):
 def _what(call: Call) -> str:
     return f"{call.method} {call.tool!r}" if call.tool else call.method
 
-
-def build(config: "Config", session: Session, audit: "AuditLog | None" = None) -> PolicyInterceptor:
-    return PolicyInterceptor(policy_of(config), session, audit)
-
-
-build.wants_audit = True  # type: ignore[attr-defined]  # build_chain passes the audit log

@@ -32,11 +32,11 @@ import hashlib
 import json
 from typing import Any
 
-from .._chain import Interceptor
-from .._config import section
+from .._chain import ChainContext
+from .._config import Section
 from .._message import Direction, Kind, Message, Session, Verdict
 from .._strings import json_path
-from ._scoped import Scoped, boolean, choice, parse_scoped
+from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
 __all__ = ["SchemaInterceptor", "build", "MAX_SCHEMA_BYTES", "MAX_SCHEMA_DEPTH", "MAX_VIOLATIONS"]
 
@@ -77,7 +77,6 @@ _FIELDS = {
 }
 
 
-@section("schema", default=lambda: parse_scoped({}, ("schema",), _FIELDS, _defaults), doc="JSON Schema validation of tool calls and results")
 def _parse_schema(raw: Any, path: tuple) -> Scoped:
     return parse_scoped(raw, path, _FIELDS, _defaults)
 
@@ -247,12 +246,16 @@ def _short(message: str, limit: int = 300) -> str:
 # --- the interceptor ---------------------------------------------------------------------------------------------
 
 
-class SchemaInterceptor(Interceptor):
-    name = "schema"
+SCHEMA_SECTION = Section("schema", _parse_schema, default=lambda: parse_scoped({}, ("schema",), _FIELDS, _defaults), doc="JSON Schema validation of tool calls and results")
 
-    def __init__(self, settings: Scoped, session: Session) -> None:
-        self.settings = settings
-        self.session = session
+
+class SchemaInterceptor(ScopedInterceptor):
+    name = "schema"
+    section = SCHEMA_SECTION
+    sections = (SCHEMA_SECTION,)
+
+    def __init__(self, context: ChainContext) -> None:
+        super().__init__(context)
         self._by_hash: dict[tuple[str, bool], Any] = {}  # schema hash, strict → validator or UnusableSchema
         self._by_tool: dict[tuple, Any] = {}  # (generation, tool, which, strict) → same
         self.compiled = 0  # how many schemas were compiled (tests check the cache)
@@ -351,10 +354,3 @@ class SchemaInterceptor(Interceptor):
         if s["output"] == "block":
             return Verdict.block(reason, rule="schema-output", enforce=s["mode"] == "enforce", details=details)
         return Verdict.allow(rule="schema-output", reason=reason, details=details)
-
-
-def build(config: Any, session: Session) -> SchemaInterceptor | None:
-    settings: Scoped = config["schema"]
-    if not settings["enabled"] and not settings.servers and not settings.tools and not settings.server_tools:
-        return None
-    return SchemaInterceptor(settings, session)

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .._chain import Interceptor
-from .._config import check_keys, expect, section
+from .._chain import ChainContext
+from .._config import check_keys, expect, Section
 from .._errors import ConfigError
 from .._message import Direction, Kind, Message, Session, Verdict
 from .._strings import HOUSEKEEPING_METHODS, content_roots, iter_strings, json_path, map_strings
 from ..detect import ALL_TYPES, PII_TYPES
-from ._scoped import Scoped, boolean, choice, parse_scoped
+from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
 __all__ = ["SecretsInterceptor", "build", "DETECTOR_ACTIONS", "MAX_REPORTED_PATHS"]
 
@@ -84,17 +84,20 @@ def _parse(raw: Any, path: tuple) -> SecretsSettings:
     return SecretsSettings(scoped.base, scoped.servers, scoped.tools, scoped.server_tools)
 
 
-@section("secrets", default=lambda: _parse({}, ("secrets",)), doc="secret and PII detection and redaction")
 def _parse_secrets(raw: Any, path: tuple) -> SecretsSettings:
     return _parse(raw, path)
 
 
-class SecretsInterceptor(Interceptor):
-    name = "secrets"
+SECRETS_SECTION = Section("secrets", _parse_secrets, default=lambda: _parse({}, ("secrets",)), doc="secret and PII detection and redaction")
 
-    def __init__(self, settings: SecretsSettings, session: Session) -> None:
-        self.settings = settings
-        self.session = session
+
+class SecretsInterceptor(ScopedInterceptor):
+    name = "secrets"
+    section = SECRETS_SECTION
+    sections = (SECRETS_SECTION,)
+
+    def __init__(self, context: ChainContext) -> None:
+        super().__init__(context)
         self._detector: Any = None
 
     @property
@@ -173,10 +176,3 @@ class SecretsInterceptor(Interceptor):
             enforce=enforce,
             details=details,
         )
-
-
-def build(config: Any, session: Session) -> SecretsInterceptor | None:
-    settings: SecretsSettings = config["secrets"]
-    if not settings["enabled"] and not settings.servers and not settings.tools and not settings.server_tools:
-        return None
-    return SecretsInterceptor(settings, session)

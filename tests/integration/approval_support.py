@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from approval_rig import ENV, EXTRA
-from rig import MCPWRAP, ROOT, child_env
+from approval_rig import ENV, HOOKS
+from rig import MCPWRAP, ROOT, child_env, wrap_command
 
 WAIT_FOR_QUEUE = 20.0  # seconds a test waits for a held call to appear in the queue (slow shared machine)
 
@@ -21,10 +21,15 @@ def approval_env(home: Path, **script: Any) -> dict[str, str]:
     """Environment for a wrapped server whose calls to ``script["tools"]`` need approval."""
     return child_env(
         MCPWRAP_HOME=str(home),
-        MCPWRAP_EXTRA_INTERCEPTORS=EXTRA,
+        MCPWRAP_TEST_HOOKS=HOOKS,
         PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         **{ENV: json.dumps(script)},
     )
+
+
+def approval_command(server: list[str], *options: str, audit_log: Any = None) -> list[str]:
+    """``mcpwrap wrap`` with the approval test hooks (see approval_rig.py)."""
+    return wrap_command(server, *options, audit_log=audit_log, hooked=True)
 
 
 def write_policy(path: Path, **approval: Any) -> Path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from approval_support import approval_env, approval_records, write_policy
+from approval_support import approval_command, approval_env, approval_records, write_policy
 from mcp import types
-from rig import EVERYTHING, read_audit, sdk_session, wrap_command
+from rig import EVERYTHING, read_audit, sdk_session
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -29,7 +29,7 @@ async def test_approve_forwards_the_call_and_records_it(tmp_path, mcpwrap_home):
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"], rule="confirm-echo", reason="echo needs a person")
     elicit = _answer("accept", decision="approve", remember="once")
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=elicit) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=elicit) as s:
         result = await s.call_tool("echo", {"message": "held then approved"})
     assert not result.is_error
     assert result.content[0].text == "Echo: held then approved"
@@ -63,7 +63,7 @@ async def test_approve_forwards_the_call_and_records_it(tmp_path, mcpwrap_home):
 async def test_anything_but_approve_is_the_block_contract(tmp_path, mcpwrap_home, action, content, choice):
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"])
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=_answer(action, **content)) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=_answer(action, **content)) as s:
         result = await s.call_tool("echo", {"message": "must not run"})
         assert _blocked(result)
         assert "did not approve" in result.content[0].text
@@ -82,7 +82,7 @@ async def test_anything_but_approve_is_the_block_contract(tmp_path, mcpwrap_home
 async def test_remember_session_asks_once(tmp_path, mcpwrap_home):
     env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"])
     elicit = _answer("accept", decision="approve", remember="session")
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env, elicitation_callback=elicit) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env, elicitation_callback=elicit) as s:
         first = await s.call_tool("echo", {"message": "one"})
         second = await s.call_tool("echo", {"message": "two"})
     assert first.content[0].text == "Echo: one" and second.content[0].text == "Echo: two"
@@ -107,7 +107,7 @@ async def test_traffic_keeps_flowing_while_a_call_is_held(tmp_path, mcpwrap_home
         during["sampling"] = await s.call_tool("trigger-sampling-request", {"prompt": "hello", "maxTokens": 5})
         return types.ElicitResult(action="accept", content={"decision": "approve"})
 
-    cmd = wrap_command(EVERYTHING, audit_log=tmp_path / "a.jsonl")
+    cmd = approval_command(EVERYTHING, audit_log=tmp_path / "a.jsonl")
     async with sdk_session(cmd, env=env, sampling_callback=sampling, elicitation_callback=elicit) as s:
         sessions.append(s)
         with anyio.fail_after(60):
@@ -129,7 +129,7 @@ async def test_progress_keeps_a_client_waiting(tmp_path, mcpwrap_home):
         await anyio.sleep(1.5)
         return types.ElicitResult(action="accept", content={"decision": "approve"})
 
-    cmd = wrap_command(EVERYTHING, "--policy", str(policy), audit_log=tmp_path / "a.jsonl")
+    cmd = approval_command(EVERYTHING, "--policy", str(policy), audit_log=tmp_path / "a.jsonl")
     async with sdk_session(cmd, env=env, elicitation_callback=slow_person) as s:
         result = await s.call_tool("echo", {"message": "slow"}, progress_callback=on_progress)
     assert result.content[0].text == "Echo: slow"
@@ -142,7 +142,7 @@ async def test_remember_always_writes_an_override_rule(tmp_path, mcpwrap_home):
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"])
     elicit = _answer("accept", decision="approve", remember="always")
-    async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=audit), env=env, elicitation_callback=elicit) as s:
+    async with sdk_session(approval_command(EVERYTHING, "--name", "everything", audit_log=audit), env=env, elicitation_callback=elicit) as s:
         result = await s.call_tool("echo", {"message": "always *this*"})
         again = await s.call_tool("echo", {"message": "always *this*"})
     assert result.content[0].text == again.content[0].text == "Echo: always *this*"

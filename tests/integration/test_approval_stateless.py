@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-from approval_support import approval_env, approval_records
+from approval_support import approval_command, approval_env, approval_records
 from mcp import Client, StdioServerParameters, types
-from rig import TIME, read_audit, wrap_command
+from rig import TIME, read_audit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -17,7 +17,7 @@ ARGS = {"timezone": "UTC"}
 
 
 def _client(tmp_path, home, elicit, **script):
-    cmd = wrap_command(TIME, audit_log=tmp_path / "audit.jsonl")
+    cmd = approval_command(TIME, audit_log=tmp_path / "audit.jsonl")
     env = approval_env(home, tools=[TOOL], **script)
     return Client(StdioServerParameters(command=cmd[0], args=cmd[1:], env=env), elicitation_callback=elicit)
 

@@ -8,9 +8,9 @@ import signal
 
 import anyio
 import pytest
-from approval_support import approval_env, approval_records, cli, cli_at_terminal, wait_for_pending, write_policy
+from approval_support import approval_command, approval_env, approval_records, cli, cli_at_terminal, wait_for_pending, write_policy
 from mcp import types
-from rig import EVERYTHING, TIME, read_audit, sdk_session, wrap_command
+from rig import EVERYTHING, TIME, read_audit, sdk_session
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -28,7 +28,7 @@ async def _in_thread(fn, *args, **kw):
 async def test_second_process_approves_a_pending_call(tmp_path, mcpwrap_home):
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, rule="confirm-echo", **TERMINAL_ONLY)
-    async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=audit), env=env) as s:
+    async with sdk_session(approval_command(EVERYTHING, "--name", "everything", audit_log=audit), env=env) as s:
         async with anyio.create_task_group() as tg:
             box: dict = {}
 
@@ -56,7 +56,7 @@ async def test_second_process_approves_a_pending_call(tmp_path, mcpwrap_home):
 
 async def test_deny_from_a_second_process(tmp_path, mcpwrap_home):
     env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
         async with anyio.create_task_group() as tg:
             box: dict = {}
 
@@ -77,7 +77,7 @@ async def test_timeout_is_the_block_contract_and_on_timeout_allow_forwards(tmp_p
     for on_timeout in ("deny", "allow"):
         audit = tmp_path / f"{on_timeout}.jsonl"
         env = approval_env(mcpwrap_home, timeout=1.5, on_timeout=on_timeout, **TERMINAL_ONLY)
-        async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=audit), env=env) as s:
+        async with sdk_session(approval_command(EVERYTHING, "--policy", str(policy), audit_log=audit), env=env) as s:
             with anyio.fail_after(30):
                 result = await s.call_tool("echo", {"message": "nobody answers"})
         timed_out = approval_records(read_audit(audit))[-1]
@@ -92,7 +92,7 @@ async def test_timeout_is_the_block_contract_and_on_timeout_allow_forwards(tmp_p
 async def test_without_progress_token_the_wait_is_cut_before_client_timeouts(tmp_path, mcpwrap_home):
     policy = write_policy(tmp_path / "policy.yaml", max_wait_without_progress=1)
     env = approval_env(mcpwrap_home, timeout=600, **TERMINAL_ONLY)
-    async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=tmp_path / "a.jsonl"), env=env) as s:
+    async with sdk_session(approval_command(EVERYTHING, "--policy", str(policy), audit_log=tmp_path / "a.jsonl"), env=env) as s:
         with anyio.fail_after(30):
             result = await s.call_tool("echo", {"message": "no token"})
     assert _blocked(result) and "within 1 s" in result.content[0].text
@@ -100,7 +100,7 @@ async def test_without_progress_token_the_wait_is_cut_before_client_timeouts(tmp
 
 async def test_no_channel_fails_closed_with_instructions(tmp_path, mcpwrap_home):
     env = approval_env(mcpwrap_home, tools=["echo"], channels=["elicitation"])  # a client without elicitation
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
         result = await s.call_tool("echo", {"message": "x"})
     text = result.content[0].text
     assert _blocked(result) and "mcpwrap approve" in text and "policy rule" in text
@@ -116,7 +116,7 @@ async def test_the_model_cannot_approve_its_own_call(tmp_path, mcpwrap_home):
     async def messages(message):
         received.append(message)
 
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env, message_handler=messages) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env, message_handler=messages) as s:
         async with anyio.create_task_group() as tg:
             box: dict = {}
 
@@ -150,8 +150,8 @@ async def test_concurrent_pending_approvals_from_two_servers(tmp_path, mcpwrap_h
     env_everything = approval_env(mcpwrap_home, tools=["echo"], channels=["terminal"])
     env_time = approval_env(mcpwrap_home, tools=["get_current_time"], channels=["terminal"])
     box: dict = {}
-    async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=tmp_path / "e.jsonl"), env=env_everything) as a:
-        async with sdk_session(wrap_command(TIME, "--name", "time", audit_log=tmp_path / "t.jsonl"), env=env_time) as b:
+    async with sdk_session(approval_command(EVERYTHING, "--name", "everything", audit_log=tmp_path / "e.jsonl"), env=env_everything) as a:
+        async with sdk_session(approval_command(TIME, "--name", "time", audit_log=tmp_path / "t.jsonl"), env=env_time) as b:
             async with anyio.create_task_group() as tg:
 
                 async def call_a():
@@ -176,7 +176,7 @@ async def test_concurrent_pending_approvals_from_two_servers(tmp_path, mcpwrap_h
 async def test_server_exit_while_held_answers_the_call(tmp_path, mcpwrap_home):
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env) as s:
         async with anyio.create_task_group() as tg:
             box: dict = {}
 
@@ -209,7 +209,7 @@ async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
         await anyio.sleep(30)
         return types.ElicitResult(action="decline")
 
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=form_left_open) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=form_left_open) as s:
         async with anyio.create_task_group() as tg:
             box: dict = {}
 
@@ -237,7 +237,7 @@ async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
 async def test_client_cancelling_a_held_call_withdraws_it(tmp_path, mcpwrap_home):
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
-    async with sdk_session(wrap_command(EVERYTHING, audit_log=audit), env=env) as s:
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env) as s:
         async with anyio.create_task_group() as tg:
 
             async def call():
@@ -261,7 +261,7 @@ def test_client_leaving_while_held_drops_the_call(tmp_path, mcpwrap_home):
 
     audit = tmp_path / "audit.jsonl"
     env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
-    proc = subprocess.Popen(wrap_command(EVERYTHING, audit_log=audit), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(approval_command(EVERYTHING, audit_log=audit), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     lines = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},

@@ -55,7 +55,7 @@ async def record_real_sessions(log: Path, env: dict) -> None:
     """Two servers wrapped at once, both appending to one log, as after `mcpwrap enable`."""
 
     async def everything() -> None:
-        async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=log), env=env) as session:
+        async with sdk_session(wrap_command(EVERYTHING, "--name", "everything", audit_log=log, hooked=True), env=env) as session:
             await session.list_tools()
             for text in ("one", "two", "three"):
                 result = await session.call_tool("echo", {"message": text})
@@ -64,7 +64,7 @@ async def record_real_sessions(log: Path, env: dict) -> None:
             assert blocked.is_error and "test script blocks" in blocked.content[0].text
 
     async def clock() -> None:
-        async with sdk_session(wrap_command(TIME, "--name", "time", audit_log=log), env=env) as session:
+        async with sdk_session(wrap_command(TIME, "--name", "time", audit_log=log, hooked=True), env=env) as session:
             await session.list_tools()
             result = await session.call_tool("get_current_time", {"timezone": "UTC"})
             assert not result.is_error
@@ -82,7 +82,7 @@ def recorded(tmp_path_factory) -> Path:
     env = child_env(
         MCPWRAP_HOME=str(home),
         MCPWRAP_AUDIT_KEY=KEY,
-        MCPWRAP_EXTRA_INTERCEPTORS="mcpwrap.testing:build",
+        MCPWRAP_TEST_HOOKS="mcpwrap.testing:ScriptedInterceptor",
         MCPWRAP_TEST_SCRIPT=json.dumps({"block": ["tools/call:get-sum"]}),
     )
     anyio.run(record_real_sessions, log, env)

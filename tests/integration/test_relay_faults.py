@@ -23,12 +23,14 @@ def call(msg_id, name="echo", **args):
     return {"jsonrpc": "2.0", "id": msg_id, "method": "tools/call", "params": {"name": name, "arguments": args}}
 
 
-def peer(tmp_path, *fake_args, options=(), env=None, stderr=None):
-    return RawPeer(wrap_command([*FAKE, *fake_args], *options, audit_log=tmp_path / "audit.jsonl"), env=env, stderr=stderr)
+def peer(tmp_path, *fake_args, options=(), script=None, stderr=None):
+    """The fake server behind the real wrapper; with ``script``, behind the wrapper plus a scripted interceptor."""
+    cmd = wrap_command([*FAKE, *fake_args], *options, audit_log=tmp_path / "audit.jsonl", hooked=script is not None)
+    return RawPeer(cmd, env=scripted(**script) if script is not None else None, stderr=stderr)
 
 
 def scripted(**script):
-    return child_env(MCPWRAP_EXTRA_INTERCEPTORS="mcpwrap.testing:build", MCPWRAP_TEST_SCRIPT=json.dumps(script))
+    return child_env(MCPWRAP_TEST_HOOKS="mcpwrap.testing:ScriptedInterceptor", MCPWRAP_TEST_SCRIPT=json.dumps(script))
 
 
 def test_unmodified_messages_pass_byte_for_byte(tmp_path):
@@ -200,7 +202,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_blocked_tools_call_gets_the_is_error_result(tmp_path):
-    with peer(tmp_path, env=scripted(block=["tools/call:echo"])) as p:
+    with peer(tmp_path, script=dict(block=["tools/call:echo"])) as p:
         reply = p.request(1, "tools/call", {"name": "echo", "arguments": {}})
         result = reply["result"]
         assert result["isError"] is True
@@ -212,7 +214,7 @@ def test_blocked_tools_call_gets_the_is_error_result(tmp_path):
 
 
 def test_blocked_other_request_gets_an_error_and_blocked_notification_is_dropped(tmp_path):
-    with peer(tmp_path, env=scripted(block=["resources/list", "notifications/roots/list_changed"])) as p:
+    with peer(tmp_path, script=dict(block=["resources/list", "notifications/roots/list_changed"])) as p:
         p.send({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"})
         reply = p.request(3, "resources/list", {})
         assert reply["error"]["code"] == rpc.BLOCKED and reply["error"]["data"]["mcpwrap"]["rule"] == "test-block"
@@ -221,13 +223,13 @@ def test_blocked_other_request_gets_an_error_and_blocked_notification_is_dropped
 
 
 def test_blocked_response_is_replaced_so_the_caller_is_answered(tmp_path):
-    with peer(tmp_path, env=scripted(block=["tools/call:echo#response"])) as p:
+    with peer(tmp_path, script=dict(block=["tools/call:echo#response"])) as p:
         reply = p.request(1, "tools/call", {"name": "echo", "arguments": {"secret": "s3cr3t"}})
         assert reply["result"]["isError"] is True and "s3cr3t" not in json.dumps(reply)
 
 
 def test_interceptor_that_raises_blocks_and_is_audited(tmp_path):
-    with peer(tmp_path, env=scripted(**{"raise": ["tools/call"]})) as p:
+    with peer(tmp_path, script=dict(**{"raise": ["tools/call"]})) as p:
         reply = p.request(1, "tools/call", {"name": "echo", "arguments": {}})
         assert reply["result"]["isError"] is True
         assert reply["result"]["_meta"]["mcpwrap"]["rule"] == "interceptor-error"
@@ -236,14 +238,14 @@ def test_interceptor_that_raises_blocks_and_is_audited(tmp_path):
 
 
 def test_modified_result_carries_meta(tmp_path):
-    with peer(tmp_path, env=scripted(modify=["tools/call:echo#response"])) as p:
+    with peer(tmp_path, script=dict(modify=["tools/call:echo#response"])) as p:
         reply = p.request(1, "tools/call", {"name": "echo", "arguments": {"a": 1}})
         assert reply["result"]["content"][0]["text"].endswith(" [modified]")
         assert reply["result"]["_meta"]["mcpwrap"]["action"] == "modify"
 
 
 def test_blocked_server_to_client_request_is_answered_to_the_server_only(tmp_path):
-    with peer(tmp_path, "--request-on-call", "sampling/createMessage", env=scripted(block=["sampling/createMessage"])) as p:
+    with peer(tmp_path, "--request-on-call", "sampling/createMessage", script=dict(block=["sampling/createMessage"])) as p:
         p.send(call(1))
         reply = p.recv()  # the client never sees the sampling request: only the final answer
         assert reply["id"] == 1
@@ -263,7 +265,7 @@ def test_server_to_client_request_and_its_answer_pass_in_their_own_id_space(tmp_
 
 
 def test_batches_are_examined_element_by_element(tmp_path):
-    with peer(tmp_path, env=scripted(block=["tools/call:rm"])) as p:
+    with peer(tmp_path, script=dict(block=["tools/call:rm"])) as p:
         p.send([call(1, "echo"), call(2, "rm"), {"jsonrpc": "2.0", "method": "notifications/x"}, call(3, "echo")])
         got: dict = {}
         while len(got) < 3:

@@ -10,11 +10,14 @@ import textwrap
 
 import pytest
 
-from mcpwrap._audit import writer as _audit
-from mcpwrap._audit.writer import AuditInterceptor, AuditLog, AuditSettings, parse_size
+from mcpwrap._audit import writer as _writer
+from mcpwrap.interceptors import audit as _audit
+from mcpwrap._audit.writer import AuditLog, AuditSettings, parse_size
+from mcpwrap._chain import ChainContext
+from mcpwrap.interceptors.audit import AuditInterceptor
 from mcpwrap._audit.chain import verify
 from mcpwrap._chain import Outcome
-from mcpwrap._config import parse_config
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._errors import AuditError, ConfigError
 from mcpwrap._message import Action, Direction, Message, Session, Verdict
 
@@ -51,7 +54,7 @@ def fake_redact(value):
 
 def observe(tmp_path, mode, arguments, outcome=None, **settings_kw) -> dict:
     log = AuditLog(tmp_path / "a.jsonl", Session("s1", "srv", "alice"), key=None)
-    icpt = AuditInterceptor(log, AuditSettings(record_arguments=mode, **settings_kw))
+    icpt = audit_interceptor(log, AuditSettings(record_arguments=mode, **settings_kw))
     icpt.observe(call(arguments), outcome or Outcome(Action.PASS))
     log.close()
     return json.loads((tmp_path / "a.jsonl").read_text().splitlines()[-1])
@@ -146,7 +149,7 @@ class FailingWrites:
 
         self.failing = True
         self.real = os.write
-        monkeypatch.setattr(_audit.os, "write", self)
+        monkeypatch.setattr(_writer.os, "write", self)
 
     def __call__(self, fd, data):
         if self.failing:
@@ -283,6 +286,12 @@ def test_eight_processes_append_concurrently_without_torn_lines(tmp_path, rotate
 
 def test_a_policy_reload_changes_the_failure_policy(tmp_path):
     log = AuditLog(tmp_path / "a.jsonl", Session("s1", "srv"), AuditSettings(on_failure="block"), key=None)
-    AuditInterceptor(log, parse_config({"audit": {"on_failure": "warn", "rotate_size": "1MB"}})["audit"])
+    audit_interceptor(log, parse_config({"audit": {"on_failure": "warn", "rotate_size": "1MB"}})["audit"])
     assert (log.on_failure, log.rotate_bytes) == ("warn", 1 << 20)
     log.close()
+
+
+def audit_interceptor(log: AuditLog, settings: AuditSettings) -> AuditInterceptor:
+    icpt = AuditInterceptor(ChainContext(log.session, log), log)
+    icpt.configure(settings)
+    return icpt

@@ -7,9 +7,10 @@ import json
 from typer.testing import CliRunner
 
 from mcpwrap._cli.app import app
+from mcpwrap._chain import ChainContext
 from mcpwrap._message import Direction, Message, PendingRequest, Session
 from mcpwrap._state.pins import PinStore
-from mcpwrap.interceptors.integrity import IntegrityInterceptor, ServerSettings
+from mcpwrap.interceptors.integrity import IntegrityInterceptor, IntegritySettings
 
 runner = CliRunner()
 TOOL = {"name": "quote", "description": "Returns a quote.", "inputSchema": {"type": "object", "properties": {}}}
@@ -18,7 +19,9 @@ TOOL = {"name": "quote", "description": "Returns a quote.", "inputSchema": {"typ
 def list_through(store: PinStore, tools: list, server: str = "srv") -> None:
     s = Session(session_id="s", server=server)
     req = PendingRequest(1, "tools/list", Direction.CLIENT_TO_SERVER, {})
-    IntegrityInterceptor(ServerSettings(), server, store).inspect(
+    icpt = IntegrityInterceptor(ChainContext(s), store=store)
+    icpt.configure(IntegritySettings())
+    icpt.inspect(
         Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}}, s, req)
     )
 

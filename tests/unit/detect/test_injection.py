@@ -9,6 +9,7 @@ import os
 import textwrap
 
 import pytest
+from factories import make_interceptor
 from content_factories import call, config, request, result, session, tool_result
 
 from mcpwrap._message import Action, Direction
@@ -90,7 +91,7 @@ def test_sensitivity_moves_the_threshold():
 
 def icpt(**section):
     sess = session()
-    return InjectionInterceptor(config(injection=section)["injection"], sess), sess
+    return make_interceptor(InjectionInterceptor, sess, config(injection=section)["injection"]), sess
 
 
 def test_injected_tool_result_is_withheld_with_reason():
@@ -166,7 +167,7 @@ def test_arguments_warn_by_default_and_sampling_requests_block():
 def test_per_tool_override():
     sess = session()
     settings = config(injection={"tools": {"fetch": {"to_client": "off"}}})["injection"]
-    i = InjectionInterceptor(settings, sess)
+    i = make_interceptor(InjectionInterceptor, sess, settings)
     assert i.inspect(tool_result(sess, "fetch", INJECTED[0])) is None
     assert i.inspect(tool_result(sess, "other", INJECTED[0])).action is Action.BLOCK
 

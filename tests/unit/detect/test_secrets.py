@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import make_interceptor
 from content_factories import call, config, request, result, session, tool_result
 
 from mcpwrap._message import Action, Direction
@@ -119,7 +120,7 @@ def test_escaped_json_cannot_hide_an_email():
     sess = session()
     msg = result(sess, "tools/call", json.loads(raw)["result"], tool="t")
     settings = config(secrets={"detectors": {"email": "redact"}})["secrets"]
-    v = SecretsInterceptor(settings, sess).inspect(msg)
+    v = make_interceptor(SecretsInterceptor, sess, settings).inspect(msg)
     assert v.action is Action.MODIFY
     assert v.envelope["result"]["content"][0]["text"] == "[REDACTED:email] key [REDACTED:aws_access_key]"
 
@@ -127,7 +128,7 @@ def test_escaped_json_cannot_hide_an_email():
 def test_interceptor_redacts_text_and_structured_content_and_never_reports_the_secret():
     sess = session()
     msg = tool_result(sess, "get-env", f"AWS_ACCESS_KEY_ID={AWS_KEY}", structuredContent={"env": {"K": AWS_KEY}})
-    v = SecretsInterceptor(config()["secrets"], sess).inspect(msg)
+    v = make_interceptor(SecretsInterceptor, sess, config()["secrets"]).inspect(msg)
     assert v.action is Action.MODIFY and v.rule == "secrets-redact"
     assert v.changes["redacted"] == {"aws_access_key": 2}
     assert "$.result.structuredContent.env.K" in v.changes["paths"]
@@ -138,14 +139,14 @@ def test_interceptor_redacts_text_and_structured_content_and_never_reports_the_s
 
 def test_interceptor_scans_arguments_too():
     sess = session()
-    v = SecretsInterceptor(config()["secrets"], sess).inspect(call(sess, "post", {"body": f"here {GH}"}))
+    v = make_interceptor(SecretsInterceptor, sess, config()["secrets"]).inspect(call(sess, "post", {"body": f"here {GH}"}))
     assert v.action is Action.MODIFY and v.envelope["params"]["arguments"]["body"] == "here [REDACTED:github_token]"
 
 
 def test_block_and_detect_actions():
     sess = session()
     settings = config(secrets={"detectors": {"aws_access_key": "block", "email": "detect"}})["secrets"]
-    icpt = SecretsInterceptor(settings, sess)
+    icpt = make_interceptor(SecretsInterceptor, sess, settings)
     v = icpt.inspect(tool_result(sess, "t", f"k={AWS_KEY}"))
     assert v.action is Action.BLOCK and "aws_access_key" in v.reason and AWS_KEY not in v.reason
     v = icpt.inspect(tool_result(sess, "t", "mail bob@example.com"))
@@ -156,14 +157,14 @@ def test_per_tool_exclusion_lets_a_password_manager_return_passwords():
     settings = config(secrets={"servers": {"vault": {"tools": {"get_password": {"detectors": {"password_assignment": "off"}}}}}})["secrets"]
     line = 'password="t9#Lq2$vX8pK"'
     vault = session("vault")
-    assert SecretsInterceptor(settings, vault).inspect(tool_result(vault, "get_password", line)) is None
+    assert make_interceptor(SecretsInterceptor, vault, settings).inspect(tool_result(vault, "get_password", line)) is None
     other = session("other")
-    assert SecretsInterceptor(settings, other).inspect(tool_result(other, "get_password", line)).action is Action.MODIFY
+    assert make_interceptor(SecretsInterceptor, other, settings).inspect(tool_result(other, "get_password", line)).action is Action.MODIFY
 
 
 def test_sampling_request_and_resources_are_scanned():
     sess = session()
-    icpt = SecretsInterceptor(config()["secrets"], sess)
+    icpt = make_interceptor(SecretsInterceptor, sess, config()["secrets"])
     samp = request(sess, "sampling/createMessage", {"messages": [{"role": "user", "content": {"type": "text", "text": GH}}]},
                    direction=Direction.SERVER_TO_CLIENT)
     assert icpt.inspect(samp).action is Action.MODIFY
@@ -173,11 +174,11 @@ def test_sampling_request_and_resources_are_scanned():
 
 def test_housekeeping_is_not_scanned():
     sess = session()
-    icpt = SecretsInterceptor(config()["secrets"], sess)
+    icpt = make_interceptor(SecretsInterceptor, sess, config()["secrets"])
     assert icpt.inspect(result(sess, "tools/list", {"tools": [{"name": "t", "description": f"e.g. {AWS_KEY}"}]})) is None
 
 
 def test_audit_mode_does_not_enforce():
     sess = session()
-    v = SecretsInterceptor(config(secrets={"mode": "audit"})["secrets"], sess).inspect(tool_result(sess, "t", AWS_KEY))
+    v = make_interceptor(SecretsInterceptor, sess, config(secrets={"mode": "audit"})["secrets"]).inspect(tool_result(sess, "t", AWS_KEY))
     assert v.action is Action.MODIFY and v.enforce is False

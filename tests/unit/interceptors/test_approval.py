@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from mcpwrap._config import parse_config
+from factories import make_interceptor
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._errors import ConfigError
-from mcpwrap._message import Action, Direction, Message, Session, Verdict
+from mcpwrap._message import Action, ApprovalNeed, Direction, Message, Session, Verdict
 from mcpwrap.interceptors.approval import (
     DEFAULT_MAX_WAIT_WITHOUT_PROGRESS,
     INPUT_KEY,
@@ -25,6 +26,11 @@ from mcpwrap.interceptors.approval import (
 NOTE = {"rule": "confirm", "timeout": 30.0, "on_timeout": "deny", "channels": ["elicitation", "stateless", "terminal"], "remember": ["once", "session"], "reason": "writes files"}
 
 
+def need(note: dict) -> ApprovalNeed:
+    """The policy's requirement, from a dict shaped like a rule's approve options."""
+    return ApprovalNeed(**{k: tuple(v) if isinstance(v, list) else v for k, v in note.items()})
+
+
 def session(**kw) -> Session:
     # A fresh id per session: approvals remembered for a session live as long as the process.
     return Session(session_id=kw.pop("session_id", None) or secrets.token_hex(8), server="files", **kw)
@@ -34,12 +40,12 @@ def call(sess: Session, *, tool="write", args=None, note=NOTE, msg_id=1, extra=N
     params = {"name": tool, "arguments": args if args is not None else {"path": "/tmp/x", "text": "hi"}, **(extra or {})}
     msg = Message(Direction.CLIENT_TO_SERVER, b"", {"jsonrpc": "2.0", "id": msg_id, "method": "tools/call", "params": params}, sess)
     if note is not None:
-        msg.notes["approval"] = dict(note)
+        msg.notes.approval = need(note)
     return msg
 
 
 def interceptor(sess: Session, tmp_path) -> ApprovalInterceptor:
-    return ApprovalInterceptor(ApprovalSettings(), sess, key_path=str(tmp_path / "key"))
+    return make_interceptor(ApprovalInterceptor, sess, ApprovalSettings(), key_path=str(tmp_path / "key"))
 
 
 class FakeHeld:
@@ -85,7 +91,7 @@ MODERN_ELICIT = dict(protocol_version="2026-07-28", stateless=True, client_capab
 def test_available_channels(tmp_path, kw, channels, expected):
     sess = session(**kw)
     msg = call(sess, note={**NOTE, "channels": channels})
-    assert interceptor(sess, tmp_path).available_channels(msg, ApprovalRequirement(msg.notes["approval"], ApprovalSettings())) == expected
+    assert interceptor(sess, tmp_path).available_channels(msg, ApprovalRequirement(msg.notes.approval, ApprovalSettings())) == expected
 
 
 def test_no_note_no_verdict_and_responses_ignored(tmp_path):
@@ -93,7 +99,7 @@ def test_no_note_no_verdict_and_responses_ignored(tmp_path):
     icpt = interceptor(sess, tmp_path)
     assert icpt.inspect(call(sess, note=None)) is None
     response = Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": 1, "result": {}}, sess)
-    response.notes["approval"] = NOTE
+    response.notes.approval = need(NOTE)
     assert icpt.inspect(response) is None
 
 
@@ -123,21 +129,21 @@ def test_no_channel_blocks_with_instructions_and_no_secret(tmp_path):
 def test_a_malformed_note_raises_so_the_chain_blocks(tmp_path, note):
     sess = session(**LEGACY_ELICIT)
     msg = call(sess)
-    msg.notes["approval"] = note
-    with pytest.raises(ValueError):
+    msg.notes.approval = need(note) if isinstance(note, dict) else note
+    with pytest.raises((ValueError, TypeError)):
         interceptor(sess, tmp_path).inspect(msg)
 
 
 def test_requirement_defaults():
-    req = ApprovalRequirement({"rule": "r"}, ApprovalSettings())
-    assert req.timeout == 120.0 and req.on_timeout == "deny" and req.remember == ["once"]
+    req = ApprovalRequirement(ApprovalNeed(rule="r", reason=""), ApprovalSettings())  # a rule's defaults
+    assert req.timeout == 120.0 and req.on_timeout == "deny" and req.remember == ["once", "session", "always"]
     assert req.channels == ["elicitation", "stateless", "terminal"]
-    assert ApprovalRequirement({"remember": ["always"]}, ApprovalSettings()).remember == ["once", "always"]
+    assert ApprovalRequirement(ApprovalNeed(rule="r", reason="", remember=("always",)), ApprovalSettings()).remember == ["once", "always"]
 
 
 def test_form_shows_server_tool_arguments_rule_and_remember_choices():
     sess = session(**LEGACY_ELICIT)
-    req = ApprovalRequirement(NOTE, ApprovalSettings())
+    req = ApprovalRequirement(need(NOTE), ApprovalSettings())
     params = _elicitation_params(call(sess), req, 30, modern_form=True)
     assert "'files'" in params["message"] and "Tool: write" in params["message"]
     assert 'path: "/tmp/x"' in params["message"] and "confirm — writes files" in params["message"]
@@ -237,7 +243,7 @@ def test_stateless_state_is_refused(tmp_path, how):
     elif how == "other-session":
         checker = interceptor(session(**MODERN_ELICIT), tmp_path)
     elif how == "other-key":
-        checker = ApprovalInterceptor(ApprovalSettings(), sess, key_path=str(tmp_path / "other-key"))
+        checker = make_interceptor(ApprovalInterceptor, sess, ApprovalSettings(), key_path=str(tmp_path / "other-key"))
     elif how == "replay":
         assert icpt.inspect(retry(sess, state)).action is Action.HOLD
     elif how == "expired":
@@ -258,7 +264,8 @@ def test_session_memory_survives_a_reload(tmp_path):
     icpt, result = first_leg(tmp_path, sess)
     msg = retry(sess, result["requestState"], answer={"action": "accept", "content": {"decision": "approve", "remember": "session"}})
     icpt.inspect(msg).hold(FakeHeld(msg))
-    reloaded = interceptor(sess, tmp_path)  # SIGHUP builds a new chain
+    icpt.configure(ApprovalSettings())  # SIGHUP reconfigures the same chain
+    reloaded = icpt
     verdict = reloaded.inspect(call(sess, args={"path": "/other"}))
     assert verdict.action is Action.PASS and verdict.rule == "confirm"
     other = session(**MODERN_ELICIT)
@@ -334,7 +341,7 @@ def test_a_server_round_that_needs_approval_keeps_the_servers_fields(tmp_path):
 
 
 def test_chain_stops_at_a_hold_and_refuses_to_hold_a_response():
-    from mcpwrap._chain import Chain, Interceptor
+    from mcpwrap._chain import Chain, ChainContext, Interceptor
 
     class Holder(Interceptor):
         name = "holder"
@@ -349,8 +356,9 @@ def test_chain_stops_at_a_hold_and_refuses_to_hold_a_response():
         def inspect(self, msg):
             After.seen += 1
 
-    chain = Chain([Holder(), After()])
     sess = session()
+    ctx = ChainContext(sess)
+    chain = Chain([Holder(ctx), After(ctx)])
     outcome = chain.run(call(sess, note=None))
     assert outcome.action is Action.HOLD and outcome.decisive.interceptor == "holder" and After.seen == 0
     response = Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": 1, "result": {}}, sess)
@@ -369,7 +377,7 @@ def test_chain_stops_at_a_hold_and_refuses_to_hold_a_response():
 )
 def test_the_form_cannot_be_forged_by_names_or_values(tool, args):
     sess = session(**LEGACY_ELICIT)
-    req = ApprovalRequirement(NOTE, ApprovalSettings())
+    req = ApprovalRequirement(need(NOTE), ApprovalSettings())
     message = _elicitation_params(call(sess, tool=tool, args=args), req, 30, modern_form=True)["message"]
     assert sum(line.startswith("Rule:") for line in message.splitlines()) == 1
     assert all(line.isprintable() for line in message.splitlines())

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from mcpwrap._audit import writer as _audit
-from mcpwrap._audit.writer import AuditInterceptor, AuditLog, AuditSettings
+from mcpwrap.interceptors import audit as _audit
+from mcpwrap._audit.writer import AuditLog, AuditSettings
+from mcpwrap._chain import ChainContext
+from mcpwrap.interceptors.audit import AuditInterceptor
 from mcpwrap._chain import Outcome
 from mcpwrap._message import Action, Verdict
 
@@ -26,7 +28,7 @@ def test_real_redactor_keeps_secrets_out_of_records(tmp_path, monkeypatch):
     log = AuditLog(tmp_path / "audit.jsonl", sess, AuditSettings(record_arguments="redacted"))
     msg = tool_call("deploy", {"aws": AWS, "note": f"use token {GITHUB} please", "n": 1}, sess=sess)
     verdict = Verdict.block(f"refusing to send {AWS}", rule="r", interceptor="policy")
-    AuditInterceptor(log, log.settings).observe(msg, Outcome(Action.BLOCK, verdict, [verdict]))
+    audit_interceptor(log, log.settings).observe(msg, Outcome(Action.BLOCK, verdict, [verdict]))
     log.close()
     text = (tmp_path / "audit.jsonl").read_text()
     assert AWS not in text and GITHUB not in text
@@ -42,3 +44,9 @@ def test_line_separators_in_values_keep_one_record_per_line(tmp_path):
     log.close()
     lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["reason"] == "a\u2028b\u2029c\x85d"
+
+
+def audit_interceptor(log: AuditLog, settings: AuditSettings) -> AuditInterceptor:
+    icpt = AuditInterceptor(ChainContext(log.session, log), log)
+    icpt.configure(settings)
+    return icpt

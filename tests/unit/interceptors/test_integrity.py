@@ -9,13 +9,14 @@ import stat
 import pytest
 
 from mcpwrap._chain import Chain
-from mcpwrap._config import parse_config
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._errors import ConfigError
 from mcpwrap._relay.jsonrpc import blocked_request_response
+from mcpwrap._chain import ChainContext
 from mcpwrap._message import Action, Direction, Message, PendingRequest, Session
 from mcpwrap._state.pins import PinStore, PinStoreError
 from mcpwrap.interceptors import integrity
-from mcpwrap.interceptors.integrity import IntegrityInterceptor, ServerSettings
+from mcpwrap.interceptors.integrity import IntegrityInterceptor, IntegritySettings, ServerSettings
 
 BENIGN = {"name": "quote", "description": "Returns a quote of the day.", "inputSchema": {"type": "object", "properties": {}}}
 ECHO = {"name": "echo", "description": "Echoes back the input string", "inputSchema": {"type": "object", "properties": {"m": {"type": "string"}}}}
@@ -43,7 +44,9 @@ def call(sess: Session, name: str, arguments: dict | None = None, id: int = 9) -
 
 
 def make(tmp_path, server: str = "srv", **settings) -> IntegrityInterceptor:
-    return IntegrityInterceptor(ServerSettings(**settings), server, PinStore(tmp_path / "pins"))
+    icpt = IntegrityInterceptor(ChainContext(Session(session_id="t", server=server)), store=PinStore(tmp_path / "pins"))
+    icpt.configure(IntegritySettings(**settings))
+    return icpt
 
 
 def listed_names(verdict, msg) -> list[str]:
@@ -249,7 +252,8 @@ def test_policy_section_and_per_server_overrides():
         parse_config({"integrity": {"action": "drop"}})
     with pytest.raises(ConfigError, match="unknown key"):
         parse_config({"integrity": {"servers": {"x": {"colour": 1}}}})
-    assert integrity.build(parse_config({"integrity": {"servers": {"off": {"enabled": False}}}}), session("off")) is None
+    off = IntegrityInterceptor.from_config(parse_config({"integrity": {"servers": {"off": {"enabled": False}}}}), ChainContext(session("off")))
+    assert not off.active
 
 
 def test_concurrent_processes_do_not_lose_pins(tmp_path):
@@ -272,7 +276,7 @@ def _pin_one(root: str, i: int) -> None:
 
 
 def test_the_example_policy_configures_integrity():
-    from mcpwrap._config import load_config
+    from mcpwrap.interceptors import load_policy as load_config
     from rig import ROOT
 
     settings = load_config(ROOT / "policy.example.yaml")["integrity"]

@@ -9,11 +9,12 @@ import pytest
 from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._audit.writer import AuditLog
 from mcpwrap._chain import Chain, Outcome
-from mcpwrap._config import parse_config
-from mcpwrap._message import Action, Direction, Message, PendingRequest, Session
+from mcpwrap.interceptors import parse_policy as parse_config
+from mcpwrap._message import Action, ApprovalNeed, Direction, Message, PendingRequest, Session
 from mcpwrap._policy.engine import policy_of
-from mcpwrap._policy.ratelimit import session_state
-from mcpwrap.interceptors import policy as policy_icpt
+from mcpwrap.interceptors.policy import PolicyInterceptor
+
+from factories import make_interceptor
 
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
 _ids = iter(range(1, 10**6))
@@ -43,8 +44,13 @@ def response(sess: Session, req: Message, result: dict) -> Message:
     return Message(req.direction.reverse, json.dumps(env).encode(), env, sess, pending)
 
 
-def build(doc: dict, sess: Session, audit=None):
-    return policy_icpt.PolicyInterceptor(policy_of(parse_config(doc), overrides=()), sess, audit)
+def compiled(doc: dict):
+    return policy_of(parse_config(doc), overrides=())
+
+
+def build(doc: dict, sess: Session, audit=None, *, approval: bool = True) -> PolicyInterceptor:
+    installed = {"policy", "approval"} if approval else {"policy"}
+    return make_interceptor(PolicyInterceptor, sess, compiled(doc), audit=audit, installed=installed)
 
 
 DOC = {
@@ -96,39 +102,33 @@ def test_audit_mode_rule_records_without_blocking():
 
 def test_subject_roles_from_mapping_and_flag_survive_rebuilds():
     s = session(subject="alice", roles=("oncall",))
-    build(DOC, s)
+    icpt = build(DOC, s)
     assert s.roles == ("oncall", "admin")
-    build({**DOC, "subjects": {}}, s)  # a reload that drops the mapping keeps --role, drops mapped roles
+    icpt.configure(compiled({**DOC, "subjects": {}}))  # a reload that drops the mapping keeps --role, drops mapped roles
     assert s.roles == ("oncall",)
     s2 = session(subject="alice")
     assert build(DOC, s2).inspect(call(s2, "exec_cmd")).rule == "admin-all"
 
 
-def test_approve_sets_notes_when_approval_is_installed(monkeypatch):
-    from mcpwrap import interceptors
-
-    monkeypatch.setattr(interceptors, "FACTORIES", [*interceptors.FACTORIES, "mcpwrap.interceptors.approval"])
+def test_approve_sets_notes_when_approval_is_installed():
     s = session()
     msg = call(s, "delete_file", {"path": "/tmp/x"})
     v = build(DOC, s).inspect(msg)
     assert (v.action, v.rule) == (Action.PASS, "hold-delete")
-    assert msg.notes["approval"] == {
-        "rule": "hold-delete", "timeout": 30.0, "on_timeout": "deny", "channels": ["terminal"],
-        "remember": ["once", "session", "always"], "reason": msg.notes["approval"]["reason"],
-    }
-    assert "hold-delete" in msg.notes["approval"]["reason"]
+    assert msg.notes.approval == ApprovalNeed(
+        rule="hold-delete", reason=msg.notes.approval.reason, timeout=30.0, on_timeout="deny", channels=("terminal",),
+        remember=("once", "session", "always"),
+    )
+    assert "hold-delete" in msg.notes.approval.reason
 
 
-def test_approve_without_approval_interceptor_fails_closed(monkeypatch):
-    from mcpwrap import interceptors
-
-    monkeypatch.setattr(interceptors, "FACTORIES", [f for f in interceptors.FACTORIES if not f.endswith(".approval")])
+def test_approve_without_approval_interceptor_fails_closed():
     s = session()
     msg = call(s, "delete_file")
-    v = build(DOC, s).inspect(msg)
+    v = build(DOC, s, approval=False).inspect(msg)
     assert (v.action, v.enforce, v.rule) == (Action.BLOCK, True, "hold-delete")
     assert "approval is unavailable" in v.reason
-    assert "approval" not in msg.notes
+    assert msg.notes.approval is None
 
 
 TOOLS = [
@@ -153,8 +153,9 @@ def test_tools_list_is_filtered_by_the_same_decision(tmp_path):
     # alice (admin) sees everything
     a = session(subject="alice")
     assert build(DOC, a).inspect(response(a, request(a, "tools/list", {}), {"tools": TOOLS})) is None
-    # risk classes: recorded once per session, also across a rebuild (reload)
-    build(DOC, s, audit).inspect(response(s, request(s, "tools/list", {}), {"tools": TOOLS}))
+    # risk classes: recorded once per session, also across a reload
+    icpt.configure(compiled(DOC))
+    icpt.inspect(response(s, request(s, "tools/list", {}), {"tools": TOOLS}))
     audit.close()
     records = [json.loads(l) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
     risk = {r["tool"]: r["risk"] for r in records if r["event"] == "tool-risk"}
@@ -169,7 +170,7 @@ def test_risk_rules_use_the_listed_definition():
     s.tools.record_page([{"name": "tidy", "description": "Permanently delete old files"}], first_page=True, last_page=True)
     msg = call(s, "tidy")
     assert icpt.inspect(msg).rule == "no-destructive"
-    assert msg.notes["risk"] == "destructive"
+    assert msg.notes.risk == "destructive"
     assert icpt.inspect(call(s, "TIDY")).rule == "no-destructive"  # a case variant keeps the listed class
     assert icpt.inspect(call(s, "ｔｉｄｙ")).rule == "no-destructive"
 
@@ -194,16 +195,16 @@ LIMITS = {
 
 def test_token_bucket_blocks_with_retry_after_and_survives_reload():
     s = session()
-    state = session_state(s.session_id)
-    state.clock = clock = Clock()
     icpt = build(LIMITS, s)
+    icpt.state.clock = clock = Clock()
     assert icpt.inspect(call(s, "echo")) is None
     assert icpt.inspect(call(s, "echo")) is None
     v = icpt.inspect(call(s, "echo"))
     assert (v.action, v.rule, v.interceptor) == (Action.BLOCK, "rate-limit:echo-burst", "ratelimit")
     assert v.retry_after == pytest.approx(1.0)
     assert icpt.inspect(call(s, "other")) is None  # other tools are not limited
-    reloaded = build(LIMITS, s)  # a reload must not hand out a fresh bucket
+    icpt.configure(compiled(LIMITS))  # a reload must not hand out a fresh bucket
+    reloaded = icpt
     assert reloaded.inspect(call(s, "echo")).action is Action.BLOCK
     clock.now += 0.5
     assert reloaded.inspect(call(s, "echo")).retry_after == pytest.approx(0.5)

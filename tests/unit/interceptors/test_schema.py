@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from factories import make_interceptor
 from content_factories import call, config, result, session
 
 from mcpwrap._message import Action
@@ -28,7 +29,7 @@ WEATHER = {
 
 def interceptor(tool_list, **section):
     sess = session(tools=tool_list)
-    return SchemaInterceptor(config(schema=section)["schema"], sess), sess
+    return make_interceptor(SchemaInterceptor, sess, config(schema=section)["schema"]), sess
 
 
 def test_valid_call_passes():
@@ -200,9 +201,9 @@ def test_jsonschema_is_imported_lazily():
     import sys
 
     code = (
-        "import sys; from mcpwrap import _config; from mcpwrap._message import Session; "
-        "from mcpwrap.interceptors import build_chain; "
-        "build_chain(_config.load_config(None), Session('s','x')); "
+        "import sys; from mcpwrap._message import Session; "
+        "from mcpwrap.interceptors import build_chain, load_policy; "
+        "build_chain(load_policy(None), Session('s','x')); "
         "print('jsonschema' in sys.modules, 'mcpwrap.detect.injection' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mcpwrap._config import parse_config
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._errors import ConfigError
 from mcpwrap._policy.engine import UNKNOWN, Call, Policy, Unknown, policy_of
 
@@ -295,7 +295,7 @@ def test_loader_is_strict(doc, message):
 
 
 def test_errors_carry_line_and_column(tmp_path):
-    from mcpwrap._config import load_config
+    from mcpwrap.interceptors import load_policy as load_config
 
     f = tmp_path / "p.yaml"
     f.write_text("version: v1\nrules:\n  - name: a\n    action: allow\n    match:\n      toolz: [x]\n")
@@ -306,7 +306,7 @@ def test_errors_carry_line_and_column(tmp_path):
 
 
 def test_builtin_default_policy_allows_ordinary_traffic_and_denies_keys():
-    from mcpwrap._config import load_config
+    from mcpwrap.interceptors import load_policy as load_config
 
     config = load_config(None)
     assert config.source is None
@@ -319,7 +319,7 @@ def test_builtin_default_policy_allows_ordinary_traffic_and_denies_keys():
 
 
 def test_example_policy_denies_what_the_attack_demo_relies_on(monkeypatch, tmp_path):
-    from mcpwrap._config import load_config
+    from mcpwrap.interceptors import load_policy as load_config
 
     monkeypatch.setenv("HOME", str(tmp_path))
     example = os.path.join(os.path.dirname(__file__), "..", "..", "..", "policy.example.yaml")

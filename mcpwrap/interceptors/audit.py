@@ -1,0 +1,152 @@
+"""The audit interceptor: one record per message, written after the chain has decided.
+
+It runs last, in ``observe``, so the record holds the final action, the deciding rule and every verdict that
+was only recorded (``mode: audit``). How much of a call it keeps is the ``audit`` section's
+``record_arguments``; outside ``full``, reasons and details pass the secrets redactor too, because
+interceptors' reasons may quote traffic. The log itself (sealing, locking, rotation, failure policy) is
+:class:`mcpwrap._audit.writer.AuditLog`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .._audit.writer import AUDIT_SECTION, AuditLog, AuditSettings, shape_of
+from .._chain import ChainContext, Interceptor, Outcome
+from .._config import Config
+from .._message import Action, Kind, Message
+
+__all__ = ["AuditInterceptor"]
+
+_REDACTOR_MISSING = "missing"
+_redactor: Any = None  # the secrets redactor, looked up on first use (None: not yet; _REDACTOR_MISSING: absent)
+
+
+def _get_redactor() -> Any:
+    """``mcpwrap.detect.secrets.redact_json`` — (value) -> (redacted value, counts) — or None if absent."""
+    global _redactor
+    if _redactor is None:
+        try:
+            from ..detect.secrets import redact_json
+
+            _redactor = redact_json
+        except ImportError:
+            _redactor = _REDACTOR_MISSING
+            sys.stderr.write(
+                "mcpwrap: audit.record_arguments is 'redacted' but the secrets redactor is not available; "
+                "recording argument shapes instead\n"
+            )
+    return None if _redactor is _REDACTOR_MISSING else _redactor
+
+
+class AuditInterceptor(Interceptor):
+    """Writes one record per message after the chain has decided (the ``observe`` hook). Always last."""
+
+    name = "audit"
+    sections = (AUDIT_SECTION,)
+
+    def __init__(self, context: ChainContext, log: AuditLog) -> None:
+        super().__init__(context)
+        self.log = log
+        self.configure(log.settings)
+
+    @classmethod
+    def settings_from(cls, config: Config) -> AuditSettings:
+        return config["audit"]
+
+    def configure(self, settings: AuditSettings) -> None:
+        self.settings = settings
+        self.scrub = settings.record_arguments != "full"
+        self.log.configure(settings)  # on a reload, the new failure policy and rotation apply from now on
+
+    def observe(self, msg: Message, outcome: Outcome) -> None:
+        # The enums are str subclasses: the JSON encoder writes their values, no ``.value`` lookups needed.
+        action = outcome.action
+        fields: dict[str, Any] = {
+            "direction": msg.direction,
+            "kind": msg.kind,
+            "id": msg.id,
+            "method": msg.method,
+            "tool": msg.tool_name,
+            "action": action,
+            "size": len(msg.raw),
+        }
+        if action is not Action.PASS or outcome.rule:
+            fields["rule"] = outcome.rule
+        decisive = outcome.decisive
+        if decisive is not None:
+            fields["reason"] = self._scrubbed(decisive.reason)
+            fields["interceptor"] = decisive.interceptor
+            if decisive.details:
+                fields["details"] = self._scrubbed(decisive.details)
+        if msg.changes:
+            fields["changes"] = self._scrubbed(msg.changes)
+        others = [v for v in outcome.verdicts if v is not decisive and (not v.enforce or v.action is not Action.PASS or v.details)]
+        if others:
+            fields["verdicts"] = self._scrubbed(
+                [
+                    {
+                        "interceptor": v.interceptor,
+                        "action": v.action.value,
+                        "enforced": v.enforce,
+                        "rule": v.rule,
+                        "reason": v.reason,
+                        **({"details": v.details} if v.details else {}),
+                    }
+                    for v in others
+                ]
+            )
+        latency = msg.latency_ms
+        if latency is not None:
+            fields["latency_ms"] = round(latency, 3)
+        if msg.request is not None and msg.request.cancelled:
+            fields["cancelled"] = True
+        if msg.kind is Kind.REQUEST and msg.method == "tools/call":
+            args = msg.params.get("arguments") if isinstance(msg.params, dict) else None
+            recorded = self.argument_form(args, fields)
+            if recorded is not None:
+                fields["arguments"] = recorded
+        self.log.record_fields("message", fields)
+
+    def _scrubbed(self, value: Any) -> Any:
+        """Interceptors' reasons and details may quote traffic: they pass the redactor like arguments do."""
+        if not self.scrub or not value:
+            return value
+        redact = _get_redactor()
+        if redact is None:
+            return value
+        try:
+            return redact(value)[0]
+        except Exception as exc:  # fail closed: never record what could not be checked
+            return f"[not recorded: the redactor failed ({type(exc).__name__})]"
+
+    def argument_form(self, args: Any, fields: dict | None = None) -> Any:
+        """What the record keeps of a call's arguments; ``fields["arguments_form"]`` says which form it is
+        (``shape``, ``redacted``, ``full``, or ``truncated`` when cut), so ``policy test --replay`` knows."""
+        mode = self.settings.record_arguments
+        if mode == "none" or args is None:
+            return None
+        form = mode
+        if mode == "redacted":
+            redact = _get_redactor()
+            if redact is None:
+                form = "shape"
+            else:
+                try:
+                    args, counts = redact(args)
+                except Exception as exc:
+                    args, form = f"[not recorded: the redactor failed ({type(exc).__name__})]", "unrecorded"
+                    counts = None
+                if counts and fields is not None:
+                    fields["redactions"] = counts
+        if form == "shape":
+            args = shape_of(args)
+        elif form != "unrecorded":
+            text = json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
+            if len(text) > self.settings.max_argument_chars:
+                args, form = text[: self.settings.max_argument_chars] + "…", "truncated"
+        if fields is not None:
+            fields["arguments_form"] = form
+        return args
