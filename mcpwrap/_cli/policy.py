@@ -26,17 +26,12 @@ from .._config import Config, builtin_policy_text, locate, read_yaml
 from .._paths import default_policy_path
 from ..interceptors import SECTIONS
 from .._errors import ConfigError
-from .._policy.engine import (
-    ACTIONS,
-    Call,
-    Decision,
-    Policy,
-    PolicyView,
-    Unknown,
-    load_overrides,
-    overrides_path,
-    parse_rules,
-)
+from .._paths import overrides_path
+from .._policy.engine import Call, Decision, Policy, PolicyView
+from .._policy.readings import Unknown
+from .._policy.rules import parse_rules
+from .._policy.terms import ACTIONS
+from .._state.overrides import load_rules as load_overrides
 from .._policy.risk import RISK_CLASSES, classify_name
 
 __all__ = ["register", "validate_file", "evaluate_call", "run_scenarios", "replay", "load_policy"]
