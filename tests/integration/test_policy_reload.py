@@ -104,15 +104,15 @@ async def test_sighup_reloads(tmp_path):
 
 async def test_an_override_written_during_a_session_applies(tmp_path, mcpwrap_home):
     """What the approval interceptor does for "remember always": the running wrapper picks the rule up."""
-    from mcpwrap._policy.engine import add_override_rule
+    from mcpwrap._state.overrides import add_rule
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(DENY_ECHO)
     audit = tmp_path / "audit.jsonl"
     async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), "--name", "everything", audit_log=audit)) as s:
         assert blocked_rule(await s.call_tool("echo", {"message": "a"})) == "no-echo"
-        add_override_rule({"name": "always-echo-hello", "action": "allow",
-                           "match": {"servers": ["everything"], "tools": ["echo"], "arguments": {"message": ["hello"]}}})
+        add_rule({"name": "always-echo-hello", "action": "allow",
+                  "match": {"servers": ["everything"], "tools": ["echo"], "arguments": {"message": ["hello"]}}})
         reloads = await wait_for_reloads(audit, 1)
         assert reloads[0]["ok"] is True
         assert blocked_rule(await s.call_tool("echo", {"message": "hello"})) is None
