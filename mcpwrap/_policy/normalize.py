@@ -28,6 +28,7 @@ from typing import Callable
 __all__ = [
     "clean_text",
     "is_path_like",
+    "could_be_relative_path",
     "normalize_path",
     "compile_glob",
     "glob_to_regex",
@@ -80,6 +81,15 @@ def is_path_like(value: str) -> bool:
     if _SCHEME.match(value):  # http://, s3://, mailto: … are not local paths
         return False
     return "\\" in value or "//" in value or "/./" in value or "/.." in value or value.startswith(".\\")
+
+
+def could_be_relative_path(value: str) -> bool:
+    """Whether a server could open ``value`` as a path relative to its working directory although
+    :func:`is_path_like` does not say so (``.ssh/id_rsa``, ``docs/x.md``, ``id_rsa``): one line, no URL scheme."""
+    return 0 < len(value) <= MAX_PATH_CHARS and "\n" not in value and not _SCHEME.match(value) and not is_path_like(value)
+
+
+MAX_PATH_CHARS = 4096  # PATH_MAX: a longer value is not opened as a path
 
 
 def _home() -> str:

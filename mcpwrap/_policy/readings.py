@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .normalize import clean_text, is_path_like, normalize_path, stringify
+from .hosts import host_readings
+from .normalize import clean_text, could_be_relative_path, is_path_like, normalize_path, stringify
 
 __all__ = ["MAYBE", "Unknown", "UNKNOWN", "resolve", "shape_presence", "deny_readings", "wild_readings", "allow_groups"]
 
@@ -128,10 +129,16 @@ def _str_readings(s: str, out: list) -> None:
     if c != s:
         out.append(c)
     for x in (s, c) if c != s else (s,):
-        if is_path_like(x):
+        # As a path: resolved the way the server would open it. A bare relative value (".ssh/id_rsa") is
+        # resolved against the working directory the server inherits, and still matched as written.
+        if is_path_like(x) or could_be_relative_path(x):
             n = normalize_path(x)
             if n not in out:
                 out.append(n)
+        # As a host or URL: every spelling of an address reads as its canonical form.
+        for h in host_readings(x):
+            if h not in out:
+                out.append(h)
 
 
 def deny_readings(value: Any, out: list) -> None:
@@ -174,12 +181,17 @@ def wild_readings(value: Any, out: list) -> None:
 
 
 def _canonical(s: str) -> list[str]:
+    """The readings an allow rule must all accept: as sent and as seen, paths normalised, hosts canonical."""
     c = clean_text(s)
     forms = [normalize_path(s) if is_path_like(s) else s]
     if c != s:
         cc = normalize_path(c) if is_path_like(c) else c
         if cc != forms[0]:
             forms.append(cc)
+    for x in (s, c) if c != s else (s,):
+        for h in host_readings(x, urls_only=True):
+            if h not in forms:
+                forms.append(h)
     return forms
 
 
