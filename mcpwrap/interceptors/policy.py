@@ -186,10 +186,9 @@ class PolicyInterceptor(Interceptor):
         return cls
 
     def _response_patterns(self, msg: Message) -> Verdict | None:
-        text = msg.raw.decode("utf-8", "replace")
-        texts = [text]
-        if "\\u" in text:  # escapes would hide a pattern from the raw text: match the decoded form too
-            texts.append(json.dumps(msg.envelope, ensure_ascii=False))
+        # mcpgw matches the message's text; escapes (\\u0041, \\/, …) would hide a pattern from it. So every
+        # pattern also runs over the decoded message and over each decoded string (keys included) on its own.
+        texts = [msg.raw.decode("utf-8", "replace"), json.dumps(msg.envelope, ensure_ascii=False), *_decoded_strings(msg.envelope)]
         for source, search in self.policy.response_patterns:
             if any(search(t) is not None for t in texts):
                 return Verdict.block(
@@ -292,6 +291,22 @@ def enforced_policy(config: Config) -> Policy:
     policy = policy_of(config, overrides=overrides.load_rules())
     config._mcpwrap_policy = (stamp, policy)  # type: ignore[attr-defined]
     return policy
+
+
+def _decoded_strings(value: Any) -> list[str]:
+    """Every string in a decoded JSON value, object keys included."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            out.extend(k for k in v if isinstance(k, str))
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return out
 
 
 def _what(call: Call) -> str:

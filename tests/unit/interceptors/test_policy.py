@@ -309,3 +309,31 @@ def test_an_invalid_overrides_file_fails_closed(mcpwrap_home):
 
 def build_from(config, sess: Session) -> PolicyInterceptor:
     return make_interceptor(PolicyInterceptor, sess, config=config, installed={"policy", "approval"})
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda t: t.replace("AKIA", "\\u0041KIA"),  # a unicode escape
+        lambda t: t.replace("AKIA", "AK\\u0049A"),
+        lambda t: t,  # as written
+    ],
+)
+@pytest.mark.parametrize("where", ["text", "key", "slash"])
+def test_response_patterns_apply_to_the_decoded_value_whatever_the_escapes(spell, where):
+    doc = {"default_action": "allow", "response_patterns": ["AKIA[0-9A-Z]{16}", "https://evil\\.example/x"]}
+    s = session()
+    icpt = build(doc, s)
+    if where == "text":
+        result = {"content": [{"type": "text", "text": "key AKIAABCDEFGHIJKLMNOP"}]}
+    elif where == "key":
+        result = {"structuredContent": {"AKIAABCDEFGHIJKLMNOP": 1}, "content": []}
+    else:
+        result = {"content": [{"type": "text", "text": "see https://evil.example/x"}]}
+    env = {"jsonrpc": "2.0", "id": 9, "result": result}
+    raw = spell(json.dumps(env))
+    if where == "slash":
+        raw = raw.replace("/", "\\/")  # JSON allows escaping the solidus; the decoded value is the same
+    assert json.loads(raw) == env
+    msg = Message(S2C, raw.encode(), env, s, PendingRequest(9, "tools/call", C2S, {}))
+    assert icpt.inspect(msg).rule == "response-patterns"
