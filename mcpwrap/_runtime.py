@@ -10,12 +10,12 @@ previous policy everywhere (:meth:`mcpwrap._chain.Chain.configure` is all or not
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import AuditError, McpwrapError
+from ._log import error
 from ._paths import default_audit_path, overrides_path, resolve_policy_path
 from ._wrapargs import DEFAULT_MAX_MESSAGE_BYTES, WrapOptions
 
@@ -43,8 +43,7 @@ def default_subject(explicit: str | None = None) -> str:
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(f"mcpwrap: {text}\n")
-    sys.stderr.flush()
+    error(text)
 
 
 def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
