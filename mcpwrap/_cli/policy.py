@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._config import Config, builtin_policy_text, locate, read_yaml
+from .._fs import atomic_write
 from .._paths import default_policy_path
 from ..interceptors import SECTIONS
 from .._errors import ConfigError
@@ -450,9 +451,7 @@ def register(app: Any) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             shutil.copy2(target, str(target) + ".bak")
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(builtin_policy_text(), encoding="utf-8")
-        os.replace(tmp, target)
+        atomic_write(target, builtin_policy_text())
         print(f"wrote {target}")
 
     @policy_app.command("validate", help="Check a policy file: an OK summary, or every error with line and column (exit 1).")
