@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Generator, Iterable, Iterator, Sequence
 
 from .files import expand
 
@@ -155,12 +155,12 @@ def read_records(paths: Iterable[str | os.PathLike], keep: RecordFilter | None =
 
 
 def follow(
-    paths: list[str | os.PathLike],
+    paths: Sequence[str | os.PathLike],
     *,
     from_start: bool = False,
     poll: float = FOLLOW_POLL,
     idle_ticks: bool = False,
-) -> Iterator[tuple[bytes, dict] | None]:
+) -> Generator[tuple[bytes, dict] | None, None, None]:
     """New records of growing logs, as (line, record), forever. ``idle_ticks``: yield None when nothing came."""
     state: dict[str, dict] = {}
 
@@ -175,7 +175,7 @@ def follow(
         st = os.fstat(f.fileno())
         state[p] = {"f": f, "buf": b"", "ino": (st.st_dev, st.st_ino)}
 
-    for p in map(os.fspath, paths):
+    for p in [os.fspath(path) for path in paths]:
         open_at(p, from_start)
     try:
         while True:

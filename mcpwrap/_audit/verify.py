@@ -29,7 +29,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .identity import process_state
 from .keys import KEY_ENV, default_key_path
@@ -433,7 +433,7 @@ class _SessionWalk:
             report.notes.append(f"session {sid} is open; its writer ran on {host} and cannot be checked from here")
 
 
-def verify(files: list[str | os.PathLike], key: bytes | None, *, state_of: Callable[[Any], str] = process_state) -> Report:
+def verify(files: Sequence[str | os.PathLike], key: bytes | None, *, state_of: Callable[[Any], str] = process_state) -> Report:
     """Check one chain across ``files`` (oldest first). See the module docstring for the kinds of damage."""
     names = [os.fspath(f) for f in files]
     report = Report(files=names)

@@ -325,12 +325,14 @@ class AuditLog:
             self._open()
         with self._file_lock:
             st = self._current()
+            fd = self._fd
+            assert fd is not None  # _current() opened it
             size = st.st_size
             tail = self._tail
             if tail is not None and tail[0] == (st.st_ino, st.st_dev, size):
                 n, prev, needs_newline = tail[1], tail[2], False  # nobody wrote since our last write
             else:
-                n, prev, needs_newline = read_chain_tail(self._fd, size)
+                n, prev, needs_newline = read_chain_tail(fd, size)
             rotated: list[bytes] = []
             if self.rotate_bytes and size >= self.rotate_bytes:
                 previous = self._rotate()
@@ -340,13 +342,13 @@ class AuditLog:
                 note = _dumps({"ts": utc_now(), "event": "log-rotated", "previous": previous})
                 rotated, _, n, prev = self._sealer.seal([note], 0, n, prev)
                 needs_newline = False
-                st, size = os.fstat(self._fd), 0
+                fd = self._fd
+                assert fd is not None  # _rotate() opened the new file
+                st, size = os.fstat(fd), 0
             parts, seq, next_n, last_h = self._sealer.seal(bodies, self._seq, n, prev)
             data = b"".join(rotated + parts)
             if needs_newline:
                 data = b"\n" + data  # the last line was cut short: ours start on a line of their own
-            fd = self._fd
-            assert fd is not None
             written = os.write(fd, data)
             while written < len(data):  # a short write on a regular file: disk full or quota
                 more = os.write(fd, data[written:])

@@ -307,7 +307,8 @@ def stats_renderable(stats: dict) -> Any:
         ("from ", "dim"), str(stats["first"] or "-"), (" to ", "dim"), str(stats["last"] or "-"),
     )
     actions = Table.grid(padding=(0, 3))
-    actions.add_row(*[Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()] or ["no messages"])
+    counts: list[Any] = [Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()]
+    actions.add_row(*counts or ["no messages"])
     servers = Table(title="per server", title_style="bold", title_justify="left", box=None, header_style="dim")
     for col in ("server", "messages", "pass", "modify", "block", "errors"):
         servers.add_column(col, justify="left" if col == "server" else "right")

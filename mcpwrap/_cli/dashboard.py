@@ -83,8 +83,8 @@ class DashboardState(LiveStats):
         )
 
         servers = Table(box=None, header_style="dim", expand=False, pad_edge=False)
-        for col, just in (("server", "left"), ("status", "left"), ("last seen", "right"), ("sessions", "right"), ("messages", "right"), ("blocks", "right"), ("error rate", "right")):
-            servers.add_column(col, justify=just, no_wrap=True)
+        for col in ("server", "status", "last seen", "sessions", "messages", "blocks", "error rate"):
+            servers.add_column(col, justify="left" if col in ("server", "status") else "right", no_wrap=True)
         for name, s in sorted(self.servers.items(), key=lambda kv: -kv[1].last_seen):
             age = max(0.0, now - s.last_seen)
             rate = s.errors / s.messages if s.messages else 0.0

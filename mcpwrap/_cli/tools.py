@@ -134,7 +134,11 @@ def _decide(verb: str, server: Optional[str], tool: Optional[str], all_: bool, p
     if tool is not None and server is None:  # pragma: no cover - typer makes SERVER positional-first
         _fail("name the server too", 2)
     try:
-        targets = [(s, k) for s, k, _ in store.pending(server)] if all_ else [(server, requested_key(tool))]
+        if all_:
+            targets = [(s, k) for s, k, _ in store.pending(server)]
+        else:
+            assert server is not None and tool is not None  # checked above
+            targets = [(server, requested_key(tool))]
         done = []
         for s, key in targets:
             entry = (store.approve if verb == "approve" else store.reject)(s, key)

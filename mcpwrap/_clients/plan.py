@@ -96,6 +96,7 @@ def _wrap_edits(text: str, entry: Entry, spec: WrapSpec, record_text: bool) -> l
     node = entry.node
     cmd_m = node.member("command")
     args_m = node.member("args")
+    assert cmd_m is not None  # a stdio entry has a command (scan checked it)
     original: dict[str, Any] = {"command": cmd_m.node.value}
     if args_m is not None:
         original["args"] = args_m.node.value
@@ -120,6 +121,7 @@ def _unwrap_edits(text: str, entry: Entry) -> list[Edit]:
     w = entry.wrapped
     assert w is not None
     cmd_m, args_m, marker_m = node.member("command"), node.member("args"), node.member(MARKER)
+    assert cmd_m is not None and args_m is not None  # a wrapped entry has both (parse_wrapped checked them)
     marker = marker_m.node.value if marker_m is not None else None
     original = marker.get("original") if isinstance(marker, dict) else None
     recorded = (
@@ -127,9 +129,9 @@ def _unwrap_edits(text: str, entry: Entry) -> list[Edit]:
         and original.get("command") == w.command
         and (original.get("args", []) == w.args)
     )
-    raw = marker.get("text") if recorded and isinstance(marker.get("text"), dict) else {}
+    raw = marker["text"] if recorded and isinstance(marker, dict) and isinstance(marker.get("text"), dict) else {}
     edits = [Edit(cmd_m.node.start, cmd_m.node.end, raw.get("command") or json.dumps(w.command, ensure_ascii=False))]
-    if recorded and "args" not in original:
+    if recorded and isinstance(original, dict) and "args" not in original:
         edits.append(remove_member(text, node, args_m))
     else:
         layout = array_layout(text, args_m.node, fallback=_default_layout(text, node))

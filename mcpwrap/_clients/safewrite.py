@@ -139,7 +139,7 @@ class _ClientLock:
             delay = min(delay * 2, 0.08)
 
     def __exit__(self, *exc: object) -> None:
-        if self.held:
+        if self.held and self.path is not None:
             try:
                 os.rmdir(self.path)
             except OSError:

@@ -116,13 +116,13 @@ def test_dry_run_prints_a_diff_and_changes_nothing(home, mcpwrap_home):
     result = run("enable", "--dry-run")
     assert result.exit_code == 0, result.output
     assert f"--- {home / '.claude.json'}" in result.output and f"+++ {proj / '.mcp.json'}" in result.output
-    assert f'-      "command": "mcp-server-time",' in result.output
+    assert '-      "command": "mcp-server-time",' in result.output
     assert '+      "x-mcpwrap": {' in result.output
     assert "would enable" in result.output
     assert snapshot(home, proj) == before and not (mcpwrap_home / "policy.yaml").exists()
     run("enable")
     result = run("disable", "--dry-run")
-    assert f'+      "command": "mcp-server-time",' in result.output and "would disable" in result.output
+    assert '+      "command": "mcp-server-time",' in result.output and "would disable" in result.output
 
 
 def test_scope_server_and_project_options(home):
