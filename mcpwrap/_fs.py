@@ -177,12 +177,22 @@ class FileLock:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    # The with-form is the audit writer's per-flush path: flock directly when the descriptor is open.
     def __enter__(self) -> FileLock:
-        self.acquire()
+        fd = self.fd
+        if fd is None or fcntl is None:
+            self.acquire()
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        fd = self.fd
+        if fd is not None:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            else:  # pragma: no cover
+                _unlock(fd)
 
 
 def _lock(fd: int, *, blocking: bool) -> None:

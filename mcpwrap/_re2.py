@@ -12,8 +12,9 @@ Uses:
   offsets are byte offsets and the string → bytes step is a single ``encode`` (:func:`utf8`; RE2 would
   otherwise re-encode the text on every call).
 - :class:`PatternSet` — which of many patterns occur in a text, in one linear pass (an ``RE2::Set`` through
-  the library's public ``re2.Set``). The policy batches argument conditions with it; :class:`SignalSet`
-  (the injection detector's signals) confirms its candidates with exact searches.
+  the library's public ``re2.Set``): the one set wrapper, for any batch of patterns (policy argument
+  conditions, detector signals). :class:`SignalSet`, the injection detector's, confirms its candidates with
+  exact searches.
 
 RE2 is the only engine here. benchmarks/bench_content.py compares it with Python's backtracking ``re``
 through :func:`mcpwrap.testing.use_backtracking_engine`, which replaces these functions before the detectors

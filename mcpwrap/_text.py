@@ -96,6 +96,7 @@ BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206
 
 _INVISIBLE = frozenset(cp for a, b in INVISIBLE_RANGES for cp in range(a, b + 1))
 _EMOJI_JOINERS = frozenset({0x200D, 0xFE0E, 0xFE0F})  # zero-width joiner, text/emoji presentation selectors
+_JOINER_CHARS = frozenset(map(chr, _EMOJI_JOINERS))
 _EMOJI_FLOOR = 0x2190  # arrows, symbols, dingbats, emoji: a joiner after these belongs to a sequence
 
 
@@ -130,7 +131,11 @@ def find_invisible(text: str) -> list[tuple[int, str]]:
     """``(index, character)`` of every invisible character a reader would not see (emoji sequences excepted)."""
     if text.isascii():
         return []
-    return [(m.start(), m.group()) for m in _INVISIBLE_RE.finditer(text) if not _continues_emoji(text, m.start())]
+    return [
+        (m.start(), ch)
+        for m in _INVISIBLE_RE.finditer(text)
+        if (ch := m.group()) not in _JOINER_CHARS or not _continues_emoji(text, m.start())
+    ]
 
 
 def strip_invisible(text: str) -> tuple[str, int]:

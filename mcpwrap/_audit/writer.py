@@ -9,9 +9,9 @@ rotation: :mod:`mcpwrap._audit.files`; verification: :mod:`mcpwrap._audit.verify
 
 Failure policy (``audit.on_failure``): ``block`` (default) — ``flush()`` raises :class:`AuditError` and the
 relay answers the batch's requests with the block contract instead of forwarding anything unaudited; ``warn``
-— traffic continues and stderr (:mod:`mcpwrap._log`) says loudly that it is unaudited. Either way, once the log can be written
-again an ``audit-gap`` record states how many records were lost, and a ``session-start`` record that could
-not be written is written then, so the session stays verifiable.
+— traffic continues and stderr (:mod:`mcpwrap._log`) says loudly that it is unaudited. Either way, once the
+log can be written again an ``audit-gap`` record states how many records were lost, and a ``session-start``
+record that could not be written is written then, so the session stays verifiable.
 
 Privacy: ``audit.record_arguments`` chooses how ``tools/call`` arguments are kept — ``none``, ``shape``
 (types and sizes only), ``redacted`` (default: the secrets redactor's output) or ``full`` — cut to
