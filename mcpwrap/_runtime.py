@@ -92,8 +92,7 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
     def reload() -> None:
         with reload_lock:
             try:
-                new_config = load_policy(policy_path)
-                relay.chain = build_chain(new_config, session, audit)
+                chain.configure(load_policy(policy_path))
                 audit.record("policy-reload", policy=policy_path, ok=True)
                 info(f"policy reloaded from {policy_path or 'built-in default'}")
             except McpwrapError as exc:

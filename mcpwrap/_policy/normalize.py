@@ -166,16 +166,28 @@ def compile_glob(pattern: str) -> Callable[[str], bool]:
             if not middle:
                 return _always
             if len(middle) == 1:
-                return lambda s, c=middle[0]: c in s
+                return _contains(middle[0])
         elif not middle and not tail:
-            return lambda s, c=head: s.startswith(c)
+            return _starts(head)
         elif not middle and not head:
-            return lambda s, c=tail: s.endswith(c)
+            return _ends(tail)
         return _segments_matcher(head, middle, tail)
     from .._re2 import compile_regex
 
-    rx = compile_regex(glob_to_regex(pattern), case_sensitive=True)
-    return lambda s, r=rx: r.search(s) is not None
+    search = compile_regex(glob_to_regex(pattern), case_sensitive=True).search
+    return lambda s: search(s) is not None
+
+
+def _contains(piece: str) -> Callable[[str], bool]:
+    return lambda s: piece in s
+
+
+def _starts(head: str) -> Callable[[str], bool]:
+    return lambda s: s.startswith(head)
+
+
+def _ends(tail: str) -> Callable[[str], bool]:
+    return lambda s: s.endswith(tail)
 
 
 def _segments_matcher(head: str, middle: list[str], tail: str) -> Callable[[str], bool]:

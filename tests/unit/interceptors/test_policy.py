@@ -276,3 +276,36 @@ def test_mcpgw_allowed_tools_and_response_patterns():
     assert icpt.inspect(escaped).rule == "response-patterns"
     # Client messages are not scanned by response patterns.
     assert icpt.inspect(call(s, "echo", {"text": "AKIAABCDEFGHIJKLMNOP"})).action is Action.PASS
+
+
+# --- the enforced policy: the file's rules with the overrides store's first ------------------------------------------
+
+
+def test_the_overrides_store_is_enforced_first_and_followed_when_it_changes():
+    from mcpwrap._state.overrides import add_rule
+
+    config = parse_config({"rules": [{"name": "no-echo", "action": "deny", "match": {"tools": ["echo"]}}]})
+    sess = session()
+    assert build_from(config, sess).inspect(call(sess, "echo")).rule == "no-echo"
+    add_rule({"name": "always-echo", "action": "allow", "match": {"tools": ["echo"]}})
+    icpt = build_from(config, sess)  # the same configuration: the changed store is read again
+    assert icpt.inspect(call(sess, "echo")).rule == "always-echo"
+    assert PolicyInterceptor.settings_from(config) is PolicyInterceptor.settings_from(config)  # unchanged: compiled once
+
+
+def test_an_invalid_overrides_file_fails_closed(mcpwrap_home):
+    from mcpwrap._errors import ConfigError
+    from mcpwrap._paths import overrides_path
+
+    mcpwrap_home.mkdir(parents=True, exist_ok=True)
+    overrides_path().write_text("rules:\n  - name: x\n    action: perhaps\n")
+    config = parse_config({"rules": [{"name": "no-echo", "action": "deny", "match": {"tools": ["echo"]}}]})
+    with pytest.raises(ConfigError, match="rules.0.action"):
+        PolicyInterceptor.settings_from(config)  # a reload with this file keeps the previous policy
+    overrides_path().write_text("rules:\n  - name: no-echo\n    action: allow\n")
+    with pytest.raises(ConfigError, match="used by the overrides file and the policy"):
+        PolicyInterceptor.settings_from(config)
+
+
+def build_from(config, sess: Session) -> PolicyInterceptor:
+    return make_interceptor(PolicyInterceptor, sess, config=config, installed={"policy", "approval"})
