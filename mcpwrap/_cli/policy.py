@@ -8,13 +8,14 @@ evaluation function the running wrapper uses, on the policy file plus the overri
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from .._config import builtin_policy_text
+from .._fs import atomic_write
+from .common import fail
 from .._errors import ConfigError
 from .._paths import default_policy_path
 from .._policy.check import CallResult, describe_call, evaluate_call, label, replay, run_scenarios, validate_file
@@ -72,14 +73,11 @@ def register(app: Any) -> None:
     ) -> None:
         target = Path(path) if path else default_policy_path()
         if target.exists() and not force:
-            print(f"mcpwrap: {target} exists; use --force to replace it (a backup is kept)", file=sys.stderr)
-            raise typer.Exit(1)
+            fail(f"{target} exists; use --force to replace it (a backup is kept)", 1)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             shutil.copy2(target, str(target) + ".bak")
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(builtin_policy_text(), encoding="utf-8")
-        os.replace(tmp, target)
+        atomic_write(target, builtin_policy_text())
         print(f"wrote {target}")
 
     @policy_app.command("validate", help="Check a policy file: an OK summary, or every error with line and column (exit 1).")
@@ -140,14 +138,12 @@ def register(app: Any) -> None:
         policy = v.policy
         assert policy is not None
         if expect is not None and expect not in ACTIONS:
-            print(f"mcpwrap: --expect must be one of {', '.join(ACTIONS)}", file=sys.stderr)
-            raise typer.Exit(2)
+            fail(f"--expect must be one of {', '.join(ACTIONS)}", 2)
         if replay_log:
             try:
                 report = replay(policy, replay_log)
             except ConfigError as exc:
-                print(f"mcpwrap: {exc}", file=sys.stderr)
-                raise typer.Exit(2) from None
+                fail(str(exc), 2)
             if as_json:
                 print(json.dumps(report.to_json(show), indent=2, ensure_ascii=False, default=str))
                 return
@@ -172,25 +168,20 @@ def register(app: Any) -> None:
             try:
                 results = run_scenarios(policy, scenarios, subject=who)
             except ConfigError as exc:
-                print(f"mcpwrap: {exc}", file=sys.stderr)
-                raise typer.Exit(2) from None
+                fail(str(exc), 2)
         else:
             if method is None and tool is None:
-                print("mcpwrap: give --method and/or --tool, a scenarios file, or --replay AUDIT.jsonl", file=sys.stderr)
-                raise typer.Exit(2)
+                fail("give --method and/or --tool, a scenarios file, or --replay AUDIT.jsonl", 2)
             parsed: Any = None
             if args is not None:
                 try:
                     parsed = json.loads(args)
                 except ValueError as exc:
-                    print(f"mcpwrap: --args is not valid JSON: {exc}", file=sys.stderr)
-                    raise typer.Exit(2) from None
+                    fail(f"--args is not valid JSON: {exc}", 2)
             if direction not in DIRECTIONS:
-                print("mcpwrap: --direction must be c2s or s2c", file=sys.stderr)
-                raise typer.Exit(2)
+                fail("--direction must be c2s or s2c", 2)
             if risk is not None and risk not in RISK_CLASSES:
-                print(f"mcpwrap: --risk must be one of {', '.join(RISK_CLASSES)}", file=sys.stderr)
-                raise typer.Exit(2)
+                fail(f"--risk must be one of {', '.join(RISK_CLASSES)}", 2)
             call = Call(method or "tools/call", tool, parsed if parsed is not None else {}, direction, risk)
             results = [evaluate_call(policy, call, subject=who, server=server, roles=tuple(role), expect=expect)]
         failed = sum(1 for r in results if r.passed is False)

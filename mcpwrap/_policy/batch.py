@@ -2,8 +2,8 @@
 
 A policy with hundreds of rules on one tool (one deny rule per project path, say) would test hundreds of
 small patterns against each reading of a call's argument. Conditions on the same argument that read it the
-same way (same key, reading mode, case handling and kind) are compiled into one RE2 set: one linear pass per
-reading tells which of all their patterns match. :class:`Candidates` holds the rules that can match one
+same way (same key, reading mode, case handling and kind) are compiled into one RE2 set
+(:class:`mcpwrap._re2.PatternSet`): one linear pass per reading tells which of all their patterns match. :class:`Candidates` holds the rules that can match one
 (direction, method, tool, risk) and builds their batches on first use; when every condition is batched and
 every rule's static match is certain, :meth:`Candidates.first_match` decides from the set hits alone.
 
@@ -13,31 +13,15 @@ large for one automaton (:data:`MAX_BATCH_MEMORY`) is left to one-by-one matchin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._re2 import PatternSet
 from .rules import ArgCondition, Rule
 
 __all__ = ["BATCH_MIN_CONDITIONS", "MAX_BATCH_MEMORY", "ConditionBatch", "Candidates"]
 
 BATCH_MIN_CONDITIONS = 8  # this many argument conditions on one argument are matched by one RE2 set, not one by one
 MAX_BATCH_MEMORY = 64 << 20  # bytes for one batched automaton; past this the conditions are tested one by one
-
-
-def _search_set(patterns: list[str], *, case_sensitive: bool) -> Callable[[str], Sequence[int] | None]:
-    """One RE2 set of ``patterns`` (the library's public ``re2.Set`` API), as a function: text → the indices
-    of the patterns found in it (None or empty when there are none). Raises if RE2 refuses the set."""
-    import re2
-
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = MAX_BATCH_MEMORY
-    options.case_sensitive = case_sensitive
-    matcher = re2.Set.SearchSet(options)
-    for rx in patterns:
-        matcher.Add(rx)
-    matcher.Compile()
-    return matcher.Match
 
 
 class ConditionBatch:
@@ -54,7 +38,8 @@ class ConditionBatch:
                 patterns.append(rx)
                 self.owner.append(pos)
         # Globs are casefolded with their readings; regexes carry the case option of their condition.
-        self.match = _search_set(patterns, case_sensitive=not (conditions[0].kind == "regex" and conditions[0].fold))
+        case_sensitive = not (conditions[0].kind == "regex" and conditions[0].fold)
+        self.match = PatternSet(patterns, case_sensitive=case_sensitive, max_mem=MAX_BATCH_MEMORY).match
         self.index = {id(c): i for i, c in enumerate(conditions)}
         self.rule_pos: list[int] = []  # condition position → position of its rule among the candidates
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import unicodedata
 from functools import lru_cache
 from typing import Callable
+
+from .._text import clean_text  # NFKC without invisible characters: the one table, shared with the detectors
 
 __all__ = [
     "clean_text",
@@ -34,31 +35,6 @@ __all__ = [
     "glob_to_regex",
     "stringify",
 ]
-
-# Characters that render as nothing (or nearly) but make two strings differ. Format characters (category Cf:
-# ZWSP/ZWJ/ZWNJ, bidi controls, word joiner, BOM, soft hyphen, tags) are found by category; these are the
-# invisible ones outside Cf.
-_INVISIBLE_EXTRA = frozenset(
-    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0x3164, 0xFFA0]
-    + list(range(0xFE00, 0xFE10))  # variation selectors
-    + list(range(0xE0100, 0xE01F0))  # variation selectors supplement
-)
-
-
-def _is_invisible(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf" or ord(ch) in _INVISIBLE_EXTRA
-
-
-def clean_text(text: str) -> str:
-    """NFKC with invisible characters removed. ASCII text is returned as is (the common case, fast)."""
-    if text.isascii():
-        return text
-    text = unicodedata.normalize("NFKC", text)
-    if any(_is_invisible(ch) for ch in text):
-        text = "".join(ch for ch in text if not _is_invisible(ch))
-        text = unicodedata.normalize("NFKC", text)  # removing a joiner can leave a composable pair
-    return text
-
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError, McpwrapError
+from .._fs import create_new
 from .._message import APPROVAL_REMEMBER
 from .._paths import approval_key_path, approvals_dir
 from .overrides import add_rule, override_rule  # override_rule: what the approval interceptor remembers
@@ -85,23 +86,7 @@ def _check_private(path: Path, what: str, *, directory: bool) -> None:
 
 def _write_new(path: Path, data: bytes) -> bool:
     """Create ``path`` with ``data`` atomically; False if it already exists (the first writer wins)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    return create_new(path, data)
 
 
 def _pid_alive(pid: Any) -> bool:
