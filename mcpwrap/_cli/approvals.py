@@ -115,6 +115,7 @@ def register(app: typer.Typer) -> None:
             "once",
             "--remember",
             "-r",
+            metavar="CHOICE",
             help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)",
         ),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),

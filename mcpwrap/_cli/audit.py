@@ -44,13 +44,13 @@ def _fail(text: str, code: int = USAGE_ERROR) -> NoReturn:
     fail(text, code)
 
 
-FilesArg = typer.Argument(None, help="log files (default: the configured log and its rotated files)", show_default=False)
-PolicyOpt = typer.Option(None, "--policy", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
-ServerOpt = typer.Option(None, "--server", help="only records of this server")
-ToolOpt = typer.Option(None, "--tool", help="only records of this tool")
-ActionOpt = typer.Option(None, "--action", help="only this action: pass, modify, block (or an event name)")
-SinceOpt = typer.Option(None, "--since", help="only records since a duration ago (30s, 10m, 2h, 1d) or a time")
-SubjectOpt = typer.Option(None, "--subject", help="only records of this subject")
+FilesArg = typer.Argument(None, metavar="FILE...", help="log files (default: the configured log and its rotated files)", show_default=False)
+PolicyOpt = typer.Option(None, "--policy", metavar="FILE", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
+ServerOpt = typer.Option(None, "--server", metavar="NAME", help="only records of this server")
+ToolOpt = typer.Option(None, "--tool", metavar="NAME", help="only records of this tool")
+ActionOpt = typer.Option(None, "--action", metavar="ACTION", help="only this action: pass, modify, block (or an event name)")
+SinceOpt = typer.Option(None, "--since", metavar="WHEN", help="only records since a duration ago (30s, 10m, 2h, 1d) or a time")
+SubjectOpt = typer.Option(None, "--subject", metavar="NAME", help="only records of this subject")
 
 
 def _files(files: list[Path] | None, policy: Path | None) -> list[Path]:
@@ -81,7 +81,7 @@ def _filter(server: Any, tool: Any, action: Any, since: Any, subject: Any) -> An
 def verify_cmd(
     files: list[Path] | None = FilesArg,
     key_file: Path | None = typer.Option(
-        None, "--key-file", help="the audit key (default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key)"
+        None, "--key-file", metavar="FILE", help="the audit key (default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key)"
     ),
     no_key: bool = typer.Option(False, "--no-key", help="verify plain-hash logs only; a keyed log then cannot be verified (exit 2)"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
@@ -150,7 +150,7 @@ def _emit_unusable(as_json: bool, files: list[str], why: str) -> None:
 
 @audit_app.command("init-key", help="Create a random audit key (mode 0600) that authenticates every record with HMAC-SHA256.")
 def init_key_cmd(
-    key_file: Path | None = typer.Option(None, "--key-file", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
+    key_file: Path | None = typer.Option(None, "--key-file", metavar="FILE", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
     force: bool = typer.Option(False, "--force", help="replace an existing key (logs sealed with it can then no longer be verified)"),
 ) -> None:
     from .._audit.keys import init_key
@@ -242,9 +242,9 @@ def records_table(rows: list[dict], *, header: bool = True, width: int = 100) ->
 
 @audit_app.command("tail", help="Show the newest records, one per line; -f keeps following the log (also across rotation).")
 def tail_cmd(
-    file: Path | None = typer.Argument(None, help="log file (default: the configured log)", show_default=False),
+    file: Path | None = typer.Argument(None, metavar="FILE", help="log file (default: the configured log)", show_default=False),
     follow_: bool = typer.Option(False, "-f", "--follow", help="keep printing records as they are appended"),
-    lines: int = typer.Option(DEFAULT_TAIL_LINES, "-n", "--lines", help="how many of the newest records to show first"),
+    lines: int = typer.Option(DEFAULT_TAIL_LINES, "-n", "--lines", metavar="N", help="how many of the newest records to show first"),
     server: str | None = ServerOpt,
     tool: str | None = ToolOpt,
     action: str | None = ActionOpt,
@@ -368,8 +368,8 @@ def stats_cmd(
 @audit_app.command("export", help="Write the matching records as CSV (one column per field) or JSONL (as stored).")
 def export_cmd(
     files: list[Path] | None = FilesArg,
-    fmt: str = typer.Option("jsonl", "--format", help="csv or jsonl"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
+    fmt: str = typer.Option("jsonl", "--format", metavar="FORMAT", help="csv or jsonl"),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="write here instead of stdout"),
     server: str | None = ServerOpt,
     tool: str | None = ToolOpt,
     action: str | None = ActionOpt,
@@ -423,7 +423,7 @@ def _csv_cell(value: Any) -> Any:
 
 def dashboard_cmd(
     files: list[Path] | None = FilesArg,
-    refresh: float = typer.Option(1.0, "--refresh", help="seconds between screen updates"),
+    refresh: float = typer.Option(1.0, "--refresh", metavar="SECONDS", help="seconds between screen updates"),
     once: bool = typer.Option(False, "--once", help="print one frame for the whole log and exit (no live view)"),
     policy: Path | None = PolicyOpt,
 ) -> None:

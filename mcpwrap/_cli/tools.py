@@ -27,7 +27,9 @@ __all__ = ["register"]
 
 tools_app = typer.Typer(help="Pinned tool definitions: list, review held changes, approve or reject them.", no_args_is_help=True)
 
-_PINS_DIR = typer.Option(None, "--pins-dir", metavar="PATH", help="pin store (default: $MCPWRAP_HOME/pins)")
+_PINS_DIR = typer.Option(None, "--pins-dir", metavar="DIR", help="pin store (default: $MCPWRAP_HOME/pins)")
+_SERVER_ARG = typer.Argument(None, metavar="SERVER", help="the server's name (its --name in the client's configuration)", show_default=False)
+_TOOL_ARG = typer.Argument(None, metavar="TOOL", help="a tool name, or 'instructions' for the server's instructions", show_default=False)
 
 
 def _store(pins_dir: str | None) -> PinStore:
@@ -159,8 +161,8 @@ def _decide(verb: str, server: str | None, tool: str | None, all_: bool, pins_di
 
 @tools_app.command("approve")
 def approve(
-    server: str | None = typer.Argument(None, metavar="SERVER"),
-    tool: str | None = typer.Argument(None, metavar="TOOL"),
+    server: str | None = _SERVER_ARG,
+    tool: str | None = _TOOL_ARG,
     all_: bool = typer.Option(False, "--all", help="every held definition (of SERVER, if given)"),
     pins_dir: str | None = _PINS_DIR,
 ) -> None:
@@ -170,8 +172,8 @@ def approve(
 
 @tools_app.command("reject")
 def reject(
-    server: str | None = typer.Argument(None, metavar="SERVER"),
-    tool: str | None = typer.Argument(None, metavar="TOOL"),
+    server: str | None = _SERVER_ARG,
+    tool: str | None = _TOOL_ARG,
     all_: bool = typer.Option(False, "--all", help="every held definition (of SERVER, if given)"),
     pins_dir: str | None = _PINS_DIR,
 ) -> None:
