@@ -14,9 +14,14 @@ p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE
 def pump(src, dst):
     while True:
         d = os.read(src, 1 << 20)
-        if not d: break
+        if not d:
+            break
         os.write(dst, d)
-    if dst != 1: os.close(dst)
-t = threading.Thread(target=pump, args=(0, p.stdin.fileno()), daemon=True); t.start()
+    if dst != 1:
+        os.close(dst)
+
+
+t = threading.Thread(target=pump, args=(0, p.stdin.fileno()), daemon=True)
+t.start()
 pump(p.stdout.fileno(), 1)
 sys.exit(p.wait())

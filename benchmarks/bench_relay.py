@@ -77,7 +77,17 @@ def call(i: int, name: str = "echo") -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": {"message": "hello"}}}).encode() + b"\n"
 
 
-INIT = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}}).encode() + b"\n"
+INIT = (
+    json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+        }
+    ).encode()
+    + b"\n"
+)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -96,7 +106,7 @@ def round_trips(cmd: list[str], n: int, payload_call: str = "echo") -> list[floa
         p.line()
         times.append(time.perf_counter() - t)
     p.close()
-    return times[min(20, n // 10):]  # warm-up excluded
+    return times[min(20, n // 10) :]  # warm-up excluded
 
 
 def sdk_round_trips(cmd: list[str], n: int) -> list[float]:
@@ -116,7 +126,7 @@ def sdk_round_trips(cmd: list[str], n: int) -> list[float]:
                 times.append(time.perf_counter() - t)
 
     anyio.run(run)
-    return times[min(20, n // 10):]
+    return times[min(20, n // 10) :]
 
 
 def startup(cmd: list[str], n: int) -> list[float]:
@@ -169,28 +179,46 @@ def measure(args: argparse.Namespace, audit: str, rows: list, label: str) -> Non
     tag = f" [{label}]"
     d = round_trips(FAKE, args.rounds)
     w = round_trips(wrapped(FAKE, audit), args.rounds)
-    rows.append(("small tools/call, raw client p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "<= 1.3x"))
-    rows.append(("small tools/call, raw client p99" + tag, ms(pct(d, .99)), ms(pct(w, .99)), f"{pct(w, .99) / pct(d, .99):.2f}x", "report"))
+    rows.append(
+        (
+            "small tools/call, raw client p50" + tag,
+            ms(pct(d, 0.5)),
+            ms(pct(w, 0.5)),
+            f"{pct(w, 0.5) / pct(d, 0.5):.2f}x (+{(pct(w, 0.5) - pct(d, 0.5)) * 1e6:.0f} us)",
+            "<= 1.3x",
+        )
+    )
+    rows.append(("small tools/call, raw client p99" + tag, ms(pct(d, 0.99)), ms(pct(w, 0.99)), f"{pct(w, 0.99) / pct(d, 0.99):.2f}x", "report"))
     n_sdk = max(200, args.rounds // 4)
     d = sdk_round_trips(FAKE, n_sdk)
     w = sdk_round_trips(wrapped(FAKE, audit), n_sdk)
-    rows.append(("small tools/call, SDK client p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "<= 1.3x"))
-    rows.append(("small tools/call, SDK client p99" + tag, ms(pct(d, .99)), ms(pct(w, .99)), f"{pct(w, .99) / pct(d, .99):.2f}x", "report"))
+    rows.append(
+        (
+            "small tools/call, SDK client p50" + tag,
+            ms(pct(d, 0.5)),
+            ms(pct(w, 0.5)),
+            f"{pct(w, 0.5) / pct(d, 0.5):.2f}x (+{(pct(w, 0.5) - pct(d, 0.5)) * 1e6:.0f} us)",
+            "<= 1.3x",
+        )
+    )
+    rows.append(("small tools/call, SDK client p99" + tag, ms(pct(d, 0.99)), ms(pct(w, 0.99)), f"{pct(w, 0.99) / pct(d, 0.99):.2f}x", "report"))
     for name, size, n in (("200 KB result p50", 200 * 1024, 300), ("10 MB result p50", 10 * 1024 * 1024, 15)):
         server = [*FAKE, "--payload-bytes", str(size)]
         d = round_trips(server, n)
         w = round_trips(wrapped(server, audit), n)
-        extra = pct(w, .5) - pct(d, .5)
+        extra = pct(w, 0.5) - pct(d, 0.5)
         target = "<= 1.2x" if size < 1e6 else "adds <= 100 ms"
-        rows.append((name + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"{pct(w, .5) / pct(d, .5):.2f}x (+{extra * 1000:.1f} ms)", target))
+        rows.append((name + tag, ms(pct(d, 0.5)), ms(pct(w, 0.5)), f"{pct(w, 0.5) / pct(d, 0.5):.2f}x (+{extra * 1000:.1f} ms)", target))
     d = startup(FAKE, 15)
     w = startup(wrapped(FAKE, audit), 15)
-    rows.append(("startup, fake server (boots ~50 ms), p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"+{(pct(w, .5) - pct(d, .5)) * 1000:.1f} ms", "adds <= 60 ms"))
+    rows.append(
+        ("startup, fake server (boots ~50 ms), p50" + tag, ms(pct(d, 0.5)), ms(pct(w, 0.5)), f"+{(pct(w, 0.5) - pct(d, 0.5)) * 1000:.1f} ms", "adds <= 60 ms")
+    )
     if not args.quick:
         for name, server in (("mcp-server-time", TIME), ("server-everything", EVERYTHING)):
             d = startup(server, 7)
             w = startup(wrapped(server, audit), 7)
-            rows.append((f"startup, {name}, p50" + tag, ms(pct(d, .5)), ms(pct(w, .5)), f"+{(pct(w, .5) - pct(d, .5)) * 1000:.1f} ms", "adds <= 60 ms"))
+            rows.append((f"startup, {name}, p50" + tag, ms(pct(d, 0.5)), ms(pct(w, 0.5)), f"+{(pct(w, 0.5) - pct(d, 0.5)) * 1000:.1f} ms", "adds <= 60 ms"))
     size = 10 * 1024 * 1024
     rss = peak_rss_mb(audit, size)
     rows.append(("peak RSS of mcpwrap, 10 MB message" + tag, "-", f"{rss:.1f} MB", f"{rss / (3 * size / 2**20 + 40):.2f} of budget", "<= 70 MB"))
@@ -205,11 +233,27 @@ def baseline(args: argparse.Namespace, rows: list) -> None:
     bare = [sys.executable, str(ROOT / "benchmarks" / "bare_relay.py"), *FAKE]
     d = round_trips(FAKE, args.rounds)
     w = round_trips(bare, args.rounds)
-    rows.append(("small tools/call, raw client p50 [bare byte-copying relay]", f"{pct(d, .5) * 1000:.3f} ms", f"{pct(w, .5) * 1000:.3f} ms", f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "floor for any relay"))
+    rows.append(
+        (
+            "small tools/call, raw client p50 [bare byte-copying relay]",
+            f"{pct(d, 0.5) * 1000:.3f} ms",
+            f"{pct(w, 0.5) * 1000:.3f} ms",
+            f"{pct(w, 0.5) / pct(d, 0.5):.2f}x (+{(pct(w, 0.5) - pct(d, 0.5)) * 1e6:.0f} us)",
+            "floor for any relay",
+        )
+    )
     n_sdk = max(200, args.rounds // 4)
     d = sdk_round_trips(FAKE, n_sdk)
     w = sdk_round_trips(bare, n_sdk)
-    rows.append(("small tools/call, SDK client p50 [bare byte-copying relay]", f"{pct(d, .5) * 1000:.3f} ms", f"{pct(w, .5) * 1000:.3f} ms", f"{pct(w, .5) / pct(d, .5):.2f}x (+{(pct(w, .5) - pct(d, .5)) * 1e6:.0f} us)", "floor for any relay"))
+    rows.append(
+        (
+            "small tools/call, SDK client p50 [bare byte-copying relay]",
+            f"{pct(d, 0.5) * 1000:.3f} ms",
+            f"{pct(w, 0.5) * 1000:.3f} ms",
+            f"{pct(w, 0.5) / pct(d, 0.5):.2f}x (+{(pct(w, 0.5) - pct(d, 0.5)) * 1e6:.0f} us)",
+            "floor for any relay",
+        )
+    )
 
 
 def main() -> None:
@@ -238,9 +282,9 @@ def main() -> None:
         for r in rows:
             print("| " + " | ".join(r) + " |")
     else:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
         for r in (header, *rows):
-            print("  ".join(str(x).ljust(wd) for x, wd in zip(r, widths)))
+            print("  ".join(str(x).ljust(wd) for x, wd in zip(r, widths, strict=True)))
     load = os.getloadavg()[0]
     print(f"\n(audit records written: {sum(1 for _ in open(audit))}; python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {load:.2f})")
 

@@ -104,9 +104,9 @@ def register(app: typer.Typer) -> None:
                     live.update(_show(queue.pending()))
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            raise typer.Exit(0)
+            raise typer.Exit(0) from None
 
     @app.command("approve", help="Approve a held call (see `mcpwrap approvals`). Must be run at a terminal.")
     def approve(
@@ -116,7 +116,8 @@ def register(app: typer.Typer) -> None:
             "--remember",
             "-r",
             metavar="CHOICE",
-            help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)",
+            help="once | session (this tool, until the client disconnects) | "
+            "always (this tool with these arguments, written to policy.overrides.yaml)",
         ),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),
     ) -> None:
@@ -125,7 +126,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         if not _at_terminal():
             typer.echo(
-                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); a call cannot be approved from a script or a tool",
+                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); "
+                "a call cannot be approved from a script or a tool",
                 err=True,
             )
             raise typer.Exit(1)
@@ -142,7 +144,7 @@ def register(app: typer.Typer) -> None:
             queue.decide(approval_id, "approve", remember=remember)
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         typer.echo(f"approved {approval_id}" + (f" (remember: {remember})" if remember != "once" else ""))
 
     @app.command("deny", help="Deny a held call (see `mcpwrap approvals`); the client gets the block answer.")
@@ -151,5 +153,5 @@ def register(app: typer.Typer) -> None:
             entry = _queue().decide(approval_id, "deny")
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         typer.echo(f"denied {approval_id} ({entry.get('server')}: {entry.get('tool')})")
