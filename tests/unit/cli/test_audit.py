@@ -18,6 +18,7 @@ from mcpwrap._audit.read import read_records
 from mcpwrap._audit.writer import AuditLog
 from mcpwrap._cli.app import app
 from mcpwrap._cli.dashboard import DashboardState, load, sparkline
+from mcpwrap._cli.output import Output
 from mcpwrap._message import Session
 
 KEY = "cli-test-key-0123456789abcdef"
@@ -130,7 +131,7 @@ def test_tail_one_row_per_record(log):
     result = run("audit", "tail", "-n", "3", str(log))
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and len(lines) == 4
-    assert lines[0].split() == ["time", "server", "method", "/", "tool", "action", "rule", "reason", "latency"]
+    assert lines[0].split() == ["time", "dir", "server", "method", "/", "tool", "action", "rule", "latency", "reason"]
     assert "github" in lines[1] and "tools/call create_issue" in lines[1] and "modify" in lines[1] and "120.0 ms" in lines[1]
     assert [line.split()[1:3] for line in lines[2:]] == [["filesystem", "(session-end)"], ["github", "(session-end)"]]
 
@@ -206,7 +207,8 @@ def test_dashboard_renders_from_a_recorded_log(log):
     assert "mcpwrap dashboard" in text
     assert "messages 9" in text and "blocks 1" in text and "modified 1" in text and "redactions 1" in text
     fs = next(line for line in text.splitlines() if "filesystem" in line and "idle" in line)
-    assert fs.split()[-5:-1] == ["0", "7", "1", "14%"]  # sessions, messages, blocks, error rate (then the border)
+    # sessions, messages, blocks, errors, error rate (then the border): a block is not an error
+    assert fs.split()[-6:-1] == ["0", "7", "1", "0", "0%"]
     recent = text[text.index("recent decisions") :]
     assert recent.index("create_issue") < recent.index("write_file")  # newest first
     assert "no-writes" in recent and "writes outside the project" in recent
@@ -250,13 +252,28 @@ def test_dashboard_live_loop_in_a_terminal_and_as_plain_output(tmp_path, termina
             time.sleep(0.01)
 
     out = io.StringIO()
-    console = Console(file=out, width=100, force_terminal=terminal, color_system=None, legacy_windows=False)
+    output = Output(out, terminal=terminal)
+    output._console = Console(file=out, width=100, force_terminal=terminal, color_system=None, legacy_windows=False)
     t = threading.Thread(target=writer)
     t.start()
     t.join()
-    run_dashboard([path], refresh=0.05, once=False, console=console, frames=3)
+    run_dashboard([path], refresh=0.05, once=False, out=output, frames=3)
     log.close()
     text = out.getvalue()
     assert "watched" in text and "messages 20" in text and "blocks 1" in text
     if not terminal:
         assert text.count("mcpwrap dashboard") == 3  # one full frame per refresh, nothing redrawn in place
+
+
+def test_tail_summarises_a_listing_of_tool_risk_records_in_one_row(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, Session("s1", "files", "alice"), key=None)
+    log.record("session-start", command=["server"], pid=1)
+    for tool, risk in (("read_file", "read"), ("write_file", "write"), ("list", "read"), ("exec", "execute")):
+        log.record("tool-risk", tool=tool, risk=risk)
+    log.record("message", direction="c2s", kind="request", id=1, method="tools/call", tool="read_file", action="pass")
+    log.close()
+    rows = run("audit", "tail", str(path)).stdout.splitlines()[1:]
+    assert len(rows) == 3  # session start, one summary, the call
+    assert "4 tools classified: 2 read, 1 write, 1 execute" in rows[1] and "info" in rows[1]
+    assert len(run("audit", "tail", "--json", str(path)).stdout.splitlines()) == 6  # --json: the records as stored
