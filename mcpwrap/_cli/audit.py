@@ -20,6 +20,7 @@ import typer
 
 from .._audit.stats import INFORMATIONAL_EVENTS
 from .._errors import McpwrapError
+from .._log import warning
 from .common import fail
 from .output import Cell, Column, Grid, Output
 
@@ -90,7 +91,7 @@ def verify_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     policy: Path | None = PolicyOpt,
 ) -> None:
-    from .._audit.keys import load_key
+    from .._audit.keys import key_id, load_key
     from .._audit.verify import verify
 
     paths = _files(files, policy)
@@ -113,8 +114,9 @@ def verify_cmd(
     if report.unusable:
         typer.echo(f"UNUSABLE: {report.unusable}", err=True)
         raise typer.Exit(2)
+    before = f"; {report.before_key} earlier record(s) before the key, chained into it" if report.before_key else ""
     auth = (
-        f"authenticated with key {next(iter(report.key_ids))}" if report.authenticated
+        f"authenticated with key {key_id(key) if key else next(iter(report.key_ids))}{before}" if report.authenticated
         else "plain SHA-256 chain (no key: detects accidental damage and naive edits, not a determined forger)"
         if not report.key_ids else "not authenticated with the given key"
     )  # fmt: skip
@@ -151,19 +153,66 @@ def _emit_unusable(as_json: bool, files: list[str], why: str) -> None:
 # --- init-key ----------------------------------------------------------------------------------------------------
 
 
-@audit_app.command("init-key", help="Create a random audit key (mode 0600) that authenticates every record with HMAC-SHA256.")
+@audit_app.command(
+    "init-key",
+    help="Create a random audit key (mode 0600) that authenticates every record with HMAC-SHA256. On a log that "
+    "already has records, seal a first record with the key at once: verify then reports the earlier records as "
+    "before the key (still chained into it), not as damage.",
+)
 def init_key_cmd(
-    key_file: Path | None = typer.Option(None, "--key-file", metavar="FILE", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
+    key_file: Path | None = typer.Option(None, "--key-file", metavar="FILE", help="where to write it [default: $MCPWRAP_HOME/audit.key]"),
     force: bool = typer.Option(False, "--force", help="replace an existing key (logs sealed with it can then no longer be verified)"),
+    audit_log: Path | None = typer.Option(
+        None, "--audit-log", metavar="FILE", help="the log to start the keyed segment in [default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl]"
+    ),
+    policy: Path | None = PolicyOpt,
+    as_json: bool = typer.Option(False, "--json", help="print what was done as JSON"),
 ) -> None:
-    from .._audit.keys import init_key
+    from .._audit.keys import init_key, load_key
+    from .._audit.read import default_log_path
+    from .._audit.segment import records_in, running_writers, start_key_segment
+    from .._audit.writer import AUDIT_SECTION
+    from .._config import load_section
+    from .._paths import resolve_policy_path
 
+    try:
+        log = audit_log or default_log_path(str(policy) if policy else None)
+        settings = load_section(resolve_policy_path(str(policy) if policy else None), AUDIT_SECTION)
+    except McpwrapError as exc:
+        _fail(str(exc))
     try:
         path, kid = init_key(key_file, force=force)
     except (McpwrapError, OSError) as exc:
         _fail(str(exc), 1)
-    typer.echo(f"wrote {path} (mode 0600), key id {kid}")
-    typer.echo("mcpwrap wrap seals new audit records with it; keep a copy somewhere safe: verifying needs it")
+    report: dict[str, Any] = {"key_file": str(path), "key_id": kid, "log": str(log), "before_key": 0, "sealed": False, "running": []}
+    problem = None
+    if records_in(log):
+        try:
+            key = load_key(path)
+            assert key is not None
+            report["before_key"] = start_key_segment(log, key, settings)
+            report["sealed"] = True
+        except (McpwrapError, OSError) as exc:
+            problem = f"the key was written, but {log} could not be sealed with it ({exc}): its segment starts with the next record a wrapper writes"
+        report["running"] = running_writers(_files([log], None))
+    if as_json:
+        typer.echo(json.dumps(report | ({"error": problem} if problem else {}), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"wrote {path} (mode 0600), key id {kid}")
+        if report["sealed"]:
+            typer.echo(
+                f"sealed a first record with it in {log}: `mcpwrap audit verify` authenticates everything from there on and reports "
+                f"the {report['before_key']} earlier record(s) as before the key (chained into it: an edit to them still shows)"
+            )
+        typer.echo("mcpwrap wrap seals new audit records with it; keep a copy somewhere safe: verifying needs it")
+    if problem:
+        warning(problem)
+    if report["running"]:
+        warning(
+            "these wrapped servers started before the key and write without it until they restart (restart the client that runs them): "
+            + ", ".join(report["running"])
+            + "; until then verify reports their new records as unauthenticated"
+        )
 
 
 # --- tail --------------------------------------------------------------------------------------------------------
