@@ -42,7 +42,9 @@ covered=1
 for extra in ${extras//,/ }; do
   case ",$have_extras," in *",$extra,"*) ;; *) covered=0 ;; esac
 done
-if [ "$covered" = 0 ] || ! .venv/bin/python -c 'import mcpwrap, mcp' 2>/dev/null; then
+# find_spec, not import: importing the mcp SDK costs a second or more, on every run of the demo
+installed_ok="import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('mcpwrap', 'mcp')))"
+if [ "$covered" = 0 ] || ! .venv/bin/python -c "$installed_ok" 2>/dev/null; then
   all=$extras
   if [ -n "$have_extras" ] && [ "${installed%% *}" = "$py_hash" ]; then all="$have_extras,$extras"; fi
   say "installing mcpwrap (editable) with [$all] into .venv from PyPI; the first time takes a minute or so"
@@ -76,6 +78,13 @@ if [ "$want_npm" = 1 ]; then
   fi
   npm_stamp=$(stamp_of tests/servers/package-lock.json)
   if [ "$(cat tests/servers/node_modules/.mcpwrap-setup 2>/dev/null)" != "$npm_stamp" ] || [ ! -x tests/servers/node_modules/.bin/mcp-server-everything ]; then
+    if [ -L tests/servers/node_modules ]; then
+      # A linked node_modules belongs to another checkout: npm ci would replace the link and empty the tree it
+      # points to, under everyone who shares it.
+      say "tests/servers/node_modules links to $(readlink tests/servers/node_modules), which is not set up for this package-lock.json:"
+      say "run bash .ci/setup.sh in that checkout, or remove the link to install a copy here"
+      exit 1
+    fi
     say "installing the npm test servers and the Claude Code CLI into tests/servers (about 700 MB; the first time takes a minute or two)"
     start=$(now)
     (cd tests/servers && npm ci --no-audit --no-fund --loglevel=error)
