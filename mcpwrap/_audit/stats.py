@@ -52,7 +52,7 @@ RATE_SECONDS = 5  # "per second" figures average over this many seconds, so one 
 MESSAGE_EVENTS = ("message", "refused")
 INFORMATIONAL_EVENTS = ("tool-risk",)  # summarised by the read-outs, never a row each
 # Events shown among the recent decisions although they are not messages.
-_LIFECYCLE_EVENTS = ("session-start", "session-end", "audit-gap", "policy-reload")
+_LIFECYCLE_EVENTS = ("session-start", "session-end", "audit-gap", "policy-reload", "key-added")
 _STRENGTH = {"pass": 0, "modify": 1, "block": 2}  # a call's outcome: the strongest action on it
 MAX_OPEN_CALLS = 10_000  # calls awaiting their response record; the oldest are forgotten beyond this (a follower runs for days)
 
@@ -272,6 +272,10 @@ class LiveStats:
         self.latest = max(self.latest, ts)
         sec = int(ts)
         event = rec.get("event")
+        if not rec.get("server") and not is_message(rec):  # a file-level record (log-rotated, key-added)
+            if event in _LIFECYCLE_EVENTS:
+                self.recent.append(rec)
+            return
         server = self.servers.setdefault(str(rec.get("server") or "?"), ServerHealth())
         server.last_seen = max(server.last_seen, ts)
         sid = rec.get("session")

@@ -250,6 +250,8 @@ def _cells(rec: dict) -> list[str]:
         reason = " ".join(map(str, rec.get("command") or [])) or reason
     elif rec.get("event") == "session-end":
         reason = f"exit {rec.get('exit_code')}"
+    elif rec.get("event") == "key-added":
+        reason = f"records from here on are authenticated with key {rec.get('key')}; {rec.get('before')} earlier record(s) before it"
     elif rec.get("event") in INFORMATIONAL_EVENTS:
         label = "info"
         reason = rec.get("summary") or reason

@@ -68,7 +68,7 @@ class Grid:
     # --- renderings ---------------------------------------------------------------------------------------------
 
     def plain(self) -> list[str]:
-        """Aligned lines: a title, a header, one line per row. Line breaks inside a cell become "; "."""
+        """Aligned lines: a title, a header, one line per row (the lines of a cell joined, see _one_line)."""
         columns: list[Column] = list(self.columns)  # type: ignore[arg-type]
         texts = [[_one_line(c.text) for c in row] for row in self.rows]
         headers = [c.header for c in columns]
@@ -96,7 +96,13 @@ class Grid:
 
 
 def _one_line(text: str) -> str:
-    return "; ".join(part for part in text.splitlines() if part.strip()) if "\n" in text else text
+    """A cell's lines on one line: "a → b" reads on; other lines are separate clauses ("; ")."""
+    if "\n" not in text:
+        return text
+    out = ""
+    for part in (p for p in text.splitlines() if p.strip()):
+        out += part if not out else (" " if part.startswith("→") else "; ") + part
+    return out
 
 
 def _join(cells: Sequence[str], widths: Sequence[int], columns: Sequence[Column]) -> str:
