@@ -48,8 +48,8 @@ def _fail(text: str, code: int = USAGE_ERROR) -> NoReturn:
     fail(text, code)
 
 
-FilesArg = typer.Argument(None, metavar="FILE...", help="log files (default: the configured log and its rotated files)", show_default=False)
-PolicyOpt = typer.Option(None, "--policy", metavar="FILE", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
+FilesArg = typer.Argument(None, metavar="FILE...", help="log files [default: the configured log and its rotated files]", show_default=False)
+PolicyOpt = typer.Option(None, "--policy", metavar="FILE", help="policy file whose audit.path is the log [default: $MCPWRAP_HOME/policy.yaml]")
 ServerOpt = typer.Option(None, "--server", metavar="NAME", help="only records of this server")
 ToolOpt = typer.Option(None, "--tool", metavar="NAME", help="only records of this tool")
 ActionOpt = typer.Option(None, "--action", metavar="ACTION", help="only this action: pass, modify, block (or an event name)")
@@ -85,7 +85,7 @@ def _filter(server: Any, tool: Any, action: Any, since: Any, subject: Any) -> An
 def verify_cmd(
     files: list[Path] | None = FilesArg,
     key_file: Path | None = typer.Option(
-        None, "--key-file", metavar="FILE", help="the audit key (default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key)"
+        None, "--key-file", metavar="FILE", help="the audit key [default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key]"
     ),
     no_key: bool = typer.Option(False, "--no-key", help="verify plain-hash logs only; a keyed log then cannot be verified (exit 2)"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
@@ -341,7 +341,7 @@ def records_table(rows: list[dict], *, header: bool = True, width: int = 100) ->
 @audit_app.command("tail", help="Show the newest records, one per line (a listing's tool-risk records as one summary row); "
                    "-f keeps following the log (also across rotation).")
 def tail_cmd(
-    file: Path | None = typer.Argument(None, metavar="FILE", help="log file (default: the configured log)", show_default=False),
+    file: Path | None = typer.Argument(None, metavar="FILE", help="log file [default: the configured log]", show_default=False),
     follow_: bool = typer.Option(False, "-f", "--follow", help="keep printing records as they are appended"),
     lines: int = typer.Option(DEFAULT_TAIL_LINES, "-n", "--lines", metavar="N", help="how many of the newest rows to show first (records, with --json)"),
     server: str | None = ServerOpt,

@@ -90,12 +90,12 @@ def _summary(rows: list[Row], title: str, out: Output) -> None:
 
 # the path options shared by the three commands
 _PROJECT = typer.Option(None, "--project", metavar="DIR", help="project directory for project scope (.mcp.json, .cursor/, .vscode/) "
-                        "and, when given, the only project of Claude Code's local scope (default: the current directory)")
-_CLAUDE = typer.Option(None, "--claude-config", metavar="FILE", help="Claude Code state file (default: $CLAUDE_CONFIG_DIR/.claude.json, else ~/.claude.json)")
+                        "and, when given, the only project of Claude Code's local scope [default: the current directory]")
+_CLAUDE = typer.Option(None, "--claude-config", metavar="FILE", help="Claude Code state file [default: $CLAUDE_CONFIG_DIR/.claude.json, else ~/.claude.json]")
 _DESKTOP = typer.Option(None, "--desktop-config", metavar="FILE", help="Claude Desktop claude_desktop_config.json")
-_CURSOR = typer.Option(None, "--cursor-config", metavar="FILE", help="Cursor user mcp.json (default: ~/.cursor/mcp.json)")
+_CURSOR = typer.Option(None, "--cursor-config", metavar="FILE", help="Cursor user mcp.json [default: ~/.cursor/mcp.json]")
 _VSCODE = typer.Option(None, "--vscode-config", metavar="FILE", help="VS Code user mcp.json")
-_WINDSURF = typer.Option(None, "--windsurf-config", metavar="FILE", help="Windsurf mcp_config.json (default: ~/.codeium/windsurf/mcp_config.json)")
+_WINDSURF = typer.Option(None, "--windsurf-config", metavar="FILE", help="Windsurf mcp_config.json [default: ~/.codeium/windsurf/mcp_config.json]")
 _SCOPE = typer.Option(None, "--scope", metavar="SCOPE", help="user | local | project (repeatable; default: all three)")
 _SERVER = typer.Option(None, "--server", metavar="NAME", help="only this server (repeatable)")
 _JSON = typer.Option(False, "--json", help="print what was (or would be) changed as JSON instead of tables")

@@ -27,7 +27,7 @@ __all__ = ["register"]
 
 tools_app = typer.Typer(help="Pinned tool definitions: list, review held changes, approve or reject them.", no_args_is_help=True)
 
-_PINS_DIR = typer.Option(None, "--pins-dir", metavar="DIR", help="pin store (default: $MCPWRAP_HOME/pins)")
+_PINS_DIR = typer.Option(None, "--pins-dir", metavar="DIR", help="pin store [default: $MCPWRAP_HOME/pins]")
 _SERVER_ARG = typer.Argument(None, metavar="SERVER", help="the server's name (its --name in the client's configuration)", show_default=False)
 _TOOL_ARG = typer.Argument(None, metavar="TOOL", help="a tool name, or 'instructions' for the server's instructions", show_default=False)
 

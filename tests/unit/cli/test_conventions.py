@@ -59,6 +59,8 @@ def test_help_conventions(path):
     # every value an option takes is named in capitals (FILE, NAME, N …)
     for metavar in re.findall(r"^\s+(?:-\w, )?--[\w-]+ (\S+)", text, re.MULTILINE):
         assert metavar == metavar.upper(), (path, metavar)
+    # every default is said once, the same way ([default: …], as typer shows the ones it knows)
+    assert "(default" not in text, f"`mcpwrap {' '.join(path)} --help` says a default in another form"
     assert "Exit status:" in text
     for code, meaning in EXIT_CODES[" ".join(path)]:
         assert re.search(rf"^\s+{re.escape(code)}\s+{re.escape(meaning[:40])}", text, re.MULTILINE), (path, code)
