@@ -327,3 +327,14 @@ def test_enable_json_reports_rows_files_and_warnings(home):
     assert by_server["time"]["action"] == "wrapped" and by_server["time"]["after"].startswith(launcher()[0])
     assert by_server["docs"]["action"] == "skipped"
     assert data["warnings"] and "pipx install" in data["warnings"][0]
+
+
+def test_status_is_plain_and_whole_when_not_a_terminal(home):
+    run("enable")
+    result = CliRunner().invoke(app, ["status"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "MCP servers" and lines[1].split() == ["client", "scope", "project", "server", "state", "last", "activity"]
+    docs = next(line for line in lines if " docs " in line)
+    assert "remote; http server: mcpwrap wraps stdio servers only" in docs  # the whole note, on the row's line
+    assert not any(ch in result.stdout for ch in "│┃━─…") and "\x1b[" not in result.stdout

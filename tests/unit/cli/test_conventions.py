@@ -107,3 +107,25 @@ def test_usage_errors_exit_2_everywhere():
 def test_docs_carry_the_exit_status_table():
     docs = (ROOT / "docs" / "cli.md").read_text()
     assert markdown_table() in docs
+
+
+def test_the_readme_names_every_file_under_mcpwrap_home(tmp_path, monkeypatch):
+    from mcpwrap import _paths
+
+    monkeypatch.setenv("MCPWRAP_HOME", str(tmp_path))
+    readme = (ROOT / "README.md").read_text()
+    listing = readme[readme.index("Files live under") :].split("\n\n")[0]
+    for name in _paths.__all__:
+        if name in ("HOME_ENV", "home", "resolve_policy_path"):
+            continue
+        path = getattr(_paths, name)()
+        shown = path.name + ("/" if name.endswith("_dir") else "")
+        assert f"`{shown}`" in listing, f"README's MCPWRAP_HOME list lacks {shown}"
+
+
+def test_the_test_servers_name_the_set_up_that_installs_them():
+    import json
+
+    description = json.loads((ROOT / "tests" / "servers" / "package.json").read_text())["description"]
+    scripts = re.findall(r"[\w./-]+\.sh", description)
+    assert scripts and all((ROOT / s).is_file() for s in scripts), description
