@@ -89,7 +89,7 @@ if [ "$want_npm" = 1 ]; then
       say "run bash .ci/setup.sh in that checkout, or remove the link to install a copy here"
       exit 1
     fi
-    say "installing the npm test servers and the Claude Code CLI into tests/servers (about 700 MB; the first time takes a minute or two)"
+    say "installing the npm test servers and the Claude Code CLI into tests/servers (about 400 MB; the first time takes under a minute)"
     start=$(now)
     (cd tests/servers && npm ci --no-audit --no-fund --loglevel=error)
     echo "$npm_stamp" > tests/servers/node_modules/.mcpwrap-setup
