@@ -40,11 +40,11 @@ sys.path.insert(0, str(HERE))
 from echo_server import TOOLS, prose  # noqa: E402  (the same tools and prose as the end-to-end benchmark)
 
 from mcpwrap._audit.writer import AuditLog  # noqa: E402
-from mcpwrap._chain import Chain  # noqa: E402
+from mcpwrap._chain import Interceptor  # noqa: E402
 from mcpwrap._message import Direction, Session  # noqa: E402
 from mcpwrap._relay import jsonrpc as rpc  # noqa: E402
 from mcpwrap._relay.framing import LineReader  # noqa: E402
-from mcpwrap._relay.relay import Relay, _Batch, _Writer  # noqa: E402
+from mcpwrap._relay.relay import _DROPPED, Relay, _Batch, _Writer  # noqa: E402
 from mcpwrap.interceptors import build_chain, load_policy  # noqa: E402
 
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
@@ -60,6 +60,8 @@ def calibrate() -> None:
         t = CLOCK()
         samples.append(CLOCK() - t)
     CLOCK_OVERHEAD[0] = int(statistics.median(samples))
+
+
 MB = 1024 * 1024
 
 
@@ -84,6 +86,8 @@ CASES: dict[str, tuple[list[tuple[Direction, Callable[[int], bytes]]], int]] = {
     "prose": ([(C2S, lambda i: request(i, "prose")), (S2C, lambda i: result(i, prose(4096)))], 2000),
     "200KB": ([(C2S, lambda i: request(i)), (S2C, lambda i: result(i, "x" * (200 * 1024)))], 200),
     "10MB": ([(C2S, lambda i: request(i)), (S2C, lambda i: result(i, "x" * (10 * MB)))], 7),
+    # a result the secrets interceptor redacts: the relay re-encodes the modified message
+    "200KB redacted": ([(C2S, lambda i: request(i)), (S2C, lambda i: result(i, prose(200 * 1024) + " key AKIAIOSFODNN7EXAMPLE"))], 100),
     "notification": ([(C2S, lambda i: NOTE)], 5000),
 }
 
@@ -123,9 +127,9 @@ def build(tmp: str, policy: str | None) -> tuple[Relay, AuditLog, Timer]:
     chain = build_chain(config, session, audit)
     timer = Timer()
     for icpt in chain.interceptors:
-        if type(icpt).inspect is not type(icpt).__mro__[-2].inspect:  # overridden: time it
+        if type(icpt).inspect is not Interceptor.inspect:  # overridden: time it
             icpt.inspect = timer.wrap(f"inspect: {icpt.name}", icpt.inspect)  # type: ignore[method-assign]
-        if type(icpt).observe is not type(icpt).__mro__[-2].observe:
+        if type(icpt).observe is not Interceptor.observe:
             icpt.observe = timer.wrap(f"observe: {icpt.name}", icpt.observe)  # type: ignore[method-assign]
     relay.chain = chain
     relay.audit = audit
@@ -162,9 +166,10 @@ def run_case(relay: Relay, audit: AuditLog, timer: Timer, messages: list, reps: 
         for direction, data in batch:
             t0 = clock()
             frames = readers[direction].feed(data)
-            t1 = clock()
+            framed = clock()
             out = _Batch()
             for frame in frames:
+                t1 = clock()
                 value = rpc.decode(frame.raw)
                 rpc.check_envelope(value)
                 t2 = clock()
@@ -172,8 +177,12 @@ def run_case(relay: Relay, audit: AuditLog, timer: Timer, messages: list, reps: 
                 t3 = clock()
                 if res is None:
                     out.forward += (frame.raw, b"\n")
+                elif res is not _DROPPED:  # modified: mcpwrap serialises it, as the pump does
+                    out.forward.append(rpc.encode(res))
+                t4 = clock()
                 current["decode + envelope check"] += t2 - t1 - oh
                 current["handle_message (incl. chain)"] += t3 - t2 - oh
+                current["encode (modified messages)"] += t4 - t3 - oh
             t4 = clock()
             relay._flush_audit()
             t5 = clock()
@@ -181,7 +190,7 @@ def run_case(relay: Relay, audit: AuditLog, timer: Timer, messages: list, reps: 
             if out.reply:
                 writers[direction.reverse].write(*out.reply)
             t6 = clock()
-            current["framing (feed)"] += t1 - t0 - oh
+            current["framing (feed)"] += framed - t0 - oh
             current["audit flush"] += t5 - t4 - oh
             current["writev"] += t6 - t5 - oh
             current["total"] += t6 - t0 - oh
@@ -314,7 +323,7 @@ def table(header: tuple, rows: list[tuple], markdown: bool) -> str:
     return "\n".join("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in (header, *rows))
 
 
-STAGE_ORDER = ["framing (feed)", "decode + envelope check", "handle_message (incl. chain)"]
+STAGE_ORDER = ["framing (feed)", "decode + envelope check", "handle_message (incl. chain)", "encode (modified messages)"]
 
 
 def main() -> None:
