@@ -12,11 +12,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, NoReturn, Optional
 
 import typer
 
 from .._errors import McpwrapError
+from .common import console as _console
+from .common import fail
 
 __all__ = ["register", "audit_app"]
 
@@ -35,6 +37,13 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 DEFAULT_TAIL_LINES = 20
 
+USAGE_ERROR = 2  # a bad option or unusable input, as `verify` reports unusable logs
+
+
+def _fail(text: str, code: int = USAGE_ERROR) -> NoReturn:
+    fail(text, code)
+
+
 FilesArg = typer.Argument(None, help="log files (default: the configured log and its rotated files)", show_default=False)
 PolicyOpt = typer.Option(None, "--policy", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
 ServerOpt = typer.Option(None, "--server", help="only records of this server")
@@ -44,13 +53,9 @@ SinceOpt = typer.Option(None, "--since", help="only records since a duration ago
 SubjectOpt = typer.Option(None, "--subject", help="only records of this subject")
 
 
-def _fail(text: str, code: int = 2) -> None:
-    typer.echo(f"mcpwrap: {text}", err=True)
-    raise typer.Exit(code)
-
-
 def _files(files: Optional[List[Path]], policy: Optional[Path]) -> list[Path]:
-    from .._audit.read import default_log_path, expand
+    from .._audit.files import expand
+    from .._audit.read import default_log_path
 
     try:
         named = list(files) if files else [default_log_path(str(policy) if policy else None)]
@@ -69,12 +74,6 @@ def _filter(server: Any, tool: Any, action: Any, since: Any, subject: Any) -> An
     return RecordFilter(server=server, tool=tool, action=action, since=since_ts, subject=subject)
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
 # --- verify ------------------------------------------------------------------------------------------------------
 
 
@@ -86,7 +85,8 @@ def verify_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     policy: Optional[Path] = PolicyOpt,
 ) -> None:
-    from .._audit.chain import load_key, verify
+    from .._audit.keys import load_key
+    from .._audit.verify import verify
 
     paths = _files(files, policy)
     key = None
@@ -151,7 +151,7 @@ def init_key_cmd(
     key_file: Optional[Path] = typer.Option(None, "--key-file", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
     force: bool = typer.Option(False, "--force", help="replace an existing key (logs sealed with it can then no longer be verified)"),
 ) -> None:
-    from .._audit.chain import init_key
+    from .._audit.keys import init_key
 
     try:
         path, kid = init_key(key_file, force=force)
@@ -307,7 +307,8 @@ def stats_renderable(stats: dict) -> Any:
         ("from ", "dim"), str(stats["first"] or "-"), (" to ", "dim"), str(stats["last"] or "-"),
     )
     actions = Table.grid(padding=(0, 3))
-    actions.add_row(*[Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()] or ["no messages"])
+    counts: list[Any] = [Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()]
+    actions.add_row(*counts or ["no messages"])
     servers = Table(title="per server", title_style="bold", title_justify="left", box=None, header_style="dim")
     for col in ("server", "messages", "pass", "modify", "block", "errors"):
         servers.add_column(col, justify="left" if col == "server" else "right")
@@ -343,7 +344,8 @@ def stats_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the statistics as JSON"),
     policy: Optional[Path] = PolicyOpt,
 ) -> None:
-    from .._audit.read import compute_stats, read_records
+    from .._audit.read import read_records
+    from .._audit.stats import compute_stats
 
     paths = _files(files, policy)
     if not any(p.exists() for p in paths):

@@ -9,7 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from .._clients.plan import CLIENTS, SCOPES, Locations, Row, Selection
+from .._clients.locations import CLIENTS, SCOPES, Locations
+from .._clients.plan import Row, Selection
+from .. import _log as log
 from .._errors import McpwrapError
 
 __all__ = ["register"]
@@ -18,7 +20,8 @@ _CLIENT_HELP = f"which client: {' | '.join(CLIENTS)} | all"
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"mcpwrap: {message}", err=True)
+    """Report ``message`` on stderr; the caller raises the returned exit (``raise _fail(…) from None``)."""
+    log.error(message)
     return typer.Exit(code)
 
 
@@ -200,7 +203,7 @@ def status(
         raise _fail(str(exc)) from None
     _status_output(rows, as_json)
     for error in errors:  # the readable files are listed; each unreadable one is named, and the status is 1
-        typer.echo(f"mcpwrap: {error}", err=True)
+        log.error(error)
     if errors:
         raise typer.Exit(1)
 

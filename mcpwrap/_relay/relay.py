@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from typing import Any, Callable
@@ -42,6 +41,7 @@ from typing import Any, Callable
 from . import jsonrpc as rpc
 from .._chain import Chain, Outcome
 from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
+from .._log import warning
 from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
@@ -55,11 +55,7 @@ _IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux 
 
 
 def _log(text: str) -> None:
-    try:
-        sys.stderr.write(f"mcpwrap: {text}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: nothing else to tell
-        pass
+    warning(text)
 
 
 class _Writer:

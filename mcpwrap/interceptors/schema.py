@@ -130,7 +130,7 @@ def _lib() -> Any:
     import referencing.exceptions
     from jsonschema import validators
 
-    from .._re2 import ENGINE, RegexError, compile_regex
+    from .._re2 import RegexError, compile_regex
 
     def refuse(uri: str) -> Any:
         # Never fetch a schema: no network access, no file access, whatever the server's schema says.
@@ -138,44 +138,38 @@ def _lib() -> Any:
 
     registry = referencing.Registry(retrieve=refuse)
 
-    if ENGINE == "re2":
-        _patterns: dict[str, Any] = {}
+    _patterns: dict[str, Any] = {}
 
-        def _compiled(p: str) -> Any:
-            if p not in _patterns:
-                try:
-                    _patterns[p] = compile_regex(p)
-                except RegexError:  # RE2 cannot express it (look-around, back-references): not checked
-                    _patterns[p] = None
-                if len(_patterns) > 4096:
-                    _patterns.clear()
-            return _patterns[p]
+    def _compiled(p: str) -> Any:
+        if p not in _patterns:
+            try:
+                _patterns[p] = compile_regex(p)
+            except RegexError:  # RE2 cannot express it (look-around, back-references): not checked
+                _patterns[p] = None
+            if len(_patterns) > 4096:
+                _patterns.clear()
+        return _patterns[p]
 
-        def pattern(validator: Any, patrn: Any, instance: Any, schema: Any) -> Any:
-            if not isinstance(instance, str) or not isinstance(patrn, str):
-                return
-            rx = _compiled(patrn)
-            if rx is not None and rx.search(instance) is None:
-                shown = instance if len(instance) <= 60 else instance[:57] + "..."
-                yield jsonschema.ValidationError(f"{shown!r} does not match {patrn!r}")
+    def pattern(validator: Any, patrn: Any, instance: Any, schema: Any) -> Any:
+        if not isinstance(instance, str) or not isinstance(patrn, str):
+            return
+        rx = _compiled(patrn)
+        if rx is not None and rx.search(instance) is None:
+            shown = instance if len(instance) <= 60 else instance[:57] + "..."
+            yield jsonschema.ValidationError(f"{shown!r} does not match {patrn!r}")
 
-        def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
-            if not isinstance(instance, dict) or not isinstance(patterns, dict):
-                return
-            for p, subschema in patterns.items():
-                rx = _compiled(p) if isinstance(p, str) else None
-                if rx is None:
-                    continue
-                for k, v in instance.items():
-                    if rx.search(k):
-                        yield from validator.descend(v, subschema, path=k, schema_path=p)
+    def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
+        if not isinstance(instance, dict) or not isinstance(patterns, dict):
+            return
+        for p, subschema in patterns.items():
+            rx = _compiled(p) if isinstance(p, str) else None
+            if rx is None:
+                continue
+            for k, v in instance.items():
+                if rx.search(k):
+                    yield from validator.descend(v, subschema, path=k, schema_path=p)
 
-        overrides = {"pattern": pattern, "patternProperties": pattern_properties}
-    else:  # pragma: no cover - without RE2, patterns are not evaluated at all rather than risk backtracking
-        def _skip(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
-            return iter(())
-
-        overrides = {"pattern": _skip, "patternProperties": _skip}
+    overrides = {"pattern": pattern, "patternProperties": pattern_properties}
 
     classes = {}
     for uri, cls_name in _DIALECTS.items():

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rig import CLAUDE, EVERYTHING, FILESYSTEM, MCPWRAP, TIME, read_audit
 
-from mcpwrap._clients.plan import launcher
+from mcpwrap._clients.entries import launcher
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mcpwrap._cli.app import app
-from mcpwrap._policy.engine import add_override_rule, load_overrides
+from mcpwrap._errors import ConfigError
+from mcpwrap._state.overrides import add_rule, load_rules
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mcpgw-format"
 ROOT = Path(__file__).resolve().parents[3]
@@ -150,11 +151,11 @@ def test_init_writes_default_and_refuses_to_clobber(mcpwrap_home):
 
 
 def test_overrides_are_evaluated_first_and_validated(mcpwrap_home, tmp_path):
-    add_override_rule({"name": "always-allow-exec-ls", "action": "allow",
-                       "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls"]}}})
-    add_override_rule({"name": "always-allow-exec-ls", "action": "allow",
-                       "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls", "pwd"]}}})
-    rules = load_overrides()
+    add_rule({"name": "always-allow-exec-ls", "action": "allow",
+              "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls"]}}})
+    add_rule({"name": "always-allow-exec-ls", "action": "allow",
+              "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls", "pwd"]}}})
+    rules = load_rules()
     assert [r.name for r in rules] == ["always-allow-exec-ls"]  # replaced by name, not duplicated
     policy = tmp_path / "p.yaml"
     policy.write_text("rules:\n  - name: deny-all\n    action: deny\n")
@@ -165,5 +166,5 @@ def test_overrides_are_evaluated_first_and_validated(mcpwrap_home, tmp_path):
     (mcpwrap_home / "policy.overrides.yaml").write_text("rules:\n  - name: x\n    action: perhaps\n")
     r = run("policy", "validate", str(policy))
     assert r.exit_code == 1 and "policy.overrides.yaml:3:13: rules.0.action" in r.output
-    with pytest.raises(Exception):
-        add_override_rule({"name": "bad", "action": "allow", "match": {"nope": 1}})
+    with pytest.raises(ConfigError):
+        add_rule({"name": "bad", "action": "allow", "match": {"nope": 1}})
