@@ -328,6 +328,9 @@ def main() -> None:
     ap.add_argument("--mcpwrap-python", help="the Python whose `-m mcpwrap` is measured (default: this one)")
     ap.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     args = ap.parse_args()
+    mcpwrap_python = args.mcpwrap_python or PY
+    if subprocess.run([mcpwrap_python, "-c", "import mcpwrap"], capture_output=True).returncode != 0:
+        sys.exit(f"{mcpwrap_python} cannot import mcpwrap: run `bash .ci/setup.sh`, then `.venv/bin/python {sys.argv[0]}`")
     for cmd in (TIME[0], EVERYTHING[0]):
         if not args.quick and not os.path.exists(cmd):
             sys.exit(f"{cmd} is missing: run `bash .ci/setup.sh` first, or pass --quick")

@@ -219,7 +219,10 @@ def profile_cases(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]
 
 def audit_parts(reps: int = 20000) -> list[tuple[str, float]]:
     """Median µs of each part of one flush of one typical record (a small tools/call result)."""
-    from mcpwrap._audit.chain import Sealer
+    try:
+        from mcpwrap._audit.seal import Sealer
+    except ImportError:  # before the audit package was split
+        from mcpwrap._audit.chain import Sealer  # type: ignore[no-redef]
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="mcpwrap-audit-") as tmp:
