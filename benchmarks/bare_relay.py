@@ -7,14 +7,25 @@ readiness call), so threads are not what made mcpwrap slow.
 
     python benchmarks/bare_relay.py SERVER [ARGS...]
 """
-import os, subprocess, sys, threading
+import os
+import subprocess
+import sys
+import threading
+
 p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+
+
 def pump(src, dst):
     while True:
         d = os.read(src, 1 << 20)
-        if not d: break
+        if not d:
+            break
         os.write(dst, d)
-    if dst != 1: os.close(dst)
-t = threading.Thread(target=pump, args=(0, p.stdin.fileno()), daemon=True); t.start()
+    if dst != 1:
+        os.close(dst)
+
+
+t = threading.Thread(target=pump, args=(0, p.stdin.fileno()), daemon=True)
+t.start()
 pump(p.stdout.fileno(), 1)
 sys.exit(p.wait())

@@ -87,10 +87,10 @@ def measure_interceptors(runs: int, kind: str = "mixed", size: int = SIZE, engin
         from mcpwrap.testing import use_backtracking_engine
 
         use_backtracking_engine()  # before the detectors are imported: they compile their patterns then
-    from mcpwrap.interceptors import parse_policy as parse_config
-    from mcpwrap._message import Direction, Message, PendingRequest, Session
     from mcpwrap._chain import ChainContext
+    from mcpwrap._message import Direction, Message, PendingRequest, Session
     from mcpwrap.interceptors import InjectionInterceptor, SchemaInterceptor, SecretsInterceptor
+    from mcpwrap.interceptors import parse_policy as parse_config
 
     text = corpus_text(size) if kind == "mixed" else python_text(size)
     config = parse_config({})
@@ -180,14 +180,26 @@ def main() -> None:
     def line(cells: list[str]) -> str:
         return ("| " + " | ".join(cells) + " |") if args.markdown else "  ".join(c.ljust(16) for c in cells)
 
-    print(f"{args.size_kb / 1024:g} MB text result, default policy, best of {args.runs} runs (re: 1 run). mixed = Python source + Debian changelogs + system logs"
-          f" ({rows[0]['mb']:.1f} MB UTF-8, some non-ASCII); python = standard-library source ({rows[1]['mb']:.1f} MB, ASCII)\n")
+    print(
+        f"{args.size_kb / 1024:g} MB text result, default policy, best of {args.runs} runs (re: 1 run). mixed = Python source + Debian changelogs + system logs"
+        f" ({rows[0]['mb']:.1f} MB UTF-8, some non-ASCII); python = standard-library source ({rows[1]['mb']:.1f} MB, ASCII)\n"
+    )
     head = ["text", "engine", "schema", "secrets", "injection", "all three", "throughput"]
     print(line(head))
     if args.markdown:
         print("|" + "|".join("---" for _ in head) + "|")
     for r in rows:
-        print(line([r["kind"], r["engine"], *(f"{r['per'][k] * 1000:.2f} ms" for k in ("schema", "secrets", "injection")), f"{r['total'] * 1000:.2f} ms", f"{r['mb'] / r['total']:.0f} MB/s"]))
+        print(
+            line(
+                [
+                    r["kind"],
+                    r["engine"],
+                    *(f"{r['per'][k] * 1000:.2f} ms" for k in ("schema", "secrets", "injection")),
+                    f"{r['total'] * 1000:.2f} ms",
+                    f"{r['mb'] / r['total']:.0f} MB/s",
+                ]
+            )
+        )
     print(f"\nverdicts (mixed, re2): {rows[0]['verdicts']}; (python, re2): {rows[1]['verdicts']}")
     if args.skip_e2e:
         return
@@ -197,7 +209,17 @@ def main() -> None:
     print(line(head))
     if args.markdown:
         print("|" + "|".join("---" for _ in head) + "|")
-    print(line(["median per call", f"{e2e['direct'] * 1000:.0f} ms", f"{e2e['wrapped'] * 1000:.0f} ms", f"{e2e['wrapped'] / e2e['direct']:.2f}×", e2e["wrapped_action"]]))
+    print(
+        line(
+            [
+                "median per call",
+                f"{e2e['direct'] * 1000:.0f} ms",
+                f"{e2e['wrapped'] * 1000:.0f} ms",
+                f"{e2e['wrapped'] / e2e['direct']:.2f}×",
+                e2e["wrapped_action"],
+            ]
+        )
+    )
     del sep
 
 

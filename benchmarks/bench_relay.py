@@ -47,11 +47,16 @@ EVERYTHING = [str(ROOT / "tests" / "servers" / "node_modules" / ".bin" / "mcp-se
 FLOOR = [PY, str(HERE / "floor_relay.py")]
 
 MB = 1024 * 1024
-RESPONSE_TIMEOUT = 60.0  # a variant that does not answer within this is reported broken, not waited on forever
+EXIT_TIMEOUT = 60.0  # seconds a variant may take to exit once its stdin is closed, before it is killed
 # Content detectors off, everything else as the default: the prose row's reference for "what the detectors add".
 DETECTORS_OFF = "secrets: {enabled: false}\ninjection: {enabled: false, sanitize: false}\n"
 
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST = {"jsonrpc": "2.0", "id": "list", "method": "tools/list"}
 
@@ -111,7 +116,7 @@ class Peer:
     def close(self) -> None:
         try:
             self.proc.stdin.close()  # type: ignore[union-attr]
-            self.proc.wait(RESPONSE_TIMEOUT)
+            self.proc.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -237,7 +242,7 @@ def load_average() -> str:
         text = subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
         return text[text.index("load average"):]
     except (OSError, ValueError, subprocess.SubprocessError):
-        return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
+        return "load average: {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
 
 def run(args: argparse.Namespace, bench: Bench) -> list[tuple]:
@@ -351,9 +356,9 @@ def main() -> None:
         for r in rows:
             print("| " + " | ".join(r) + " |")
     else:
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
         for r in (header, *rows):
-            print("  ".join(str(x).ljust(wd) for x, wd in zip(r, widths)).rstrip())
+            print("  ".join(str(x).ljust(wd) for x, wd in zip(r, widths, strict=False)).rstrip())
     print(
         f"\n{args.rounds} interleaved rounds, {time.time() - started:.0f} s; mcpwrap wrote {records} audit records; "
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n"

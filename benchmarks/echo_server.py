@@ -92,7 +92,8 @@ def main() -> None:
         method = msg.get("method")
         params = msg.get("params") or {}
         if method == "initialize":
-            return {"protocolVersion": params.get("protocolVersion", "2025-06-18"), "capabilities": {"tools": {}}, "serverInfo": {"name": "echo", "version": "1.0"}}
+            version = params.get("protocolVersion", "2025-06-18")
+            return {"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": {"name": "echo", "version": "1.0"}}
         if method == "tools/list":
             return {"tools": TOOLS}
         if method == "tools/call":

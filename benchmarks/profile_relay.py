@@ -31,8 +31,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -119,6 +120,10 @@ class Timer:
         self.current.clear()
 
 
+INIT_PARAMS = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}
+SERVER_INFO = {"name": "echo", "version": "1.0"}
+
+
 def build(tmp: str, policy: str | None) -> tuple[Relay, AuditLog, Timer]:
     session = Session(session_id="profile", server="echo", subject="bench")
     relay = Relay(["true"], session)
@@ -141,8 +146,8 @@ def build(tmp: str, policy: str | None) -> tuple[Relay, AuditLog, Timer]:
     # What a client does first, through the chain: the session learns the protocol version and the tools
     # (schema validation has schemas to check, integrity pins the definitions and passes them).
     handshake = [
-        (C2S, {"jsonrpc": "2.0", "id": "i", "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}}),
-        (S2C, {"jsonrpc": "2.0", "id": "i", "result": {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}, "serverInfo": {"name": "echo", "version": "1.0"}}}),
+        (C2S, {"jsonrpc": "2.0", "id": "i", "method": "initialize", "params": INIT_PARAMS}),
+        (S2C, {"jsonrpc": "2.0", "id": "i", "result": {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}, "serverInfo": SERVER_INFO}}),
         (C2S, {"jsonrpc": "2.0", "method": "notifications/initialized"}),
         (C2S, {"jsonrpc": "2.0", "id": "l", "method": "tools/list"}),
         (S2C, {"jsonrpc": "2.0", "id": "l", "result": {"tools": TOOLS}}),
@@ -291,10 +296,11 @@ def importtime(runs: int = 5) -> tuple[float, list[tuple[str, float, float]]]:
     best: dict[str, tuple[float, float]] = {}
     totals = []
     with tempfile.TemporaryDirectory(prefix="mcpwrap-importtime-") as tmp:
-        init = dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "b", "version": "0"}}}) + b"\n"
+        init = dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS}) + b"\n"
         env = dict(os.environ, MCPWRAP_HOME=os.path.join(tmp, "home"))
         for _ in range(runs):
-            cmd = [sys.executable, "-X", "importtime", "-m", "mcpwrap", "wrap", "--audit-log", os.path.join(tmp, "a.jsonl"), "--", sys.executable, str(HERE / "echo_server.py")]
+            audit = os.path.join(tmp, "a.jsonl")
+            cmd = [sys.executable, "-X", "importtime", "-m", "mcpwrap", "wrap", "--audit-log", audit, "--", sys.executable, str(HERE / "echo_server.py")]
             proc = subprocess.run(cmd, input=init, capture_output=True, env=env, timeout=60)
             total = 0.0
             for ln in proc.stderr.decode().splitlines():
@@ -322,8 +328,8 @@ def table(header: tuple, rows: list[tuple], markdown: bool) -> str:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-    return "\n".join("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in (header, *rows))
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=False)]
+    return "\n".join("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)).rstrip() for r in (header, *rows))
 
 
 STAGE_ORDER = ["framing (feed)", "decode + envelope check", "handle_message (incl. chain)", "encode (modified messages)"]

@@ -42,7 +42,7 @@ __all__ = ["AuditSink", "ChainContext", "Interceptor", "Chain", "Outcome"]
 class AuditSink(Protocol):
     """Where interceptors record events of their own (the audit log, or nothing)."""
 
-    def record(self, event: str, **fields: Any) -> None: ...
+    def record(self, event: str, **fields: Any) -> object: ...
 
 
 @dataclass(frozen=True)

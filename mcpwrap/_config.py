@@ -11,7 +11,7 @@ carries the key path; the loader turns it into a position using the YAML node ma
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def expect(value: Any, types: type | tuple, path: tuple, what: str | None = None
     return value
 
 
-def check_keys(mapping: dict, allowed: set[str] | dict, path: tuple) -> None:
+def check_keys(mapping: Mapping[Any, Any], allowed: Collection[str] | Mapping[str, Any], path: tuple) -> None:
     for key in mapping:
         if key not in allowed:
             hint = ", ".join(sorted(allowed))

@@ -108,8 +108,8 @@ def use_backtracking_engine() -> None:
             end = len(buf) if end is None else end
             return {name for name, rx in self.exact.items() if rx.search(buf, start, end) is not None}
 
-    _re2.compile_bytes = compile_bytes  # type: ignore[assignment]
-    _re2.search_span = search_span  # type: ignore[assignment]
+    _re2.compile_bytes = compile_bytes
+    _re2.search_span = search_span
     _re2.SignalSet = SignalSet  # type: ignore[assignment,misc]
 
 

@@ -13,10 +13,11 @@ import json
 import os
 import re
 import time
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Generator, Iterable, Iterator, Sequence
+from typing import Any
 
 from .files import expand
 

@@ -12,8 +12,8 @@ Both are computed from the records alone (any reader of the log can compute them
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .read import action_of, parse_ts
 

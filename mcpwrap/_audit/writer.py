@@ -313,7 +313,8 @@ class AuditLog:
                 self._write_failed(exc, queued)
                 return
             if self.failed is not None or self._lost:
-                self._warn(f"audit log {self.path} is writable again" + (f"; {self._lost} record(s) were lost (see the audit-gap record)" if self._lost else ""), force=True)
+                lost = f"; {self._lost} record(s) were lost (see the audit-gap record)" if self._lost else ""
+                self._warn(f"audit log {self.path} is writable again{lost}", force=True)
             self._start = None
             self.failed = None
             self._lost = 0

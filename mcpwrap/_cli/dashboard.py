@@ -19,8 +19,9 @@ recording console.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .._audit.files import expand
 from .._audit.read import action_label, action_of, direction_arrow, follow, read_records
@@ -92,7 +93,9 @@ class DashboardState(LiveStats):
                 status = Text("● up", style="green" if rate < 0.1 else "yellow")
             else:
                 status = Text("○ idle", style="dim")
-            servers.add_row(name, status, _age(age), str(len(s.open_sessions)), str(s.messages), str(s.blocks), Text(f"{rate:.0%}", style="red" if rate >= 0.1 else ""))
+            servers.add_row(
+                name, status, _age(age), str(len(s.open_sessions)), str(s.messages), str(s.blocks), Text(f"{rate:.0%}", style="red" if rate >= 0.1 else "")
+            )
 
         recent = Table(box=None, header_style="dim", expand=True, pad_edge=False)
         for col in ("time", "server", "", "method / tool", "action", "rule / reason", "ms"):
@@ -161,7 +164,9 @@ def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any
         if interactive:
             from rich.live import Live
 
-            with Live(state.render(time.time(), ascii_only=ascii_only, width=console.width), console=console, auto_refresh=False, screen=False, redirect_stdout=False) as live:
+            with Live(
+                state.render(time.time(), ascii_only=ascii_only, width=console.width), console=console, auto_refresh=False, screen=False, redirect_stdout=False
+            ) as live:
                 last = 0.0
                 for item in stream:
                     if item is not None:

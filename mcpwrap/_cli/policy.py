@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from .._config import builtin_policy_text
-from .._fs import atomic_write
-from .common import fail
 from .._errors import ConfigError
+from .._fs import atomic_write
 from .._paths import default_policy_path
 from .._policy.check import CallResult, describe_call, evaluate_call, label, replay, run_scenarios, validate_file
 from .._policy.engine import Call
 from .._policy.risk import RISK_CLASSES
 from .._policy.terms import ACTIONS, DIRECTIONS
 from ..interceptors import SECTIONS
+from .common import fail
 
 __all__ = ["register"]
 
@@ -87,7 +87,13 @@ def register(app: Any) -> None:
     ) -> None:
         v = validate_file(file, SECTIONS)
         if as_json:
-            print(json.dumps({"ok": v.ok, "file": file, "errors": [_error_json(e) for e in v.errors], "summary": v.summary, "warnings": v.warnings}, indent=2, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"ok": v.ok, "file": file, "errors": [_error_json(e) for e in v.errors], "summary": v.summary, "warnings": v.warnings},
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
             raise typer.Exit(0 if v.ok else 1)
         if not v.ok:
             for e in v.errors:

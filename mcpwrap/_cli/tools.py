@@ -15,7 +15,6 @@ tool that happens to be called "instructions").
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -31,11 +30,11 @@ tools_app = typer.Typer(help="Pinned tool definitions: list, review held changes
 _PINS_DIR = typer.Option(None, "--pins-dir", metavar="PATH", help="pin store (default: $MCPWRAP_HOME/pins)")
 
 
-def _store(pins_dir: Optional[str]) -> PinStore:
+def _store(pins_dir: str | None) -> PinStore:
     return PinStore(pins_dir) if pins_dir else PinStore()
 
 
-def _when(stamp: Optional[str]) -> str:
+def _when(stamp: str | None) -> str:
     return stamp.replace("T", " ")[:16] if stamp else ""
 
 
@@ -44,9 +43,9 @@ def _when(stamp: Optional[str]) -> str:
 
 @tools_app.command("list")
 def list_tools(
-    server: Optional[str] = typer.Option(None, "--server", metavar="NAME", help="only this server"),
+    server: str | None = typer.Option(None, "--server", metavar="NAME", help="only this server"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per definition instead of a table"),
-    pins_dir: Optional[str] = _PINS_DIR,
+    pins_dir: str | None = _PINS_DIR,
 ) -> None:
     """Pinned tools with their status: approved, held (changed), held-new, poisoned, rejected."""
     rows = list_rows(_store(pins_dir), server)
@@ -79,8 +78,8 @@ def list_tools(
 
 @tools_app.command("review")
 def review(
-    server: Optional[str] = typer.Option(None, "--server", metavar="NAME", help="only this server"),
-    pins_dir: Optional[str] = _PINS_DIR,
+    server: str | None = typer.Option(None, "--server", metavar="NAME", help="only this server"),
+    pins_dir: str | None = _PINS_DIR,
 ) -> None:
     """Show every held definition as a diff against the approved one, with the poisoning findings."""
     from rich.panel import Panel
@@ -125,7 +124,7 @@ def review(
         console.print(f"  approve: mcpwrap tools approve {s} {name}    reject: mcpwrap tools reject {s} {name}\n")
 
 
-def _decide(verb: str, server: Optional[str], tool: Optional[str], all_: bool, pins_dir: Optional[str]) -> None:
+def _decide(verb: str, server: str | None, tool: str | None, all_: bool, pins_dir: str | None) -> None:
     store = _store(pins_dir)
     if tool is None and not all_:
         _fail(f"name a tool (mcpwrap tools {verb} SERVER TOOL) or use --all", 2)
@@ -160,10 +159,10 @@ def _decide(verb: str, server: Optional[str], tool: Optional[str], all_: bool, p
 
 @tools_app.command("approve")
 def approve(
-    server: Optional[str] = typer.Argument(None, metavar="SERVER"),
-    tool: Optional[str] = typer.Argument(None, metavar="TOOL"),
+    server: str | None = typer.Argument(None, metavar="SERVER"),
+    tool: str | None = typer.Argument(None, metavar="TOOL"),
     all_: bool = typer.Option(False, "--all", help="every held definition (of SERVER, if given)"),
-    pins_dir: Optional[str] = _PINS_DIR,
+    pins_dir: str | None = _PINS_DIR,
 ) -> None:
     """Pin the held definition of TOOL (or 'instructions') as approved."""
     _decide("approve", server, tool, all_, pins_dir)
@@ -171,10 +170,10 @@ def approve(
 
 @tools_app.command("reject")
 def reject(
-    server: Optional[str] = typer.Argument(None, metavar="SERVER"),
-    tool: Optional[str] = typer.Argument(None, metavar="TOOL"),
+    server: str | None = typer.Argument(None, metavar="SERVER"),
+    tool: str | None = typer.Argument(None, metavar="TOOL"),
     all_: bool = typer.Option(False, "--all", help="every held definition (of SERVER, if given)"),
-    pins_dir: Optional[str] = _PINS_DIR,
+    pins_dir: str | None = _PINS_DIR,
 ) -> None:
     """Refuse the held definition of TOOL for good: it stays hidden and its calls blocked."""
     _decide("reject", server, tool, all_, pins_dir)

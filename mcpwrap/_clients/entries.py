@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .._errors import ClientConfigError
 from .jsonedit import JsonSyntaxError, Member, Node, parse

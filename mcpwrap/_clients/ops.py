@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .entries import Entry, WrapSpec, launcher, scan
-from .locations import ConfigFile, Locations, config_files
-from .plan import FileResult, Row, Selection, plan_disable, plan_enable
 from .._audit.read import last_activity
 from .._errors import ClientConfigError, McpwrapError
 from .._fs import create_new
 from .._paths import default_audit_path, default_policy_path
+from .entries import Entry, WrapSpec, launcher, scan
+from .locations import ConfigFile, Locations, config_files
+from .plan import FileResult, Row, Selection, plan_disable, plan_enable
 from .safewrite import read_text, update_file
 
 __all__ = ["Report", "enable", "disable", "status", "ensure_default_policy", "StatusRow"]
@@ -113,7 +113,7 @@ def _run(
 
         def transform(text: str, cf: ConfigFile = result.file) -> str:
             latest = plan(cf, text)
-            final[:] = [latest]
+            final[:] = [latest]  # noqa: B023 - update_file calls this before the loop moves on
             return latest.new_text
 
         # Claude Code takes `<file>.lock` (proper-lockfile) around its own writes of ~/.claude.json

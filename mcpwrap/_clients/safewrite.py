@@ -27,9 +27,9 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .._errors import ClientConfigError
 from .._fs import FileLock, create_new, fsync_dir, write_temp
@@ -80,7 +80,7 @@ class _Lock:
         self.path = locks_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', target.name)}-{digest}.lock"
         self._lock = FileLock(self.path)
 
-    def __enter__(self) -> "_Lock":
+    def __enter__(self) -> _Lock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock.open()
@@ -110,7 +110,7 @@ class _ClientLock:
         self.path = path
         self.held = False
 
-    def __enter__(self) -> "_ClientLock":
+    def __enter__(self) -> _ClientLock:
         if self.path is None:
             return self
         deadline = time.monotonic() + CLIENT_LOCK_WAIT_S

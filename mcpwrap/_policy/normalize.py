@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 from .._text import clean_text  # NFKC without invisible characters: the one table, shared with the detectors
 

@@ -86,9 +86,19 @@ VERSION_SECTION = Section("version", parse_version, default=lambda: "v1", doc="p
 MODE_SECTION = Section("mode", _parse_mode, default=lambda: "enforce", doc="enforce, or audit: record decisions without applying them")
 DEFAULT_ACTION_SECTION = Section("default_action", _parse_default_action, default=lambda: None, doc="allow or deny when no rule matches")
 SUBJECTS_SECTION = Section("subjects", _parse_subjects, default=dict, doc="subject (glob) → list of roles")
-ALLOWED_TOOLS_SECTION = Section("allowed_tools", _parse_allowed_tools, default=lambda: None, doc="(mcpgw) globs of the tools a server may list; any other blocks the listing")
-RESPONSE_PATTERNS_SECTION = Section("response_patterns", _parse_response_patterns, default=tuple, doc="(mcpgw) RE2 patterns; a server message matching one is blocked")
+ALLOWED_TOOLS_SECTION = Section(
+    "allowed_tools", _parse_allowed_tools, default=lambda: None, doc="(mcpgw) globs of the tools a server may list; any other blocks the listing"
+)
+RESPONSE_PATTERNS_SECTION = Section(
+    "response_patterns", _parse_response_patterns, default=tuple, doc="(mcpgw) RE2 patterns; a server message matching one is blocked"
+)
 RULES_SECTION = Section("rules", _parse_rules_section, default=lambda: None, doc="admission rules, first match wins")
 POLICY_SECTIONS: tuple[Section, ...] = (
-    VERSION_SECTION, MODE_SECTION, DEFAULT_ACTION_SECTION, SUBJECTS_SECTION, RULES_SECTION, ALLOWED_TOOLS_SECTION, RESPONSE_PATTERNS_SECTION,
+    VERSION_SECTION,
+    MODE_SECTION,
+    DEFAULT_ACTION_SECTION,
+    SUBJECTS_SECTION,
+    RULES_SECTION,
+    ALLOWED_TOOLS_SECTION,
+    RESPONSE_PATTERNS_SECTION,
 )

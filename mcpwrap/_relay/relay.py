@@ -36,15 +36,16 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from . import jsonrpc as rpc
-from .._chain import Chain, Outcome
+from .._chain import Chain
 from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
 from .._log import warning
-from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
-from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
+from . import jsonrpc as rpc
+from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 
 __all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
 
@@ -120,7 +121,7 @@ class HeldRequest:
 
     __slots__ = ("relay", "msg", "id", "forward_bytes", "held_at", "end_reason", "_on_end", "ended")
 
-    def __init__(self, relay: "Relay", msg: Message, forward_bytes: bytes) -> None:
+    def __init__(self, relay: Relay, msg: Message, forward_bytes: bytes) -> None:
         self.relay = relay
         self.msg = msg
         self.id = msg.id

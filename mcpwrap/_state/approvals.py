@@ -81,7 +81,9 @@ def _check_private(path: Path, what: str, *, directory: bool) -> None:
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         raise ApprovalError(f"{what} {path} belongs to another user; refusing to use it")
     if st.st_mode & 0o077:
-        raise ApprovalError(f"{what} {path} is accessible to other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod {'700' if directory else '600'} {path}")
+        raise ApprovalError(
+            f"{what} {path} is accessible to other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod {'700' if directory else '600'} {path}"
+        )
 
 
 def _write_new(path: Path, data: bytes) -> bool:

@@ -22,14 +22,14 @@ matched case-insensitively as is.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from typing import Any, Iterator
-
-from . import normalize as nz
-from . import prefilter
 from .._re2 import SignalSet, compile_bytes, finditer_spans, utf8
 from .._text import INVISIBLE_RANGES, WORD_HIDING_RANGES, char_class
+from . import normalize as nz
+from . import prefilter
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
 
@@ -236,7 +236,7 @@ WINDOW_BEFORE = 400  # bytes of context before an anchor that a phrase may start
 WINDOW_AFTER = 600
 MAX_REGION = 4096  # a region where signals add up; longer merged regions are split (with overlap)
 MAX_ANCHOR_HITS = 20000  # beyond this the whole text is one sequence of regions anyway
-_RUN_PATTERN = r"[A-Za-z0-9+/_\-]{%d,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%%[0-9A-Fa-f]{2}){6,}" % nz.MIN_BASE64_RUN
+_RUN_PATTERN = r"[A-Za-z0-9+/_\-]{" + str(nz.MIN_BASE64_RUN) + r",}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%[0-9A-Fa-f]{2}){6,}"
 _COMBINED_RUNS = compile_bytes(_RUN_PATTERN)
 # Non-ASCII characters that change what a matcher sees: invisibles, tags, bidi controls, Greek/Cyrillic/Armenian
 # look-alikes, IPA and small capitals, full-width and mathematical letters, enclosed and letter-like forms,
@@ -422,7 +422,7 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
     best_signals: set[str] = set()
     seen: set[str] = set()
 
-    def consider(signals: set[str], extra_hiding: set[str] = frozenset(), weight: float = 1.0) -> None:
+    def consider(signals: set[str], extra_hiding: frozenset[str] | set[str] = frozenset(), weight: float = 1.0) -> None:
         nonlocal best_score, best_signals
         if not signals and not extra_hiding:
             return
@@ -597,7 +597,7 @@ def _hidden_parts(view: bytes, starts: list[tuple[int, int]]) -> list[str]:
 
 
 def _unescape_json(text: str) -> str:
-    def one(m: "re.Match[str]") -> str:
+    def one(m: re.Match[str]) -> str:
         units = [int(m.group()[i + 2 : i + 6], 16) for i in range(0, len(m.group()), 6)]
         data = b"".join(u.to_bytes(2, "little") for u in units)
         return data.decode("utf-16-le", "replace")

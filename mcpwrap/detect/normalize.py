@@ -208,8 +208,8 @@ MAX_DECODED_RUNS = 32  # per text: bounds the work a hostile result can cause
 MAX_RUN_CHARS = 64 * 1024
 
 _RUNS_RE = re.compile(
-    r"(?P<b64>[A-Za-z0-9+/_\-]{%d,}={0,2})|(?P<hex>(?:[0-9A-Fa-f]{2}){16,})|(?P<pct>(?:%%[0-9A-Fa-f]{2}[^%%\s]{0,2}){6,})"
-    % MIN_BASE64_RUN
+    r"(?P<b64>[A-Za-z0-9+/_\-]{" + str(MIN_BASE64_RUN) + r",}={0,2})|(?P<hex>(?:[0-9A-Fa-f]{2}){16,})"
+    r"|(?P<pct>(?:%[0-9A-Fa-f]{2}[^%\s]{0,2}){6,})"
 )
 
 

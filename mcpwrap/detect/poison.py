@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from .._text import clean_text, find_invisible, visible
 
@@ -88,7 +89,7 @@ class Finding:
         return {"rule": self.rule, "path": self.path, "excerpt": self.excerpt}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Finding":
+    def from_dict(cls, d: Mapping) -> Finding:
         return cls(str(d.get("rule", "")), str(d.get("path", "")), str(d.get("excerpt", "")))
 
     def __str__(self) -> str:
@@ -136,7 +137,8 @@ _DIRECTIVE = [
     + _S
     + r"\b(?:you\s+)?(?:must|have to|need to|are required to|always)\b",
     r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding|other|system)\s+(?:instructions|rules|directions|prompts?|guidelines|messages)",
-    r"\botherwise\s+(?:the\s+|this\s+)?(?:tool|function|system|application|server|request)?\s*(?:will|would|might)\s+(?:not\s+work|fail|break|crash|stop working)",
+    r"\botherwise\s+(?:the\s+|this\s+)?(?:tool|function|system|application|server|request)?\s*"
+    r"(?:will|would|might)\s+(?:not\s+work|fail|break|crash|stop working)",
     r"\byou\s+(?:must|have to|need to|should)\s+(?:first|always|also|immediately|silently|secretly)\b",
     r"\b(?:the\s+)?(?:assistant|ai|llm|language model|model)\s+(?:must|should|needs? to|is required to)\s+(?:always|first|also|never)?\s*\w+",
     r"\byou are now\b|\bnew (?:system )?instructions?\s*:",
@@ -192,10 +194,32 @@ _DATA_SOURCE = (
 _FILL = r"\b(?:pass|put|include|insert|add|send|fill|copy|provide|place|append|attach|store|write|set|paste|dump|concatenate|embed)\w*\b"
 # Parameter names that exfiltration payloads typically hide behind. A name alone is never a finding.
 HIDDEN_PARAMETER_NAMES = frozenset(
-    {"metadata", "meta", "notes", "note", "sidenote", "side_note", "feedback", "context", "extra", "debug", "comment",
-     "comments", "details", "info", "trace", "telemetry", "remarks", "memo", "internal", "hidden", "annotation", "data"}
+    {
+        "metadata",
+        "meta",
+        "notes",
+        "note",
+        "sidenote",
+        "side_note",
+        "feedback",
+        "context",
+        "extra",
+        "debug",
+        "comment",
+        "comments",
+        "details",
+        "info",
+        "trace",
+        "telemetry",
+        "remarks",
+        "memo",
+        "internal",
+        "hidden",
+        "annotation",
+        "data",
+    }
 )
-_HIDDEN_HINT = (r"\b(?:hidden|internal(?:\s+use)?|do not (?:show|display|mention)|implementation detail|not shown|invisible)\b")
+_HIDDEN_HINT = r"\b(?:hidden|internal(?:\s+use)?|do not (?:show|display|mention)|implementation detail|not shown|invisible)\b"
 
 
 def _compile(patterns: Iterable[str]) -> re.Pattern:
@@ -283,6 +307,7 @@ def _mentions_other_tool(norm: str, other_tools: Mapping[str, str], own_names: f
     m = pattern.search(norm)
     if m is None:
         return None
+    assert m.lastgroup is not None  # every alternative of the pattern is a named group
     name = names[int(m.lastgroup[1:])]
     return name, other_tools[name], m.start(), m.end()
 
@@ -323,20 +348,64 @@ def _child(path: str, key: Any) -> str:
 # JSON Schema's own vocabulary, as keys and as values of "type": nothing to find there, and most of the strings
 # of a schema. Exact matches only, so a key or value with anything added is still scanned.
 _SCHEMA_WORDS = frozenset(
-    {"type", "properties", "required", "items", "description", "title", "enum", "default", "format", "const",
-     "additionalProperties", "anyOf", "oneOf", "allOf", "not", "$schema", "$ref", "$defs", "definitions", "minimum",
-     "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern", "examples", "exclusiveMinimum",
-     "exclusiveMaximum", "uniqueItems", "multipleOf", "nullable", "readOnlyHint", "destructiveHint", "idempotentHint",
-     "openWorldHint", "name", "inputSchema", "outputSchema", "annotations",
-     "string", "object", "array", "number", "integer", "boolean", "null",
-     "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2020-12/schema"}
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "description",
+        "title",
+        "enum",
+        "default",
+        "format",
+        "const",
+        "additionalProperties",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "$schema",
+        "$ref",
+        "$defs",
+        "definitions",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "pattern",
+        "examples",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "uniqueItems",
+        "multipleOf",
+        "nullable",
+        "readOnlyHint",
+        "destructiveHint",
+        "idempotentHint",
+        "openWorldHint",
+        "name",
+        "inputSchema",
+        "outputSchema",
+        "annotations",
+        "string",
+        "object",
+        "array",
+        "number",
+        "integer",
+        "boolean",
+        "null",
+        "http://json-schema.org/draft-07/schema#",
+        "https://json-schema.org/draft/2020-12/schema",
+    }
 )
 
 
 def _strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
     """Every string in a JSON value, keys included (a property name is model-visible too), with its path."""
     if depth > 64:  # schemas nest, but not this deep; treat as one opaque string so it is still examined
-        yield path, repr(value)[:MAX_SCAN_CHARS + 1]
+        yield path, repr(value)[: MAX_SCAN_CHARS + 1]
         return
     if isinstance(value, str):
         if value not in _SCHEMA_WORDS:

@@ -44,7 +44,8 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
     ApprovalInterceptor,
 )
 
-SECTIONS: dict[str, Section] = sections_by_key(s for cls in (*INTERCEPTORS, AuditInterceptor) for s in cls.sections)
+_ALL: tuple[type[Interceptor], ...] = (*INTERCEPTORS, AuditInterceptor)
+SECTIONS: dict[str, Section] = sections_by_key(s for cls in _ALL for s in cls.sections)
 
 
 def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:

@@ -27,18 +27,17 @@ combinators).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any
 
 from .._chain import ChainContext
 from .._config import Section
-from .._message import Direction, Kind, Message, Session, Verdict
+from .._message import Direction, Kind, Message, Verdict
 from .._strings import json_path
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
-__all__ = ["SchemaInterceptor", "build", "MAX_SCHEMA_BYTES", "MAX_SCHEMA_DEPTH", "MAX_VIOLATIONS"]
+__all__ = ["SchemaInterceptor", "MAX_SCHEMA_BYTES", "MAX_SCHEMA_DEPTH", "MAX_VIOLATIONS"]
 
 MAX_SCHEMA_BYTES = 512 * 1024  # a tool's schema larger than this is not compiled (real ones are a few KB)
 MAX_SCHEMA_DEPTH = 64  # nesting of a schema document beyond which it is not compiled
@@ -134,9 +133,9 @@ def _lib() -> Any:
 
     def refuse(uri: str) -> Any:
         # Never fetch a schema: no network access, no file access, whatever the server's schema says.
-        raise referencing.exceptions.NoSuchResource(ref=uri)
+        raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs class
 
-    registry = referencing.Registry(retrieve=refuse)
+    registry: Any = referencing.Registry(retrieve=refuse)  # type: ignore[call-arg]
 
     _patterns: dict[str, Any] = {}
 
@@ -240,7 +239,9 @@ def _short(message: str, limit: int = 300) -> str:
 # --- the interceptor ---------------------------------------------------------------------------------------------
 
 
-SCHEMA_SECTION = Section("schema", _parse_schema, default=lambda: parse_scoped({}, ("schema",), _FIELDS, _defaults), doc="JSON Schema validation of tool calls and results")
+SCHEMA_SECTION = Section(
+    "schema", _parse_schema, default=lambda: parse_scoped({}, ("schema",), _FIELDS, _defaults), doc="JSON Schema validation of tool calls and results"
+)
 
 
 class SchemaInterceptor(ScopedInterceptor):

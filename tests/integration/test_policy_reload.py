@@ -9,7 +9,6 @@ import time
 
 import anyio
 import pytest
-
 from rig import EVERYTHING, read_audit, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -117,16 +116,15 @@ async def test_an_override_written_during_a_session_applies(tmp_path, mcpwrap_ho
         assert reloads[0]["ok"] is True
         assert blocked_rule(await s.call_tool("echo", {"message": "hello"})) is None
         assert blocked_rule(await s.call_tool("echo", {"message": "other"})) == "no-echo"
-    allowed = [r for r in read_audit(audit) if r.get("event") == "message" and r.get("tool") == "echo" and r.get("action") == "pass" and r.get("kind") == "request"]
+    allowed = [
+        r for r in read_audit(audit) if r.get("event") == "message" and r.get("tool") == "echo" and r.get("action") == "pass" and r.get("kind") == "request"
+    ]
     assert [r["rule"] for r in allowed] == ["always-echo-hello"]
 
 
 async def test_a_reload_keeps_what_the_chain_learned(tmp_path):
     """A reload reconfigures the running interceptors: a rate-limit bucket emptied before it stays empty."""
-    limited = (
-        "default_action: allow\n"
-        "rate_limits:\n  - {name: one-echo, tools: [echo], per_minute: 1}\n"
-    )
+    limited = "default_action: allow\nrate_limits:\n  - {name: one-echo, tools: [echo], per_minute: 1}\n"
     policy = tmp_path / "policy.yaml"
     policy.write_text(limited)
     audit = tmp_path / "audit.jsonl"

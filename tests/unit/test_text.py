@@ -21,7 +21,7 @@ NEIGHBOURS = sorted({cp + d for a, b in INVISIBLE_RANGES for cp in (a, b) for d 
 
 def test_the_table_is_sorted_and_disjoint():
     assert all(a <= b for a, b in INVISIBLE_RANGES)
-    assert all(prev[1] < nxt[0] for prev, nxt in zip(INVISIBLE_RANGES, INVISIBLE_RANGES[1:]))
+    assert all(prev[1] < nxt[0] for prev, nxt in zip(INVISIBLE_RANGES, INVISIBLE_RANGES[1:], strict=False))
 
 
 def test_every_format_character_is_in_the_table():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from audit_factories import KEY, gone, lines_of, write_log
+
 from mcpwrap._audit.files import expand, log_files, rotated_files, rotated_name
 from mcpwrap._audit.verify import verify
 from mcpwrap._audit.writer import AuditSettings

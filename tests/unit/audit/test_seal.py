@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
-
 from audit_factories import KEY, gone, kinds, lines_of, write_log
+
 from mcpwrap._audit.seal import GENESIS, Sealer, parse_sealed, read_chain_tail
 from mcpwrap._audit.verify import verify
 from mcpwrap._audit.writer import AuditLog

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from audit_factories import KEY, OTHER_KEY, gone, kinds, lines_of, running, tamper, write_log
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit_factories import KEY, OTHER_KEY, gone, kinds, lines_of, running, tamper, write_log
 from mcpwrap._audit.keys import key_id
 from mcpwrap._audit.seal import Sealer, parse_sealed
 from mcpwrap._audit.verify import verify

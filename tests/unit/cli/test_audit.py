@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from mcpwrap._audit.writer import AuditLog
 from mcpwrap._audit.read import read_records
+from mcpwrap._audit.writer import AuditLog
 from mcpwrap._cli.app import app
 from mcpwrap._cli.dashboard import DashboardState, load, sparkline
 from mcpwrap._message import Session

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mcpwrap._clients import safewrite as _safewrite
 from mcpwrap._cli.app import app
+from mcpwrap._clients import safewrite as _safewrite
 from mcpwrap._clients.entries import MARKER, launcher
 
 

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpwrap._clients.entries import MARKER, WrapSpec, parse_wrapped, scan
+from mcpwrap._clients.jsonedit import parse
 from mcpwrap._clients.locations import ConfigFile
 from mcpwrap._clients.plan import Selection, plan_disable, plan_enable
 from mcpwrap._errors import ClientConfigError
-from mcpwrap._clients.jsonedit import parse
 
 CLAUDE = ConfigFile("claude-code", "user", Path("/home/u/.claude.json"), claude_state=True)
 MCP_JSON = ConfigFile("claude-code", "project", Path("/p/.mcp.json"), project="/p")
@@ -42,7 +42,13 @@ def claude_state() -> dict:
                 "allowedTools": [],
                 "history": [{"display": "fix the bug", "pastedContents": {}}],
                 "mcpServers": {
-                    "db": {"type": "stdio", "command": "uvx", "args": ["mcp-server-sqlite", "--db", "${HOME}/db.sqlite"], "env": {}, "x-custom": {"kept": True}},
+                    "db": {
+                        "type": "stdio",
+                        "command": "uvx",
+                        "args": ["mcp-server-sqlite", "--db", "${HOME}/db.sqlite"],
+                        "env": {},
+                        "x-custom": {"kept": True},
+                    },
                     "guarded": {"command": "uvx", "args": ["mcp-context-protector", "--command", "node s.js"]},
                 },
                 "hasTrustDialogAccepted": True,
@@ -134,7 +140,7 @@ def test_hand_formatted_files_round_trip_exactly(text):
 
 server_entry = st.fixed_dictionaries(
     # an alphabet that cannot spell mcpwrap or another wrapper's name: those entries are left alone on purpose
-    {"command": st.text(alphabet="abcxyz/._- é0\\\"", min_size=1, max_size=10)},
+    {"command": st.text(alphabet='abcxyz/._- é0\\"', min_size=1, max_size=10)},
     optional={
         "args": st.lists(st.text(max_size=8), max_size=4),
         "type": st.just("stdio"),

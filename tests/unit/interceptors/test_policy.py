@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import make_interceptor
 
-from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._audit.writer import AuditLog
 from mcpwrap._chain import Chain, Outcome
-from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._message import Action, ApprovalNeed, Direction, Message, PendingRequest, Session
 from mcpwrap._policy.engine import policy_of
+from mcpwrap._relay import jsonrpc as rpc
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap.interceptors.policy import PolicyInterceptor
-
-from factories import make_interceptor
 
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
 _ids = iter(range(1, 10**6))
@@ -157,7 +156,7 @@ def test_tools_list_is_filtered_by_the_same_decision(tmp_path):
     icpt.configure(compiled(DOC))
     icpt.inspect(response(s, request(s, "tools/list", {}), {"tools": TOOLS}))
     audit.close()
-    records = [json.loads(l) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     risk = {r["tool"]: r["risk"] for r in records if r["event"] == "tool-risk"}
     assert risk == {"echo": "read", "exec_cmd": "execute", "delete_file": "destructive", "get-env": "read"}
     assert len([r for r in records if r["event"] == "tool-risk"]) == 4

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from policy_factories import make_policy
 
 import mcpwrap._policy.batch as batch_module
 from mcpwrap._policy.engine import Call
-
-from policy_factories import make_policy
-
 
 GLOBS = st.sampled_from(["/etc/*", "*.pem", "*rm -rf*", "/tmp/*", "*/.ssh/*", "a?c", "*", "x*y*z", "DROP*"])
 VALUES = st.sampled_from(["/etc/passwd", "/tmp/a.pem", "rm -rf /", "/tmp/ok", "~/.ssh/id_rsa", "abc", "xAyBz", "drop table", "", "/TMP/x"])
@@ -22,10 +20,19 @@ RULES = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(RULES, st.dictionaries(st.sampled_from(["path", "cmd"]), st.one_of(VALUES, st.lists(VALUES, max_size=3)), max_size=2))
 def test_batched_matching_agrees_with_one_by_one(rules, args):
-    doc = {"rules": [
-        {"name": f"r{i}", "action": action, "match": {"tools": ["t"], ("argument_patterns" if regex else "arguments"): {key: [g.replace("*", ".*").replace("?", ".") if regex else g for g in globs]}}}
-        for i, (action, key, globs, regex) in enumerate(rules)
-    ]}
+    doc = {
+        "rules": [
+            {
+                "name": f"r{i}",
+                "action": action,
+                "match": {
+                    "tools": ["t"],
+                    ("argument_patterns" if regex else "arguments"): {key: [g.replace("*", ".*").replace("?", ".") if regex else g for g in globs]},
+                },
+            }
+            for i, (action, key, globs, regex) in enumerate(rules)
+        ]
+    }
     call = Call("tools/call", "t", args)
     saved = batch_module.BATCH_MIN_CONDITIONS
     try:

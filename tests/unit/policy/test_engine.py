@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from policy_factories import DEMO, decide, make_policy
+
 from mcpwrap._policy.engine import Call, policy_of
 from mcpwrap._policy.readings import UNKNOWN, Unknown
-
-from policy_factories import DEMO, decide, make_policy
 
 
 def test_first_match_wins_and_default():

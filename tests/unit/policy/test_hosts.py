@@ -14,12 +14,11 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from policy_factories import decide
 
 from mcpwrap._policy.engine import Call
 from mcpwrap._policy.hosts import canonical_host, host_readings
 from mcpwrap.interceptors import load_policy
-
-from policy_factories import decide
 
 METADATA = int(ipaddress.IPv4Address("169.254.169.254"))
 
@@ -47,7 +46,7 @@ def ipv4_spellings(draw, address: int = METADATA) -> str:
     else:
         values = [address]
     styles = draw(st.lists(st.sampled_from(["dec", "hex", "HEX", "oct"]), min_size=len(values), max_size=len(values)))
-    return ".".join(_part(v, s) for v, s in zip(values, styles))
+    return ".".join(_part(v, s) for v, s in zip(values, styles, strict=True))
 
 
 @st.composite

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from policy_factories import DEMO, decide
 
 from mcpwrap._errors import ConfigError
 from mcpwrap._policy.engine import Call
 from mcpwrap.interceptors import parse_policy as parse_config
-
-from policy_factories import DEMO, decide
-
 
 # Each row: an argument value that must be denied by DEMO. Spelling tricks that a person, a model, a path
 # resolver or a shell would read as the same thing.

@@ -7,7 +7,6 @@ import pytest
 from mcpwrap._errors import ConfigError
 from mcpwrap.interceptors import parse_policy as parse_config
 
-
 LOADER_ERRORS = [
     ({"rules": [{"name": "a", "action": "allow"}, {"name": "a", "action": "deny"}]}, "duplicate rule name"),
     ({"rules": [{"name": "a", "action": "block"}]}, "must be one of allow, deny, approve"),

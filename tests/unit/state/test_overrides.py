@@ -9,13 +9,12 @@ import sys
 
 import pytest
 import yaml
+from policy_factories import make_policy
 
 from mcpwrap._errors import ConfigError
 from mcpwrap._paths import overrides_path
 from mcpwrap._policy.engine import Call
 from mcpwrap._state.overrides import add_rule, load_rules, override_rule, stamp
-
-from policy_factories import make_policy
 
 
 def allow(name: str, tool: str = "echo", **match) -> dict:
