@@ -213,8 +213,10 @@ class Relay:
         on_reload: Callable[[], None] | None = None,
         client_in: int = 0,
         client_out: int = 1,
+        sandbox: Any = None,
     ) -> None:
         self.command = command
+        self.sandbox = sandbox  # a mcpwrap._sandbox.SandboxPlan: starts the child sandboxed (None: as is)
         self.session = session
         self.chain = chain  # replaced atomically by reload; each message reads it once
         self.audit = audit
@@ -242,7 +244,8 @@ class Relay:
 
     def start(self) -> None:
         try:
-            self.child = subprocess.Popen(
+            popen = self.sandbox.popen if self.sandbox is not None else subprocess.Popen
+            self.child = popen(
                 self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -19,6 +19,7 @@ from .._audit.writer import AuditLog
 from .._chain import Chain, ChainContext, Interceptor
 from .._config import Config, Section, load_config, parse_config, sections_by_key
 from .._message import Session
+from .._sandbox.settings import SANDBOX_SECTION
 from .approval import ApprovalInterceptor
 from .audit import AuditInterceptor
 from .injection import InjectionInterceptor
@@ -44,7 +45,9 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
     ApprovalInterceptor,
 )
 
-SECTIONS: dict[str, Section] = sections_by_key(s for cls in (*INTERCEPTORS, AuditInterceptor) for s in cls.sections)
+SECTIONS: dict[str, Section] = sections_by_key(
+    [*(s for cls in (*INTERCEPTORS, AuditInterceptor) for s in cls.sections), SANDBOX_SECTION]  # sandbox: applied at spawn
+)
 
 
 def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:
