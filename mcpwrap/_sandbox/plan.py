@@ -131,6 +131,7 @@ class SandboxPlan:
         self._listener_channel: Any = None
         self._stderr: StderrRelay | None = None
         self.relay_stderr = True
+        self.private_tmp: str | None = None
 
     # --- start ---------------------------------------------------------------------------------------------
 
@@ -247,6 +248,11 @@ class SandboxPlan:
             self._proxy.close()
         if self._stderr is not None:
             self._stderr.join(timeout)
+        if self.private_tmp is not None:
+            import shutil
+
+            shutil.rmtree(self.private_tmp, ignore_errors=True)
+            self.private_tmp = None
 
 
 def _stderr(text: str) -> None:
@@ -401,6 +407,7 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
                     report.notes.append(f"{lim.path} has {os.stat(lim.path).st_nlink} hard links: the other names are not protected")
             except OSError:
                 pass
+    _private_tmpdir(plan, grants, limits, env)
     plan.limits, plan.grants = limits, grants
     plan.scanner = DenialScanner(plan.classify, cwd, home)
 
@@ -500,6 +507,31 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
             report.network["enforced_by"] = "network namespace"
     else:
         plan.launcher = without_namespaces()
+
+
+def _private_tmpdir(plan: SandboxPlan, grants: list[Grant], limits: list[Limit], env: dict[str, str]) -> None:
+    """When a protected path lies inside the temporary directory the server would use, that directory is
+    split and the server cannot create files directly in it: give it a private one instead (``TMPDIR``, which
+    mktemp, Python's tempfile and Node's os.tmpdir() follow), removed when the session ends."""
+    import tempfile
+
+    current = env.get("TMPDIR") or "/tmp"
+    current = os.path.realpath(current)
+    if not any(_is_strictly_beneath(os.path.realpath(lim.path), current) for lim in limits if os.path.lexists(lim.path)):
+        return
+    try:
+        private = tempfile.mkdtemp(prefix="mcpwrap-server-", dir=current)
+    except OSError:
+        plan.report.notes.append(f"{current} holds a protected path and no private TMPDIR could be made there")
+        return
+    grants.append(Grant(private, landlock.WRITE, "temp"))
+    plan.env["TMPDIR"] = private
+    plan.private_tmp = private
+    plan.report.notes.append(f"{current} holds a protected path: the server got a private TMPDIR {private}")
+
+
+def _is_strictly_beneath(path: str, root: str) -> bool:
+    return path != root and path.startswith(root.rstrip("/") + "/")
 
 
 def _path_arguments(args: list[str], cwd: str) -> list[str]:

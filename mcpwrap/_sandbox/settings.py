@@ -30,6 +30,7 @@ __all__ = ["SandboxSettings", "ServerSandbox", "parse_sandbox", "SANDBOX_SECTION
 NETWORK_MODES = ("allow", "deny", "hosts")
 _LIST_KEYS = ("allow_read", "allow_write", "deny", "deny_write")
 _SCALAR_KEYS = ("enabled", "require", "network", "unix_sockets")
+_LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def parse_host(text: str, path: tuple) -> HostRule:
         name = name.encode("idna").decode("ascii") if name else name
     except UnicodeError:
         raise ConfigError(f"not a host name: {text!r}", path=path) from None
-    if not name or "*" in name or any(not label or len(label) > 63 for label in name.split(".")):
+    if not name or any(not label or len(label) > 63 or not set(label) <= _LABEL_CHARS for label in name.split(".")):
         raise ConfigError(f"not a host name: {text!r} (use name, *.name, name:port, an IP address or network)", path=path)
     return HostRule(name, port, wildcard)
 
