@@ -274,6 +274,7 @@ def prepare(
     server: str,
     *,
     protect: list[str] = (),  # type: ignore[assignment]
+    create: list[str] = (),  # type: ignore[assignment]
     use_namespaces: bool = True,
 ) -> SandboxPlan:
     """The plan for one server (see the module docstring). Raises :class:`SandboxUnavailable` when the settings
@@ -294,7 +295,7 @@ def prepare(
             raise SandboxUnavailable(f"sandbox required, but there is none on {sys.platform}")
         report.miss("sandbox", consequence)
         return plan
-    _build_linux(plan, command, base_env, cwd or os.getcwd(), protect, use_namespaces)
+    _build_linux(plan, command, base_env, cwd or os.getcwd(), protect, create, use_namespaces)
     report.timing_ms = round((time.perf_counter() - started) * 1000, 3)
     if settings.require and report.missing:
         raise SandboxUnavailable("sandbox required but partial here: " + "; ".join(m["feature"] for m in report.missing))
@@ -311,13 +312,17 @@ def _make_dumpable_off() -> None:
             pass
 
 
-def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd: str, protect: list[str], use_ns: bool) -> None:
+def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd: str, protect: list[str], create: list[str], use_ns: bool) -> None:
     settings, report = plan.settings, plan.report
     home = env.get("HOME") or os.path.expanduser("~")
     cwd = os.path.abspath(cwd)
     abi = landlock.abi_version()
 
     # --- what is protected ---
+    # mcpwrap's files must exist before the rules are made: Landlock protects inodes, and a file mcpwrap
+    # creates later beside the server's writable places would otherwise be the server's to read (or to plant).
+    for p in create:
+        _precreate(p)
     limits: list[Limit] = []
     protected = with_resolved([os.path.abspath(os.path.expanduser(p)) for p in protect if p])
     report.protected = protected
@@ -507,6 +512,23 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
             report.network["enforced_by"] = "network namespace"
     else:
         plan.launcher = without_namespaces()
+
+
+def _precreate(path: str) -> None:
+    """Create a protected path that does not exist yet: a directory (``…/``) or an empty owner-only file (the
+    audit log is appended to; an empty file is an empty log). Never follows a symbolic link; a failure leaves
+    the path as it is (its owner reports it later)."""
+    directory = path.endswith("/")
+    path = path.rstrip("/")
+    if not path or os.path.lexists(path) or not os.path.isdir(os.path.dirname(path) or "/"):
+        return
+    try:
+        if directory:
+            os.makedirs(path, 0o700, exist_ok=True)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+    except OSError:
+        pass
 
 
 def _private_tmpdir(plan: SandboxPlan, grants: list[Grant], limits: list[Limit], env: dict[str, str]) -> None:

@@ -89,19 +89,29 @@ def protected_paths(policy_path: str | None, audit_log: str | None, raw: Any) ->
     return [os.path.expanduser(p) for p in paths]
 
 
+def to_create(audit_log: str | None, raw: Any) -> list[str]:
+    """mcpwrap's files that must exist before the server starts (Landlock protects inodes; see plan.py)."""
+    paths = [str(mcpwrap_home()) + "/"]
+    audit = raw.get("audit") if isinstance(raw, dict) else None
+    path = audit_log or (audit.get("path") if isinstance(audit, dict) else None)
+    if isinstance(path, str) and path:
+        paths.append(os.path.expanduser(path))
+    return paths
+
+
 def plan_for(command: list[str], server: str, policy: str | None, audit_log: str | None) -> SandboxPlan:
     policy_path = resolve_policy_path(policy)
     settings, raw = spawn_settings(policy_path)
-    return _plan(command, server, settings, protected_paths(policy_path, audit_log, raw))
+    return _plan(command, server, settings, protected_paths(policy_path, audit_log, raw), to_create(audit_log, raw))
 
 
-def _plan(command: list[str], server: str, settings: SandboxSettings, protect: list[str]) -> SandboxPlan:
+def _plan(command: list[str], server: str, settings: SandboxSettings, protect: list[str], create: list[str]) -> SandboxPlan:
     from glob import glob
 
     expanded: list[str] = []
     for p in protect:
         expanded += glob(p) if "*" in p else [p]
-    plan = prepare(command, None, None, settings.for_server(server), server, protect=expanded)
+    plan = prepare(command, None, None, settings.for_server(server), server, protect=expanded, create=create)
     plan.settings_source = settings  # type: ignore[attr-defined]
     plan.protect_source = protect  # type: ignore[attr-defined]
     return plan
@@ -115,7 +125,7 @@ def confirm(plan: SandboxPlan, config: Any, command: list[str], server: str, pol
     protect = protected_paths(policy_path, audit_log, raw)
     if settings.for_server(server) == plan.settings and set(protect) <= set(getattr(plan, "protect_source", [])):
         return None
-    return _plan(command, server, settings, protect)
+    return _plan(command, server, settings, protect, to_create(audit_log, raw))
 
 
 _ = (load_section, SANDBOX_SECTION)
