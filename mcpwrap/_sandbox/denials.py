@@ -25,7 +25,10 @@ __all__ = ["DenialScanner", "StderrRelay", "MAX_RECORDS", "LINE_LIMIT"]
 
 MAX_RECORDS = 200  # denial records per session; further ones are counted, not recorded
 LINE_LIMIT = 8192  # bytes of one stderr line that are scanned (all of it is relayed)
-_MARKERS = ("EACCES", "EPERM", "Permission denied", "permission denied", "Operation not permitted", "operation not permitted")
+_MARKERS = (
+    "EACCES", "EPERM", "EROFS", "Permission denied", "permission denied", "Operation not permitted",
+    "operation not permitted", "Read-only file system", "read-only file system",
+)
 _STRIP = "'\"`()[]{}<>,;:"
 
 
@@ -55,13 +58,17 @@ class DenialScanner:
             word = next((m for m in _MARKERS if m in line), None)
             if word is None:
                 continue
-            for token in line.replace("'", " ").replace('"', " ").split():
+            for token in line.replace("'", " ").replace('"', " ").replace("‘", " ").replace("’", " ").split():
                 token = token.strip(_STRIP)
-                if not token.startswith(("/", "~/", "./", "../")) or len(token) > 4096:
+                if not token or len(token) > 4096:
                     continue
+                spelled = token.startswith(("/", "~/", "./", "../"))
+                if not spelled and "." not in token and "/" not in token:
+                    continue  # a bare word ("cannot", "sh"): not a file name worth resolving
                 path = self._absolute(token)
                 profile = self.classify(path)
-                if profile is not None:
+                # A bare relative name counts only where the profile names it (a protected file beside the server).
+                if profile is not None and (spelled or profile != "outside the profile"):
                     self._found({"path": path, "denied_by": profile, "error": _error_name(word), "source": source})
 
     def _absolute(self, token: str) -> str:
@@ -93,7 +100,10 @@ class DenialScanner:
 
 
 def _error_name(word: str) -> str:
-    return "EPERM" if "perm" in word.lower() and "denied" not in word.lower() else "EACCES"
+    lowered = word.lower()
+    if "erofs" in lowered or "read-only" in lowered:
+        return "EROFS"
+    return "EPERM" if "perm" in lowered and "denied" not in lowered else "EACCES"
 
 
 class StderrRelay:

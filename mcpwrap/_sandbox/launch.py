@@ -61,7 +61,9 @@ class Launcher:
         proxy_channel: socket.socket | None,
         report_fd: int,
         drop_caps: bool,
+        read_only_mounts: tuple[str, ...] = (),
     ) -> None:
+        self.read_only_mounts = read_only_mounts
         self.ruleset = ruleset
         self.seccomp_program = seccomp_program
         self.flags = namespaces_flags
@@ -102,6 +104,9 @@ class Launcher:
                     namespaces.mount_proc()
                     if self.ruleset is not None:
                         self.ruleset.allow_path("/proc", landlock.READ)
+                for path in self.read_only_mounts:
+                    stage = f"making {path} read only"
+                    namespaces.bind_readonly(path)
                 server = os.fork()
                 if server:
                     self._wait_and_exit(server, reap_all=True)

@@ -32,6 +32,7 @@ __all__ = [
     "write_id_maps",
     "loopback_up",
     "mount_proc",
+    "bind_readonly",
     "drop_capabilities",
     "clear_capabilities",
     "userns_available",
@@ -105,6 +106,23 @@ def mount_proc() -> None:
     namespace: the host's mounts are untouched — a mount namespace owned by a new user namespace receives the
     host's shared mounts as slaves, so nothing propagates back)."""
     _linux.mount("proc", "/proc", "proc", _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC)
+
+
+_ST_TO_MS = ((2, 2), (4, 4), (8, 8), (1024, 1024), (2048, 2048), (4096, 1 << 21))  # nosuid nodev noexec noatime nodiratime relatime
+
+
+def bind_readonly(path: str) -> None:
+    """Make ``path`` read-only in this mount namespace: bind it onto itself, then remount that bind read-only.
+    The mount point cannot be renamed, removed or replaced (EBUSY), and writes beneath it fail (EROFS). The
+    flags a less privileged namespace may not clear (nosuid, nodev, …, locked from the original mount) are
+    kept."""
+    _linux.mount(path, path, None, _linux.MS_BIND | _linux.MS_REC)
+    flags = _linux.MS_BIND | _linux.MS_REMOUNT | _linux.MS_RDONLY
+    st = os.statvfs(path)
+    for st_flag, ms_flag in _ST_TO_MS:
+        if st.f_flag & st_flag:
+            flags |= ms_flag
+    _linux.mount(None, path, None, flags)
 
 
 def drop_capabilities() -> None:

@@ -45,6 +45,7 @@ from .profile import (
     compile_rules,
     expand,
     mount_aliases,
+    pins_for,
     with_resolved,
 )
 from .settings import ServerSandbox
@@ -417,10 +418,28 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
     plan.scanner = DenialScanner(plan.classify, cwd, home)
 
     # --- Landlock ---
-    rules = compile_rules(grants, limits) if abi >= 1 else None
+    # With a mount namespace, a read-only path inside a writable place becomes a read-only bind mount (plus
+    # pins on the directories holding it), instead of splitting the writable place: the server can still
+    # create files beside it. Without one, Landlock splits (see profile.py).
+    writable = [g for g in grants if g.rights & landlock.FS.MAKE_REG]
+    ro_mounts = sorted({
+        os.path.realpath(lim.path) for lim in limits
+        if lim.allowed == landlock.READ and lim.reason == "read-only" and os.path.exists(lim.path)
+        and any(lim.path != g.path and (g.path == "/" or lim.path.startswith(g.path.rstrip("/") + "/")) for g in writable)
+    })
+    ns_limits = [lim for lim in limits if not (lim.reason == "read-only" and os.path.exists(lim.path) and os.path.realpath(lim.path) in ro_mounts)]
+    for path in ro_mounts:
+        ns_limits.extend(pins_for(path))
+    rules_by_ns = {}
+    if abi >= 1:
+        rules_by_ns[True] = compile_rules(grants, ns_limits) if use_ns else None
+        rules_by_ns[False] = None  # compiled when the fallback is taken
+    rules = rules_by_ns.get(True) if use_ns else (compile_rules(grants, limits) if abi >= 1 else None)
     if rules is not None:
         report.notes.extend(rules.notes)
         report.applied["landlock"] = {"abi": abi, "rules": len(rules.rules)}
+        if ro_mounts and use_ns:
+            report.applied["read_only_mounts"] = ro_mounts
         if abi < 2:
             report.notes.append("Landlock ABI 1: files cannot be renamed or linked across directories")
         if abi < 3:
@@ -431,8 +450,13 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
         report.miss("Landlock", "no file access control: the server can read credentials and mcpwrap's files")
 
     def make_ruleset(with_ns: bool) -> landlock.Ruleset | None:
-        if rules is None:
+        if abi < 1:
             return None
+        rules = rules_by_ns.get(True) if with_ns else compile_rules(grants, limits)
+        assert rules is not None
+        if not with_ns:
+            report.applied.get("landlock", {})["rules"] = len(rules.rules)
+            report.applied.pop("read_only_mounts", None)
         # In a network namespace the namespace is the network boundary; without one, Landlock refuses every
         # TCP bind and connect when the network is limited (ABI 4; UDP is not covered).
         handled_net = landlock.NET_BIND_TCP | landlock.NET_CONNECT_TCP if settings.network != "allow" and not with_ns else 0
@@ -480,6 +504,7 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
             proxy_channel=channel,
             report_fd=-1,
             drop_caps=True,
+            read_only_mounts=tuple(ro_mounts) if with_ns else (),
         )
 
     def without_namespaces() -> Launcher:

@@ -46,6 +46,8 @@ __all__ = [
     "TEMP_DIRS",
     "Grant",
     "Limit",
+    "pins_for",
+    "RENAME_RIGHTS",
     "Rules",
     "compile_rules",
     "mount_aliases",
@@ -87,7 +89,9 @@ READ_ONLY: tuple[str, ...] = (
 
 # The same for every project directory the server may write (its working directory and its ancestors up to
 # HOME, and the directories it is given): project MCP configuration, editor tasks, hooks that git or direnv run.
-PROJECT_READ_ONLY: tuple[str, ...] = (".mcp.json", ".claude", ".cursor", ".vscode", ".git/hooks", ".git/config", ".envrc")
+PROJECT_READ_ONLY: tuple[str, ...] = (".mcp.json", ".claude", ".cursor", ".vscode", ".envrc")
+# Not listed: .git/hooks and .git/config. Protecting anything inside .git splits .git, and git must create
+# files there (index.lock, …); a server that may write a repository can plant hooks (docs/sandbox.md).
 
 # Package managers' caches, written by `npx -y`, `uvx`, `pip`, node-gyp and friends.
 CACHES: tuple[str, ...] = (
@@ -113,8 +117,24 @@ class Grant:
 class Limit:
     path: str
     allowed: int  # 0: nothing; READ: read only
-    reason: str  # mcpwrap | credentials | read-only | device | policy
+    reason: str  # mcpwrap | credentials | read-only | device | policy | pin
     overridable: bool = True
+    pin: bool = False  # only: cannot be renamed or removed (its parent is split; it keeps its own rights)
+
+
+# What renaming or removing an entry needs from its parent: a pinned path's parent keeps everything else.
+RENAME_RIGHTS = (1 << 4) | (1 << 5) | (1 << 13)  # REMOVE_DIR | REMOVE_FILE | REFER
+
+
+def pins_for(path: str) -> list[Limit]:
+    """Pins for every ancestor of ``path`` but ``/``: a path protected by a read-only bind mount (itself a
+    mount point: it cannot be renamed or removed) cannot be moved away with the directories that hold it."""
+    out = []
+    p = os.path.dirname(path)
+    while p not in ("/", ""):
+        out.append(Limit(p, 0, "pin", overridable=False, pin=True))
+        p = os.path.dirname(p)
+    return out
 
 
 @dataclass
@@ -229,6 +249,8 @@ _MAX_DEPTH = 64  # a limit deeper than this below a grant is not reached by spli
 def _emit(g: Grant, path: str, rights: int, limits: list[Limit], out: Rules, depth: int) -> None:
     limits = [lim for lim in limits if _beneath(lim.path, path) or _beneath(path, lim.path)]
     for lim in limits:
+        if lim.pin:
+            continue
         if _beneath(path, lim.path) and not (g.override and lim.overridable and _beneath(g.path, lim.path)):
             rights &= lim.allowed
     if not rights:
@@ -244,7 +266,8 @@ def _emit(g: Grant, path: str, rights: int, limits: list[Limit], out: Rules, dep
         return
     below = [
         lim for lim in limits
-        if _strictly_beneath(lim.path, path) and rights & ~lim.allowed
+        if _strictly_beneath(lim.path, path)
+        and (rights & RENAME_RIGHTS if lim.pin else rights & ~lim.allowed)
         and not (g.override and lim.overridable and _beneath(g.path, lim.path))
     ]
     if not below:
@@ -252,7 +275,7 @@ def _emit(g: Grant, path: str, rights: int, limits: list[Limit], out: Rules, dep
         return
     common = rights
     for lim in below:
-        common &= lim.allowed
+        common &= ~RENAME_RIGHTS if lim.pin else lim.allowed
     out.add(path, common, True)
     if depth >= _MAX_DEPTH:
         out.notes.append(f"{path}: too deep to split; only {'read' if common else 'no'} access granted")

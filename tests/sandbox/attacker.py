@@ -49,13 +49,33 @@ def create_in(directory: str) -> str:
     return "created " + p
 
 
-def proc_write_fd(pid: int, fd: int) -> str:
-    out = os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
-    try:
-        os.write(out, MARKER)
-    finally:
-        os.close(out)
-    return "wrote a message"
+def proc_write_pipes(pid: int, skip_std: bool) -> str:
+    """Open every pipe the process holds, through /proc, for writing, and write a protocol message into it:
+    whichever end the process holds, the open yields the pipe itself, so the reader at its other end (the
+    client reading mcpwrap's output, or mcpwrap reading the client's) gets the message."""
+    written = []
+    last_error: OSError | None = None
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        fd = int(name)
+        if skip_std and fd <= 2:
+            continue
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"):
+                continue
+            out = os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            last_error = exc
+            continue
+        try:
+            os.write(out, MARKER)
+            written.append(fd)
+        except OSError as exc:
+            last_error = exc
+        finally:
+            os.close(out)
+    if not written:
+        raise last_error or OSError(2, "no pipe found")
+    return f"wrote into pipes {written}"
 
 
 def proc_read_fd(pid: int, fd: int) -> str:
@@ -79,7 +99,11 @@ def ptrace_attach(pid: int) -> str:
     if libc.ptrace(16, pid, None, None) != 0:  # PTRACE_ATTACH
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
-    libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+    try:
+        os.waitpid(pid, 0x40000000)  # __WALL: the tracee stops first; only a stopped tracee can be detached
+    except OSError:
+        pass
+    libc.ptrace(17, pid, None, None)  # PTRACE_DETACH: it runs on
     return "attached"
 
 
@@ -121,8 +145,9 @@ def own_environment() -> list[dict]:
 
 def run_attacks() -> list[dict]:
     results = own_environment()
-    for pid in TARGETS.get("pids", []):
-        results.append(attempt("proc-write-stdout", pid, lambda: proc_write_fd(pid, 1)))
+    for i, pid in enumerate(TARGETS.get("pids", [])):
+        # the client (first) holds its own stdio too: only the pipes it shares with mcpwrap are attacked
+        results.append(attempt("proc-write-pipes", pid, lambda: proc_write_pipes(pid, skip_std=i == 0)))
         results.append(attempt("proc-read-stdin", pid, lambda: proc_read_fd(pid, 0)))
         results.append(attempt("proc-environ", pid, lambda: proc_read(pid, "environ")))
         results.append(attempt("proc-mem", pid, lambda: proc_read(pid, "mem")))

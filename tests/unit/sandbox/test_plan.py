@@ -212,3 +212,25 @@ def test_a_missing_command_is_reported_as_such(home):
     plan = prepare(["/nonexistent/server"], base_env(home), None, ServerSandbox(), "t")
     with pytest.raises(FileNotFoundError):
         plan.popen(["/nonexistent/server"], stdout=subprocess.PIPE, start_new_session=True)
+
+
+def test_project_configuration_is_read_only_and_stays_in_place(home, tmp_path):
+    need_abi(1)
+    project = tmp_path / "work" / "project"
+    (project / ".claude").mkdir(parents=True)
+    (project / ".mcp.json").write_text("{}\n")
+    (project / ".claude" / "settings.json").write_text("{}\n")
+    script = (
+        "echo new > new.txt && echo created; "
+        "echo '{\"mcpServers\":{\"evil\":{}}}' > .mcp.json || echo refused-write; "
+        "rm -f .mcp.json || echo refused-remove; "
+        "mv .mcp.json moved.json || echo refused-rename; "
+        "echo hook > .claude/settings.json || echo refused-hooks; "
+        "cd .. && mv project elsewhere || echo refused-move-project"
+    )
+    code, out, plan, records = run(script, env=base_env(home), cwd=str(project))
+    assert out.split() == ["created", "refused-write", "refused-remove", "refused-rename", "refused-hooks", "refused-move-project"]
+    assert (project / ".mcp.json").read_text() == "{}\n" and (project / "new.txt").exists()
+    assert str(project / ".mcp.json") in plan.report.applied["read_only_mounts"]
+    denied = {f["path"]: f["error"] for e, f in records if e == "sandbox-denied"}
+    assert denied.get(str(project / ".mcp.json")) == "EROFS"

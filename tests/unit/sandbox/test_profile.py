@@ -95,3 +95,16 @@ def test_bind_mounts_of_a_protected_directory_are_found():
     aliases = mount_aliases(["/home/u/.ssh"], mountinfo)
     assert aliases == {"/home/u/.ssh": ["/mnt/keys", "/srv/homes/u/.ssh"]}
     assert mount_aliases(["/proc/x"], mountinfo) == {}
+
+
+def test_pins_keep_a_directory_in_place_without_splitting_it(tmp_path):
+    from mcpwrap._sandbox.profile import RENAME_RIGHTS, pins_for
+
+    tree(tmp_path, "project/.mcp.json", "project/src/a.py", "other/x")
+    protected = str(tmp_path / "project" / ".mcp.json")
+    rules = compile_rules([Grant(str(tmp_path), WRITE, "temp")], pins_for(protected))
+    project = str(tmp_path / "project")
+    # the project keeps every right (new files beside .mcp.json), but its parent cannot rename or remove it
+    assert effective(rules, project) == WRITE
+    assert effective(rules, str(tmp_path)) == WRITE & ~RENAME_RIGHTS
+    assert effective(rules, str(tmp_path / "other")) == WRITE

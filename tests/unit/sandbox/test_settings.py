@@ -68,3 +68,16 @@ def test_mistakes_name_the_key(raw, path, message):
 )
 def test_hosts_are_canonical(text, rule):
     assert parse_host(text, ()) == rule
+
+
+def test_the_commented_example_in_policy_example_yaml_is_valid():
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "policy.example.yaml").read_text()
+    lines = text[text.index("# sandbox:"):].splitlines()
+    block = "\n".join(line[2:].split("  #")[0] for line in lines if line.startswith("# "))
+    settings = parse_sandbox(yaml.safe_load(block)["sandbox"])
+    assert settings.for_server("github").network == "hosts"
+    assert settings.for_server("filesystem").allow_write == ("~/notes", "~/Documents")
