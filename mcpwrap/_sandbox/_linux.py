@@ -9,9 +9,7 @@ on an architecture not listed the callers report the feature as unavailable inst
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import platform
 
 __all__ = [
     "libc",
@@ -24,7 +22,7 @@ __all__ = [
     "AUDIT_ARCH",
 ]
 
-MACHINE = platform.machine()
+MACHINE = os.uname().machine if hasattr(os, "uname") else ""
 
 # Numbers that differ between the two architectures mcpwrap sandboxes. Landlock's (444-446) are the same
 # everywhere (they were added after the syscall tables were unified).
@@ -69,7 +67,8 @@ _libc: ctypes.CDLL | None = None
 def libc() -> ctypes.CDLL:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The C library the interpreter itself is linked with (no ctypes.util.find_library: it may run ldconfig).
+        _libc = ctypes.CDLL(None, use_errno=True)
         _libc.syscall.restype = ctypes.c_long
         _libc.prctl.restype = ctypes.c_int
         _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]

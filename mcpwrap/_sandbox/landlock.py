@@ -28,8 +28,6 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
-from dataclasses import dataclass
-
 from . import _linux
 
 __all__ = [
@@ -141,7 +139,6 @@ class _NetPortAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
-@dataclass
 class Ruleset:
     """An open Landlock ruleset (a file descriptor) and what it handles.
 
@@ -149,12 +146,11 @@ class Ruleset:
     close-on-exec; it may be inherited through ``fork`` and applied in the child with :meth:`restrict`.
     """
 
-    fd: int
-    abi: int
-    handled_fs: int
-    handled_net: int
-    scoped: int
-    rules: int = 0
+    __slots__ = ("fd", "abi", "handled_fs", "handled_net", "scoped", "rules")
+
+    def __init__(self, fd: int, abi: int, handled_fs: int, handled_net: int, scoped: int) -> None:
+        self.fd, self.abi, self.handled_fs, self.handled_net, self.scoped = fd, abi, handled_fs, handled_net, scoped
+        self.rules = 0
 
     @classmethod
     def create(cls, handled_fs: int, handled_net: int = 0, scoped: int = 0, abi: int | None = None) -> "Ruleset":

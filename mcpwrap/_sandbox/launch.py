@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _linux, landlock, namespaces, seccomp
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["Launcher", "exit_code", "PROXY_PORT"]
 
@@ -114,7 +116,9 @@ class Launcher:
                     signal.signal(signum, signal.SIG_DFL)
             stage = "setting no_new_privs"
             _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
-            if self.drop_caps:
+            if self.drop_caps and self.uid == 0:
+                # A non-root server loses every capability when it is executed (no_new_privs: file
+                # capabilities are ignored); root keeps the bounding set's, so that is emptied first.
                 namespaces.drop_capabilities()
             if self.ruleset is not None:
                 stage = "applying the Landlock ruleset"
@@ -134,6 +138,8 @@ class Launcher:
         _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)
 
     def _send_listener(self) -> None:
+        import socket
+
         assert self.proxy_channel is not None
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -173,19 +179,18 @@ class Launcher:
         finally:
             os._exit(code)
 
-    # --- in the parent -----------------------------------------------------------------------------------------
-
-    def preexec_fn(self) -> Callable[[], None]:
-        return self.preexec
-
 
 def make_listener_channel() -> tuple[socket.socket, socket.socket]:
     """A socket pair: the child sends the proxy's listening socket (made in its network namespace) through it."""
+    import socket
+
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     return parent, child
 
 
 def receive_listener(channel: socket.socket, timeout: float) -> socket.socket | None:
+    import socket
+
     channel.settimeout(timeout)
     try:
         _msg, fds, _flags, _addr = socket.recv_fds(channel, 16, 1)
@@ -194,7 +199,3 @@ def receive_listener(channel: socket.socket, timeout: float) -> socket.socket | 
     if not fds:
         return None
     return socket.socket(fileno=fds[0])
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover
-    pass

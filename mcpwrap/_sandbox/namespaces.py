@@ -21,10 +21,7 @@ Each function runs in the forked child (see :mod:`mcpwrap._sandbox.launch`), bef
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
-import socket
-import struct
 
 from . import _linux
 
@@ -95,6 +92,10 @@ def write_id_maps(uid: int, gid: int) -> None:
 
 def loopback_up() -> None:
     """Bring ``lo`` up in a new network namespace (it starts down: even 127.0.0.1 would be unreachable)."""
+    import fcntl
+    import socket
+    import struct
+
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, ifreq))[1]

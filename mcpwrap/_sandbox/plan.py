@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .._errors import McpwrapError
@@ -64,18 +63,20 @@ class SandboxUnavailable(McpwrapError):
     exit_code = 126
 
 
-@dataclass
 class SandboxReport:
-    server: str
-    enabled: bool = True
-    platform: str = sys.platform
-    applied: dict[str, Any] = field(default_factory=dict)
-    missing: list[dict[str, str]] = field(default_factory=list)  # {feature, consequence}
-    network: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    protected: list[str] = field(default_factory=list)  # mcpwrap's own files, never granted
-    unprotected: list[str] = field(default_factory=list)  # protected names that do not exist yet in writable places
-    timing_ms: float = 0.0
+    """What one server's sandbox applies, what is missing (``{feature, consequence}``) and why."""
+
+    def __init__(self, server: str, enabled: bool = True) -> None:
+        self.server = server
+        self.enabled = enabled
+        self.platform = sys.platform
+        self.applied: dict[str, Any] = {}
+        self.missing: list[dict[str, str]] = []
+        self.network: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.protected: list[str] = []  # mcpwrap's own files, never granted
+        self.unprotected: list[str] = []  # protected names that do not exist yet in writable places
+        self.timing_ms = 0.0
 
     @property
     def complete(self) -> bool:

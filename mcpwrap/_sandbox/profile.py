@@ -31,8 +31,7 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from dataclasses import dataclass, field
-
+from ._values import Frozen, Value
 from .landlock import DEVICE, FILE_RIGHTS, READ, WRITE
 
 __all__ = [
@@ -105,21 +104,41 @@ DEVICES: tuple[str, ...] = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random"
 TEMP_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm", "$TMPDIR")
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(Frozen):
+    """``rights`` beneath ``path``. ``source``: system | cwd | temp | cache | device | argument | policy.
+    ``override``: may reach inside overridable limits (the policy's own allow lists, devices)."""
+
+    __slots__ = ("path", "rights", "source", "override")
     path: str
     rights: int
-    source: str  # system | cwd | temp | cache | device | argument | policy
-    override: bool = False  # may reach inside overridable limits (the policy's own allow lists, devices)
+    source: str
+    override: bool
+
+    def __init__(self, path: str, rights: int, source: str, override: bool = False) -> None:  # hot: no generic init
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "rights", rights)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "override", override)
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(Frozen):
+    """At most ``allowed`` (0: nothing; READ: read only) at and beneath ``path``. ``reason``: mcpwrap |
+    credentials | read-only | device | policy | pin. A ``pin`` only keeps ``path`` from being renamed or
+    removed (its parent is split; it keeps its own rights)."""
+
+    __slots__ = ("path", "allowed", "reason", "overridable", "pin")
     path: str
-    allowed: int  # 0: nothing; READ: read only
-    reason: str  # mcpwrap | credentials | read-only | device | policy | pin
-    overridable: bool = True
-    pin: bool = False  # only: cannot be renamed or removed (its parent is split; it keeps its own rights)
+    allowed: int
+    reason: str
+    overridable: bool
+    pin: bool
+
+    def __init__(self, path: str, allowed: int, reason: str, overridable: bool = True, pin: bool = False) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "allowed", allowed)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "overridable", overridable)
+        object.__setattr__(self, "pin", pin)
 
 
 # What renaming or removing an entry needs from its parent: a pinned path's parent keeps everything else.
@@ -137,11 +156,14 @@ def pins_for(path: str) -> list[Limit]:
     return out
 
 
-@dataclass
-class Rules:
-    rules: dict[str, int] = field(default_factory=dict)
-    kinds: dict[str, bool] = field(default_factory=dict)  # path -> is a directory (known from lstat/scandir)
-    notes: list[str] = field(default_factory=list)
+class Rules(Value):
+    """The compiled rules (path -> rights), whether each path is a directory, and notes for the report."""
+
+    __slots__ = ("rules", "kinds", "notes")
+    _defaults = {"rules": dict, "kinds": dict, "notes": list}
+    rules: dict[str, int]
+    kinds: dict[str, bool]
+    notes: list[str]
 
     def add(self, path: str, rights: int, is_dir: bool) -> None:
         if rights:

@@ -18,12 +18,11 @@ style of the other sections (``expect``/``check_keys``, a :class:`ConfigError` w
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._config import Section, check_keys, expect
 from .._errors import ConfigError
+from ._values import Frozen
 
 __all__ = ["SandboxSettings", "ServerSandbox", "parse_sandbox", "SANDBOX_SECTION", "NETWORK_MODES", "HostRule", "parse_host"]
 
@@ -33,13 +32,17 @@ _SCALAR_KEYS = ("enabled", "require", "network", "unix_sockets")
 _LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-@dataclass(frozen=True)
-class HostRule:
-    """One ``hosts`` entry: a name (``*.`` for any subdomain), an IP address or network, and a port or any."""
+class HostRule(Frozen):
+    """One ``hosts`` entry: a name (``*.`` for any subdomain), an IP address or network, and a port or any.
 
-    host: str  # lower-case, no trailing dot, IDNA-encoded; or an IP address / network in canonical form
-    port: int | None = None
-    wildcard: bool = False
+    ``host`` is lower-case, without trailing dot, IDNA-encoded; or an IP address / network in canonical form.
+    """
+
+    __slots__ = ("host", "port", "wildcard")
+    _defaults = {"port": None, "wildcard": False}
+    host: str
+    port: int | None
+    wildcard: bool
 
     def __str__(self) -> str:
         text = ("*." if self.wildcard else "") + self.host
@@ -48,25 +51,35 @@ class HostRule:
         return text + (f":{self.port}" if self.port else "")
 
 
-@dataclass(frozen=True)
-class ServerSandbox:
+class ServerSandbox(Frozen):
     """The effective settings for one server (top level merged with its ``servers`` entry)."""
 
-    enabled: bool = True
-    require: bool = False
-    network: str = "allow"
-    hosts: tuple[HostRule, ...] = ()
-    unix_sockets: bool = False
-    allow_read: tuple[str, ...] = ()
-    allow_write: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
-    deny_write: tuple[str, ...] = ()
+    __slots__ = ("enabled", "require", "network", "hosts", "unix_sockets", "allow_read", "allow_write", "deny", "deny_write")
+    _defaults = {
+        "enabled": True, "require": False, "network": "allow", "hosts": (), "unix_sockets": False,
+        "allow_read": (), "allow_write": (), "deny": (), "deny_write": (),
+    }
+    enabled: bool
+    require: bool
+    network: str  # allow | deny | hosts
+    hosts: tuple[HostRule, ...]
+    unix_sockets: bool
+    allow_read: tuple[str, ...]
+    allow_write: tuple[str, ...]
+    deny: tuple[str, ...]
+    deny_write: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class SandboxSettings:
-    base: ServerSandbox = field(default_factory=ServerSandbox)
-    servers: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> parsed overrides
+class SandboxSettings(Frozen):
+    """The whole section: the top-level settings and each server's overrides (name -> parsed keys)."""
+
+    __slots__ = ("base", "servers")
+    _defaults = {"base": ServerSandbox, "servers": dict}
+    base: ServerSandbox
+    servers: dict[str, dict[str, Any]]
+
+    def __hash__(self) -> int:  # servers is a dict
+        return hash(self.base)
 
     def for_server(self, name: str | None) -> ServerSandbox:
         over = self.servers.get(name or "")
@@ -76,11 +89,13 @@ class SandboxSettings:
         for key in _LIST_KEYS:
             if key in over:
                 merged[key] = getattr(self.base, key) + over[key]
-        return replace(self.base, **merged)
+        return self.base.replace(**merged)
 
 
 def parse_host(text: str, path: tuple) -> HostRule:
     """``name``, ``*.name``, ``name:port``, an IPv4/IPv6 address (``[v6]:port``) or network (``10.0.0.0/8``)."""
+    import ipaddress
+
     raw = text.strip()
     port: int | None = None
     if raw.startswith("["):
