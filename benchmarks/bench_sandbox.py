@@ -154,7 +154,7 @@ def main() -> None:
             base = med
         rows.append((name, med, lo, hi, None if base is None or name.startswith(("no sandbox", "prepare")) else med - base))
     e2e_base = None
-    for name, samples in end_to_end(max(5, args.rounds // 3)):
+    for name, samples in end_to_end(args.rounds):
         med, lo, hi = spread(samples)
         if "enabled: false" in name:
             e2e_base = med

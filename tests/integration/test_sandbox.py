@@ -277,3 +277,15 @@ async def test_git_server_commits_in_its_repository_sandboxed(tmp_path):
 
 
 _ = (MCPWRAP, shutil)
+
+
+def test_the_sandbox_demo_shows_the_attack_only_the_sandbox_stops():
+    out = subprocess.run([sys.executable, str(ROOT / "demos" / "sandbox_demo.py")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = {line[:28].strip(): line[67:].strip() for line in out.stdout.splitlines()[1:4]}
+    assert rows == {
+        "directly (no mcpwrap)": "audit key, ssh key",
+        "mcpwrap, sandbox off": "audit key, ssh key",
+        "mcpwrap, default sandbox": "nothing",
+    }
+    assert "sandbox-denied" in out.stdout and ".ssh/id_rsa (credentials, EACCES)" in out.stdout
