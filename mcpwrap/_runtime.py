@@ -100,6 +100,9 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
                 new_config = load_policy(policy_path)
                 relay.chain = build_chain(new_config, session, audit)
                 audit.record("policy-reload", policy=policy_path, ok=True)
+                if new_config["sandbox"].for_server(session.server) != relay.sandbox.settings:
+                    audit.record("sandbox-not-reloaded", reason="a running server keeps its sandbox; the new one applies at its next start")
+                    _err("the sandbox settings changed: they apply when the server next starts")
                 _err(f"policy reloaded from {policy_path or 'built-in default'}")
             except McpwrapError as exc:
                 audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))

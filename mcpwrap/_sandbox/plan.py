@@ -103,6 +103,8 @@ class SandboxReport:
         """The one stderr line, or None when the sandbox is complete."""
         if not self.enabled:
             return f"sandbox disabled by the policy: {self.server!r} runs with all of this user's access"
+        if not self.platform.startswith("linux"):
+            return f"not sandboxed: mcpwrap's sandbox needs Linux; {self.server!r} runs with all of this user's access on {self.platform}"
         if not self.missing:
             return None
         parts = "; ".join(f"{m['feature']} ({m['consequence']})" for m in self.missing)
