@@ -16,7 +16,9 @@ ends G, and the kernel then kills everything left in the namespace, daemons incl
 All of this runs in ``preexec_fn`` — in forked copies of mcpwrap, before any thread is started (mcpwrap
 spawns the server first thing). P and G never return from it; S returns and ``Popen`` executes the server,
 reporting an exec failure (command not found) as usual. A failure of the sandbox itself is written to a
-report pipe, so that the parent can say what failed instead of "Exception occurred in preexec_fn".
+report pipe, so that the parent can say what failed instead of "Exception occurred in preexec_fn"; a failure
+in a stage named ``namespaces: …`` (refused by the system: a sysctl, AppArmor's restriction of unprivileged
+user namespaces, a container's seccomp) makes the parent start again without namespaces.
 
 The Landlock ruleset is built in mcpwrap before the fork (a descriptor the children inherit); G adds the rule
 for the /proc it mounted (a new inode), S applies it. Without user namespaces (disabled by the system), S
@@ -84,17 +86,17 @@ class Launcher:
         stage = "starting the sandbox"
         try:
             if self.flags:
-                stage = "creating namespaces"
+                stage = "namespaces: creating them"
                 self._set_pdeathsig()
                 for signum in _FORWARDED:  # P and G must outlive the server; S restores the defaults
                     signal.signal(signum, signal.SIG_IGN)
                 _linux.unshare(self.flags)
                 namespaces.write_id_maps(self.uid, self.gid)
                 if self.loopback:
-                    stage = "bringing up the loopback interface"
+                    stage = "namespaces: bringing up the loopback interface"
                     namespaces.loopback_up()
                 if self.proxy_channel is not None:
-                    stage = "creating the proxy listener"
+                    stage = "namespaces: creating the proxy listener"
                     self._send_listener()
                 init = os.fork()
                 if init:
@@ -102,12 +104,12 @@ class Launcher:
                 # G: PID 1 of the new namespace
                 self._set_pdeathsig()
                 if self.new_proc:
-                    stage = "mounting /proc"
+                    stage = "namespaces: mounting /proc"
                     namespaces.mount_proc()
                     if self.ruleset is not None:
                         self.ruleset.allow_path("/proc", landlock.READ)
                 for path in self.read_only_mounts:
-                    stage = f"making {path} read only"
+                    stage = f"namespaces: making {path} read only"
                     namespaces.bind_readonly(path)
                 server = os.fork()
                 if server:

@@ -174,13 +174,14 @@ class SandboxPlan:
                 except OSError:
                     why = ""
                 why = why or "the sandbox could not be applied"
-                if self.fallback is None or not why.startswith("creating namespaces"):
+                if self.fallback is None or not why.startswith("namespaces:"):
                     os.close(report_w)
                     raise McpwrapError(f"cannot start the server sandboxed: {why}") from None
                 # Namespaces refused at spawn (the probe is skipped for speed): start with what remains.
                 fallback, self.fallback = self.fallback, None
                 if launcher.ruleset is not None:
                     launcher.ruleset.close()
+                self.report.notes.append(f"namespaces refused at start: {why}")
                 launcher = fallback()
                 self.launcher = launcher
                 if self.settings.require:

@@ -4,7 +4,8 @@ returns, per attempt, whether the operating system let it through.
 
 What to attack comes from the ``ATTACK`` environment variable (JSON), never from the command line (the
 sandbox grants paths named on the command line): ``{"pids": [client, mcpwrap], "read": [paths], "write":
-[paths], "list": [dirs], "connect": [[host, port]], "proxy_connect": [[host, port]], "unix": [paths]}``.
+[paths], "list": [dirs], "connect": [[host, port]], "proxy_connect": [[host, port]], "unix": [paths],
+"extra_pids": [pids]}``; the client's and mcpwrap's pids come with the call.
 
 Each result is ``{"target": …, "ok": bool, "detail": …}``; ``ok`` true means the attack worked. Only the
 standard library, so that it runs under any interpreter the test picks (also as an unprivileged user).
@@ -189,7 +190,7 @@ def main() -> None:
         elif method == "tools/list":
             result = {"tools": [{"name": "attack", "description": "Run the attacks.", "inputSchema": {"type": "object"}}]}
         elif method == "tools/call":
-            TARGETS["pids"] = msg["params"].get("arguments", {}).get("pids", [])
+            TARGETS["pids"] = msg["params"].get("arguments", {}).get("pids", []) + TARGETS.get("extra_pids", [])
             result = {"content": [{"type": "text", "text": json.dumps(run_attacks())}]}
         else:
             result = {}

@@ -234,3 +234,18 @@ def test_project_configuration_is_read_only_and_stays_in_place(home, tmp_path):
     assert str(project / ".mcp.json") in plan.report.applied["read_only_mounts"]
     denied = {f["path"]: f["error"] for e, f in records if e == "sandbox-denied"}
     assert denied.get(str(project / ".mcp.json")) == "EROFS"
+
+
+def test_namespaces_without_capabilities_fall_back_too(home, monkeypatch):
+    # e.g. AppArmor's restriction of unprivileged user namespaces: unshare succeeds, mounting then fails
+    need_abi(1)
+    from mcpwrap._sandbox import namespaces
+
+    def refuse():
+        raise OSError(errno.EPERM, "mount /proc: Operation not permitted")
+
+    monkeypatch.setattr(namespaces, "mount_proc", refuse)
+    code, out, plan, _ = run(f"cat {home}/.ssh/id_rsa || echo refused", env=base_env(home))
+    assert out.strip() == "refused"
+    assert [m["feature"] for m in plan.report.missing] == ["namespaces"]
+    assert any("mounting /proc" in n for n in plan.report.notes)
