@@ -3,7 +3,7 @@
 mcpwrap starts the server before it loads its policy (the server boots meanwhile). The sandbox must be in
 place at that start, so its settings are read first, cheaply (:func:`spawn_settings`): a policy whose text
 cannot hold a ``sandbox`` section or a relocated audit log, key, pins or approvals (no such words outside
-comments, no escapes that could spell them) needs no YAML parser at all — the defaults apply; otherwise the
+comments, no escapes or unusual YAML that could spell them: :func:`_needs_parse`) needs no YAML parser at all — the defaults apply; otherwise the
 file is parsed with the C YAML loader. Once the full policy is loaded, :func:`confirm` compares what the
 server got with what the policy says; a difference (a spelling the quick read did not see) restarts the
 server with the right sandbox before any message has reached it, and the audit log says so.
@@ -22,18 +22,43 @@ from .settings import SANDBOX_SECTION, SandboxSettings, parse_sandbox
 
 __all__ = ["spawn_settings", "protected_paths", "plan_for", "confirm"]
 
-# Words whose presence outside comments means the policy may move the sandbox or mcpwrap's files.
-_TRIGGERS = ("sandbox", "key_file", "pins_dir", "queue", "path")
+# The keys of other sections that move mcpwrap's files (they must be protected from the server's start on).
+_RELOCATING = {"audit": ("path", "key_file"), "integrity": ("pins_dir",), "approval": ("queue",)}
+_UNUSUAL_START = tuple("{[&*!%?|>@`\"'")
+
+
+def _escape_in_double_quotes(line: str) -> bool:
+    """A backslash inside a double-quoted part of the line (or ending it): where YAML reads escapes."""
+    quote = ""
+    for ch in line:
+        if quote == '"' and ch == "\\":
+            return True
+        if ch in "'\"":
+            quote = "" if quote == ch else (quote or ch)
+    return line.endswith("\\")
 
 
 def _needs_parse(text: str) -> bool:
-    if "\\" in text:
-        return True
+    """Whether the policy text may hold a ``sandbox`` section or a relocated mcpwrap file (then it is parsed
+    before the spawn). A line scan, conservative: an escape in a double-quoted line (it could spell a key), the word
+    ``sandbox`` outside comments, unusual YAML at the top level (flow mappings, anchors, tags, explicit keys,
+    quoted keys), an alias or merge key inside a relocating section, or one of its keys. What a stranger
+    spelling slips past is caught by :func:`confirm` (a restart before any message)."""
+    section = ""
     for line in text.splitlines():
-        stripped = line.lstrip()
+        stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        if any(word in line for word in _TRIGGERS):
+        if "sandbox" in line or ("\\" in line and _escape_in_double_quotes(line)):
+            return True
+        if line[0] not in " \t":
+            if stripped in ("---", "..."):
+                continue
+            if line.startswith(_UNUSUAL_START) or stripped.startswith("<<"):
+                return True
+            section, _, line = stripped.partition(":")
+        words = _RELOCATING.get(section.strip(), ())
+        if words and (any(w in line for w in words) or "*" in line or "<<" in line):
             return True
     return False
 

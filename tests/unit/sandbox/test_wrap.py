@@ -54,3 +54,29 @@ def test_confirm_restarts_only_when_the_loaded_policy_differs(tmp_path, monkeypa
     for p in (plan, replacement):
         if p.launcher is not None and p.launcher.ruleset is not None:
             p.launcher.ruleset.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "needed"),
+    [
+        ("version: v1\nrules:\n  - name: r\n    match: {arguments: {path: ['/etc/*']}}\n", False),  # "path" in a rule
+        ("audit:\n  record_arguments: full\n  # path: /x\n", False),
+        ("audit:\n  path: /var/log/mcpwrap.jsonl\n", True),
+        ("audit: {key_file: /k}\n", True),
+        ("integrity:\n  pins_dir: /p\n", True),
+        ("approval:\n  queue: /q\n", True),
+        ("audit: *shared\n", True),
+        ("{audit: {path: /x}}\n", True),
+        ('"audit":\n  path: /x\n', True),
+        ("mode: enforce  # the sandbox is on\n", True),
+    ],
+)
+def test_the_quick_read_parses_whenever_the_text_may_move_mcpwraps_files(text, needed):
+    assert wrap._needs_parse(text) is needed
+
+
+def test_the_example_policy_needs_no_parser_before_the_spawn():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "policy.example.yaml").read_text()
+    assert wrap._needs_parse(text) is False
