@@ -94,7 +94,7 @@ def register(app: Any) -> None:
         from .._paths import resolve_policy_path
         from .._sandbox.plan import prepare
         from .._sandbox.probe import kernel_support
-        from .._sandbox.wrap import protected_paths, spawn_settings
+        from .._sandbox.wrap import protected_paths
         from ..interceptors import load_policy
 
         command = list(ctx.args)
@@ -109,7 +109,6 @@ def register(app: Any) -> None:
             except McpwrapError as exc:
                 typer.echo(f"mcpwrap: {exc}", err=True)
                 raise typer.Exit(2) from None
-            _ = spawn_settings
         info = describe(kernel_support(), plan)
         if plan is not None and plan.launcher is not None and plan.launcher.ruleset is not None:
             plan.launcher.ruleset.close()

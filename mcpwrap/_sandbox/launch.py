@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from . import _linux, landlock, namespaces, seccomp
 

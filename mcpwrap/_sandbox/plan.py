@@ -20,7 +20,6 @@ Invariants: mcpwrap's own files are never granted (not even by the policy's ``al
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -136,6 +135,9 @@ class SandboxPlan:
         self._stderr: StderrRelay | None = None
         self.relay_stderr = True
         self.private_tmp: str | None = None
+        # what the plan was made from (mcpwrap/_sandbox/wrap.py compares it with the loaded policy)
+        self.settings_source: Any = None
+        self.protect_source: list[str] = []
 
     # --- start ---------------------------------------------------------------------------------------------
 
@@ -602,5 +604,3 @@ def _path_arguments(args: list[str], cwd: str) -> list[str]:
                 out.append(p)
     return out
 
-
-_ = signal  # imported for type checkers of Launcher's users

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .._config import ConfigError, load_section
+from .._config import ConfigError
 from .._paths import home as mcpwrap_home
 from .._paths import overrides_path, resolve_policy_path
 from .plan import SandboxPlan, prepare
-from .settings import SANDBOX_SECTION, SandboxSettings, parse_sandbox
+from .settings import SandboxSettings, parse_sandbox
 
 __all__ = ["spawn_settings", "protected_paths", "plan_for", "confirm"]
 
@@ -137,8 +137,8 @@ def _plan(command: list[str], server: str, settings: SandboxSettings, protect: l
     for p in protect:
         expanded += glob(p) if "*" in p else [p]
     plan = prepare(command, None, None, settings.for_server(server), server, protect=expanded, create=create)
-    plan.settings_source = settings  # type: ignore[attr-defined]
-    plan.protect_source = protect  # type: ignore[attr-defined]
+    plan.settings_source = settings
+    plan.protect_source = protect
     return plan
 
 
@@ -148,9 +148,7 @@ def confirm(plan: SandboxPlan, config: Any, command: list[str], server: str, pol
     policy_path = resolve_policy_path(policy)
     raw = getattr(config, "raw", {}) or {}
     protect = protected_paths(policy_path, audit_log, raw)
-    if settings.for_server(server) == plan.settings and set(protect) <= set(getattr(plan, "protect_source", [])):
+    if settings.for_server(server) == plan.settings and set(protect) <= set(plan.protect_source):
         return None
     return _plan(command, server, settings, protect, to_create(audit_log, raw))
 
-
-_ = (load_section, SANDBOX_SECTION)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from rig import EVERYTHING, FILESYSTEM, MCPWRAP, ROOT, TIME, VENV_BIN, read_audit, sdk_session, wrap_command
+from rig import EVERYTHING, FILESYSTEM, ROOT, TIME, VENV_BIN, read_audit, sdk_session, wrap_command
 
 from sandbox.users import unprivileged_user
 
@@ -276,8 +276,6 @@ async def test_git_server_commits_in_its_repository_sandboxed(tmp_path):
     log = subprocess.run(["git", "-C", str(repo), "log", "--format=%s"], capture_output=True, text=True, check=True).stdout
     assert log.strip() == "from the sandbox"
 
-
-_ = (MCPWRAP, shutil)
 
 
 def test_the_sandbox_demo_shows_the_attack_only_the_sandbox_stops():

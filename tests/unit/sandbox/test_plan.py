@@ -249,3 +249,12 @@ def test_namespaces_without_capabilities_fall_back_too(home, monkeypatch):
     assert out.strip() == "refused"
     assert [m["feature"] for m in plan.report.missing] == ["namespaces"]
     assert any("mounting /proc" in n for n in plan.report.notes)
+
+
+def test_other_systems_say_they_are_not_sandboxed(home, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    plan = prepare(["true"], base_env(home), None, ServerSandbox(), "srv")
+    assert plan.launcher is None and plan.report.missing[0]["feature"] == "sandbox"
+    assert plan.report.summary().startswith("not sandboxed")
+    with pytest.raises(SandboxUnavailable):
+        prepare(["true"], base_env(home), None, ServerSandbox(require=True), "srv")

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 from mcpwrap._sandbox.landlock import FILE_RIGHTS, READ, WRITE
 from mcpwrap._sandbox.profile import Grant, Limit, compile_rules, expand, mount_aliases
 
