@@ -61,6 +61,7 @@ CREDENTIALS: tuple[str, ...] = (
     "~/.netrc", "~/.git-credentials", "~/.config/git/credentials", "~/.config/gh", "~/.config/hub",
     "~/.npmrc", "~/.pypirc", "~/.cargo/credentials", "~/.cargo/credentials.toml", "~/.gem/credentials",
     "~/.terraform.d/credentials.tfrc.json", "~/.vault-token", "~/.pgpass", "~/.my.cnf",
+    "~/.cache/huggingface/token", "~/.huggingface/token", "~/.config/rclone/rclone.conf",
     # AI clients' own sign-in tokens
     "~/.claude/.credentials.json", "~/.codex/auth.json", "~/.gemini/oauth_creds.json",
     # password managers and keyrings

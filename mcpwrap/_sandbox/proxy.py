@@ -210,7 +210,11 @@ class Proxy:
             )
             return None
         try:
-            upstream = socket.create_connection((host.strip("[]"), port), timeout=CONNECT_TIMEOUT)
+            upstream = self._connect(host.strip("[]"), port)
+        except PermissionError:
+            self.on_denied(host, port, via + " (resolves to a link-local address)")
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n" if http else b"\x05\x02\x00\x01" + b"\x00" * 6)
+            return None
         except OSError:
             conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n" if http else b"\x05\x04\x00\x01" + b"\x00" * 6)
             return None
@@ -219,6 +223,25 @@ class Proxy:
         if self.on_allowed is not None:
             self.on_allowed(host, port, via)
         return upstream
+
+    def _connect(self, host: str, port: int) -> socket.socket:
+        """Connect to an allowed destination. A name that resolves to a link-local address (the cloud metadata
+        service at 169.254.169.254 hands out credentials) is refused unless that address itself is listed:
+        a listed name must not be re-pointed there by its DNS."""
+        last: OSError = OSError("no address")
+        for family, kind, proto, _name, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            ip = ipaddress.ip_address(addr[0])
+            if ip.is_link_local and not host_allowed(addr[0], port, self.rules):  # only address rules match an address
+                raise PermissionError(addr[0])
+            sock = socket.socket(family, kind, proto)
+            sock.settimeout(CONNECT_TIMEOUT)
+            try:
+                sock.connect(addr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                last = exc
+        raise last
 
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         def pump(src: socket.socket, dst: socket.socket) -> None:
