@@ -103,25 +103,26 @@ def in_process(rounds: int) -> list[tuple[str, list[float]]]:
 
 
 def end_to_end(rounds: int) -> list[tuple[str, list[float]]]:
-    work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    # Not under /tmp: mcpwrap's files there would split /tmp (see docs/sandbox.md), which real setups never do.
+    work = Path(tempfile.mkdtemp(prefix=".mcpwrap-bench-", dir=os.path.expanduser("~")))
     off = work / "off.yaml"
     off.write_text("version: v1\nsandbox: {enabled: false}\n")
-    on = work / "on.yaml"
-    on.write_text("version: v1\nsandbox: {enabled: true}\n")
+    plain = work / "plain.yaml"
+    plain.write_text("version: v1\n")  # the default sandbox, settings known without parsing (see _sandbox/wrap.py)
+    deny = work / "deny.yaml"
+    deny.write_text("version: v1\nsandbox: {network: deny}\n")  # parsed before the spawn
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCPWRAP")}
     env["MCPWRAP_HOME"] = str(work / "home")
     init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "b", "version": "0"}}}).encode() + b"\n"
     cases = {
         "mcpwrap wrap, sandbox: {enabled: false}": off,
-        "mcpwrap wrap, default sandbox": on,
-        "mcpwrap wrap, no policy file (default sandbox)": None,
+        "mcpwrap wrap, default sandbox": plain,
+        "mcpwrap wrap, sandbox: {network: deny}": deny,
     }
     results: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, policy in cases.items():
-            cmd = [sys.executable, "-m", "mcpwrap", "wrap", "--audit-log", str(work / "a.jsonl")]
-            if policy is not None:
-                cmd += ["--policy", str(policy)]
+            cmd = [sys.executable, "-m", "mcpwrap", "wrap", "--audit-log", str(work / "home" / "a.jsonl"), "--policy", str(policy)]
             t = time.perf_counter()
             p = subprocess.Popen([*cmd, "--", *FAKE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=str(work))
             p.stdin.write(init)

@@ -566,12 +566,11 @@ def _private_tmpdir(plan: SandboxPlan, grants: list[Grant], limits: list[Limit],
     """When a protected path lies inside the temporary directory the server would use, that directory is
     split and the server cannot create files directly in it: give it a private one instead (``TMPDIR``, which
     mktemp, Python's tempfile and Node's os.tmpdir() follow), removed when the session ends."""
-    import tempfile
-
-    current = env.get("TMPDIR") or "/tmp"
-    current = os.path.realpath(current)
+    current = os.path.realpath(env.get("TMPDIR") or "/tmp")
     if not any(_is_strictly_beneath(os.path.realpath(lim.path), current) for lim in limits if os.path.lexists(lim.path)):
         return
+    import tempfile  # only now: it costs milliseconds to import, on the path to the server's start
+
     try:
         private = tempfile.mkdtemp(prefix="mcpwrap-server-", dir=current)
     except OSError:
