@@ -1,8 +1,9 @@
 """How the sandboxed server is started: the processes between mcpwrap and the server, and what each does.
 
     mcpwrap ─ Popen ─► P  (new user, mount, PID [, network] namespaces; outside the PID namespace)
-                       └─ fork ─► G  (PID 1 of the new namespace: mounts /proc, reaps, mirrors the exit status)
-                                  └─ fork ─► S  (no_new_privs, no capabilities, Landlock, seccomp) ─ exec ─► server
+                       └─ fork ─► G  (PID 1: mounts /proc, confines itself — no_new_privs, no capabilities,
+                                      Landlock, seccomp — reaps, mirrors the exit status)
+                                  └─ posix_spawn ─► server (inherits the confinement)
 
 ``CLONE_NEWPID`` places the *children* of the caller in the new namespace, so the process ``Popen`` creates
 (P) stays outside and waits; its child G is PID 1 there. The server is not PID 1 itself: a namespace's init
@@ -14,9 +15,12 @@ ends G, and the kernel then kills everything left in the namespace, daemons incl
 ``PR_SET_PDEATHSIG`` so that nothing outlives a killed mcpwrap.
 
 All of this runs in ``preexec_fn`` — in forked copies of mcpwrap, before any thread is started (mcpwrap
-spawns the server first thing). P and G never return from it; S returns and ``Popen`` executes the server,
-reporting an exec failure (command not found) as usual. A failure of the sandbox itself is written to a
-report pipe, so that the parent can say what failed instead of "Exception occurred in preexec_fn"; a failure
+spawns the server first thing). P and G never return from it. G starts the server with ``posix_spawn``
+(vfork-fast: no third copy of the interpreter) after confining itself — it only waits from then on, and the
+server, in the same Landlock domain, still cannot ptrace it or read its /proc entries (G is non-dumpable and
+the server holds no capability); an exec failure (command not found) goes to the report pipe as
+``exec:<errno>`` and the parent raises it as Popen would. Without namespaces the Popen child confines itself
+and Popen executes the server. A failure of the sandbox itself is written to the report pipe, so that the parent can say what failed instead of "Exception occurred in preexec_fn"; a failure
 in a stage named ``namespaces: …`` (refused by the system: a sysctl, AppArmor's restriction of unprivileged
 user namespaces, a container's seccomp) makes the parent start again without namespaces.
 
@@ -27,6 +31,7 @@ applies Landlock, seccomp and no_new_privs alone (the report says what is missin
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from typing import TYPE_CHECKING
@@ -40,6 +45,8 @@ __all__ = ["Launcher", "exit_code", "PROXY_PORT"]
 
 PROXY_PORT = 3128  # inside a fresh network namespace nothing else listens: a fixed port is always free
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# What the server starts with at their defaults (what Popen's restore_signals does, and what P and G ignore).
+_DEFAULTED = (*_FORWARDED, signal.SIGPIPE, signal.SIGXFSZ)
 
 
 def exit_code(status: int) -> int:
@@ -68,6 +75,8 @@ class Launcher:
         read_only_mounts: tuple[str, ...] = (),
     ) -> None:
         self.read_only_mounts = read_only_mounts
+        self.argv: list[str] | None = None  # set by the plan before the spawn: G starts the server itself
+        self.env: dict[str, str] | None = None
         self.ruleset = ruleset
         self.seccomp_program = seccomp_program
         self.flags = namespaces_flags
@@ -85,38 +94,47 @@ class Launcher:
     def preexec(self) -> None:
         stage = "starting the sandbox"
         try:
-            if self.flags:
-                stage = "namespaces: creating them"
-                self._set_pdeathsig()
-                for signum in _FORWARDED:  # P and G must outlive the server; S restores the defaults
-                    signal.signal(signum, signal.SIG_IGN)
-                _linux.unshare(self.flags)
-                namespaces.write_id_maps(self.uid, self.gid)
-                if self.loopback:
-                    stage = "namespaces: bringing up the loopback interface"
-                    namespaces.loopback_up()
-                if self.proxy_channel is not None:
-                    stage = "namespaces: creating the proxy listener"
-                    self._send_listener()
-                init = os.fork()
-                if init:
-                    self._wait_and_exit(init, reap_all=False)
-                # G: PID 1 of the new namespace
-                self._set_pdeathsig()
-                if self.new_proc:
-                    stage = "namespaces: mounting /proc"
-                    namespaces.mount_proc()
-                    if self.ruleset is not None:
-                        self.ruleset.allow_path("/proc", landlock.READ)
-                for path in self.read_only_mounts:
-                    stage = f"namespaces: making {path} read only"
-                    namespaces.bind_readonly(path)
-                server = os.fork()
-                if server:
-                    self._wait_and_exit(server, reap_all=True)
-                for signum in _FORWARDED:
-                    signal.signal(signum, signal.SIG_DFL)
-            stage = "setting no_new_privs"
+            if not self.flags:
+                # No namespaces: this child (S) confines itself; Popen then executes the server in it.
+                self._confine()
+                return
+            stage = "namespaces: creating them"
+            self._set_pdeathsig()
+            for signum in _FORWARDED:  # P and G must outlive the server; the server gets the defaults back
+                signal.signal(signum, signal.SIG_IGN)
+            _linux.unshare(self.flags)
+            namespaces.write_id_maps(self.uid, self.gid)
+            if self.loopback:
+                stage = "namespaces: bringing up the loopback interface"
+                namespaces.loopback_up()
+            if self.proxy_channel is not None:
+                stage = "namespaces: creating the proxy listener"
+                self._send_listener()
+            init = os.fork()
+            if init:
+                self._wait_and_exit(init, reap_all=False)
+            # G: PID 1 of the new namespace
+            self._set_pdeathsig()
+            if self.new_proc:
+                stage = "namespaces: mounting /proc"
+                namespaces.mount_proc()
+                if self.ruleset is not None:
+                    self.ruleset.allow_path("/proc", landlock.READ)
+            for path in self.read_only_mounts:
+                stage = f"namespaces: making {path} read only"
+                namespaces.bind_readonly(path)
+            # G confines itself (it only waits from now on) and starts the server with posix_spawn: no
+            # third copy of mcpwrap's interpreter. Its exec failures go to the report pipe.
+            self._confine()
+            self._spawn_server_and_wait()
+        except BaseException as exc:
+            self._report(f"{stage}: {exc}")
+            raise
+
+    def _confine(self) -> None:
+        """no_new_privs, no capabilities, Landlock, seccomp — for this process and what it executes."""
+        stage = "setting no_new_privs"
+        try:
             _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
             if self.drop_caps and self.uid == 0:
                 # A non-root server loses every capability when it is executed (no_new_privs: file
@@ -132,9 +150,41 @@ class Launcher:
             if self.drop_caps:
                 stage = "dropping capabilities"
                 namespaces.clear_capabilities()
-        except BaseException as exc:
-            self._report(f"{stage}: {exc}")
-            raise
+        except OSError as exc:
+            raise OSError(exc.errno, f"{stage}: {exc.strerror or exc}") from None
+
+    def _spawn_server_and_wait(self) -> None:
+        """In G: start the server (Popen's job elsewhere: PATH search of the server's environment, default
+        signal dispositions, only fds 0-2 inherited), report an exec failure, then become its init. Never
+        returns."""
+        assert self.argv is not None and self.env is not None
+        os.closerange(3, self.report_fd)
+        os.closerange(self.report_fd + 1, 1 << 20)
+        program = self.argv[0]
+        candidates = [program] if os.path.dirname(program) else [os.path.join(d, program) for d in os.get_exec_path(self.env)]
+        # Like execvp, but looked up first: each failed posix_spawn would cost a process.
+        error: OSError | None = None
+        pid = 0
+        for path in candidates:
+            if not os.path.isfile(path):
+                continue
+            if not os.access(path, os.X_OK):
+                error = error or OSError(errno.EACCES, os.strerror(errno.EACCES))
+                continue
+            try:
+                pid = os.posix_spawn(path, self.argv, self.env, setsigdef=_DEFAULTED)
+                break
+            except OSError as exc:
+                error = exc
+                break
+        if not pid:
+            failure = error or OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+            try:
+                os.write(self.report_fd, f"exec:{failure.errno}\n".encode())
+            finally:
+                os._exit(255)
+        os.close(self.report_fd)
+        self._wait_and_exit(pid, reap_all=True)
 
     def _set_pdeathsig(self) -> None:
         _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -164,31 +164,40 @@ class SandboxPlan:
                 os.close(report_w)
                 return subprocess.Popen(args, **kwargs)
             launcher.report_fd = report_w
+            launcher.argv = list(args)
+            launcher.env = kwargs.get("env")
             try:
                 child = subprocess.Popen(args, preexec_fn=launcher.preexec, **kwargs)
-                os.close(report_w)
-                return child
             except subprocess.SubprocessError:
-                # The sandbox failed in the child (not the command: that raises OSError). Read why.
-                os.set_blocking(report_r, False)
-                try:
-                    why = os.read(report_r, 4096).decode("utf-8", "replace").strip()
-                except OSError:
-                    why = ""
-                why = why or "the sandbox could not be applied"
-                if self.fallback is None or not why.startswith("namespaces:"):
-                    os.close(report_w)
-                    raise McpwrapError(f"cannot start the server sandboxed: {why}") from None
-                # Namespaces refused at spawn (the probe is skipped for speed): start with what remains.
-                fallback, self.fallback = self.fallback, None
-                if launcher.ruleset is not None:
-                    launcher.ruleset.close()
-                self.report.notes.append(f"namespaces refused at start: {why}")
-                launcher = fallback()
-                self.launcher = launcher
-                if self.settings.require:
-                    os.close(report_w)
-                    raise SandboxUnavailable(f"sandbox required but unavailable: {why}") from None
+                child = None  # the sandbox failed in the child (a missing command raises OSError instead)
+            if child is not None:
+                os.close(report_w)
+                # The namespace's init started the server itself: its exec failure (if any) is in the report.
+                report = _read_all(report_r).strip()
+                if report.startswith("exec:"):
+                    child.wait()
+                    code = int(report[5:])
+                    raise OSError(code, os.strerror(code), args[0])
+                return child
+            os.set_blocking(report_r, False)
+            try:
+                why = os.read(report_r, 4096).decode("utf-8", "replace").strip()
+            except OSError:
+                why = ""
+            why = why or "the sandbox could not be applied"
+            if self.fallback is None or not why.startswith("namespaces:"):
+                os.close(report_w)
+                raise McpwrapError(f"cannot start the server sandboxed: {why}") from None
+            # Namespaces refused at spawn (the probe is skipped for speed): start with what remains.
+            fallback, self.fallback = self.fallback, None
+            if launcher.ruleset is not None:
+                launcher.ruleset.close()
+            self.report.notes.append(f"namespaces refused at start: {why}")
+            launcher = fallback()
+            self.launcher = launcher
+            if self.settings.require:
+                os.close(report_w)
+                raise SandboxUnavailable(f"sandbox required but unavailable: {why}") from None
 
     def _close_parent_side(self) -> None:
         launcher = self.launcher
@@ -260,6 +269,19 @@ class SandboxPlan:
 
             shutil.rmtree(self.private_tmp, ignore_errors=True)
             self.private_tmp = None
+
+
+def _read_all(fd: int) -> str:
+    """Everything written to a pipe until every writer closed it."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        if not data:
+            return b"".join(chunks).decode("utf-8", "replace")
+        chunks.append(data)
 
 
 def _stderr(text: str) -> None:

@@ -135,14 +135,14 @@ def test_a_hostile_server_cannot_go_around_mcpwrap(world):
     world.write_policy("version: v1\n")
     before = world.protected
     # PID 1 of the server's namespace is mcpwrap's own copy (the namespace's init): attacked too
-    out = world.run(world.attack(extra_pids=[1]))
+    out = world.run(world.attack(init_pids=[1]))
     succeeded = [r for r in out["results"] if r["ok"]]
     assert succeeded == [], json.dumps(succeeded, indent=1)
     assert not out["injected"]
     kinds = by_kind(out)
     # every attack was tried (a result per target), and against both the client and mcpwrap
     assert {r["target"] for r in kinds["proc-write-pipes"]} == {out["client_pid"], out["mcpwrap_pid"], 1}
-    assert set(kinds) >= {"environment", "proc-write-pipes", "proc-read-stdin", "proc-environ", "proc-mem", "ptrace", "signal", "read", "write", "list", "create", "unix-connect"}
+    assert set(kinds) >= {"environment", "proc-write-pipes", "proc-read-stdin", "proc-environ", "proc-mem", "ptrace", "signal", "kill-init", "read", "write", "list", "create", "unix-connect"}
     assert world.protected == before
     # the server saw a PID namespace of its own
     info = kinds["info"][0]["detail"]
