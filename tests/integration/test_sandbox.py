@@ -93,13 +93,15 @@ class World:
         if self.policy.exists():
             self.policy.write_text(self.policy_text)
         python = python or (self.user.python if self.user else sys.executable)
+        attacker = self.user.path("tests/sandbox/attacker.py") if self.user else str(ATTACKER)
+        scenario = self.user.path("tests/sandbox/scenario.py") if self.user else str(SCENARIO)
         spec = {
             "mcpwrap": [python, "-m", "mcpwrap", "wrap", "--name", "attacker"],
-            "server": [python, str(ATTACKER)],
+            "server": [python, attacker],
             "attack": attack,
             "cwd": str(self.project),
         }
-        argv = [python, str(SCENARIO), json.dumps(spec)]
+        argv = [python, scenario, json.dumps(spec)]
         if self.user is not None:
             argv = self.user.prefix() + argv
             env = self.user.env(env)

@@ -9,6 +9,7 @@ imports is made in a temporary directory, and a system interpreter of the same v
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -20,14 +21,19 @@ from pathlib import Path
 import pytest
 
 USER = "mwtest"
+FORCE_COPY_ENV = "SANDBOX_TEST_COPY_CODE"  # set: always use a copy (to test that path where the checkout is readable)
 ROOT = Path(__file__).resolve().parent.parent.parent
 # What `mcpwrap wrap` imports beyond the standard library (and what those import).
 PACKAGES = ("orjson", "re2", "_re2", "yaml", "_yaml", "jsonschema", "jsonschema_specifications", "referencing", "rpds", "attr", "attrs", "typing_extensions")
 
 
 class User:
-    def __init__(self, name: str, uid: int, gid: int, python: str, pythonpath: str) -> None:
+    def __init__(self, name: str, uid: int, gid: int, python: str, pythonpath: str, root: Path = ROOT) -> None:
         self.name, self.uid, self.gid, self.python, self.pythonpath = name, uid, gid, python, pythonpath
+        self.root = root  # where the user finds the checkout's files (ROOT itself, or a readable copy)
+
+    def path(self, relative: str) -> str:
+        return str(self.root / relative)
 
     def prefix(self) -> list[str]:
         return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--inh-caps=-all", "--"]
@@ -79,14 +85,17 @@ def unprivileged_user() -> User:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     interpreters = [sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/"}
-    for python in interpreters:
+    readable = _run_as(uid, gid, ["/bin/test", "-r", str(ROOT / "tests" / "sandbox" / "scenario.py")], env).returncode == 0
+    for python in interpreters if readable and not os.environ.get(FORCE_COPY_ENV) else ():
         if os.path.exists(python) and _run_as(uid, gid, [python, "-c", probe], {**env, "PYTHONPATH": f"{ROOT}:{site}"}).returncode == 0:
             _cached = User(USER, uid, gid, python, f"{ROOT}:{site}")
             return _cached
     # Make a copy the user can read: the package and the third-party modules wrap imports.
     copy = Path(tempfile.mkdtemp(prefix="mcpwrap-usercode-"))
+    atexit.register(shutil.rmtree, copy, True)
     os.chmod(copy, 0o755)
     shutil.copytree(ROOT / "mcpwrap", copy / "mcpwrap", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests" / "sandbox", copy / "tests" / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
     for entry_name in os.listdir(site):
         stem = entry_name.split(".")[0].split("-")[0]
         if stem in PACKAGES and not entry_name.endswith((".dist-info", ".pth")):
@@ -95,6 +104,6 @@ def unprivileged_user() -> User:
     subprocess.run(["chmod", "-R", "a+rX", str(copy)], check=True)
     for python in interpreters:
         if os.path.exists(python) and _run_as(uid, gid, [python, "-c", probe], {**env, "PYTHONPATH": str(copy)}).returncode == 0:
-            _cached = User(USER, uid, gid, python, str(copy))
+            _cached = User(USER, uid, gid, python, str(copy), root=copy)
             return _cached
     pytest.skip(f"no {version} interpreter that user {USER} may run (tried {', '.join(interpreters)})")
