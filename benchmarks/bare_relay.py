@@ -5,7 +5,11 @@ bench_relay.py runs it beside mcpwrap to show what a process in the middle costs
 
     python benchmarks/bare_relay.py SERVER [ARGS...]
 """
-import os, subprocess, sys, threading
+import os
+import subprocess
+import sys
+import threading
+
 p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
 def pump(src, dst):
     while True:

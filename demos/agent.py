@@ -146,10 +146,9 @@ async def _list(session: Any) -> dict[str, str]:
 
 async def play_sequence(command: list[str], env: dict) -> Play:
     """The attack sequence, as a compliant model would play it with what the client shows it."""
+    import anyio
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
-
-    import anyio
 
     play = Play()
     params = StdioServerParameters(command=command[0], args=command[1:], env=env)

@@ -10,12 +10,12 @@ previous policy everywhere (:meth:`mcpwrap._chain.Chain.configure` is all or not
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import AuditError, McpwrapError
+from ._log import error, info
 from ._paths import default_audit_path, overrides_path, resolve_policy_path
 from ._wrapargs import DEFAULT_MAX_MESSAGE_BYTES, WrapOptions
 
@@ -43,8 +43,7 @@ def default_subject(explicit: str | None = None) -> str:
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(f"mcpwrap: {text}\n")
-    sys.stderr.flush()
+    error(text)
 
 
 def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
@@ -83,7 +82,7 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
     watcher = PolicyWatcher([p for p in (policy_path, str(overrides_path())) if p], lambda: reload())
     config = load_policy(policy_path)
     if policy_path is None:
-        _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
+        info("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
              "`mcpwrap policy init` writes one to edit")
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
     audit = AuditLog(os.path.expanduser(audit_path), session, config["audit"])
@@ -98,12 +97,12 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
         with reload_lock:
             try:
                 new_config = load_policy(policy_path)
-                relay.chain = build_chain(new_config, session, audit)
+                chain.configure(new_config)
                 audit.record("policy-reload", policy=policy_path, ok=True)
                 if new_config["sandbox"].for_server(session.server) != relay.sandbox.settings:
                     audit.record("sandbox-not-reloaded", reason="a running server keeps its sandbox; the new one applies at its next start")
                     _err("the sandbox settings changed: they apply when the server next starts")
-                _err(f"policy reloaded from {policy_path or 'built-in default'}")
+                info(f"policy reloaded from {policy_path or 'built-in default'}")
             except McpwrapError as exc:
                 audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
                 _err(f"policy reload failed, keeping the previous policy: {exc}")

@@ -23,8 +23,8 @@ WATCH_REFRESH = 1.0  # seconds between refreshes of `approvals --watch`
 
 
 def _queue() -> ApprovalQueue:
-    from .._paths import resolve_policy_path
     from .._config import load_section
+    from .._paths import resolve_policy_path
     from ..interceptors.approval import APPROVAL_SECTION
 
     try:
@@ -111,7 +111,12 @@ def register(app: typer.Typer) -> None:
     @app.command("approve", help="Approve a held call (see `mcpwrap approvals`). Must be run at a terminal.")
     def approve(
         approval_id: str = typer.Argument(..., metavar="ID", help="the id shown by `mcpwrap approvals`"),
-        remember: str = typer.Option("once", "--remember", "-r", help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)"),
+        remember: str = typer.Option(
+            "once",
+            "--remember",
+            "-r",
+            help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)",
+        ),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),
     ) -> None:
         if remember not in REMEMBER_CHOICES:
@@ -119,8 +124,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         if not _at_terminal():
             typer.echo(
-                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); "
-                "a call cannot be approved from a script or a tool",
+                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); a call cannot be approved from a script or a tool",
                 err=True,
             )
             raise typer.Exit(1)
@@ -148,5 +152,3 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"mcpwrap: {exc}", err=True)
             raise typer.Exit(1)
         typer.echo(f"denied {approval_id} ({entry.get('server')}: {entry.get('tool')})")
-
-

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from .._errors import ProtocolError
+from .._message import Message, Verdict
 from .._protocol import (
     BLOCKED,
     INTERNAL_ERROR,
@@ -24,7 +25,6 @@ from .._protocol import (
     PARSE_ERROR,
     SERVER_UNAVAILABLE,
 )
-from .._message import Message, Verdict
 
 __all__ = [
     "PARSE_ERROR",

@@ -34,17 +34,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from . import jsonrpc as rpc
-from .._chain import Chain, Outcome
+from .._chain import Chain
 from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
-from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
-from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
+from .._log import warning
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
+from . import jsonrpc as rpc
+from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 
 __all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
 
@@ -55,11 +56,7 @@ _IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux 
 
 
 def _log(text: str) -> None:
-    try:
-        sys.stderr.write(f"mcpwrap: {text}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: nothing else to tell
-        pass
+    warning(text)
 
 
 class _Writer:
@@ -124,7 +121,7 @@ class HeldRequest:
 
     __slots__ = ("relay", "msg", "id", "forward_bytes", "held_at", "end_reason", "_on_end", "ended")
 
-    def __init__(self, relay: "Relay", msg: Message, forward_bytes: bytes) -> None:
+    def __init__(self, relay: Relay, msg: Message, forward_bytes: bytes) -> None:
         self.relay = relay
         self.msg = msg
         self.id = msg.id

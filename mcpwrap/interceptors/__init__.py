@@ -45,9 +45,9 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
     ApprovalInterceptor,
 )
 
-SECTIONS: dict[str, Section] = sections_by_key(
-    [*(s for cls in (*INTERCEPTORS, AuditInterceptor) for s in cls.sections), SANDBOX_SECTION]  # sandbox: applied at spawn
-)
+_ALL: tuple[type[Interceptor], ...] = (*INTERCEPTORS, AuditInterceptor)
+# The sandbox section is applied when the server is started (mcpwrap/_sandbox/wrap.py), not by an interceptor.
+SECTIONS: dict[str, Section] = sections_by_key([*(s for cls in _ALL for s in cls.sections), SANDBOX_SECTION])
 
 
 def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:

@@ -46,6 +46,10 @@ import threading
 import time
 from typing import Any
 
+from .._chain import ChainContext, Interceptor
+from .._config import Config, ConfigError, Section, check_keys, expect
+from .._message import APPROVAL_CHANNELS, DEFAULT_APPROVAL_TIMEOUT, ApprovalNeed, Direction, HeldCall, Message, Verdict
+from .._protocol import FORM_ELICITATION_PROTOCOL, MODERN_PROTOCOL
 from .._state.approvals import (
     REMEMBER_CHOICES,
     ApprovalError,
@@ -55,10 +59,6 @@ from .._state.approvals import (
     override_rule,
     write_override_rule,
 )
-from .._chain import ChainContext, Interceptor
-from .._config import Config, ConfigError, Section, check_keys, expect
-from .._message import APPROVAL_CHANNELS, DEFAULT_APPROVAL_TIMEOUT, ApprovalNeed, Direction, HeldCall, Message, Verdict
-from .._protocol import FORM_ELICITATION_PROTOCOL, MODERN_PROTOCOL
 
 __all__ = ["ApprovalSettings", "ApprovalInterceptor", "STATE_PREFIX", "INPUT_KEY"]
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from rig import FAKE, MCPWRAP, RawPeer, child_env, read_audit, wrap_command
 
 from mcpwrap._relay import jsonrpc as rpc
-from rig import FAKE, MCPWRAP, RawPeer, child_env, read_audit, wrap_command
 
 pytestmark = pytest.mark.integration
 

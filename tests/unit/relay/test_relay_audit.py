@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._chain import Chain
 from mcpwrap._message import Direction, PendingRequest, Session
+from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._relay.relay import Relay, _Batch
 
 
