@@ -77,7 +77,10 @@ def in_process(rounds: int) -> list[tuple[str, list[float]]]:
     cases["network: deny (+ network namespace)"] = sandboxed(ServerSandbox(network="deny"))
     cases["network: {hosts} (+ proxy)"] = sandboxed(ServerSandbox(network="hosts", hosts=(HostRule("example.com"),)))
     if shutil.which("bwrap"):
-        bwrap = ["bwrap", "--unshare-user", "--unshare-pid", "--unshare-ipc", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--die-with-parent", "--", *FIRST_BYTE]
+        bwrap = [
+            "bwrap", "--unshare-user", "--unshare-pid", "--unshare-ipc", "--ro-bind", "/", "/", "--dev", "/dev",
+            "--proc", "/proc", "--die-with-parent", "--", *FIRST_BYTE,
+        ]
         cases["reference: bwrap (user/PID/IPC ns, ro /, new /proc)"] = lambda: subprocess.Popen(bwrap, env=env, **popen_kw)
     results: dict[str, list[float]] = {name: [] for name in cases}
     prep: list[float] = []
@@ -113,7 +116,8 @@ def end_to_end(rounds: int) -> list[tuple[str, list[float]]]:
     deny.write_text("version: v1\nsandbox: {network: deny}\n")  # parsed before the spawn
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCPWRAP")}
     env["MCPWRAP_HOME"] = str(work / "home")
-    init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "b", "version": "0"}}}).encode() + b"\n"
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "b", "version": "0"}}
+    init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode() + b"\n"
     cases = {
         "mcpwrap wrap, sandbox: {enabled: false}": off,
         "mcpwrap wrap, default sandbox": plain,

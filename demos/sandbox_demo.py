@@ -43,7 +43,8 @@ def call(command: list[str], env: dict[str, str], cwd: str) -> str:
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     for msg in (
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "demo", "version": "1"}}},
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "demo", "version": "1"}}},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "summarize_notes", "arguments": {}}},
     ):
         proc.stdin.write(json.dumps(msg) + "\n")
@@ -79,7 +80,7 @@ def main() -> int:
         ("mcpwrap, default sandbox", [*MCPWRAP, "--audit-log", str(work / "on.jsonl"), "--", *SERVER], work / "on.jsonl"),
     ]
     print(f"{'run':<28} {'the model saw':<38} the attacker received")
-    for name, command, audit in runs:
+    for name, command, _audit in runs:
         Collector.received.clear()
         text = call(command, env, str(project))
         got = ", ".join(sorted(Collector.received[0])) if Collector.received else "nothing"

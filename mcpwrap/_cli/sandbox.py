@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -61,7 +61,9 @@ def _text(info: dict[str, Any]) -> str:
         for key, value in server["applied"].items():
             lines.append(f"  {_READABLE.get(key, key):<14}{json.dumps(value)}")
         net = server["network"]
-        lines.append(f"  {'network':<14}{net.get('mode')}" + (f" {net.get('hosts')}" if net.get("hosts") else "") + (f" (enforced by {net['enforced_by']})" if net.get("enforced_by") else ""))
+        hosts = f" {net['hosts']}" if net.get("hosts") else ""
+        enforced = f" (enforced by {net['enforced_by']})" if net.get("enforced_by") else ""
+        lines.append(f"  {'network':<14}{net.get('mode')}{hosts}{enforced}")
         for m in server["missing"]:
             lines.append(f"  missing       {m['feature']}: {m['consequence']}")
         lines.append(f"  writable      {', '.join(server['writable'])}")
@@ -85,9 +87,9 @@ def register(app: Any) -> None:
     )
     def check(
         ctx: typer.Context,
-        policy: Optional[str] = typer.Option(None, "--policy", metavar="PATH", help="policy file (default: as mcpwrap wrap)"),
-        name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="the server's name (default: the command's name)"),
-        audit_log: Optional[str] = typer.Option(None, "--audit-log", metavar="PATH", help="as given to mcpwrap wrap (it is protected)"),
+        policy: str | None = typer.Option(None, "--policy", metavar="PATH", help="policy file (default: as mcpwrap wrap)"),
+        name: str | None = typer.Option(None, "--name", metavar="NAME", help="the server's name (default: the command's name)"),
+        audit_log: str | None = typer.Option(None, "--audit-log", metavar="PATH", help="as given to mcpwrap wrap (it is protected)"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         from .._errors import McpwrapError

@@ -17,7 +17,7 @@ class Value:
         names = self.__slots__
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments")
-        values = dict(zip(names, args))
+        values = dict(zip(names, args, strict=False))
         for key, value in kwargs.items():
             if key not in names or key in values:
                 raise TypeError(f"{type(self).__name__}: unexpected or repeated argument {key!r}")
@@ -36,7 +36,7 @@ class Value:
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._fields() == other._fields()  # type: ignore[attr-defined]
+        return isinstance(other, Value) and type(self) is type(other) and self._fields() == other._fields()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._fields()))

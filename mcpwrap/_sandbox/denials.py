@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["DenialScanner", "StderrRelay", "MAX_RECORDS", "LINE_LIMIT"]
 

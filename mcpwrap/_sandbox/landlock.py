@@ -28,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+
 from . import _linux
 
 __all__ = [
@@ -153,7 +154,7 @@ class Ruleset:
         self.rules = 0
 
     @classmethod
-    def create(cls, handled_fs: int, handled_net: int = 0, scoped: int = 0, abi: int | None = None) -> "Ruleset":
+    def create(cls, handled_fs: int, handled_net: int = 0, scoped: int = 0, abi: int | None = None) -> Ruleset:
         abi = abi_version() if abi is None else abi
         if abi < 1:
             raise OSError(38, "Landlock is not available")

@@ -20,7 +20,8 @@ spawns the server first thing). P and G never return from it. G starts the serve
 server, in the same Landlock domain, still cannot ptrace it or read its /proc entries (G is non-dumpable and
 the server holds no capability); an exec failure (command not found) goes to the report pipe as
 ``exec:<errno>`` and the parent raises it as Popen would. Without namespaces the Popen child confines itself
-and Popen executes the server. A failure of the sandbox itself is written to the report pipe, so that the parent can say what failed instead of "Exception occurred in preexec_fn"; a failure
+and Popen executes the server. A failure of the sandbox itself is written to the report pipe, so that the
+parent can say what failed instead of "Exception occurred in preexec_fn"; a failure
 in a stage named ``namespaces: …`` (refused by the system: a sysctl, AppArmor's restriction of unprivileged
 user namespaces, a container's seccomp) makes the parent start again without namespaces.
 

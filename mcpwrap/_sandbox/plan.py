@@ -23,7 +23,8 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._errors import McpwrapError
 from . import _linux, landlock, seccomp
@@ -248,7 +249,8 @@ class SandboxPlan:
             self._record(event, **fields)
 
     def _network_denied(self, host: str, port: int, via: str) -> None:
-        self._emit("sandbox-denied", {"server": self.report.server, "host": host, "port": port, "access": "connect", "via": via, "denied_by": "network.hosts", "source": "proxy"})
+        fields = {"server": self.report.server, "host": host, "port": port, "access": "connect", "via": via}
+        self._emit("sandbox-denied", {**fields, "denied_by": "network.hosts", "source": "proxy"})
 
     def classify(self, path: str) -> str | None:
         """Which part of the profile keeps ``path`` from the server, or None when the profile allows it."""
@@ -273,7 +275,7 @@ class SandboxPlan:
 
 def _read_all(fd: int) -> str:
     """Everything written to a pipe until every writer closed it."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             data = os.read(fd, 4096)
@@ -495,7 +497,8 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
             ruleset.allow_path(path, rights, follow=False, is_dir=rules.kinds[path])
         info = report.applied["landlock"]
         info["tcp"] = bool(ruleset.handled_net)
-        info["scoped"] = [n for n, bit in (("signals", landlock.SCOPE_SIGNAL), ("abstract-unix-sockets", landlock.SCOPE_ABSTRACT_UNIX_SOCKET)) if ruleset.scoped & bit]
+        scopes = (("signals", landlock.SCOPE_SIGNAL), ("abstract-unix-sockets", landlock.SCOPE_ABSTRACT_UNIX_SOCKET))
+        info["scoped"] = [name for name, bit in scopes if ruleset.scoped & bit]
         return ruleset
 
     # --- seccomp ---

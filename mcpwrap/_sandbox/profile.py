@@ -31,6 +31,7 @@ from __future__ import annotations
 import glob
 import os
 import stat
+
 from ._values import Frozen, Value
 from .landlock import DEVICE, FILE_RIGHTS, READ, WRITE
 

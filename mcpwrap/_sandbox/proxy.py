@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .settings import HostRule
 
@@ -49,7 +49,7 @@ def host_allowed(host: str, port: int, rules: tuple[HostRule, ...]) -> bool:
         addr = ipaddress.ip_address(literal)
     except ValueError:
         addr = None
-    if addr is not None and getattr(addr, "ipv4_mapped", None) is not None:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d to the kernel
     name = None if addr is not None else _canonical_name(host)
     for rule in rules:
@@ -230,9 +230,9 @@ class Proxy:
         a listed name must not be re-pointed there by its DNS."""
         last: OSError = OSError("no address")
         for family, kind, proto, _name, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-            ip = ipaddress.ip_address(addr[0])
-            if ip.is_link_local and not host_allowed(addr[0], port, self.rules):  # only address rules match an address
-                raise PermissionError(addr[0])
+            address = str(addr[0])
+            if ipaddress.ip_address(address).is_link_local and not host_allowed(address, port, self.rules):
+                raise PermissionError(address)  # (only address rules can match an address)
             sock = socket.socket(family, kind, proto)
             sock.settimeout(CONNECT_TIMEOUT)
             try:

@@ -21,9 +21,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from rig import EVERYTHING, FILESYSTEM, ROOT, TIME, VENV_BIN, read_audit, sdk_session, wrap_command
-
 from sandbox.users import unprivileged_user
 
 pytestmark = pytest.mark.integration
@@ -69,7 +67,9 @@ class World:
 
     @property
     def protected(self) -> dict[Path, bytes]:
-        return {p: p.read_bytes() for p in (self.mcpwrap_home / "audit.key", self.policy, self.home / ".claude.json", self.project / ".mcp.json", self.mcpwrap_home / "pins" / "server.json") if p.exists()}
+        files = (self.mcpwrap_home / "audit.key", self.policy, self.home / ".claude.json", self.project / ".mcp.json",
+                 self.mcpwrap_home / "pins" / "server.json")
+        return {p: p.read_bytes() for p in files if p.exists()}
 
     def attack(self, **extra) -> dict:
         spec = {
@@ -144,7 +144,10 @@ def test_a_hostile_server_cannot_go_around_mcpwrap(world):
     kinds = by_kind(out)
     # every attack was tried (a result per target), and against both the client and mcpwrap
     assert {r["target"] for r in kinds["proc-write-pipes"]} == {out["client_pid"], out["mcpwrap_pid"], 1}
-    assert set(kinds) >= {"environment", "proc-write-pipes", "proc-read-stdin", "proc-environ", "proc-mem", "ptrace", "signal", "kill-init", "read", "write", "list", "create", "unix-connect"}
+    assert set(kinds) >= {
+        "environment", "proc-write-pipes", "proc-read-stdin", "proc-environ", "proc-mem", "ptrace", "signal", "kill-init",
+        "read", "write", "list", "create", "unix-connect",
+    }
     assert world.protected == before
     # the server saw a PID namespace of its own
     info = kinds["info"][0]["detail"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def in_child(fn: Callable[[], Any]) -> Any:

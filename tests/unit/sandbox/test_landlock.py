@@ -70,7 +70,7 @@ def test_the_parents_pipes_are_out_of_reach_through_proc():
     r, w = os.pipe()
     try:
         for fd, mode in ((w, os.O_WRONLY), (r, os.O_RDONLY)):
-            result = restricted(lambda rs: rs.allow_path("/", READ), lambda: os.open(f"/proc/{parent}/fd/{fd}", mode))
+            result = restricted(lambda rs: rs.allow_path("/", READ), lambda fd=fd, mode=mode: os.open(f"/proc/{parent}/fd/{fd}", mode))
             assert isinstance(result, OSError) and result.errno == 13
     finally:
         os.close(r)
