@@ -26,8 +26,8 @@ in a stage named ``namespaces: …`` (refused by the system: a sysctl, AppArmor'
 user namespaces, a container's seccomp) makes the parent start again without namespaces.
 
 The Landlock ruleset is built in mcpwrap before the fork (a descriptor the children inherit); G adds the rule
-for the /proc it mounted (a new inode), S applies it. Without user namespaces (disabled by the system), S
-applies Landlock, seccomp and no_new_privs alone (the report says what is missing).
+for the /proc it mounted (a new inode) and applies it. Without user namespaces (refused by the system), the
+Popen child applies Landlock, seccomp and no_new_privs alone (the report says what is missing).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Launcher:
         stage = "starting the sandbox"
         try:
             if not self.flags:
-                # No namespaces: this child (S) confines itself; Popen then executes the server in it.
+                # No namespaces: the Popen child confines itself; Popen then executes the server in it.
                 self._confine()
                 return
             stage = "namespaces: creating them"
