@@ -44,6 +44,7 @@ WRAP_EXIT_STATUSES: tuple[tuple[str, str], ...] = (
     ("128+n", "the server was ended by signal n"),
     ("1", "mcpwrap could not run it (e.g. the audit log or its key cannot be used)"),
     ("2", "usage error, or the policy file is invalid"),
+    ("126", "the policy requires the sandbox (sandbox.require) and this kernel cannot apply all of it"),
     ("127", "the server command was not found"),
 )
 

@@ -73,6 +73,8 @@ EXIT_CODES: dict[str, list[tuple[str, str]]] = {
         ("1", "a key exists (use --force), or the key or the log cannot be written"),
         ("2", _USAGE_TEXT),
     ],
+    "sandbox": [("0", "shown"), ("2", "the policy is invalid, or " + _USAGE_TEXT)],
+    "sandbox check": [("0", "shown (also when the kernel supports little or nothing)"), ("2", "the policy is invalid, or " + _USAGE_TEXT)],
     "tools": [("0", "success"), ("1", "the pin store cannot be used, or nothing matched"), ("2", _USAGE_TEXT)],
     "tools list": [("0", "listed"), ("2", _USAGE_TEXT)],
     "tools review": [("0", "shown (also when nothing is held)"), ("1", "the pin store cannot be read"), ("2", _USAGE_TEXT)],

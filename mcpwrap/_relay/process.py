@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 
 from .._errors import CommandNotFound, McpwrapError
 
@@ -24,10 +25,13 @@ CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on
 TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 
 
-def spawn(command: list[str], env: dict | None) -> subprocess.Popen:
-    """Start ``command`` (no shell) with pipes for stdin and stdout; a precise error if it cannot start."""
+def spawn(command: list[str], env: dict | None, popen: Callable[..., subprocess.Popen] | None = None) -> subprocess.Popen:
+    """Start ``command`` (no shell) with pipes for stdin and stdout; a precise error if it cannot start.
+
+    ``popen`` replaces :class:`subprocess.Popen` (same arguments): the sandbox's, which starts the child inside
+    its namespaces and Landlock domain (:mod:`mcpwrap._sandbox`)."""
     try:
-        return subprocess.Popen(
+        return (popen or subprocess.Popen)(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

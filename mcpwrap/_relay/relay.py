@@ -81,8 +81,10 @@ class Relay:
         on_reload: Callable[[], None] | None = None,
         client_in: int = 0,
         client_out: int = 1,
+        sandbox: Any = None,
     ) -> None:
         self.command = command
+        self.sandbox = sandbox  # a mcpwrap._sandbox.SandboxPlan: starts the child sandboxed (None: as is)
         self.session = session
         self.chain = chain if chain is not None else Chain([])  # reconfigured in place on reload
         self.audit = audit
@@ -109,7 +111,7 @@ class Relay:
     # --- process lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.child = process.spawn(self.command, self.env)
+        self.child = process.spawn(self.command, self.env, self.sandbox.popen if self.sandbox is not None else None)
         assert self.child.stdin is not None and self.child.stdout is not None
         self.to_server = PipeWriter(self.child.stdin.fileno(), "server")
         self.to_client = PipeWriter(self.client_out_fd, "client")
