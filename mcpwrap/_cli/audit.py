@@ -250,6 +250,9 @@ def _cells(rec: dict) -> list[str]:
         reason = " ".join(map(str, rec.get("command") or [])) or reason
     elif rec.get("event") == "session-end":
         reason = f"exit {rec.get('exit_code')}"
+    elif rec.get("event") == "sandbox":
+        label = "info"
+        reason = _sandbox_summary(rec)
     elif rec.get("event") == "key-added":
         reason = f"records from here on are authenticated with key {rec.get('key')}; {rec.get('before')} earlier record(s) before it"
     elif rec.get("event") in INFORMATIONAL_EVENTS:
@@ -265,6 +268,17 @@ def _cells(rec: dict) -> list[str]:
         f"{latency:.1f} ms" if isinstance(latency, (int, float)) else "",
         str(reason),
     ]
+
+
+def _sandbox_summary(rec: dict) -> str:
+    """A session's sandbox record in one clause: complete or partial, what applied, the network mode."""
+    if not rec.get("enabled", True):
+        return "sandbox off (the policy disables it)"
+    applied = ", ".join(str(k) for k in (rec.get("applied") or {}))
+    network = (rec.get("network") or {}).get("mode")
+    missing = ", ".join(str(m.get("feature")) for m in rec.get("missing") or () if isinstance(m, dict))
+    text = f"sandbox {'complete' if rec.get('complete') else 'partial'}: {applied or 'nothing applied'}"
+    return text + (f"; network {network}" if network else "") + (f"; missing {missing}" if missing else "")
 
 
 def record_row(rec: dict) -> list[Any]:

@@ -33,6 +33,7 @@ Is it really mcpwrap?
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -215,7 +216,12 @@ def _interpreter_of(script: Path) -> str | None:
 
 def is_mcpwrap_script(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a console script installed by an ``mcpwrap`` distribution (see the module docstring)."""
-    script = Path(_real(path))
+    return _is_mcpwrap_script(_real(path))
+
+
+@functools.lru_cache(maxsize=64)  # a status of a large ~/.claude.json asks about the same few launchers again and again
+def _is_mcpwrap_script(real: str) -> bool:
+    script = Path(real)
     interpreter = _interpreter_of(script)
     if interpreter is None or not os.path.isabs(interpreter):
         return False

@@ -350,3 +350,15 @@ def test_a_replaced_key_starts_a_new_segment(mcpwrap_home):
     assert replaced["sealed"] and replaced["before_key"] == count
     report = json.loads(run("audit", "verify", "--json", str(live)).stdout)
     assert report["status"] == "intact" and report["before_key"] == count
+
+
+def test_tail_shows_a_sessions_sandbox_in_one_clause(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, Session("s1", "files", "alice"), key=None)
+    log.record("session-start", command=["server"], pid=1)
+    log.record("sandbox", enabled=True, complete=False, applied={"landlock": {"abi": 7}, "seccomp": ["io_uring"]},
+               network={"mode": "deny"}, missing=[{"feature": "namespaces", "consequence": "…"}])  # fmt: skip
+    log.close()
+    row = run("audit", "tail", str(path)).stdout.splitlines()[2]
+    assert "(sandbox)" in row and "info" in row
+    assert "sandbox partial: landlock, seccomp; network deny; missing namespaces" in row
