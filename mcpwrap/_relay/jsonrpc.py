@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from orjson import loads as _orjson_loads
+
 from .._errors import ProtocolError
 from .._message import Message, Verdict
 from .._protocol import (
@@ -144,13 +146,6 @@ def _reference_decode(line: bytes) -> Any:
     return value
 
 
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; the reference decoder is always correct
-    def _orjson_loads(line: bytes) -> Any:
-        raise ValueError("orjson unavailable")
-
-
 def check_envelope(value: Any) -> None:
     """Raise :class:`ProtocolError` unless ``value`` is a JSON-RPC 2.0 message object."""
     if not isinstance(value, dict):
@@ -267,7 +262,7 @@ def error_response(msg_id: Any, code: int, message: str, data: Any = None) -> di
 
 
 def block_meta(verdict: Verdict) -> dict:
-    meta = {
+    meta: dict[str, Any] = {
         "action": "block",
         "reason": verdict.reason,
         "rule": verdict.rule,

@@ -1,7 +1,11 @@
-"""The relay: the child process, the two pumps, request tracking and shutdown. It knows nothing of policy.
+"""The relay: request tracking, the two pumps, and refusing what cannot be examined. It knows nothing of policy.
 
     client ──stdin──► [c2s pump] ──chain──► child stdin
     client ◄─stdout── [s2c pump] ◄─chain─── child stdout          child stderr → our stderr (inherited)
+
+The package around this module: :mod:`.framing` cuts lines, :mod:`.jsonrpc` decodes strictly and writes the
+block contract, :mod:`.io` writes to one pipe, :mod:`.process` spawns, signals and ends the server,
+:mod:`.holds` is the handle of a held request, :mod:`.learn` keeps the session's facts up to date.
 
 Design
 - Each pump is an OS thread doing blocking reads of whole chunks: read → frame → decode → chain → write.
@@ -9,96 +13,57 @@ Design
   message); the GIL is released while a pump waits in ``read``/``write``.
 - A message no interceptor modified is forwarded as the exact bytes received. mcpwrap serialises only what
   it writes itself: modified messages, block answers, and errors for refused lines.
+- The writes one read produces are flushed together, audit records first: nothing is forwarded before the
+  record that describes it is written (or, when it cannot be and the audit log's policy is ``block``, it is
+  answered instead of forwarded).
 - Requests are tracked per direction (the client's and the server's ids overlap). A response is matched to
   the request it answers before the chain sees it. Ids mcpwrap sends itself use the ``mcpwrap-`` prefix.
 - Invariant: every request that enters gets exactly one response — from the peer, from mcpwrap when it
   blocks or refuses it, or from mcpwrap when the child exits with the request pending.
-- Held requests (a HOLD verdict, e.g. waiting for a person's approval): the request is neither forwarded nor
-  answered; the relay keeps it as a :class:`HeldRequest` and hands that handle to the verdict's callback, which
-  later *releases* it (the bytes frozen at interception are forwarded and the request becomes pending) or
-  *answers* it (block contract, or a response mcpwrap composes). Exactly one of these happens, decided under
-  the pending lock, so it races safely with the child's exit. Other traffic keeps flowing meanwhile. A held
-  request counts as in flight for the duplicate-id check; the client's ``notifications/cancelled`` ends it
-  without an answer; child exit answers it like a pending request; client EOF ends it.
+- Held requests (a HOLD verdict, e.g. waiting for a person's approval; see :mod:`.holds`): the relay keeps the
+  request in ``held`` and decides its end under the pending lock, so a release, an answer, the client's
+  ``notifications/cancelled`` (ends it without an answer), the child's exit (answers it like a pending
+  request) and the client's EOF (ends it) race safely. Other traffic keeps flowing meanwhile. A held request
+  counts as in flight for the duplicate-id check.
 - mcpwrap's own requests to the client (:meth:`Relay.send_client_request`, ids from :meth:`next_own_id`) are
   answered by the client to mcpwrap: such a response is routed to the registered callback and never reaches
   the server.
-- Lifecycle: client EOF → close the child's stdin → ``CHILD_EXIT_GRACE`` → SIGTERM to the child's process
-  group → ``TERM_GRACE`` → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
-  with the child's status (128+n for a signal). SIGINT/SIGTERM are forwarded to the child's group; SIGHUP
-  calls the reload hook and never kills the relay.
+- Lifecycle (:mod:`.process`): client EOF → close the child's stdin → grace → SIGTERM to the child's group →
+  grace → SIGKILL. When the child exits, what it wrote is drained, pending requests are answered and mcpwrap
+  exits with the child's status. SIGHUP calls the reload hook and never kills the relay.
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import threading
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .._chain import Chain
-from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
+from .._errors import AuditError, McpwrapError, ProtocolError
 from .._log import warning
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
-from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
+from . import holds, learn
 from . import jsonrpc as rpc
 from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
+from .holds import HeldRequest
+from .io import PipeWriter
+from .process import CHILD_EXIT_GRACE, TERM_GRACE, ChildProcess, install_signal_handlers
 
-__all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
+__all__ = ["Relay", "HeldRequest", "AuditLog", "CHILD_EXIT_GRACE", "TERM_GRACE", "DRAIN_GRACE"]
 
-CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
-TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
-_IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux allows 1024)
 
 
-def _log(text: str) -> None:
-    warning(text)
+class AuditLog(Protocol):
+    """What the relay needs of the audit log: queue a record, and write the queued ones."""
 
+    def record(self, event: str, **fields: Any) -> object: ...
 
-class _Writer:
-    """One output pipe, shared by both pumps."""
-
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd = fd
-        self.name = name
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def write(self, *chunks: bytes) -> bool:
-        """Write all chunks in order (``writev``: a large message is never copied to be joined)."""
-        pending = [memoryview(c) for c in chunks if c]
-        if not pending:
-            return True
-        with self.lock:
-            if self.closed:
-                return False
-            try:
-                while pending:
-                    n = os.writev(self.fd, pending[:_IOV_MAX])
-                    while n and pending:
-                        if n >= len(pending[0]):
-                            n -= len(pending[0])
-                            pending.pop(0)
-                        else:
-                            pending[0] = pending[0][n:]
-                            n = 0
-            except OSError:  # EPIPE: the reader is gone
-                self.closed = True
-                return False
-        return True
-
-    def close(self) -> None:
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                try:
-                    os.close(self.fd)
-                except OSError:
-                    pass
+    def flush(self) -> None:
+        """Write what was recorded; raise AuditError when it cannot and the log's policy is ``block``."""
+        ...
 
 
 class _Batch:
@@ -112,91 +77,6 @@ class _Batch:
         self.requests: list[Any] = []  # ids of the requests in ``forward`` (answered here if it can't be sent)
 
 
-class HeldRequest:
-    """A client request the chain held (HOLD verdict): the handle its callback uses to decide it later.
-
-    Every method that ends the hold returns False when it had already ended (released, answered, cancelled by
-    the client, answered on the child's exit, client gone): the first decision wins, the others are no-ops.
-    """
-
-    __slots__ = ("relay", "msg", "id", "forward_bytes", "held_at", "end_reason", "_on_end", "ended")
-
-    def __init__(self, relay: Relay, msg: Message, forward_bytes: bytes) -> None:
-        self.relay = relay
-        self.msg = msg
-        self.id = msg.id
-        self.forward_bytes = forward_bytes  # frozen at interception: what a release sends, byte for byte
-        self.held_at = time.monotonic()
-        self.end_reason: str | None = None
-        self._on_end: list[Callable[[str], None]] = []
-        self.ended = threading.Event()
-
-    @property
-    def progress_token(self) -> Any:
-        params = self.msg.params
-        meta = params.get("_meta") if isinstance(params, dict) else None
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
-        return token if isinstance(token, (str, int)) and not isinstance(token, bool) else None
-
-    @property
-    def held_seconds(self) -> float:
-        return time.monotonic() - self.held_at
-
-    def on_end(self, callback: Callable[[str], None]) -> None:
-        """Call ``callback(reason)`` when the hold ends in any way (also after a release or an answer)."""
-        self._on_end.append(callback)
-        if self.ended.is_set():
-            callback(self.end_reason or "")
-
-    def release(self, envelope: dict | None = None) -> bool:
-        """Forward the frozen request to the server (or ``envelope``, serialised) and track it as pending."""
-        return self.relay._release_held(self, envelope)
-
-    def answer(self, verdict: Verdict) -> bool:
-        """Answer the client with the block contract for ``verdict``; nothing reaches the server."""
-        return self.relay._answer_held(self, rpc.blocked_request_response(self.msg, verdict), "answered", verdict.reason)
-
-    def reply(self, response: dict, reason: str = "answered by mcpwrap") -> bool:
-        """Answer the client with a response mcpwrap composed (its id must be the held request's)."""
-        return self.relay._answer_held(self, response, "answered", reason)
-
-    def progress(self, progress: float, total: float | None = None, message: str | None = None) -> bool:
-        """Send ``notifications/progress`` for this request, if it carried a progressToken and is still held."""
-        token = self.progress_token
-        if token is None or self.ended.is_set():
-            return False
-        params: dict = {"progressToken": token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        return self.relay.send_client_notification("notifications/progress", params)
-
-    def is_ended(self) -> bool:
-        return self.ended.is_set()
-
-    def ask_client(self, method: str, params: dict, on_response: Callable[[dict], None]) -> str | None:
-        """mcpwrap's own request to the client on this hold's behalf (see :meth:`Relay.send_client_request`)."""
-        return self.relay.send_client_request(method, params, on_response)
-
-    def withdraw(self, request_id: str, reason: str) -> bool:
-        return self.relay.cancel_client_request(request_id, reason)
-
-    def audit(self, event: str, **fields: Any) -> None:
-        """Record (and write at once: no pump flushes for a hold's own thread)."""
-        self.relay._audit_event(event, **fields)
-        self.relay._flush_audit()
-
-    def _end(self, reason: str) -> None:
-        self.end_reason = reason
-        self.ended.set()
-        for callback in self._on_end:
-            try:
-                callback(reason)
-            except Exception as exc:  # pragma: no cover - a callback bug must not break the relay
-                _log(f"a held request's end callback failed: {type(exc).__name__}: {exc}")
-
-
 class Relay:
     def __init__(
         self,
@@ -204,7 +84,7 @@ class Relay:
         session: Session,
         chain: Chain | None = None,
         *,
-        audit: Any = None,
+        audit: AuditLog | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         env: dict | None = None,
         on_reload: Callable[[], None] | None = None,
@@ -216,10 +96,10 @@ class Relay:
         self.chain = chain  # replaced atomically by reload; each message reads it once
         self.audit = audit
         self.max_message_bytes = max_message_bytes
-        self.env = env
         self.on_reload = on_reload
         self.client_in = client_in
         self.client_out_fd = client_out
+        self.process = ChildProcess(command, env)
         self.pending: dict[Direction, dict[Any, PendingRequest]] = {
             Direction.CLIENT_TO_SERVER: {},
             Direction.SERVER_TO_CLIENT: {},
@@ -230,57 +110,35 @@ class Relay:
         self._exiting = False  # set once pending requests were answered on the child's exit
         self._own_ids = 0
         self._own_ids_lock = threading.Lock()
-        self.child: subprocess.Popen | None = None
         self.client_eof = threading.Event()
-        self.child_exited = threading.Event()
-        self._stopping = False
 
-    # --- process lifecycle -----------------------------------------------------------------------------------
+    # --- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            self.child = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=None,  # inherited: the server's diagnostics go straight to ours
-                bufsize=0,
-                start_new_session=True,  # own process group: signals reach the whole server tree
-                env=self.env,
-                close_fds=True,
-            )
-        except FileNotFoundError:
-            raise CommandNotFound(f"command not found: {self.command[0]}") from None
-        except PermissionError:
-            err = McpwrapError(f"command is not executable: {self.command[0]}")
-            err.exit_code = 126
-            raise err from None
-        except OSError as exc:
-            err = McpwrapError(f"cannot start {self.command[0]}: {exc.strerror or exc}")
-            err.exit_code = 126
-            raise err from None
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.to_server = _Writer(self.child.stdin.fileno(), "server")
-        self.to_client = _Writer(self.client_out_fd, "client")
-        self._server_stdout = self.child.stdout.fileno()
+        """Spawn the server (before the chain exists: it boots while mcpwrap loads its policy)."""
+        self.process.spawn()
+        self.to_server = PipeWriter(self.process.stdin_fd, "server")
+        self.to_client = PipeWriter(self.client_out_fd, "client")
+        self._server_stdout = self.process.stdout_fd
 
     def run(self) -> int:
         """Relay until the child exits; return mcpwrap's exit status (the child's)."""
-        if self.child is None:
+        if self.chain is None:
+            raise McpwrapError("the relay needs a chain before it can run")
+        if not self.process.started:
             self.start()
-        self._install_signals()
-        self._audit_event("session-start", command=self.command, pid=self.child.pid)
+        install_signal_handlers(self.process, self._reload)
+        self._audit_event("session-start", command=self.command, pid=self.process.pid)
         self._flush_audit()
         c2s = threading.Thread(target=self._pump, args=(Direction.CLIENT_TO_SERVER,), name="mcpwrap-c2s", daemon=True)
         s2c = threading.Thread(target=self._pump, args=(Direction.SERVER_TO_CLIENT,), name="mcpwrap-s2c", daemon=True)
         c2s.start()
         s2c.start()
-        status = self._wait_child()
-        self.child_exited.set()
+        status = self.process.wait()
         s2c.join(DRAIN_GRACE)  # what the child wrote before exiting is still delivered
         if s2c.is_alive():
             # A grandchild still holds the pipe open: end the group so nothing outlives us.
-            self._signal_group(signal.SIGKILL)
+            self.process.signal_group(signal.SIGKILL)
             s2c.join(DRAIN_GRACE)
         self._answer_pending_on_exit(status)
         self._audit_event("session-end", exit_code=status)
@@ -288,60 +146,20 @@ class Relay:
         self.chain.close()
         return status
 
-    def _wait_child(self) -> int:
-        assert self.child is not None
-        while True:
-            try:
-                rc = self.child.wait()
-                break
-            except KeyboardInterrupt:  # pragma: no cover - SIGINT is handled, kept as a guard
-                continue
-        self._signal_group(signal.SIGKILL)  # reap stragglers of the group: no orphans
-        return 128 + (-rc) if rc < 0 else rc
-
-    def _install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def forward(signum: int, _frame: Any) -> None:
-            self._signal_group(signum)
-
-        def reload(_signum: int, _frame: Any) -> None:
-            if self.on_reload is not None:
-                threading.Thread(target=self.on_reload, name="mcpwrap-reload", daemon=True).start()
-
-        signal.signal(signal.SIGINT, forward)
-        signal.signal(signal.SIGTERM, forward)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, reload)
-        if hasattr(signal, "SIGPIPE"):
-            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-
     def abort(self) -> None:
         """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
-        if self.child is not None and self.child.poll() is None:
-            self._signal_group(signal.SIGKILL)
-            self.child.wait()
+        self.process.kill()
 
-    def _signal_group(self, signum: int) -> None:
-        if self.child is None:
-            return
-        try:
-            os.killpg(self.child.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
+    def _reload(self) -> None:
+        if self.on_reload is not None:
+            self.on_reload()
 
     def _client_gone(self) -> None:
         """The client closed our stdin: let the server finish, then make sure it ends."""
         self.client_eof.set()
         self._end_holds("the client closed the connection")
         self.to_server.close()
-        assert self.child is not None
-        for sig, grace in ((None, CHILD_EXIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
-            if sig is not None:
-                self._signal_group(sig)
-            if grace is None or self.child_exited.wait(grace):
-                return
+        self.process.end()
 
     # --- pumps -----------------------------------------------------------------------------------------------
 
@@ -362,7 +180,7 @@ class Relay:
                 if out.reply:
                     reply_to.write(*out.reply)
         except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
-            _log(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
+            warning(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
         if direction is Direction.CLIENT_TO_SERVER:
             self._client_gone()
 
@@ -508,13 +326,16 @@ class Relay:
                 return _DROPPED
         msg = Message(direction, line, envelope, self.session, request, in_batch=in_batch)
         if direction is Direction.CLIENT_TO_SERVER and msg.kind is not Kind.RESULT and msg.kind is not Kind.ERROR:
-            self._learn_from_client(msg)
+            learn.from_client(self.session, msg)
         chain = self.chain
+        assert chain is not None  # run() refuses to start without one
         outcome = chain.run(msg)
         result: Any = None
         held: HeldRequest | None = None
         if outcome.action is Action.HOLD:
-            held = self._hold(msg, line)
+            held = HeldRequest(self, msg, holds.freeze(msg, line))
+            with self._pending_lock:
+                self.held[msg_id] = held
             result = _DROPPED
         elif outcome.action is Action.BLOCK:
             verdict = outcome.decisive
@@ -535,10 +356,10 @@ class Relay:
         elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
             self._mark_cancelled(direction, msg)
         if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
-            self._learn_from_server(msg, result if isinstance(result, dict) else envelope)
+            learn.from_server(self.session, msg, result if isinstance(result, dict) else envelope)
         chain.observe(msg, outcome)
         if held is not None:
-            self._start_hold(held, outcome.decisive)
+            holds.start(held, outcome.decisive)
         return result
 
     def _refuse(
@@ -583,54 +404,9 @@ class Relay:
             size=size if size is not None else len(line),
             answered=answered,
         )
-        _log(f"refused a {direction.value} message: {error}")
+        warning(f"refused a {direction.value} message: {error}")
 
-    # --- session knowledge -----------------------------------------------------------------------------------
-
-    def _learn_from_client(self, msg: Message) -> None:
-        params = msg.params
-        if not isinstance(params, dict):
-            return
-        if msg.method == "initialize":
-            s = self.session
-            s.protocol_version = params.get("protocolVersion") if isinstance(params.get("protocolVersion"), str) else s.protocol_version
-            if isinstance(params.get("capabilities"), dict):
-                s.client_capabilities = params["capabilities"]
-            if isinstance(params.get("clientInfo"), dict):
-                s.client_info = params["clientInfo"]
-            return
-        meta = params.get("_meta")
-        if isinstance(meta, dict) and isinstance(meta.get(META_PROTOCOL_VERSION), str):
-            s = self.session
-            s.protocol_version = meta[META_PROTOCOL_VERSION]
-            s.stateless = True
-            if isinstance(meta.get(META_CLIENT_CAPABILITIES), dict):
-                s.client_capabilities = meta[META_CLIENT_CAPABILITIES]
-            if isinstance(meta.get(META_CLIENT_INFO), dict):
-                s.client_info = meta[META_CLIENT_INFO]
-
-    def _learn_from_server(self, msg: Message, envelope: dict) -> None:
-        if msg.kind is Kind.NOTIFICATION:
-            if msg.method == "notifications/tools/list_changed":
-                self.session.tools.forget()
-            return
-        if msg.kind is not Kind.RESULT or msg.request is None:
-            return
-        result = envelope.get("result")
-        if not isinstance(result, dict):
-            return
-        method = msg.request.method
-        if method == "tools/list" and isinstance(result.get("tools"), list):
-            params = msg.request.params if isinstance(msg.request.params, dict) else {}
-            self.session.tools.record_page(result["tools"], first_page="cursor" not in params, last_page=not result.get("nextCursor"))
-        elif method in ("initialize", "server/discover"):
-            s = self.session
-            if method == "initialize" and isinstance(result.get("protocolVersion"), str):
-                s.protocol_version = result["protocolVersion"]
-            if isinstance(result.get("serverInfo"), dict):
-                s.server_info = result["serverInfo"]
-            if isinstance(result.get("instructions"), str):
-                s.server_instructions = result["instructions"]
+    # --- ends: cancellation, undeliverable requests, the child's exit ----------------------------------------
 
     def _mark_cancelled(self, direction: Direction, msg: Message) -> None:
         params = msg.params
@@ -640,7 +416,7 @@ class Relay:
                 held = self.held.pop(params["requestId"], None) if direction is Direction.CLIENT_TO_SERVER else None
             if held is not None:  # a cancelled request is not answered (MCP cancellation)
                 self._audit_event("hold-ended", id=held.id, method=held.msg.method, tool=held.msg.tool_name, reason="cancelled by the client")
-                held._end("cancelled by the client")
+                held.end("cancelled by the client")
             if request is not None:
                 request.cancelled = True
 
@@ -696,45 +472,15 @@ class Relay:
             self._flush_audit()
             self.to_client.write(*answers)
         for h in held:
-            h._end(f"server exited with status {status}")
+            h.end(f"server exited with status {status}")
 
-    # --- helpers ---------------------------------------------------------------------------------------------
+    # --- held requests (HoldOwner) and mcpwrap's own messages to the client -------------------------------
 
     def next_own_id(self) -> str:
         """An id for a request mcpwrap sends itself; the prefix keeps it apart from both peers' ids."""
         with self._own_ids_lock:
             self._own_ids += 1
             return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
-
-    # --- held requests and mcpwrap's own messages to the client ------------------------------------------------
-
-    def _hold(self, msg: Message, line: bytes) -> HeldRequest:
-        # Freeze what a release will forward now: later changes to the envelope object cannot reach the server.
-        if msg.modified:
-            frozen = rpc.encode(rpc.annotate_modified(msg))
-        elif msg.in_batch:
-            frozen = rpc.encode(msg.envelope)
-        else:
-            frozen = line + b"\n"
-        held = HeldRequest(self, msg, frozen)
-        with self._pending_lock:
-            self.held[msg.id] = held
-        return held
-
-    def _start_hold(self, held: HeldRequest, verdict: Verdict | None) -> None:
-        callback = verdict.hold if verdict is not None else None
-        try:
-            if not callable(callback):
-                raise TypeError("a hold verdict needs a callable hold")
-            callback(held)
-        except Exception as exc:  # fail closed: a hold that cannot be started is answered with a block
-            held.answer(
-                Verdict.block(
-                    f"the request was held but could not be decided ({type(exc).__name__}: {exc})",
-                    rule="interceptor-error",
-                    interceptor=verdict.interceptor if verdict is not None else "relay",
-                )
-            )
 
     def _take_held(self, held: HeldRequest) -> bool:
         """Whether ``held`` was still held (and is no longer). Caller holds _pending_lock."""
@@ -743,7 +489,7 @@ class Relay:
             return True
         return False
 
-    def _release_held(self, held: HeldRequest, envelope: dict | None) -> bool:
+    def release_held(self, held: HeldRequest, envelope: dict | None) -> bool:
         data = held.forward_bytes if envelope is None else rpc.encode(envelope)
         params = held.msg.envelope.get("params") if envelope is None else envelope.get("params")
         with self._pending_lock:
@@ -753,16 +499,19 @@ class Relay:
             if not server_gone:
                 self.pending[Direction.CLIENT_TO_SERVER][held.id] = PendingRequest(held.id, held.msg.method or "", Direction.CLIENT_TO_SERVER, params)
         if server_gone:
-            response = rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", {"mcpwrap": {"action": "error", "reason": "server exited"}})
+            response = rpc.error_response(
+                held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", {"mcpwrap": {"action": "error", "reason": "server exited"}}
+            )
             self.to_client.write(rpc.encode(response))
-            held._end("server exited")
+            held.end("server exited")
             return False
-        self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data))
+        held_ms = round(held.held_seconds * 1000, 3)
+        self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=held_ms, size=len(data))
         if not self._flush_audit():  # the release cannot be recorded (audit.on_failure: block): answer, don't forward
             with self._pending_lock:
                 self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
             self.to_client.write(rpc.encode(rpc.blocked_request_response(held.msg, _audit_unwritable())))
-            held._end("audit log unwritable")
+            held.end("audit log unwritable")
             return False
         if not self.to_server.write(data):  # the server's stdin closed meanwhile: answer instead of losing it
             with self._pending_lock:
@@ -771,17 +520,19 @@ class Relay:
                 self._audit_event("answered-on-exit", direction="s2c", id=held.id, method=request.method, tool=request.tool_name, reason="server stdin closed")
                 self._flush_audit()
                 self.to_client.write(rpc.encode(rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
-        held._end("released")
+        held.end("released")
         return True
 
-    def _answer_held(self, held: HeldRequest, response: dict, event: str, reason: str) -> bool:
+    def answer_held(self, held: HeldRequest, response: dict, reason: str) -> bool:
         with self._pending_lock:
             if not self._take_held(held):
                 return False
-        self._audit_event("hold-" + event, id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason)
+        self._audit_event(
+            "hold-answered", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason
+        )
         self._flush_audit()
         self.to_client.write(rpc.encode(response))
-        held._end(event)
+        held.end("answered")
         return True
 
     def _end_holds(self, reason: str) -> None:
@@ -792,7 +543,7 @@ class Relay:
             self._own_requests.clear()
         for h in held:
             self._audit_event("hold-ended", id=h.id, method=h.msg.method, tool=h.msg.tool_name, reason=reason)
-            h._end(reason)
+            h.end(reason)
         if held:
             self._flush_audit()
 
@@ -841,7 +592,12 @@ class Relay:
         try:
             on_response(envelope)
         except Exception as exc:  # the callback's owner decides; a failure here must not stop the pump
-            _log(f"handling the client's answer to {own_id} failed: {type(exc).__name__}: {exc}")
+            warning(f"handling the client's answer to {own_id} failed: {type(exc).__name__}: {exc}")
+
+    def record_now(self, event: str, **fields: Any) -> None:
+        """Record an audit event and write it at once (for a hold's own thread: no pump flushes there)."""
+        self._audit_event(event, **fields)
+        self._flush_audit()
 
     def _audit_event(self, event: str, **fields: Any) -> None:
         if self.audit is not None:
