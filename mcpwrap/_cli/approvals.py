@@ -16,6 +16,7 @@ import time
 import typer
 
 from .._state.approvals import REMEMBER_CHOICES, ApprovalError, ApprovalQueue
+from .common import fail
 
 __all__ = ["register"]
 
@@ -103,10 +104,9 @@ def register(app: typer.Typer) -> None:
                     time.sleep(WATCH_REFRESH)
                     live.update(_show(queue.pending()))
         except ApprovalError as exc:
-            typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            fail(str(exc))
         except KeyboardInterrupt:
-            raise typer.Exit(0)
+            raise typer.Exit(0) from None
 
     @app.command("approve", help="Approve a held call (see `mcpwrap approvals`). Must be run at a terminal.")
     def approve(
@@ -120,14 +120,9 @@ def register(app: typer.Typer) -> None:
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),
     ) -> None:
         if remember not in REMEMBER_CHOICES:
-            typer.echo(f"mcpwrap: --remember must be one of {', '.join(REMEMBER_CHOICES)}", err=True)
-            raise typer.Exit(2)
+            fail(f"--remember must be one of {', '.join(REMEMBER_CHOICES)}", 2)
         if not _at_terminal():
-            typer.echo(
-                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); a call cannot be approved from a script or a tool",
-                err=True,
-            )
-            raise typer.Exit(1)
+            fail("approve must be run by a person in a terminal (standard input is not a terminal); a call cannot be approved from a script or a tool")
         queue = _queue()
         try:
             entry = queue.get(approval_id)
@@ -140,8 +135,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             queue.decide(approval_id, "approve", remember=remember)
         except ApprovalError as exc:
-            typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            fail(str(exc))
         typer.echo(f"approved {approval_id}" + (f" (remember: {remember})" if remember != "once" else ""))
 
     @app.command("deny", help="Deny a held call (see `mcpwrap approvals`); the client gets the block answer.")
@@ -149,6 +143,5 @@ def register(app: typer.Typer) -> None:
         try:
             entry = _queue().decide(approval_id, "deny")
         except ApprovalError as exc:
-            typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            fail(str(exc))
         typer.echo(f"denied {approval_id} ({entry.get('server')}: {entry.get('tool')})")
