@@ -51,12 +51,12 @@ from .holds import HeldRequest
 from .io import PipeWriter
 from .process import CHILD_EXIT_GRACE, TERM_GRACE, ChildProcess, install_signal_handlers
 
-__all__ = ["Relay", "HeldRequest", "AuditLog", "CHILD_EXIT_GRACE", "TERM_GRACE", "DRAIN_GRACE"]
+__all__ = ["Relay", "HeldRequest", "AuditQueue", "CHILD_EXIT_GRACE", "TERM_GRACE", "DRAIN_GRACE"]
 
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
 
 
-class AuditLog(Protocol):
+class AuditQueue(Protocol):
     """What the relay needs of the audit log: queue a record, and write the queued ones."""
 
     def record(self, event: str, **fields: Any) -> object: ...
@@ -84,7 +84,7 @@ class Relay:
         session: Session,
         chain: Chain | None = None,
         *,
-        audit: AuditLog | None = None,
+        audit: AuditQueue | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         env: dict | None = None,
         on_reload: Callable[[], None] | None = None,
