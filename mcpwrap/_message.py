@@ -214,7 +214,7 @@ class Message:
         self.in_batch = in_batch
         self.notes = Notes()
         method = envelope.get("method")
-        self.id = envelope.get("id")
+        self.id: Any = envelope.get("id")
         if isinstance(method, str):
             self.kind = Kind.REQUEST if "id" in envelope else Kind.NOTIFICATION
             self.method = method

@@ -16,7 +16,6 @@ import time
 import typer
 
 from .._state.approvals import REMEMBER_CHOICES, ApprovalError, ApprovalQueue
-from .common import fail
 
 __all__ = ["register"]
 
@@ -104,7 +103,8 @@ def register(app: typer.Typer) -> None:
                     time.sleep(WATCH_REFRESH)
                     live.update(_show(queue.pending()))
         except ApprovalError as exc:
-            fail(str(exc))
+            typer.echo(f"mcpwrap: {exc}", err=True)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
 
@@ -115,14 +115,21 @@ def register(app: typer.Typer) -> None:
             "once",
             "--remember",
             "-r",
-            help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)",
+            help="once | session (this tool, until the client disconnects) | "
+            "always (this tool with these arguments, written to policy.overrides.yaml)",
         ),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),
     ) -> None:
         if remember not in REMEMBER_CHOICES:
-            fail(f"--remember must be one of {', '.join(REMEMBER_CHOICES)}", 2)
+            typer.echo(f"mcpwrap: --remember must be one of {', '.join(REMEMBER_CHOICES)}", err=True)
+            raise typer.Exit(2)
         if not _at_terminal():
-            fail("approve must be run by a person in a terminal (standard input is not a terminal); a call cannot be approved from a script or a tool")
+            typer.echo(
+                "mcpwrap: approve must be run by a person in a terminal (standard input is not a terminal); "
+                "a call cannot be approved from a script or a tool",
+                err=True,
+            )
+            raise typer.Exit(1)
         queue = _queue()
         try:
             entry = queue.get(approval_id)
@@ -135,7 +142,8 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             queue.decide(approval_id, "approve", remember=remember)
         except ApprovalError as exc:
-            fail(str(exc))
+            typer.echo(f"mcpwrap: {exc}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"approved {approval_id}" + (f" (remember: {remember})" if remember != "once" else ""))
 
     @app.command("deny", help="Deny a held call (see `mcpwrap approvals`); the client gets the block answer.")
@@ -143,5 +151,6 @@ def register(app: typer.Typer) -> None:
         try:
             entry = _queue().decide(approval_id, "deny")
         except ApprovalError as exc:
-            fail(str(exc))
+            typer.echo(f"mcpwrap: {exc}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"denied {approval_id} ({entry.get('server')}: {entry.get('tool')})")

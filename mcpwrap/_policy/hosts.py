@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from typing import Any
 
 __all__ = ["canonical_host", "host_readings"]
 
@@ -124,6 +125,10 @@ def _is_ip(canonical: str) -> bool:
     return True
 
 
+_DIGIT = re.compile(r"\d")
+_AUTHORITY = re.compile(r"[^/?#\\]*")
+
+
 def _token_reading(token: str, urls_only: bool) -> str | None:
     """``token`` with its host written canonically, or None when that changes nothing.
 
@@ -131,17 +136,15 @@ def _token_reading(token: str, urls_only: bool) -> str | None:
     http/https/ws/wss/ftp) or, as curl, wget and nc read their arguments, ``host[:port][/path]`` without a
     scheme — then only an IP literal counts as a host (a bare word is far more often not one).
     """
-    m = _URL_START.match(token)
+    m = _URL_START.match(token) if ":" in token else None
     if m is not None:
         start, url = m.end(), True
-    elif urls_only:
+    elif urls_only or (_DIGIT.search(token) is None and "[" not in token):
         return None
     else:
         start, url = 0, False
-    end = start
-    while end < len(token) and token[end] not in "/?#\\":
-        end += 1
-    authority = token[start:end]
+    authority = _AUTHORITY.match(token, start).group(0)  # type: ignore[union-attr]  # matches the empty string
+    end = start + len(authority)
     if not authority or len(authority) > 2048:
         return None
     host, port = _split_authority(authority)
@@ -155,6 +158,22 @@ def _token_reading(token: str, urls_only: bool) -> str | None:
     return rebuilt if rebuilt != token else None
 
 
+# A superset of the values canonicalisation could change: a URL, a digit followed by '.', ':', 'x' or 'X' (IPv4
+# forms, IPv6, hex), a long digit run (one-part IPv4), '[' (bracketed IPv6), full-width digits. Most argument
+# values have none of them and get no host reading after one linear scan; the others get the token pass.
+_CANDIDATE_PATTERN = r"::|://|(?i:\b(?:https?|wss?|ftp):)|\d[.:xX]|\d{8}|\[|[\x{FF10}-\x{FF19}]"
+_candidate: Any = None
+
+
+def _has_candidate(value: str) -> bool:
+    global _candidate
+    if _candidate is None:
+        from .._re2 import compile_regex
+
+        _candidate = compile_regex(_CANDIDATE_PATTERN)
+    return _candidate.search(value) is not None
+
+
 def host_readings(value: str, *, urls_only: bool = False) -> list[str]:
     """``value`` with every host in it written canonically (an empty list if nothing changes).
 
@@ -163,7 +182,7 @@ def host_readings(value: str, *, urls_only: bool = False) -> list[str]:
     ``urls_only``, only tokens with a scheme count: a bare ``1.5`` or ``12:30`` is then not read as an address
     (what an allow rule needs: every reading it gets must be one the value really has).
     """
-    if len(value) > MAX_SCANNED_CHARS:
+    if len(value) > MAX_SCANNED_CHARS or not _has_candidate(value):
         return []
     pieces: list[str] = []
     last = 0

@@ -61,8 +61,16 @@ def is_path_like(value: str) -> bool:
 
 def could_be_relative_path(value: str) -> bool:
     """Whether a server could open ``value`` as a path relative to its working directory although
-    :func:`is_path_like` does not say so (``.ssh/id_rsa``, ``docs/x.md``, ``id_rsa``): one line, no URL scheme."""
-    return 0 < len(value) <= MAX_PATH_CHARS and "\n" not in value and not _SCHEME.match(value) and not is_path_like(value)
+    :func:`is_path_like` does not say so (``.ssh/id_rsa``, ``docs/x.md``): a directory separator or a leading dot,
+    one line, no URL scheme. (A bare file name is not read as a path: it names a file of the working directory,
+    which a rule about a directory's contents catches only if the server runs there.)"""
+    return (
+        0 < len(value) <= MAX_PATH_CHARS
+        and ("/" in value or value[0] == "." or "\\" in value)
+        and "\n" not in value
+        and not _SCHEME.match(value)
+        and not is_path_like(value)
+    )
 
 
 MAX_PATH_CHARS = 4096  # PATH_MAX: a longer value is not opened as a path

@@ -1,11 +1,9 @@
-"""Writing to one pipe: the client's stdout or the server's stdin.
+"""Writing to a pipe: one writer per output, shared by everything that writes there.
 
-Both pumps (and a held request's decision, from its own thread) write to the same two pipes, so each pipe has
-one :class:`PipeWriter` that serialises writers with a lock: the chunks of one ``write`` call reach the pipe
-together and in order, never interleaved with another call's. Chunks go out with ``writev``, so a large
-message and its newline are never copied to be joined. Once the reader is gone (``EPIPE``), or the pipe was
-closed on purpose, every later write reports False instead of raising: the caller answers what could not be
-delivered.
+A message is written with ``writev`` from the pieces it came in (a large message is never copied to be
+joined), and all pieces of one call land together: the writer's lock keeps another writer's message from
+interleaving. A write to a pipe whose reader is gone (EPIPE) closes the writer and reports False; the caller
+then answers what could not be delivered.
 """
 
 from __future__ import annotations
@@ -21,8 +19,6 @@ IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux a
 class PipeWriter:
     """One output pipe, shared by both pumps."""
 
-    __slots__ = ("fd", "name", "lock", "closed")
-
     def __init__(self, fd: int, name: str) -> None:
         self.fd = fd
         self.name = name
@@ -30,7 +26,7 @@ class PipeWriter:
         self.closed = False
 
     def write(self, *chunks: bytes) -> bool:
-        """Write all chunks in order; False when the pipe is closed (nothing more can be delivered)."""
+        """Write all chunks in order (``writev``: a large message is never copied to be joined)."""
         pending = [memoryview(c) for c in chunks if c]
         if not pending:
             return True
@@ -53,7 +49,6 @@ class PipeWriter:
         return True
 
     def close(self) -> None:
-        """Close the pipe (for the server's stdin: the end-of-input that asks it to exit)."""
         with self.lock:
             if not self.closed:
                 self.closed = True

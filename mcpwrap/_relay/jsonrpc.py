@@ -13,8 +13,6 @@ import json
 import re
 from typing import Any
 
-from orjson import loads as _orjson_loads
-
 from .._errors import ProtocolError
 from .._message import Message, Verdict
 from .._protocol import (
@@ -144,6 +142,9 @@ def _reference_decode(line: bytes) -> Any:
     except ValueError as exc:
         raise ProtocolError(f"message is not valid JSON ({exc})", PARSE_ERROR) from None
     return value
+
+
+from orjson import loads as _orjson_loads  # noqa: E402  (after the reference decoder it is checked against)
 
 
 def check_envelope(value: Any) -> None:

@@ -1,12 +1,9 @@
-"""What the relay learns about the session from the traffic: protocol version, capabilities, peers, tools.
+"""What the relay learns about the session from the traffic it forwards.
 
-Interceptors read the :class:`~mcpwrap._message.Session`; only the relay writes it, from here. The client's
-side is learned before the chain sees a request (its capabilities decide, e.g., whether an approval form can
-be shown for that very request); the server's side only from what is forwarded, after the chain decided, so
-the tool catalog holds what the client was actually shown.
-
-A session may be stateful (``initialize`` carries the version and capabilities once) or stateless
-(2026-07-28: every request carries them in ``_meta``); a wrapper cannot assume either, so both are read.
+From the client: the protocol version, capabilities and client info (at ``initialize``, or from every
+stateless request's ``_meta``). From the server, after the chain has decided — so the session holds what the
+client was really shown: the tools listed (:class:`mcpwrap._message.ToolCatalog`), server info and
+instructions. Interceptors read these facts; only the relay writes them.
 """
 
 from __future__ import annotations
@@ -14,11 +11,11 @@ from __future__ import annotations
 from .._message import Kind, Message, Session
 from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
 
-__all__ = ["from_client", "from_server"]
+__all__ = ["learn_from_client", "learn_from_server"]
 
 
-def from_client(session: Session, msg: Message) -> None:
-    """Learn from a client request or notification (before the chain runs)."""
+def learn_from_client(session: Session, msg: Message) -> None:
+    """What a client request tells about the session: protocol version, capabilities, client info."""
     params = msg.params
     if not isinstance(params, dict):
         return
@@ -40,9 +37,8 @@ def from_client(session: Session, msg: Message) -> None:
         if isinstance(meta.get(META_CLIENT_INFO), dict):
             s.client_info = meta[META_CLIENT_INFO]
 
-
-def from_server(session: Session, msg: Message, envelope: dict) -> None:
-    """Learn from a server message as forwarded (``envelope`` is what the client receives)."""
+def learn_from_server(session: Session, msg: Message, envelope: dict) -> None:
+    """What a forwarded server message tells: the tools listed, server info and instructions."""
     if msg.kind is Kind.NOTIFICATION:
         if msg.method == "notifications/tools/list_changed":
             session.tools.forget()

@@ -36,22 +36,23 @@ Design
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._chain import Chain
-from .._errors import AuditError, McpwrapError, ProtocolError
+from .._errors import AuditError, ProtocolError
 from .._log import warning
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
-from . import holds, learn
+from . import holds, process
 from . import jsonrpc as rpc
 from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 from .holds import HeldRequest
 from .io import PipeWriter
-from .process import CHILD_EXIT_GRACE, TERM_GRACE, ChildProcess, install_signal_handlers
+from .learn import learn_from_client, learn_from_server
 
-__all__ = ["Relay", "HeldRequest", "AuditQueue", "CHILD_EXIT_GRACE", "TERM_GRACE", "DRAIN_GRACE"]
+__all__ = ["Relay", "HeldRequest", "AuditQueue", "DRAIN_GRACE"]
 
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
 
@@ -90,16 +91,18 @@ class Relay:
         on_reload: Callable[[], None] | None = None,
         client_in: int = 0,
         client_out: int = 1,
+        sandbox: Any = None,
     ) -> None:
         self.command = command
+        self.sandbox = sandbox  # a mcpwrap._sandbox.SandboxPlan: starts the child sandboxed (None: as is)
         self.session = session
-        self.chain = chain  # replaced atomically by reload; each message reads it once
+        self.chain = chain if chain is not None else Chain([])  # reconfigured in place on reload
         self.audit = audit
         self.max_message_bytes = max_message_bytes
+        self.env = env
         self.on_reload = on_reload
         self.client_in = client_in
         self.client_out_fd = client_out
-        self.process = ChildProcess(command, env)
         self.pending: dict[Direction, dict[Any, PendingRequest]] = {
             Direction.CLIENT_TO_SERVER: {},
             Direction.SERVER_TO_CLIENT: {},
@@ -110,35 +113,38 @@ class Relay:
         self._exiting = False  # set once pending requests were answered on the child's exit
         self._own_ids = 0
         self._own_ids_lock = threading.Lock()
+        self.child: subprocess.Popen | None = None
         self.client_eof = threading.Event()
+        self.child_exited = threading.Event()
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Spawn the server (before the chain exists: it boots while mcpwrap loads its policy)."""
-        self.process.spawn()
-        self.to_server = PipeWriter(self.process.stdin_fd, "server")
+        """Spawn the server (before the chain is configured: it boots while mcpwrap loads its policy)."""
+        self.child = process.spawn(self.command, self.env, self.sandbox.popen if self.sandbox is not None else None)
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.to_server = PipeWriter(self.child.stdin.fileno(), "server")
         self.to_client = PipeWriter(self.client_out_fd, "client")
-        self._server_stdout = self.process.stdout_fd
+        self._server_stdout = self.child.stdout.fileno()
 
     def run(self) -> int:
         """Relay until the child exits; return mcpwrap's exit status (the child's)."""
-        if self.chain is None:
-            raise McpwrapError("the relay needs a chain before it can run")
-        if not self.process.started:
+        if self.child is None:
             self.start()
-        install_signal_handlers(self.process, self._reload)
-        self._audit_event("session-start", command=self.command, pid=self.process.pid)
+        assert self.child is not None
+        process.install_signal_handlers(self._signal_group, self._reload)
+        self._audit_event("session-start", command=self.command, pid=self.child.pid)
         self._flush_audit()
         c2s = threading.Thread(target=self._pump, args=(Direction.CLIENT_TO_SERVER,), name="mcpwrap-c2s", daemon=True)
         s2c = threading.Thread(target=self._pump, args=(Direction.SERVER_TO_CLIENT,), name="mcpwrap-s2c", daemon=True)
         c2s.start()
         s2c.start()
-        status = self.process.wait()
+        status = process.exit_status(self.child)
+        self.child_exited.set()
         s2c.join(DRAIN_GRACE)  # what the child wrote before exiting is still delivered
         if s2c.is_alive():
             # A grandchild still holds the pipe open: end the group so nothing outlives us.
-            self.process.signal_group(signal.SIGKILL)
+            self._signal_group(signal.SIGKILL)
             s2c.join(DRAIN_GRACE)
         self._answer_pending_on_exit(status)
         self._audit_event("session-end", exit_code=status)
@@ -148,7 +154,10 @@ class Relay:
 
     def abort(self) -> None:
         """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
-        self.process.kill()
+        process.kill_and_reap(self.child)
+
+    def _signal_group(self, signum: int) -> None:
+        process.signal_group(self.child, signum)
 
     def _reload(self) -> None:
         if self.on_reload is not None:
@@ -159,7 +168,8 @@ class Relay:
         self.client_eof.set()
         self._end_holds("the client closed the connection")
         self.to_server.close()
-        self.process.end()
+        assert self.child is not None
+        process.end_after_eof(self.child, self.child_exited)
 
     # --- pumps -----------------------------------------------------------------------------------------------
 
@@ -326,9 +336,8 @@ class Relay:
                 return _DROPPED
         msg = Message(direction, line, envelope, self.session, request, in_batch=in_batch)
         if direction is Direction.CLIENT_TO_SERVER and msg.kind is not Kind.RESULT and msg.kind is not Kind.ERROR:
-            learn.from_client(self.session, msg)
+            learn_from_client(self.session, msg)
         chain = self.chain
-        assert chain is not None  # run() refuses to start without one
         outcome = chain.run(msg)
         result: Any = None
         held: HeldRequest | None = None
@@ -356,7 +365,7 @@ class Relay:
         elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
             self._mark_cancelled(direction, msg)
         if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
-            learn.from_server(self.session, msg, result if isinstance(result, dict) else envelope)
+            learn_from_server(self.session, msg, result if isinstance(result, dict) else envelope)
         chain.observe(msg, outcome)
         if held is not None:
             holds.start(held, outcome.decisive)

@@ -17,7 +17,7 @@ Design and invariants
 - The ids are short random tokens, not secrets: acting on one needs the user's files. They are never written
   into anything the model reads (block reasons name the command, never the id).
 - The HMAC key (``approval.key``, 32 random bytes, 0600) protects the state mcpwrap hands to stateless
-  clients (see :mod:`mcpwrap.interceptors.approval.token`); created once per installation, race-free.
+  clients (see :mod:`mcpwrap.interceptors.approval`); created once per installation, race-free.
 - "Remember always" adds an ``allow`` rule (:func:`override_rule`) to the overrides store,
   :mod:`mcpwrap._state.overrides` (:func:`write_override_rule`).
 """

@@ -19,6 +19,7 @@ from .._audit.writer import AuditLog
 from .._chain import Chain, ChainContext, Interceptor
 from .._config import Config, Section, load_config, parse_config, sections_by_key
 from .._message import Session
+from .._sandbox.settings import SANDBOX_SECTION
 from .approval import ApprovalInterceptor
 from .audit import AuditInterceptor
 from .injection import InjectionInterceptor
@@ -45,7 +46,8 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
 )
 
 _ALL: tuple[type[Interceptor], ...] = (*INTERCEPTORS, AuditInterceptor)
-SECTIONS: dict[str, Section] = sections_by_key(s for cls in _ALL for s in cls.sections)
+# The sandbox section is applied when the server is started (mcpwrap/_sandbox/wrap.py), not by an interceptor.
+SECTIONS: dict[str, Section] = sections_by_key([*(s for cls in _ALL for s in cls.sections), SANDBOX_SECTION])
 
 
 def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:

@@ -27,35 +27,33 @@ within ``max_wait_without_progress`` (default 55 s): the TypeScript SDK, which m
 request after 60 s (``DEFAULT_REQUEST_TIMEOUT_MSEC``). At the deadline the rule's ``on_timeout`` applies.
 
 What the person approves is what the server receives: the relay freezes the request's bytes when it is held,
-and a release forwards exactly those bytes. The interceptor uses only :class:`~mcpwrap._message.HeldCall`.
-
-Modules, one concern each (imports point down this list):
-
-- ``interceptor.py``: :class:`ApprovalInterceptor` — routes a call to a channel, or passes or blocks it
-- ``wait.py``: one held call waiting on the elicitation and terminal channels; the first answer wins
-- ``stateless.py``: the stateless channel's two legs (``input_required``, then the verified retry)
-- ``memory.py``: what decisions leave behind in the session (remembered approvals, nonces, continuations)
-- ``token.py``: the signed ``requestState`` and what a person approves of a call (its digest)
-- ``form.py``: what a person is shown, what their answer means, what the client is told
-- ``notify.py``: the desktop notification
-- ``settings.py``: the ``approval`` policy section and one call's checked requirement
+and a release forwards exactly those bytes.
 """
 
-from __future__ import annotations
-
+from .form import elicitation_choice as _elicitation_choice
+from .form import elicitation_params as _elicitation_params
 from .form import summarize_arguments
 from .interceptor import ApprovalInterceptor
-from .settings import APPROVAL_SECTION, DEFAULT_MAX_WAIT_WITHOUT_PROGRESS, ApprovalRequirement, ApprovalSettings
-from .stateless import INPUT_KEY
+from .notify import notify_desktop as _notify_desktop
+from .settings import (
+    APPROVAL_SECTION,
+    DEFAULT_MAX_WAIT_WITHOUT_PROGRESS,
+    INPUT_KEY,
+    ApprovalRequirement,
+    ApprovalSettings,
+)
 from .token import STATE_PREFIX
 
 __all__ = [
-    "ApprovalInterceptor",
-    "ApprovalSettings",
-    "ApprovalRequirement",
     "APPROVAL_SECTION",
     "DEFAULT_MAX_WAIT_WITHOUT_PROGRESS",
     "INPUT_KEY",
     "STATE_PREFIX",
+    "ApprovalInterceptor",
+    "ApprovalRequirement",
+    "ApprovalSettings",
     "summarize_arguments",
+    "_elicitation_choice",
+    "_elicitation_params",
+    "_notify_desktop",
 ]

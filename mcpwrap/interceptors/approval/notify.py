@@ -1,10 +1,4 @@
-"""A desktop notification that a call waits for a person (``approval.desktop_notification``).
-
-Best effort and fire-and-forget: the platform's standard command (``osascript`` on macOS, ``notify-send``
-elsewhere) runs detached, with no input and its output discarded; where there is none, nothing happens.
-The notification names the server, the call and the approval id — it goes to the person's desktop, never into
-anything the model reads.
-"""
+"""A desktop notification for a held call, where the platform has a standard command for it (best effort)."""
 
 from __future__ import annotations
 

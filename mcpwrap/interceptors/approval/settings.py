@@ -1,10 +1,4 @@
-"""The ``approval`` section of the policy file, and one call's approval requirement, checked.
-
-The section says how held calls wait (timeouts, progress, the queue directory, desktop notifications); the
-policy's ``approve`` rule says that a call needs a person and through which channels
-(:class:`~mcpwrap._message.ApprovalNeed` in ``msg.notes.approval``). :class:`ApprovalRequirement` joins the
-two for one call and refuses a malformed requirement by raising, so the chain blocks the call (fail closed).
-"""
+"""How held calls wait for a person: the ``approval`` policy section, and the requirement one call carries."""
 
 from __future__ import annotations
 
@@ -17,20 +11,24 @@ from ..._state.approvals import REMEMBER_CHOICES
 
 __all__ = [
     "APPROVAL_SECTION",
-    "ApprovalSettings",
     "ApprovalRequirement",
-    "INTERCEPTOR_NAME",
-    "ON_TIMEOUT",
+    "ApprovalSettings",
     "DEFAULT_MAX_WAIT_WITHOUT_PROGRESS",
     "DEFAULT_PROGRESS_INTERVAL",
+    "INPUT_KEY",
+    "ON_TIMEOUT",
+    "STATELESS_METHODS",
+    "TERMINAL_POLL_INTERVAL",
 ]
 
-INTERCEPTOR_NAME = "approval"  # in audit records and in the block contract's _meta.mcpwrap
 ON_TIMEOUT = ("deny", "allow")
 # The TypeScript SDK (most clients) fails a request after 60 s unless it was sent with a longer timeout;
 # answering a little before keeps the client from giving up on a call mcpwrap still holds.
 DEFAULT_MAX_WAIT_WITHOUT_PROGRESS = 55.0
 DEFAULT_PROGRESS_INTERVAL = 10.0
+TERMINAL_POLL_INTERVAL = 0.2  # how often a held call looks for a decision written by `mcpwrap approve`
+INPUT_KEY = "mcpwrap.approval"  # the key of mcpwrap's input request in a stateless input_required result
+STATELESS_METHODS = ("tools/call", "prompts/get", "resources/read")  # the methods that may be input_required
 
 
 class ApprovalSettings:

@@ -1,4 +1,4 @@
-"""`mcpwrap approvals / approve / deny` against a queue filled directly."""
+"""`mcpwrap approvals / approve / deny` against a queue filled directly, and the desktop notification."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from mcpwrap._cli.app import app
 from mcpwrap._state.approvals import ApprovalQueue, digest_of
+from mcpwrap.interceptors.approval import _notify_desktop
 
 runner = CliRunner()
 
@@ -65,6 +66,27 @@ def test_deny_unknown_id(mcpwrap_home):
     submit()
     result = runner.invoke(app, ["deny", "0000abcd"])
     assert result.exit_code == 1 and "no pending approval '0000abcd'" in result.output
+
+
+def test_desktop_notification_uses_the_standard_command(tmp_path, monkeypatch):
+    log = tmp_path / "notified"
+    fake = tmp_path / "bin" / "notify-send"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {log}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    monkeypatch.setattr("sys.platform", "linux")
+    _notify_desktop("files", "write_file", "1a2b3c4d")
+    deadline = time.monotonic() + 10
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = log.read_text().splitlines()
+    assert "mcpwrap: approval needed" in lines and any("mcpwrap approve 1a2b3c4d" in line for line in lines)
+
+
+def test_no_notification_command_is_fine(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    _notify_desktop("files", "write_file", "1a2b3c4d")  # nothing to run: silently nothing
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")

@@ -126,10 +126,3 @@ def test_bare_relative_paths_resolve_against_the_servers_working_directory(value
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)  # the server inherits mcpwrap's working directory: here, the home directory
     assert builtin_decision({"path": value}, tool="read_file") == "deny"
-
-
-def test_a_bare_filename_inside_the_credential_directory_is_that_file(monkeypatch, tmp_path):
-    ssh = tmp_path / ".ssh"
-    ssh.mkdir()
-    monkeypatch.chdir(ssh)
-    assert builtin_decision({"path": "id_rsa"}, tool="read_file") == "deny"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from factories import notification, request, response, session
 
-from mcpwrap._relay import learn
+from mcpwrap._relay.learn import learn_from_client, learn_from_server
 
 CAPS = {"elicitation": {"form": {}}}
 INFO = {"name": "client", "version": "1.0"}
@@ -13,7 +13,7 @@ INFO = {"name": "client", "version": "1.0"}
 
 def test_initialize_gives_version_capabilities_and_client():
     sess = session()
-    learn.from_client(sess, request("initialize", {"protocolVersion": "2025-11-25", "capabilities": CAPS, "clientInfo": INFO}, sess=sess))
+    learn_from_client(sess, request("initialize", {"protocolVersion": "2025-11-25", "capabilities": CAPS, "clientInfo": INFO}, sess=sess))
     assert (sess.protocol_version, sess.client_capabilities, sess.client_info, sess.stateless) == ("2025-11-25", CAPS, INFO, False)
 
 
@@ -24,7 +24,7 @@ def test_a_stateless_request_carries_them_in_meta():
         "io.modelcontextprotocol/clientCapabilities": CAPS,
         "io.modelcontextprotocol/clientInfo": INFO,
     }
-    learn.from_client(sess, request("tools/call", {"name": "echo", "_meta": meta}, sess=sess))
+    learn_from_client(sess, request("tools/call", {"name": "echo", "_meta": meta}, sess=sess))
     assert (sess.protocol_version, sess.client_capabilities, sess.client_info, sess.stateless) == ("2026-07-28", CAPS, INFO, True)
 
 
@@ -38,27 +38,27 @@ def test_a_stateless_request_carries_them_in_meta():
 )
 def test_ill_typed_facts_are_ignored(params):
     sess = session(protocol_version="2025-06-18", client_capabilities={"roots": {}})
-    learn.from_client(sess, request("initialize", params, sess=sess))
+    learn_from_client(sess, request("initialize", params, sess=sess))
     assert (sess.protocol_version, sess.client_capabilities, sess.client_info) == ("2025-06-18", {"roots": {}}, {})
 
 
 def test_the_server_side_comes_from_its_initialize_result():
     sess = session()
     msg = response({"protocolVersion": "2025-11-25", "serverInfo": {"name": "srv"}, "instructions": "be nice"}, to="initialize", sess=sess)
-    learn.from_server(sess, msg, msg.envelope)
+    learn_from_server(sess, msg, msg.envelope)
     assert (sess.protocol_version, sess.server_info, sess.server_instructions) == ("2025-11-25", {"name": "srv"}, "be nice")
 
 
 def test_tools_are_learned_page_by_page_and_forgotten_on_list_changed():
     sess = session()
     first = response({"tools": [{"name": "a"}], "nextCursor": "c"}, to="tools/list", params={}, sess=sess)
-    learn.from_server(sess, first, first.envelope)
+    learn_from_server(sess, first, first.envelope)
     assert set(sess.tools.tools) == {"a"}  # usable from page one
     second = response({"tools": [{"name": "b"}]}, to="tools/list", params={"cursor": "c"}, sess=sess)
-    learn.from_server(sess, second, second.envelope)
+    learn_from_server(sess, second, second.envelope)
     assert set(sess.tools.tools) == {"a", "b"}
     changed = notification("notifications/tools/list_changed", direction=second.direction, sess=sess)
-    learn.from_server(sess, changed, changed.envelope)
+    learn_from_server(sess, changed, changed.envelope)
     assert sess.tools.tools == {}
 
 
@@ -67,5 +67,5 @@ def test_what_is_learned_is_what_was_forwarded():
     sess = session()
     msg = response({"tools": [{"name": "poisoned"}, {"name": "clean"}]}, to="tools/list", params={}, sess=sess)
     forwarded = {"jsonrpc": "2.0", "id": 1, "result": {"tools": [{"name": "clean"}]}}
-    learn.from_server(sess, msg, forwarded)
+    learn_from_server(sess, msg, forwarded)
     assert set(sess.tools.tools) == {"clean"}

@@ -1,4 +1,4 @@
-"""The server's process: clear spawn errors, the exit status, and nothing of its group outliving it."""
+"""The server's process: clear spawn errors, the exit status, the shutdown steps, nothing of its group left."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 
 from mcpwrap._errors import CommandNotFound, McpwrapError
 from mcpwrap._relay import process
-from mcpwrap._relay.process import ChildProcess
 
 DEADLINE = 10.0  # seconds a condition may take on a loaded machine before the test fails
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]  # ignores the end of its input
 
 
 def wait_until(condition, deadline: float = DEADLINE) -> bool:
@@ -36,7 +36,7 @@ def alive(pid: int) -> bool:
 
 def test_a_missing_command_is_command_not_found(tmp_path):
     with pytest.raises(CommandNotFound) as err:
-        ChildProcess([str(tmp_path / "no-such-server")]).spawn()
+        process.spawn([str(tmp_path / "no-such-server")], None)
     assert err.value.exit_code == 127 and "no-such-server" in str(err.value)
 
 
@@ -45,46 +45,76 @@ def test_a_file_that_is_not_executable_exits_126(tmp_path):
     script.write_text("#!/bin/sh\n")
     script.chmod(0o644)
     with pytest.raises(McpwrapError) as err:
-        ChildProcess([str(script)]).spawn()
+        process.spawn([str(script)], None)
     assert err.value.exit_code == 126 and "not executable" in str(err.value)
+
+
+def test_a_replacement_popen_starts_the_child():
+    """The sandbox passes its own Popen; the relay's pipes and process group come from the same arguments."""
+    seen: list[dict] = []
+
+    def popen(command, **kw):
+        seen.append(kw)
+        return process.subprocess.Popen(command, **kw)
+
+    child = process.spawn(["/bin/sh", "-c", "exit 0"], None, popen)
+    assert process.exit_status(child) == 0
+    assert seen and seen[0]["start_new_session"] is True and seen[0]["stdout"] == process.subprocess.PIPE
 
 
 @pytest.mark.parametrize("code, status", [("exit 3", 3), ("kill -TERM $$", 128 + signal.SIGTERM)])
 def test_the_exit_status_is_the_servers(code, status):
-    child = ChildProcess(["/bin/sh", "-c", code])
-    child.spawn()
-    assert child.wait() == status and child.exited.is_set()
+    assert process.exit_status(process.spawn(["/bin/sh", "-c", code], None)) == status
 
 
 def test_the_rest_of_the_group_is_ended_when_the_server_exits(tmp_path):
     pidfile = tmp_path / "grandchild"
-    child = ChildProcess(["/bin/sh", "-c", f"sleep 60 & echo $! > {pidfile}; exec 1>&- 0<&-"])
-    child.spawn()
+    child = process.spawn(["/bin/sh", "-c", f"sleep 60 & echo $! > {pidfile}; exec 1>&- 0<&-"], None)
     assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip())
     grandchild = int(pidfile.read_text())
-    child.wait()
+    process.exit_status(child)
     assert wait_until(lambda: not alive(grandchild))
 
 
-def test_end_escalates_to_sigterm_when_the_server_ignores_eof():
-    child = ChildProcess([sys.executable, "-c", "import time; time.sleep(60)"])
-    child.spawn()
+def test_end_after_eof_escalates_to_sigterm_when_the_server_ignores_eof():
+    child = process.spawn(SLEEPER, None)
+    exited = threading.Event()
     statuses: list[int] = []
-    waiter = threading.Thread(target=lambda: statuses.append(child.wait()))
+
+    def wait() -> None:
+        statuses.append(process.exit_status(child))
+        exited.set()
+
+    waiter = threading.Thread(target=wait)
     waiter.start()
-    os.close(child.stdin_fd)  # what the relay does on the client's EOF; this server keeps sleeping
+    assert child.stdin is not None
+    child.stdin.close()  # what the relay does on the client's EOF; this server keeps sleeping
     started = time.monotonic()
-    child.end()
+    process.end_after_eof(child, exited)
     waiter.join(DEADLINE)
     assert statuses == [128 + signal.SIGTERM]
     assert time.monotonic() - started >= process.CHILD_EXIT_GRACE  # it was given its grace first
 
 
-def test_kill_ends_and_reaps_a_server_whose_start_up_failed():
-    child = ChildProcess([sys.executable, "-c", "import time; time.sleep(60)"])
-    child.spawn()
-    pid = child.pid
-    child.kill()
-    assert child.popen is not None and child.popen.returncode == -signal.SIGKILL
-    assert not alive(pid)
-    child.kill()  # already gone: nothing happens
+def test_kill_and_reap_ends_a_server_whose_start_up_failed():
+    child = process.spawn(SLEEPER, None)
+    process.kill_and_reap(child)
+    assert child.returncode == -signal.SIGKILL and not alive(child.pid)
+    process.kill_and_reap(child)  # already gone: nothing happens
+    process.kill_and_reap(None)
+
+
+def test_signals_are_forwarded_and_sighup_reloads_in_its_own_thread():
+    forwarded: list[int] = []
+    reloads: list[str] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)}
+    try:
+        process.install_signal_handlers(forwarded.append, lambda: reloads.append(threading.current_thread().name))
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert wait_until(lambda: forwarded and reloads)
+        assert forwarded == [signal.SIGTERM] and reloads == ["mcpwrap-reload"]
+        assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
