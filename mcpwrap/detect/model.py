@@ -71,13 +71,14 @@ __all__ = [
 
 DEFAULT_MODEL = "injection-v1.npz"
 BLOCK = 128  # bytes per block: windows are whole numbers of blocks
+CHAR_GRAMS = (4,)  # byte n-gram orders hashed (3 and 5 are supported: 3, 4 and 5 cost 2.5x for no measured gain)
 MAX_DEEP_BYTES = 1 << 20  # views up to this size are scored everywhere
 HEAD_BYTES = 512 * 1024  # larger views: the head, the tail and sampled windows
 TAIL_BYTES = 256 * 1024
 SAMPLE_WINDOWS = 32
 SAMPLE_BYTES = 8 * 1024
 MAX_JSON_DEPTH = 64  # nested JSON-in-strings and containers deeper than this are read as plain text
-MAX_JSON_PARSE_CHARS = 16 * 1024 * 1024  # a string longer than this is not parsed as JSON
+MAX_JSON_PARSE_CHARS = 1 << 20  # JSON text longer than this is read with its punctuation blanked, not parsed
 MAX_MARKUP_CHARS = 4 * 1024 * 1024  # longer strings keep their tags (stripping is linear, but costs a copy)
 MAX_DECODED_RUNS = 32  # encoded runs decoded per string
 MAX_ADDRESSES = 4096  # e-mail addresses / URLs tokenised per view; later ones are left as text
@@ -117,17 +118,20 @@ def _strings(value: Any, out: list[str], seen: set[str], depth: int = 0, top: bo
         for k, v in value.items():
             if top and k == "_meta":
                 continue  # protocol metadata: clients do not show it to the model
-            if isinstance(v, str) and (k == "blob" or (k == "data" and value.get("type") in _BINARY_TYPES)):
-                continue  # base64 of binary content, not text
-            if isinstance(k, str) and len(k) > 3 and not _IDENTIFIER.fullmatch(k):
-                _string(k, out, seen, depth)  # keys that are prose are read; identifiers carry nothing
-            _strings(v, out, seen, depth + 1, top=False)
+            if isinstance(k, str) and " " in k:
+                _string(k, out, seen, depth)  # a key that is prose is read; identifiers carry nothing
+            if isinstance(v, str):
+                if k == "blob" or (k == "data" and value.get("type") in _BINARY_TYPES):
+                    continue  # base64 of binary content, not text
+                _string(v, out, seen, depth + 1)
+            elif isinstance(v, (dict, list)):
+                _strings(v, out, seen, depth + 1, top=False)
     elif isinstance(value, list):
         for v in value:
-            _strings(v, out, seen, depth + 1, top=False)
-
-
-_IDENTIFIER = re.compile(r"[A-Za-z_$@][A-Za-z0-9_.$@:/-]{0,63}")
+            if isinstance(v, str):
+                _string(v, out, seen, depth + 1)
+            elif isinstance(v, (dict, list)):
+                _strings(v, out, seen, depth + 1, top=False)
 
 
 def _string(s: str, out: list[str], seen: set[str], depth: int) -> None:
@@ -135,16 +139,38 @@ def _string(s: str, out: list[str], seen: set[str], depth: int) -> None:
         if s in seen:
             return
         seen.add(s)
-    head = s[:1] if s[:1] in "{[" else s.lstrip()[:1]
-    if head in ("{", "[") and len(s) <= MAX_JSON_PARSE_CHARS and depth < MAX_JSON_DEPTH:
-        try:
-            parsed = json.loads(s)
-        except (ValueError, RecursionError):
-            parsed = None
+    head = s[:1]
+    if head.isspace():
+        head = s.lstrip()[:1]
+    if head in ("{", "[") and depth < MAX_JSON_DEPTH:
+        if len(s) > MAX_JSON_PARSE_CHARS:
+            # Too large to walk value by value within the cost bound: read the JSON text with its punctuation
+            # blanked out, which pretty and compact spellings of one value share once whitespace is folded.
+            out.append(s.translate(_JSON_PUNCTUATION))
+            return
+        parsed = _parse_json(s)
         if isinstance(parsed, (dict, list)):
             _strings(parsed, out, seen, depth + 1, top=False)
             return
     out.append(s)
+
+
+_JSON_PUNCTUATION = str.maketrans({c: " " for c in '{}[]":,'})
+
+
+def _parse_json(s: str) -> Any:
+    try:
+        import orjson
+
+        return orjson.loads(s)
+    except ImportError:  # pragma: no cover - orjson is a dependency; json is the same reading, slower
+        pass
+    except Exception:  # noqa: BLE001 - not JSON (orjson.JSONDecodeError), or JSON orjson refuses (e.g. > 64-bit ints)
+        pass
+    try:
+        return json.loads(s)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _sample(s: str) -> str:
@@ -164,7 +190,12 @@ _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\([nrt\"\\/])")
 _ESCAPE_CHARS = {"n": "\n", "r": " ", "t": " ", '"': '"', "\\": "\\", "/": "/"}
 _MARKUP_HINT = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*[\s/>]|!--)")
 _TAG = re.compile(r"<!--|-->|</?[a-zA-Z][^<>]{0,1024}>")
-_PROSE_ATTR = re.compile(r"""\b(?:alt|title|aria-label|content|placeholder|summary|label)\s*=\s*["']([^"'<>]{12,2048})["']""", re.I)
+_PROSE_ATTR = rb"""(?i)\b(?:alt|title|aria-label|content|placeholder|summary|label)\s*=\s*["']([^"'<>]{12,2048})["']"""
+
+
+@functools.lru_cache(maxsize=1)
+def _prose_attr_re() -> Any:
+    return _re2_or_re(_PROSE_ATTR)
 
 
 def _unescape(m: "re.Match[str]") -> str:
@@ -180,7 +211,7 @@ def _layers(s: str) -> tuple[str, list[str]]:
     if "\\" in s and ("\\u" in s or "\\n" in s):
         s = _ESCAPE.sub(_unescape, s)
     if "<" in s and len(s) <= MAX_MARKUP_CHARS and _MARKUP_HINT.search(s) is not None:
-        extra.extend(m.group(1) for m in _PROSE_ATTR.finditer(s))
+        extra.extend(m.group(1).decode("utf-8", "replace") for m in _prose_attr_re().finditer(s.encode("utf-8", "surrogatepass")))
         s = _TAG.sub(" ", s)
         if "&" in s:
             import html
@@ -191,9 +222,28 @@ def _layers(s: str) -> tuple[str, list[str]]:
         if tags:
             extra.append(tags)
     if len(s) >= nz.MIN_BASE64_RUN:
-        for dec in nz.decode_runs(s)[:MAX_DECODED_RUNS]:
-            extra.append(dec.text)
+        buf = s.encode("utf-8", "surrogatepass")
+        spans = []
+        for m in _runs_re().finditer(buf):
+            kind = "b64" if m.lastindex == 1 else ("hex" if m.lastindex == 2 else "pct")
+            spans.append((kind, m.start(), m.end()))
+            if len(spans) >= MAX_RUN_CANDIDATES:
+                break
+        if spans:
+            # Byte offsets index a latin-1 reading 1:1, and the runs themselves are ASCII.
+            for dec in nz.decode_runs(buf.decode("latin-1"), spans)[:MAX_DECODED_RUNS]:
+                extra.append(dec.text)
     return s, extra
+
+
+MAX_RUN_CANDIDATES = 256  # encoded-run candidates looked at per view
+
+
+@functools.lru_cache(maxsize=1)
+def _runs_re() -> Any:
+    # The candidates of normalize.decode_runs (same pattern), found by RE2: Python's engine tries the class at
+    # every byte (~25 ms on 200 KB of prose).
+    return _re2_or_re(rb"([A-Za-z0-9+/_\-]{24,}={0,2})|((?:[0-9A-Fa-f]{2}){16,})|((?:%[0-9A-Fa-f]{2}[^%\s]{0,2}){6,})")
 
 
 def text_view(value: Any, context: Context | None = None) -> str:
@@ -202,13 +252,9 @@ def text_view(value: Any, context: Context | None = None) -> str:
     callers can pass one object around."""
     strings: list[str] = []
     _strings(value, strings, set(), 0, top=isinstance(value, dict))
-    visible: list[str] = []
-    hidden: list[str] = []
-    for s in strings:
-        v, extra = _layers(_sample(s))
-        visible.append(v)
-        hidden.extend(extra)
-    return "\n".join(visible + hidden)
+    joined = _sample("\n".join(strings))
+    visible, hidden = _layers(joined)
+    return "\n".join([visible, *hidden]) if hidden else visible
 
 
 # --- feature bytes ----------------------------------------------------------------------------------------------
@@ -358,11 +404,11 @@ def _pow2_at_least(n: int) -> int:
 
 @dataclass(slots=True)
 class Features:
-    """Hashed features of one byte string: ``char_idx[k, i]`` is the bucket of the (k+3)-gram at byte i
-    (``-1`` past the end); words and bigrams have their own index and start arrays."""
+    """Hashed features of one byte string: ``char_idx[k, i]`` is the bucket of the ``CHAR_GRAMS[k]``-gram at
+    byte i (``-1`` past the end); words and bigrams have their own index and start arrays."""
 
     n: int
-    char_idx: np.ndarray  # (3, n) int64
+    char_idx: np.ndarray  # (len(CHAR_GRAMS), n) int32
     word_idx: np.ndarray  # (w,) int64
     word_pos: np.ndarray  # (w,) int64
     word_end: np.ndarray  # (w,) int64
@@ -374,18 +420,19 @@ def hash_features(buf: bytes, bits: int) -> Features:
     n = len(b)
     shift32 = np.uint32(32 - bits)
     with np.errstate(over="ignore"):
-        padded = np.zeros(n + 4, dtype=np.uint32)
-        padded[:n] = b
-        code4 = (padded[:n] << np.uint32(24)) | (padded[1 : n + 1] << np.uint32(16)) | (padded[2 : n + 2] << np.uint32(8)) | padded[3 : n + 3]
-        char_idx = np.empty((3, n), dtype=np.int64)
-        char_idx[0] = ((code4 >> np.uint32(8)) * np.uint32(_MULT[3])) >> shift32
-        char_idx[1] = (code4 * np.uint32(_MULT[4])) >> shift32
-        char_idx[2] = ((code4 * np.uint32(0x01000193) + padded[4 : n + 4]) * np.uint32(_MULT[5])) >> shift32
-        for k, g in enumerate((3, 4, 5)):
-            if n >= g - 1:
-                char_idx[k, max(0, n - g + 1) :] = -1
+        # The big-endian 4-byte code at every offset, read through a strided view (one copy, no shifts).
+        padded = np.frombuffer(buf + b"\0\0\0\0\0", dtype=np.uint8)
+        code4 = np.lib.stride_tricks.as_strided(padded, shape=(n, 4), strides=(1, 1)).view(">u4").reshape(n).astype(np.uint32)
+        char_idx = np.empty((len(CHAR_GRAMS), n), dtype=np.int32 if bits < 31 else np.int64)
+        for k, g in enumerate(CHAR_GRAMS):
+            if g == 3:
+                code = (code4 >> np.uint32(8)) * np.uint32(_MULT[3])
+            elif g == 4:
+                code = code4 * np.uint32(_MULT[4])
             else:
-                char_idx[k] = -1
+                code = (code4 * np.uint32(0x01000193) + padded[4 : n + 4]) * np.uint32(_MULT[5])
+            np.right_shift(code, shift32, out=char_idx[k], casting="unsafe")
+            char_idx[k, max(0, n - g + 1) :] = -1
         isw = _WORD_BYTE[b]
         edges = np.diff(isw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
         starts = np.flatnonzero(edges == 1)
@@ -436,25 +483,32 @@ class Model:
         self.weights = np.asarray(data["weights"], dtype=np.float32)
         if self.weights.shape != (1 << self.bits,):
             raise ValueError("weights do not match the hash size")
+        # One extra zero weight at index -1: n-grams past the end of the text (index -1) then add nothing,
+        # without a mask.
+        self._wpad = np.concatenate([self.weights, np.zeros(1, dtype=np.float32)])
         self.bias = float(data["bias"])
         self.window_blocks = tuple(int(x) for x in data["window_blocks"])
         self.threshold = float(data["threshold"])
+        if tuple(int(x) for x in data["char_grams"]) != CHAR_GRAMS:
+            raise ValueError("the weights were trained with other n-gram orders")
         self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
 
     # Per-block sums of weights and feature counts: the basis of every window's score.
     def block_sums(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
         nb = max(1, -(-f.n // BLOCK))
         w = self.weights
-        ci = f.char_idx
-        valid = ci >= 0
-        contrib = np.where(valid, w[np.where(valid, ci, 0)], np.float32(0)).sum(axis=0, dtype=np.float32)
-        counts_char = valid.sum(axis=0)
-        pad = nb * BLOCK - f.n
-        if pad:
-            contrib = np.concatenate([contrib, np.zeros(pad, dtype=np.float32)])
-            counts_char = np.concatenate([counts_char, np.zeros(pad, dtype=counts_char.dtype)])
+        wp = self._wpad
+        contrib = np.zeros(nb * BLOCK, dtype=np.float32)
+        contrib[: f.n] = wp[f.char_idx[0]]
+        for k in range(1, len(CHAR_GRAMS)):
+            contrib[: f.n] += wp[f.char_idx[k]]
         sums = contrib.reshape(nb, BLOCK).sum(axis=1, dtype=np.float64)
-        counts = counts_char.reshape(nb, BLOCK).sum(axis=1).astype(np.float64)
+        # An n-gram of every order starts at every byte except near the end, where the longer ones do not fit.
+        g_count = len(CHAR_GRAMS)
+        counts = np.full(nb, float(g_count * BLOCK))
+        counts[-1] = float(g_count * (f.n - (nb - 1) * BLOCK))
+        for i in range(max(0, f.n - max(CHAR_GRAMS) + 1), f.n):
+            counts[i // BLOCK] -= g_count - sum(1 for g in CHAR_GRAMS if i + g <= f.n)
         if len(f.word_idx):
             wb = f.word_pos // BLOCK
             sums += np.bincount(wb, weights=w[f.word_idx], minlength=nb)
@@ -501,7 +555,7 @@ class Model:
         agg: dict[str, float] = {}
         w = self.weights
         count = 0
-        for k, g in enumerate((3, 4, 5)):
+        for k, g in enumerate(CHAR_GRAMS):
             idx = f.char_idx[k, start:end]
             for i in np.flatnonzero(idx >= 0):
                 gram = buf[start + i : start + i + g].decode("utf-8", "replace")
@@ -562,9 +616,10 @@ def score(value: Any, context: Context | None = None, *, explain: bool = True) -
     return load().score(value, context, explain=explain)
 
 
-def feature_rows(model_bits: int, window_blocks: tuple[int, ...], buf: bytes) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """For training: every window of ``buf`` as ``(start, end, bucket indexes, counts)`` — the same windows and
-    features :meth:`Model.score_bytes` scores (the window's logit is ``bias + w[idx] @ counts / sqrt(sum(counts))``)."""
+def feature_rows(model_bits: int, window_blocks: tuple[int, ...], buf: bytes, *, tile: bool = False) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """For training: the windows of ``buf`` as ``(start, end, bucket indexes, counts)`` — the same windows and
+    features :meth:`Model.score_bytes` scores (the window's logit is ``bias + w[idx] @ counts / sqrt(sum(counts))``).
+    ``tile``: only the windows that tile the text (stride = window size) instead of every block offset."""
     f = hash_features(buf, model_bits)
     nb = max(1, -(-f.n // BLOCK))
     # block of every feature occurrence
@@ -578,7 +633,7 @@ def feature_rows(model_bits: int, window_blocks: tuple[int, ...], buf: bytes) ->
     seen: set[tuple[int, int]] = set()
     for k in window_blocks:
         k = min(k, nb)
-        for first in range(nb - k + 1):
+        for first in range(0, nb - k + 1, k if tile else 1):
             if (first, k) in seen:
                 continue
             seen.add((first, k))
