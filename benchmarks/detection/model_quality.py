@@ -150,6 +150,20 @@ def main() -> None:
     print()
     print(table(["class", "n", "model", "phrases", "either"], [[c, a["n"], rate(a["m"], a["n"]), rate(a["p"], a["n"]), rate(a["e"], a["n"])] for c, a in agg.items() if a["n"]], md))
     print()
+    print("What the context adds (held-out samples that have one): flagged with and without the session's tool names and call arguments")
+    ctx_rows = []
+    for src, ss in sorted(by_src.items()):
+        with_ctx = [s for s in ss if s.get("context") or src == "mcp-servers-repo"]
+        if not with_ctx:
+            continue
+        a = b = 0
+        for s in with_ctx:
+            ctx = M.Context.of(REFERENCE_TOOLS) if src == "mcp-servers-repo" else T.context_of(s)
+            a += model.score(T.sample_value(s), ctx, explain=False).score >= thr
+            b += model.score(T.sample_value(s), None, explain=False).score >= thr
+        ctx_rows.append([src, with_ctx[0]["cls"], len(with_ctx), rate(a, len(with_ctx)), rate(b, len(with_ctx))])
+    print(table(["source", "class", "n", "with context", "without"], ctx_rows, md))
+    print()
     print("Held-out per carrier (synthetic held-out samples)")
     print(table(["class", "carrier", "n", "model", "phrases", "either"], [[c, k, v[0], rate(v[1], v[0]), rate(v[2], v[0]), rate(v[3], v[0])] for (c, k), v in sorted(carrier_rows.items())], md))
 

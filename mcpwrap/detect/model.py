@@ -35,8 +35,10 @@ Training builds its examples with the very same functions (:func:`feature_rows`)
 on its head (:data:`HEAD_BYTES`), its tail (:data:`TAIL_BYTES`) and :data:`SAMPLE_WINDOWS` windows of
 :data:`SAMPLE_BYTES` at offsets drawn from a per-process random key (a hostile server cannot aim at the gaps;
 the scores of such huge views are therefore not reproducible across processes — everything up to
-:data:`MAX_DEEP_BYTES` is). Each string is cut the same way before it is normalised, so a 10 MB result costs
-what ~1.3 MB costs. The phrase detector (:mod:`mcpwrap.detect.injection`) still reads all of it.
+:data:`MAX_DEEP_BYTES` is). The joined strings are cut the same way before they are normalised, so a 10 MB
+result costs its linear passes (walking the JSON, joining, one translate) plus what 256 KB costs. JSON text
+longer than :data:`MAX_JSON_PARSE_CHARS` inside a string is read with its punctuation blanked instead of being
+parsed and walked value by value. The phrase detector (:mod:`mcpwrap.detect.injection`) still reads all of it.
 
 *Weights* are package data (``models/injection-*.npz``), produced by
 ``benchmarks/detection/training/train.py``; loading them needs no network. The file records its own
@@ -72,11 +74,11 @@ __all__ = [
 DEFAULT_MODEL = "injection-v1.npz"
 BLOCK = 128  # bytes per block: windows are whole numbers of blocks
 CHAR_GRAMS = (4,)  # byte n-gram orders hashed (3 and 5 are supported: 3, 4 and 5 cost 2.5x for no measured gain)
-MAX_DEEP_BYTES = 1 << 20  # views up to this size are scored everywhere
-HEAD_BYTES = 512 * 1024  # larger views: the head, the tail and sampled windows
-TAIL_BYTES = 256 * 1024
+MAX_DEEP_BYTES = 256 * 1024  # views up to this size are scored everywhere (~30-40 ns a byte)
+HEAD_BYTES = 128 * 1024  # larger views: the head, the tail and sampled windows, MAX_DEEP_BYTES in all
+TAIL_BYTES = 64 * 1024
 SAMPLE_WINDOWS = 32
-SAMPLE_BYTES = 8 * 1024
+SAMPLE_BYTES = 2 * 1024
 MAX_JSON_DEPTH = 64  # nested JSON-in-strings and containers deeper than this are read as plain text
 MAX_JSON_PARSE_CHARS = 1 << 20  # JSON text longer than this is read with its punctuation blanked, not parsed
 MAX_MARKUP_CHARS = 4 * 1024 * 1024  # longer strings keep their tags (stripping is linear, but costs a copy)
@@ -190,7 +192,7 @@ _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\([nrt\"\\/])")
 _ESCAPE_CHARS = {"n": "\n", "r": " ", "t": " ", '"': '"', "\\": "\\", "/": "/"}
 _MARKUP_HINT = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*[\s/>]|!--)")
 _TAG = re.compile(r"<!--|-->|</?[a-zA-Z][^<>]{0,1024}>")
-_PROSE_ATTR = rb"""(?i)\b(?:alt|title|aria-label|content|placeholder|summary|label)\s*=\s*["']([^"'<>]{12,2048})["']"""
+_PROSE_ATTR = rb"""(?i)\b(?:alt|title|aria-label|content|placeholder|summary|label)\s*=\s*["']([^"'<>]{12,})["']"""  # unbounded: RE2 expands counted repeats
 
 
 @functools.lru_cache(maxsize=1)
@@ -264,7 +266,9 @@ _DIGITS_AND_SPACE = bytes(
 )
 _SPACES = re.compile(rb" {2,}")
 _ADDRESS = re.compile(
-    rb"[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+|(?:https?|ftp)://[^\s\"'<>)\]]{1,512}|\bwww\.[a-z0-9-]{1,63}\.[^\s\"'<>)\]]{1,256}"
+    # Unbounded repeats: RE2 is linear either way, and a counted repeat such as {1,512} is expanded into a
+    # program 512 states long that runs ~100x slower.
+    rb"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+|(?:https?|ftp)://[^\s\"'<>)\]]+|\bwww\.[a-z0-9-]+\.[^\s\"'<>)\]]+"
 )
 _HOST = re.compile(rb"(?:[a-z]+://)?([^/\s?#:]+)")
 
