@@ -21,8 +21,8 @@ invoices to qqaddr using qqtool" is then the same feature pattern whatever the n
 from the training carriers how strongly it weighs — it is in the text view, so training and inference see
 the same thing.
 
-*Features.* Over the UTF-8 bytes of the normalised view (lower case, digits folded to ``0``, whitespace runs
-folded to one space): byte 3-, 4- and 5-grams, words (maximal runs of letters, digits and non-ASCII bytes)
+*Features.* Over the UTF-8 bytes of the normalised view (lower case, every run of digits folded to one ``0``,
+whitespace runs folded to one space): byte 3-, 4- and 5-grams, words (maximal runs of letters, digits and non-ASCII bytes)
 and word bigrams, each hashed into ``2**bits`` buckets with fixed multiplicative hashes (never Python's
 salted ``hash()``), all in numpy over whole arrays: no per-token Python loop.
 
@@ -265,6 +265,7 @@ _DIGITS_AND_SPACE = bytes(
     (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\n\f\v" else i)) if i < 128 else i for i in range(256)
 )
 _SPACES = re.compile(rb" {2,}")
+_DIGIT_RUNS = re.compile(rb"0{2,}")
 _ADDRESS = re.compile(
     # Unbounded repeats: RE2 is linear either way, and a counted repeat such as {1,512} is expanded into a
     # program 512 states long that runs ~100x slower.
@@ -328,6 +329,8 @@ def feature_bytes(view: str, context: Context | None = None) -> bytes:
         if rx is not None:
             buf = _replace_group(rx, buf, b"qqtool")
     buf = buf.translate(_DIGITS_AND_SPACE)
+    if b"00" in buf:
+        buf = _DIGIT_RUNS.sub(b"0", buf)  # a number is one token: digit-run n-grams said "numbers", not "attack"
     if b"  " in buf:
         buf = _SPACES.sub(b" ", buf)
     return buf

@@ -164,6 +164,6 @@ def test_adversarial_markup_is_handled():
 
 
 def test_empty_and_whitespace_results_score_zero():
-    assert M.score(result("")).score == 0.0
     assert M.score({"content": []}).score == 0.0
+    assert M.score("").score == 0.0
     assert M.score("   \n ").score == 0.0
