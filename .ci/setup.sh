@@ -16,7 +16,7 @@ fi
 py_stamp=$(stamp_of pyproject.toml)
 if [ "$(cat .venv/.mcpwrap-setup 2>/dev/null)" != "$py_stamp" ] || ! .venv/bin/python -c 'import mcpwrap, mcp, pytest, hypothesis' 2>/dev/null; then
   log=$(mktemp)
-  if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[test]' >"$log" 2>&1; then
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[test,dev]' >"$log" 2>&1; then
     grep -v '^WARNING: Location' "$log" >&2
     echo "setup: pip install failed (output above)" >&2
     exit 1

@@ -81,7 +81,9 @@ def interceptor_cost() -> float:
 
     session = Session(session_id="bench", server="bench")
     icpt = ApprovalInterceptor(ApprovalSettings(), session)
-    msg = Message(Direction.CLIENT_TO_SERVER, b"", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x"}}}, session)
+    msg = Message(
+        Direction.CLIENT_TO_SERVER, b"", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x"}}}, session
+    )
     n = 200_000
     return min(timeit.repeat(lambda: icpt.inspect(msg), number=n, repeat=5)) / n * 1e6
 
@@ -96,14 +98,18 @@ async def main(calls: int) -> None:
         rows.append(
             (
                 "wrapped, elicitation (instant)",
-                await run_calls(wrap_command(EVERYTHING, audit_log=audit, hooked=True), env_for(home, ["elicitation"]), calls, elicitation_callback=approve_now),
+                await run_calls(
+                    wrap_command(EVERYTHING, audit_log=audit, hooked=True), env_for(home, ["elicitation"]), calls, elicitation_callback=approve_now
+                ),
             )
         )
         stop = threading.Event()
         watcher = threading.Thread(target=terminal_watcher, args=(home, stop), daemon=True)
         watcher.start()
         try:
-            rows.append(("wrapped, terminal (instant)", await run_calls(wrap_command(EVERYTHING, audit_log=audit, hooked=True), env_for(home, ["terminal"]), calls)))
+            rows.append(
+                ("wrapped, terminal (instant)", await run_calls(wrap_command(EVERYTHING, audit_log=audit, hooked=True), env_for(home, ["terminal"]), calls))
+            )
         finally:
             stop.set()
     base = statistics.median(rows[0][1])

@@ -6,8 +6,9 @@
 Part 1 (in-process): one ``tools/call`` result carrying 10 MB of text (real Python standard-library source,
 Debian documentation and system logs from this machine, with a little non-ASCII text), run through each
 interceptor's ``inspect`` with the default policy; best of N runs, MB/s of text. It is run twice, with the
-linear-time RE2 engine (the default) and with Python's ``re`` (``MCPWRAP_REGEX_ENGINE=re``), in separate
-processes, to show why google-re2 is a dependency.
+linear-time RE2 engine (what mcpwrap ships) and with Python's ``re`` (``mcpwrap.testing.
+use_backtracking_engine()``, which only a benchmark can call), in separate processes, to show why google-re2 is
+a dependency.
 
 Part 2 (end to end): ``@modelcontextprotocol/server-filesystem`` reads a 10 MB file, direct and through
 ``mcpwrap wrap`` (default policy: every interceptor on), in the same run; time per call and the ratio.
@@ -81,12 +82,15 @@ def corpus_text(size: int = SIZE) -> str:
     return "".join(parts)[:size]
 
 
-def measure_interceptors(runs: int, kind: str = "mixed", size: int = SIZE) -> dict:
-    from mcpwrap.interceptors import parse_policy as parse_config
-    from mcpwrap._message import Direction, Message, PendingRequest, Session
-    from mcpwrap._re2 import ENGINE
+def measure_interceptors(runs: int, kind: str = "mixed", size: int = SIZE, engine: str = "re2") -> dict:
+    if engine == "re":
+        from mcpwrap.testing import use_backtracking_engine
+
+        use_backtracking_engine()  # before the detectors are imported: they compile their patterns then
     from mcpwrap._chain import ChainContext
+    from mcpwrap._message import Direction, Message, PendingRequest, Session
     from mcpwrap.interceptors import InjectionInterceptor, SchemaInterceptor, SecretsInterceptor
+    from mcpwrap.interceptors import parse_policy as parse_config
 
     text = corpus_text(size) if kind == "mixed" else python_text(size)
     config = parse_config({})
@@ -118,7 +122,7 @@ def measure_interceptors(runs: int, kind: str = "mixed", size: int = SIZE) -> di
     mb = len(text.encode("utf-8")) / 1e6
     return {
         "kind": kind,
-        "engine": ENGINE,
+        "engine": engine,
         "mb": mb,
         "ascii": text.isascii(),
         "per": {k: min(v[1:]) for k, v in times.items()},
@@ -159,31 +163,43 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=RUNS)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--text", default="mixed", help=argparse.SUPPRESS)
+    ap.add_argument("--engine", default="re2", choices=("re2", "re"), help=argparse.SUPPRESS)
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--size-kb", type=int, default=SIZE // 1024, help="size of the text result (default 10240 = 10 MB)")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure_interceptors(args.runs, args.text, args.size_kb * 1024)))
+        print(json.dumps(measure_interceptors(args.runs, args.text, args.size_kb * 1024, args.engine)))
         return
     rows = []
     for kind, engine in (("mixed", "re2"), ("python", "re2"), ("mixed", "re"), ("python", "re")):
-        env = dict(os.environ, MCPWRAP_REGEX_ENGINE=engine)
         runs = args.runs if engine == "re2" else 1
-        cmd = [sys.executable, __file__, "--child", "--runs", str(runs), "--text", kind, "--size-kb", str(args.size_kb)]
-        rows.append(json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout))
+        cmd = [sys.executable, __file__, "--child", "--runs", str(runs), "--text", kind, "--size-kb", str(args.size_kb), "--engine", engine]
+        rows.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
     sep = "|" if args.markdown else ""
 
     def line(cells: list[str]) -> str:
         return ("| " + " | ".join(cells) + " |") if args.markdown else "  ".join(c.ljust(16) for c in cells)
 
-    print(f"{args.size_kb / 1024:g} MB text result, default policy, best of {args.runs} runs (re: 1 run). mixed = Python source + Debian changelogs + system logs"
-          f" ({rows[0]['mb']:.1f} MB UTF-8, some non-ASCII); python = standard-library source ({rows[1]['mb']:.1f} MB, ASCII)\n")
+    print(
+        f"{args.size_kb / 1024:g} MB text result, default policy, best of {args.runs} runs (re: 1 run). mixed = Python source + Debian changelogs + system logs"
+        f" ({rows[0]['mb']:.1f} MB UTF-8, some non-ASCII); python = standard-library source ({rows[1]['mb']:.1f} MB, ASCII)\n"
+    )
     head = ["text", "engine", "schema", "secrets", "injection", "all three", "throughput"]
     print(line(head))
     if args.markdown:
         print("|" + "|".join("---" for _ in head) + "|")
     for r in rows:
-        print(line([r["kind"], r["engine"], *(f"{r['per'][k] * 1000:.2f} ms" for k in ("schema", "secrets", "injection")), f"{r['total'] * 1000:.2f} ms", f"{r['mb'] / r['total']:.0f} MB/s"]))
+        print(
+            line(
+                [
+                    r["kind"],
+                    r["engine"],
+                    *(f"{r['per'][k] * 1000:.2f} ms" for k in ("schema", "secrets", "injection")),
+                    f"{r['total'] * 1000:.2f} ms",
+                    f"{r['mb'] / r['total']:.0f} MB/s",
+                ]
+            )
+        )
     print(f"\nverdicts (mixed, re2): {rows[0]['verdicts']}; (python, re2): {rows[1]['verdicts']}")
     if args.skip_e2e:
         return
@@ -193,7 +209,17 @@ def main() -> None:
     print(line(head))
     if args.markdown:
         print("|" + "|".join("---" for _ in head) + "|")
-    print(line(["median per call", f"{e2e['direct'] * 1000:.0f} ms", f"{e2e['wrapped'] * 1000:.0f} ms", f"{e2e['wrapped'] / e2e['direct']:.2f}×", e2e["wrapped_action"]]))
+    print(
+        line(
+            [
+                "median per call",
+                f"{e2e['direct'] * 1000:.0f} ms",
+                f"{e2e['wrapped'] * 1000:.0f} ms",
+                f"{e2e['wrapped'] / e2e['direct']:.2f}×",
+                e2e["wrapped_action"],
+            ]
+        )
+    )
     del sep
 
 

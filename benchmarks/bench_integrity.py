@@ -102,9 +102,9 @@ def main() -> None:
     for label, lst, cl in rows:
         print(f"{label:<26}{lst:>12.3f} ({lst / base_list:4.2f}x){cl:>12.3f} ({cl / base_call:4.2f}x)")
 
-    from mcpwrap.detect.poison import scan_tool
-
     import anyio
+
+    from mcpwrap.detect.poison import scan_tool
 
     async def collect() -> list[dict]:
         tools = []

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mcpwrap.interceptors import parse_policy as parse_config  # noqa: E402
 from mcpwrap._chain import ChainContext  # noqa: E402
 from mcpwrap._message import Direction, Message, Session  # noqa: E402
 from mcpwrap._policy.engine import policy_of  # noqa: E402
+from mcpwrap.interceptors import parse_policy as parse_config  # noqa: E402
 from mcpwrap.interceptors.policy import PolicyInterceptor  # noqa: E402
 
 BUDGET_US = 50.0  # the target: what a 1 000-rule policy may add to one tools/call
@@ -42,7 +42,13 @@ def realistic_rules(n: int) -> list[dict]:
     for i in range(n - 4):
         kind = i % 4
         if kind == 0:
-            rules.append({"name": f"deny-{i}", "action": "deny", "match": {"methods": ["tools/call"], "tools": [f"tool_{i}"], "arguments": {"path": ["/etc/*", "*.pem"]}}})
+            rules.append(
+                {
+                    "name": f"deny-{i}",
+                    "action": "deny",
+                    "match": {"methods": ["tools/call"], "tools": [f"tool_{i}"], "arguments": {"path": ["/etc/*", "*.pem"]}},
+                }
+            )
         elif kind == 1:
             rules.append({"name": f"team-{i}", "action": "allow", "match": {"tools": [f"svc{i}_*"], "subjects": [f"team-{i}-*"]}})
         elif kind == 2:
@@ -119,7 +125,9 @@ def part1(calls: int) -> dict:
         print(f"{name:38} {p50:9.1f} {p99:9.1f} {added:10.1f} {mean:9.1f}")
     realistic = rows[2]
     verdict = "within" if realistic[1] <= BUDGET_US else "OVER"
-    print(f"→ a realistic 1 000-rule policy adds {realistic[3]:.1f} µs (p50), {realistic[2]:.1f} µs (p99) per tools/call: {verdict} the {BUDGET_US:.0f} µs budget")
+    print(
+        f"→ a realistic 1 000-rule policy adds {realistic[3]:.1f} µs (p50), {realistic[2]:.1f} µs (p99) per tools/call: {verdict} the {BUDGET_US:.0f} µs budget"
+    )
     return {name: {"p50": p50, "p99": p99} for name, p50, p99, _, _ in rows}
 
 
@@ -139,7 +147,6 @@ async def _round_trips(command: list[str], calls: int) -> list[float]:
 
 def part2(calls: int) -> None:
     import anyio
-
     from rig import EVERYTHING, wrap_command
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(wrap_main(args[1:]))
     from ._cli.app import app
+    from ._log import configure
 
+    configure()  # wrap configures on its first message instead: a quiet start-up never imports logging
     app(args=args, prog_name="mcpwrap")
 
 

@@ -28,12 +28,12 @@ reload and the previous settings stay everywhere); only then is each ``configure
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from ._config import Config, Section
+from ._log import error
 from ._message import Action, Message, Session, Verdict
 
 __all__ = ["AuditSink", "ChainContext", "Interceptor", "Chain", "Outcome"]
@@ -42,7 +42,7 @@ __all__ = ["AuditSink", "ChainContext", "Interceptor", "Chain", "Outcome"]
 class AuditSink(Protocol):
     """Where interceptors record events of their own (the audit log, or nothing)."""
 
-    def record(self, event: str, **fields: Any) -> None: ...
+    def record(self, event: str, **fields: Any) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -184,11 +184,11 @@ class Chain:
             try:
                 icpt.observe(msg, outcome)
             except Exception as exc:  # pragma: no cover - reported, cannot undo a forward
-                print(f"mcpwrap: {icpt.name} failed after a decision: {type(exc).__name__}: {exc}", file=sys.stderr)
+                error(f"{icpt.name} failed after a decision: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         for icpt in self.interceptors:
             try:
                 icpt.close()
             except Exception as exc:  # pragma: no cover
-                print(f"mcpwrap: {icpt.name} failed to close: {exc}", file=sys.stderr)
+                error(f"{icpt.name} failed to close: {exc}")

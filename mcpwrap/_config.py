@@ -11,7 +11,7 @@ carries the key path; the loader turns it into a position using the YAML node ma
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def expect(value: Any, types: type | tuple, path: tuple, what: str | None = None
     return value
 
 
-def check_keys(mapping: dict, allowed: set[str] | dict, path: tuple) -> None:
+def check_keys(mapping: Mapping[Any, Any], allowed: Collection[str] | Mapping[str, Any], path: tuple) -> None:
     for key in mapping:
         if key not in allowed:
             hint = ", ".join(sorted(allowed))
@@ -127,8 +127,17 @@ def read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
         ) from None
     positions: dict[tuple, tuple[int, int]] = {}
     constructor = yaml.SafeLoader("")
+    seen: set[int] = set()
 
     def build(n: Any, path: tuple) -> Any:
+        # An alias makes one node appear at many places: nested aliases grow a short file exponentially (a
+        # few lines of them would hang every wrapper on reload). A policy never needs them: refuse.
+        if id(n) in seen:
+            raise ConfigError(
+                "YAML anchors and aliases are not supported in a policy file; write the value out",
+                file=file, line=n.start_mark.line + 1, column=n.start_mark.column + 1,
+            )
+        seen.add(id(n))
         positions[path] = (n.start_mark.line + 1, n.start_mark.column + 1)
         if isinstance(n, yaml.MappingNode):
             out: dict = {}

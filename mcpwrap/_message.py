@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
@@ -53,7 +53,7 @@ class Direction(str, enum.Enum):
     SERVER_TO_CLIENT = "s2c"
 
     @property
-    def reverse(self) -> "Direction":
+    def reverse(self) -> Direction:
         return Direction.SERVER_TO_CLIENT if self is Direction.CLIENT_TO_SERVER else Direction.CLIENT_TO_SERVER
 
 
@@ -214,13 +214,13 @@ class Message:
         self.in_batch = in_batch
         self.notes = Notes()
         method = envelope.get("method")
-        self.id = envelope.get("id")
+        self.id: Any = envelope.get("id")
         if isinstance(method, str):
             self.kind = Kind.REQUEST if "id" in envelope else Kind.NOTIFICATION
             self.method = method
         else:
             self.kind = Kind.ERROR if "error" in envelope else Kind.RESULT
-            self.method = request.method if request is not None else None
+            self.method = request.method if request is not None else None  # type: ignore[assignment]
 
     # Convenience views -------------------------------------------------------------------------------------
     @property
@@ -281,20 +281,20 @@ class Verdict:
     hold: Callable[[HeldCall], None] | None = None  # HOLD: called once with the relay's handle, after observe
 
     @classmethod
-    def block(cls, reason: str, *, rule: str | None = None, **kw: Any) -> "Verdict":
+    def block(cls, reason: str, *, rule: str | None = None, **kw: Any) -> Verdict:
         return cls(Action.BLOCK, reason, rule, **kw)
 
     @classmethod
-    def modify(cls, envelope: dict, changes: dict, *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
+    def modify(cls, envelope: dict, changes: dict, *, reason: str = "", rule: str | None = None, **kw: Any) -> Verdict:
         return cls(Action.MODIFY, reason, rule, envelope=envelope, changes=changes, **kw)
 
     @classmethod
-    def held(cls, hold: Callable[[HeldCall], None], *, reason: str = "", rule: str | None = None, **kw: Any) -> "Verdict":
+    def held(cls, hold: Callable[[HeldCall], None], *, reason: str = "", rule: str | None = None, **kw: Any) -> Verdict:
         """Keep a request (no response yet, nothing forwarded); ``hold(handle)`` decides it later."""
         return cls(Action.HOLD, reason, rule, hold=hold, **kw)
 
     @classmethod
-    def allow(cls, *, rule: str | None = None, reason: str = "", **kw: Any) -> "Verdict":
+    def allow(cls, *, rule: str | None = None, reason: str = "", **kw: Any) -> Verdict:
         """An explicit pass that should still be recorded (e.g. which rule allowed a call)."""
         return cls(Action.PASS, reason, rule, **kw)
 

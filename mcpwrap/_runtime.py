@@ -10,12 +10,12 @@ previous policy everywhere (:meth:`mcpwrap._chain.Chain.configure` is all or not
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import AuditError, McpwrapError
+from ._log import error, info
 from ._paths import default_audit_path, overrides_path, resolve_policy_path
 from ._wrapargs import DEFAULT_MAX_MESSAGE_BYTES, WrapOptions
 
@@ -43,8 +43,7 @@ def default_subject(explicit: str | None = None) -> str:
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(f"mcpwrap: {text}\n")
-    sys.stderr.flush()
+    error(text)
 
 
 def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
@@ -53,7 +52,10 @@ def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
 
     name = opts.name or os.path.basename(opts.command[0])
     session = Session(session_id=os.urandom(8).hex(), server=name, subject=default_subject(opts.subject), roles=tuple(opts.roles))
-    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES)
+    from ._sandbox.wrap import plan_for
+
+    sandbox = plan_for(opts.command, name, opts.policy, opts.audit_log)
+    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES, sandbox=sandbox)
     # Spawn first: the server boots while mcpwrap loads its policy and opens the audit log, so the work below
     # costs the client nothing. No message is read before the chain is in place.
     relay.start()
@@ -66,6 +68,7 @@ def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
         return relay.run()
     finally:
         watcher.stop()
+        relay.sandbox.close()
         audit.close()
 
 
@@ -79,7 +82,7 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
     watcher = PolicyWatcher([p for p in (policy_path, str(overrides_path())) if p], lambda: reload())
     config = load_policy(policy_path)
     if policy_path is None:
-        _err("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
+        info("no policy file: using the built-in default (ordinary traffic allowed, detectors on); "
              "`mcpwrap policy init` writes one to edit")
     audit_path = opts.audit_log or config["audit"].path or str(default_audit_path())
     audit = AuditLog(os.path.expanduser(audit_path), session, config["audit"])
@@ -94,9 +97,12 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
         with reload_lock:
             try:
                 new_config = load_policy(policy_path)
-                relay.chain = build_chain(new_config, session, audit)
+                chain.configure(new_config)
                 audit.record("policy-reload", policy=policy_path, ok=True)
-                _err(f"policy reloaded from {policy_path or 'built-in default'}")
+                if new_config["sandbox"].for_server(session.server) != relay.sandbox.settings:
+                    audit.record("sandbox-not-reloaded", reason="a running server keeps its sandbox; the new one applies at its next start")
+                    _err("the sandbox settings changed: they apply when the server next starts")
+                info(f"policy reloaded from {policy_path or 'built-in default'}")
             except McpwrapError as exc:
                 audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
                 _err(f"policy reload failed, keeping the previous policy: {exc}")
@@ -105,12 +111,28 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
             except McpwrapError as exc:
                 _err(str(exc))
 
+    _confirm_sandbox(relay, config, opts, session.server)
+    relay.sandbox.attach(audit.record)
     chain = build_chain(config, session, audit, extra=extra)
     relay.chain = chain
     relay.audit = audit
     relay.on_reload = reload
     watcher.start()
     return audit, watcher
+
+
+def _confirm_sandbox(relay: Relay, config: Any, opts: WrapOptions, server: str) -> None:
+    """Restart the server when the loaded policy asks for another sandbox than it was started with (before
+    any message reached it: no message is read before the chain is in place)."""
+    from ._sandbox.wrap import confirm
+
+    replacement = confirm(relay.sandbox, config, opts.command, server, opts.policy, opts.audit_log)
+    if replacement is not None:
+        relay.abort()
+        relay.sandbox.close()
+        replacement.report.notes.append("restarted: the policy asked for another sandbox than the quick read found")
+        relay.sandbox = replacement
+        relay.start()
 
 
 POLICY_POLL_INTERVAL = 1.0  # seconds between checks of the policy file for changes (mtime, size, inode)

@@ -17,7 +17,8 @@ value with no change is returned as the very same object (callers compare with `
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = ["BINARY_ITEM_TYPES", "HOUSEKEEPING_METHODS", "iter_strings", "map_strings", "json_path", "content_roots", "MAX_DEPTH"]
 
@@ -63,7 +64,7 @@ def iter_strings(value: Any, path: tuple = (), *, keys: bool = False) -> Iterato
                     stack.append((p + (i,), child))
 
 
-def map_strings(value: Any, fn: Callable[[tuple, str], "str | None"], path: tuple = ()) -> Any:
+def map_strings(value: Any, fn: Callable[[tuple, str], str | None], path: tuple = ()) -> Any:
     """Return ``value`` with every string value ``s`` at path ``p`` replaced by ``fn(p, s)`` (None: keep).
 
     Binary fields are left alone. Unchanged subtrees are shared; an unchanged value is returned as is.

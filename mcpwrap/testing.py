@@ -13,6 +13,9 @@ methods and tools, as ``MCPWRAP_TEST_SCRIPT`` (JSON) says::
 
 Entries are ``method`` or ``method:tool`` (``…#response`` for the response to such a request). ``modify``
 appends ``" [modified]"`` to the text content of results.
+
+:func:`use_backtracking_engine` compiles the detectors' patterns with Python's ``re`` instead of RE2, for
+benchmarks/bench_content.py to show what the linear-time engine buys. The shipped code has no such switch.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 from ._chain import ChainContext, Interceptor
 from ._message import Message, Verdict
 
-__all__ = ["HOOKS_ENV", "SCRIPT_ENV", "ScriptedInterceptor", "load_hooks", "main"]
+__all__ = ["HOOKS_ENV", "SCRIPT_ENV", "ScriptedInterceptor", "load_hooks", "use_backtracking_engine", "main"]
 
 HOOKS_ENV = "MCPWRAP_TEST_HOOKS"
 SCRIPT_ENV = "MCPWRAP_TEST_SCRIPT"
@@ -74,6 +77,40 @@ def load_hooks(spec: str) -> list:
         module, _, attr = target.partition(":")
         factories.append(getattr(importlib.import_module(module), attr))
     return factories
+
+
+def use_backtracking_engine() -> None:
+    """Make :mod:`mcpwrap._re2`'s detector helpers use Python's ``re`` (patterns in their ``fallback``
+    spelling where they have one). The detectors compile their patterns when imported, so this must run first.
+    """
+    import re
+
+    from . import _re2
+
+    loaded = sorted(name for name in sys.modules if name.startswith(("mcpwrap.detect", "mcpwrap.interceptors")))
+    if loaded:
+        raise RuntimeError(f"use_backtracking_engine() must run before the detectors are imported ({loaded[0]} is)")
+
+    def compile_bytes(pattern: str, fallback: str | None = None) -> re.Pattern[bytes]:
+        # RE2 accepts flags inside a joined alternative, "(?:(?i)a)|(?:b)"; Python wants them scoped: "(?i:a)".
+        source = re.sub(r"\(\?:\(\?([imsx]+)\)", r"(?\1:", fallback or pattern)
+        return re.compile(source.encode("utf-8"))
+
+    def search_span(rx: re.Pattern[bytes], buf: bytes, pos: int, endpos: int) -> tuple[int, int] | None:
+        m = rx.search(buf, pos, endpos)
+        return None if m is None else m.span()
+
+    class SignalSet:  # every pattern's own search: what a set without RE2 comes down to
+        def __init__(self, patterns: dict[str, str]) -> None:
+            self.exact = {name: compile_bytes(p) for name, p in patterns.items()}
+
+        def search(self, buf: bytes, start: int = 0, end: int | None = None) -> set[str]:
+            end = len(buf) if end is None else end
+            return {name for name, rx in self.exact.items() if rx.search(buf, start, end) is not None}
+
+    _re2.compile_bytes = compile_bytes
+    _re2.search_span = search_span
+    _re2.SignalSet = SignalSet  # type: ignore[assignment,misc]
 
 
 def main(argv: list[str]) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._message import Direction, Message, PendingRequest, Session
+from mcpwrap.interceptors import parse_policy as parse_config
 
 
 def session(name: str = "srv", tools: list[dict] | None = None) -> Session:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "tests" / "servers" / "node_modules" / ".bin"
@@ -70,7 +71,7 @@ class RawPeer:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr if stderr is not None else subprocess.DEVNULL,
             env=env or child_env(), bufsize=0,
         )
-        self.lines: "queue.Queue[bytes | None]" = queue.Queue()
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
 
         def pump() -> None:
             assert self.proc.stdout is not None
@@ -130,7 +131,7 @@ class RawPeer:
             pass
         return self.proc.wait(timeout)
 
-    def __enter__(self) -> "RawPeer":
+    def __enter__(self) -> RawPeer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -340,8 +340,8 @@ def lookalike_numbers(rng: random.Random, n: int) -> list[dict]:
         lambda: f"matrix [[{rng.random():.6f}, {rng.random():.6f}], [{rng.randint(10**6, 10**9)}, {rng.randint(10**6, 10**9)}]]",
         lambda: f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(100, 999)}-{rng.randint(10000, 99999)}-{rng.randint(0, 9)}",
         lambda: f"git@github.com:org/repo-{_hex(rng, 4)}.git and icon@2x.png and react@18.{rng.randint(0, 3)}.{rng.randint(0, 9)}",
-        lambda: f"password = os.environ['DB_PASSWORD']  # token: {{{{ secrets.GITHUB_TOKEN }}}}",
-        lambda: f"api_key: ${{API_KEY}}\nsecret: <your-secret-here>\npassword: ********",
+        lambda: "password = os.environ['DB_PASSWORD']  # token: {{ secrets.GITHUB_TOKEN }}",
+        lambda: "api_key: ${API_KEY}\nsecret: <your-secret-here>\npassword: ********",
         lambda: "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(20, 30))) + ".min.js",
     ]
     return [{"category": "lookalike-numbers", "text": rng.choice(gens)(), "source": "generated"} for _ in range(n)]

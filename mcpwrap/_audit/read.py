@@ -3,6 +3,8 @@
 Readers never take the writers' lock: a writer appends whole lines in one ``write()``, so a reader sees
 complete lines, plus at most a partial last line that it keeps until its newline arrives. A follower notices
 rotation (the path now names another inode), finishes the old file, and continues with the new one.
+:func:`last_activity` reads a log backwards from its end, for the newest record of each server. Counting and
+aggregating records is :mod:`mcpwrap._audit.stats`.
 """
 
 from __future__ import annotations
@@ -11,30 +13,32 @@ import json
 import os
 import re
 import time
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from .chain import log_files
+from .files import expand
 
 __all__ = [
     "RecordFilter",
     "read_records",
     "follow",
+    "last_activity",
+    "expand",
     "action_of",
     "action_label",
     "direction_arrow",
     "parse_ts",
     "parse_since",
     "default_log_path",
-    "compute_stats",
 ]
 
 FOLLOW_POLL = 0.25  # seconds between checks of a quiet log while following
+TAIL_BLOCK = 64 * 1024  # bytes read at a time when reading a log backwards from its end
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_CHAIN_FIELDS = ("seq", "n", "prev", "kid", "h")
 
 
 def default_log_path(policy: str | None = None) -> Path:
@@ -134,16 +138,6 @@ def _decode(line: bytes) -> dict | None:
     return rec if isinstance(rec, dict) else None
 
 
-def expand(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Each named log with its rotated predecessors, oldest first."""
-    out: list[Path] = []
-    for p in paths:
-        for f in log_files(p):
-            if f not in out:
-                out.append(f)
-    return out
-
-
 def read_records(paths: Iterable[str | os.PathLike], keep: RecordFilter | None = None, *, raw: bool = False) -> Iterator[Any]:
     """Records of the given files in order (lines that are not records are skipped). ``raw``: (bytes, dict)."""
     for path in paths:
@@ -162,12 +156,12 @@ def read_records(paths: Iterable[str | os.PathLike], keep: RecordFilter | None =
 
 
 def follow(
-    paths: list[str | os.PathLike],
+    paths: Sequence[str | os.PathLike],
     *,
     from_start: bool = False,
     poll: float = FOLLOW_POLL,
     idle_ticks: bool = False,
-) -> Iterator[tuple[bytes, dict] | None]:
+) -> Generator[tuple[bytes, dict] | None, None, None]:
     """New records of growing logs, as (line, record), forever. ``idle_ticks``: yield None when nothing came."""
     state: dict[str, dict] = {}
 
@@ -182,7 +176,7 @@ def follow(
         st = os.fstat(f.fileno())
         state[p] = {"f": f, "buf": b"", "ino": (st.st_dev, st.st_ino)}
 
-    for p in map(os.fspath, paths):
+    for p in [os.fspath(path) for path in paths]:
         open_at(p, from_start)
     try:
         while True:
@@ -225,98 +219,37 @@ def follow(
                 s["f"].close()
 
 
-def without_chain(rec: dict) -> dict:
-    """A record without its chain fields (for exports meant for people, not for verification)."""
-    return {k: v for k, v in rec.items() if k not in _CHAIN_FIELDS}
+def last_activity(path: str | os.PathLike, servers: set[str]) -> dict[str, str]:
+    """The timestamp of the newest record of each of ``servers`` in one log file, reading it backwards from its
+    end (``mcpwrap status`` asks this of a log that may hold gigabytes)."""
+    found: dict[str, str] = {}
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return found
+    with f:
+        f.seek(0, os.SEEK_END)
+        pos = f.tell()
+        carry = b""
+        while pos > 0 and len(found) < len(servers):
+            step = min(TAIL_BLOCK, pos)
+            pos -= step
+            f.seek(pos)
+            block = f.read(step) + carry
+            lines = block.split(b"\n")
+            carry = lines.pop(0) if pos > 0 else b""  # possibly a partial line: finish it with the next block
+            for line in reversed(lines):
+                _note_activity(line, servers, found)
+        if carry:
+            _note_activity(carry, servers, found)
+    return found
 
 
-# --- statistics -----------------------------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return None
-    rank = max(1, -(-len(sorted_values) * q // 100))  # ceil(len * q / 100)
-    return sorted_values[int(rank) - 1]
-
-
-def compute_stats(records: Iterable[dict], *, top: int = 10) -> dict:
-    """Counts per server/tool/action, top blocking rules and detectors, latency percentiles per tool, subjects."""
-    from collections import Counter, defaultdict
-
-    servers: dict[str, Counter] = defaultdict(Counter)
-    tools: dict[str, Counter] = defaultdict(Counter)
-    actions: Counter = Counter()
-    events: Counter = Counter()
-    rules: Counter = Counter()
-    detectors: Counter = Counter()
-    subjects: Counter = Counter()
-    latency: dict[str, list[float]] = defaultdict(list)
-    sessions: set = set()
-    first = last = None
-    total = 0
-    for rec in records:
-        total += 1
-        ts = rec.get("ts")
-        if isinstance(ts, str):
-            first = ts if first is None or ts < first else first
-            last = ts if last is None or ts > last else last
-        event = rec.get("event", "?")
-        events[event] += 1
-        if isinstance(rec.get("session"), str):
-            sessions.add(rec["session"])
-        if event not in ("message", "refused"):
-            continue
-        action = action_of(rec)
-        server = str(rec.get("server", "?"))
-        actions[action] += 1
-        servers[server][action] += 1
-        servers[server]["messages"] += 1
-        if rec.get("kind") == "error":
-            servers[server]["errors"] += 1
-        subjects[str(rec.get("subject", "?"))] += 1
-        tool = rec.get("tool")
-        if isinstance(tool, str):
-            # Per call: the request's decision; a response counts only when it was modified or withheld.
-            if rec.get("kind") == "request":
-                tools[tool]["calls"] += 1
-                tools[tool][action] += 1
-            elif action != "pass":
-                tools[tool][action] += 1
-            if isinstance(rec.get("latency_ms"), (int, float)):
-                latency[tool].append(float(rec["latency_ms"]))
-        if action == "block":
-            rules[str(rec.get("rule") or "?")] += 1
-        if action in ("block", "modify") and rec.get("interceptor"):
-            detectors[str(rec["interceptor"])] += 1
-        for v in rec.get("verdicts") or ():
-            if isinstance(v, dict) and v.get("action") in ("block", "modify") and v.get("interceptor"):
-                detectors[f"{v['interceptor']} (not enforced)" if v.get("enforced") is False else str(v["interceptor"])] += 1
-    per_tool = {}
-    for tool in sorted(set(tools) | set(latency)):
-        counts = tools[tool]
-        values = sorted(latency.get(tool, ()))
-        per_tool[tool] = {
-            "calls": counts["calls"],
-            "pass": counts["pass"],
-            "modify": counts["modify"],
-            "block": counts["block"],
-            "latency_ms": {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99)},
-        }
-    return {
-        "records": total,
-        "sessions": len(sessions),
-        "first": first,
-        "last": last,
-        "events": dict(events.most_common()),
-        "actions": dict(actions.most_common()),
-        "servers": {
-            s: {"messages": c["messages"], "pass": c["pass"], "modify": c["modify"], "block": c["block"], "errors": c["errors"]}
-            for s, c in sorted(servers.items())
-        },
-        "tools": per_tool,
-        "top_block_rules": rules.most_common(top),
-        "top_detectors": detectors.most_common(top),
-        "subjects": subjects.most_common(top),
-    }
+def _note_activity(line: bytes, servers: set[str], found: dict[str, str]) -> None:
+    if not line.strip():
+        return
+    rec = _decode(line)
+    if rec is not None:
+        server, ts = rec.get("server"), rec.get("ts")
+        if isinstance(server, str) and server in servers and server not in found and isinstance(ts, str):
+            found[server] = ts

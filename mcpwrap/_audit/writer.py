@@ -4,13 +4,14 @@ Many mcpwrap processes (one per wrapped server) may share one log. The file is o
 every flush is a single ``write()`` of whole records, so concurrent writers never interleave inside a line.
 Records of one read from a pipe are written together (one syscall per chunk, not per message), and always
 *before* the messages they describe are forwarded. Each flush seals its records into one global chain while
-holding the log's lock (design, format and verification: :mod:`mcpwrap._audit.chain`).
+holding the log's lock (design and format: :mod:`mcpwrap._audit.seal`; keys: :mod:`mcpwrap._audit.keys`;
+rotation: :mod:`mcpwrap._audit.files`; verification: :mod:`mcpwrap._audit.verify`).
 
 Failure policy (``audit.on_failure``): ``block`` (default) — ``flush()`` raises :class:`AuditError` and the
 relay answers the batch's requests with the block contract instead of forwarding anything unaudited; ``warn``
-— traffic continues and stderr says loudly that it is unaudited. Either way, once the log can be written
-again an ``audit-gap`` record states how many records were lost, and a ``session-start`` record that could
-not be written is written then, so the session stays verifiable.
+— traffic continues and stderr (:mod:`mcpwrap._log`) says loudly that it is unaudited. Either way, once the
+log can be written again an ``audit-gap`` record states how many records were lost, and a ``session-start``
+record that could not be written is written then, so the session stays verifiable.
 
 Privacy: ``audit.record_arguments`` chooses how ``tools/call`` arguments are kept — ``none``, ``shape``
 (types and sizes only), ``redacted`` (default: the secrets redactor's output) or ``full`` — cut to
@@ -21,22 +22,23 @@ through the redactor, so a record never holds a secret the redactor would have r
 from __future__ import annotations
 
 import errno
-import fcntl
-import json
 import os
 import re
-import sys
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
-from .chain import read_chain_tail
 from .._config import Section, check_keys, expect
 from .._errors import AuditError, ConfigError
+from .._fs import PRIVATE_FILE_MODE, FileLock
+from .._log import warning
 from .._message import Session
+from .files import rotated_name
+from .identity import wrapper_identity
+from .keys import load_key
+from .seal import CHAIN_FIELDS, Sealer, read_chain_tail
 
 __all__ = ["AuditLog", "AuditSettings", "AUDIT_SECTION", "shape_of", "parse_size"]
 
@@ -46,7 +48,7 @@ DEFAULT_MAX_ARGUMENT_CHARS = 2048  # a recorded argument form is cut here, so on
 DEFAULT_ROTATE_BYTES = 64 * 1024 * 1024  # a log file is rotated once it reaches this size (0: never)
 MIN_ROTATE_BYTES = 64 * 1024  # smaller limits would rotate every few flushes
 WARN_INTERVAL = 10.0  # seconds between repeated stderr warnings while the log cannot be written
-_RESERVED = frozenset({"seq", "n", "prev", "kid", "h"})  # chain fields, appended when a record is sealed
+_RESERVED = frozenset(CHAIN_FIELDS)  # appended when a record is sealed: a caller's field of that name is renamed
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 
 
@@ -169,7 +171,7 @@ class AuditLog:
     """An append-only, hash-chained JSONL file shared safely between processes.
 
     ``record()`` serialises a record and queues it; ``flush()`` seals the queued records (chain fields + MAC,
-    see :mod:`mcpwrap._audit.chain`) and appends them with one ``write()`` under the log's lock. ``flush()``
+    see :mod:`mcpwrap._audit.seal`) and appends them with one ``write()`` under the log's lock. ``flush()``
     raises :class:`AuditError` when the records could not be written and ``on_failure`` is ``block`` — the
     caller must then not forward what they describe; with ``warn`` it reports on stderr and returns.
     """
@@ -182,8 +184,6 @@ class AuditLog:
         *,
         key: bytes | None = _KEY_FROM_SETTINGS,
     ) -> None:
-        from .chain import Sealer, load_key
-
         self.path = os.fspath(path)
         self.session = session
         self.settings = settings or AuditSettings()
@@ -198,7 +198,7 @@ class AuditLog:
         self._seq = 0  # next sequence number of this session
         self._start: bytes | None = None  # the session-start record until it has been written
         self._fd: int | None = None
-        self._lock_fd: int | None = None
+        self._file_lock = FileLock(self.path + ".lock")  # beside the log, never rotated: guards appends
         self._tail: tuple | None = None  # ((inode, device, size) after our last write, next n, last h)
         self._closed = False
         self.failed: str | None = None  # the last write error, while the log cannot be written
@@ -225,19 +225,18 @@ class AuditLog:
     def _open(self) -> None:
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
-        if self._lock_fd is None:
-            self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._file_lock.open()
         if self._fd is not None:
             try:
                 os.close(self._fd)
             except OSError:
                 pass
             self._fd = None
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
 
     def _current(self) -> os.stat_result:
         """Under the lock: make sure ``_fd`` is the file at ``path`` (another writer may have rotated it)."""
-        if self._fd is None or self._lock_fd is None:
+        if self._fd is None or self._file_lock.fd is None:
             self._open()
         assert self._fd is not None
         st = os.fstat(self._fd)
@@ -253,12 +252,7 @@ class AuditLog:
 
     def _rotate(self) -> str:
         """Under the lock: move the full file aside; the caller continues the chain in a new file."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        target = f"{self.path}.{stamp}"
-        i = 0
-        while os.path.exists(target):
-            i += 1
-            target = f"{self.path}.{stamp}-{i}"
+        target = rotated_name(self.path)
         os.rename(self.path, target)
         self._open()
         return os.path.basename(target)
@@ -285,8 +279,6 @@ class AuditLog:
     def record_fields(self, event: str, fields: dict) -> dict:
         """``record`` with the fields as one dict (the per-message path: no keyword unpacking)."""
         if event == "session-start":
-            from .chain import wrapper_identity
-
             fields.setdefault("wrapper", wrapper_identity())
         rec, body = self._body(event, fields)
         with self._lock:
@@ -321,7 +313,8 @@ class AuditLog:
                 self._write_failed(exc, queued)
                 return
             if self.failed is not None or self._lost:
-                self._warn(f"audit log {self.path} is writable again" + (f"; {self._lost} record(s) were lost (see the audit-gap record)" if self._lost else ""), force=True)
+                lost = f"; {self._lost} record(s) were lost (see the audit-gap record)" if self._lost else ""
+                self._warn(f"audit log {self.path} is writable again{lost}", force=True)
             self._start = None
             self.failed = None
             self._lost = 0
@@ -329,18 +322,18 @@ class AuditLog:
             self.records_written += len(bodies)
 
     def _write(self, bodies: list[bytes]) -> None:
-        if self._lock_fd is None or self._fd is None:
+        if self._file_lock.fd is None or self._fd is None:
             self._open()
-        assert self._lock_fd is not None
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
+        with self._file_lock:
             st = self._current()
+            fd = self._fd
+            assert fd is not None  # _current() opened it
             size = st.st_size
             tail = self._tail
             if tail is not None and tail[0] == (st.st_ino, st.st_dev, size):
                 n, prev, needs_newline = tail[1], tail[2], False  # nobody wrote since our last write
             else:
-                n, prev, needs_newline = read_chain_tail(self._fd, size)
+                n, prev, needs_newline = read_chain_tail(fd, size)
             rotated: list[bytes] = []
             if self.rotate_bytes and size >= self.rotate_bytes:
                 previous = self._rotate()
@@ -350,13 +343,13 @@ class AuditLog:
                 note = _dumps({"ts": utc_now(), "event": "log-rotated", "previous": previous})
                 rotated, _, n, prev = self._sealer.seal([note], 0, n, prev)
                 needs_newline = False
-                st, size = os.fstat(self._fd), 0
+                fd = self._fd
+                assert fd is not None  # _rotate() opened the new file
+                st, size = os.fstat(fd), 0
             parts, seq, next_n, last_h = self._sealer.seal(bodies, self._seq, n, prev)
             data = b"".join(rotated + parts)
             if needs_newline:
                 data = b"\n" + data  # the last line was cut short: ours start on a line of their own
-            fd = self._fd
-            assert fd is not None
             written = os.write(fd, data)
             while written < len(data):  # a short write on a regular file: disk full or quota
                 more = os.write(fd, data[written:])
@@ -365,8 +358,6 @@ class AuditLog:
                 written += more
             self._seq = seq
             self._tail = ((st.st_ino, st.st_dev, size + len(data)), next_n, last_h)
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _write_failed(self, exc: OSError, queued: int) -> None:
         reason = exc.strerror or str(exc)
@@ -388,11 +379,7 @@ class AuditLog:
         if not force and now - self._last_warning < WARN_INTERVAL:
             return
         self._last_warning = now
-        try:
-            sys.stderr.write(f"mcpwrap: {text}\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
+        warning(text)
 
     def close(self) -> None:
         try:
@@ -402,13 +389,13 @@ class AuditLog:
         finally:
             with self._lock:
                 self._closed = True
-                for fd in (self._fd, self._lock_fd):
-                    if fd is not None:
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-                self._fd = self._lock_fd = None
+                if self._fd is not None:
+                    try:
+                        os.close(self._fd)
+                    except OSError:
+                        pass
+                self._fd = None
+                self._file_lock.close()
 
 
 # The policy-file sections this module owns (declared by the interceptor that uses them).

@@ -23,8 +23,8 @@ WATCH_REFRESH = 1.0  # seconds between refreshes of `approvals --watch`
 
 
 def _queue() -> ApprovalQueue:
-    from .._paths import resolve_policy_path
     from .._config import load_section
+    from .._paths import resolve_policy_path
     from ..interceptors.approval import APPROVAL_SECTION
 
     try:
@@ -104,14 +104,20 @@ def register(app: typer.Typer) -> None:
                     live.update(_show(queue.pending()))
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            raise typer.Exit(0)
+            raise typer.Exit(0) from None
 
     @app.command("approve", help="Approve a held call (see `mcpwrap approvals`). Must be run at a terminal.")
     def approve(
         approval_id: str = typer.Argument(..., metavar="ID", help="the id shown by `mcpwrap approvals`"),
-        remember: str = typer.Option("once", "--remember", "-r", help="once | session (this tool, until the client disconnects) | always (this tool with these arguments, written to policy.overrides.yaml)"),
+        remember: str = typer.Option(
+            "once",
+            "--remember",
+            "-r",
+            help="once | session (this tool, until the client disconnects) | "
+            "always (this tool with these arguments, written to policy.overrides.yaml)",
+        ),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (still needs a terminal)"),
     ) -> None:
         if remember not in REMEMBER_CHOICES:
@@ -137,7 +143,7 @@ def register(app: typer.Typer) -> None:
             queue.decide(approval_id, "approve", remember=remember)
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         typer.echo(f"approved {approval_id}" + (f" (remember: {remember})" if remember != "once" else ""))
 
     @app.command("deny", help="Deny a held call (see `mcpwrap approvals`); the client gets the block answer.")
@@ -146,7 +152,5 @@ def register(app: typer.Typer) -> None:
             entry = _queue().decide(approval_id, "deny")
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         typer.echo(f"denied {approval_id} ({entry.get('server')}: {entry.get('tool')})")
-
-

@@ -12,11 +12,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, NoReturn
 
 import typer
 
 from .._errors import McpwrapError
+from .common import console as _console
+from .common import fail
 
 __all__ = ["register", "audit_app"]
 
@@ -35,6 +37,13 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 DEFAULT_TAIL_LINES = 20
 
+USAGE_ERROR = 2  # a bad option or unusable input, as `verify` reports unusable logs
+
+
+def _fail(text: str, code: int = USAGE_ERROR) -> NoReturn:
+    fail(text, code)
+
+
 FilesArg = typer.Argument(None, help="log files (default: the configured log and its rotated files)", show_default=False)
 PolicyOpt = typer.Option(None, "--policy", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
 ServerOpt = typer.Option(None, "--server", help="only records of this server")
@@ -44,13 +53,9 @@ SinceOpt = typer.Option(None, "--since", help="only records since a duration ago
 SubjectOpt = typer.Option(None, "--subject", help="only records of this subject")
 
 
-def _fail(text: str, code: int = 2) -> None:
-    typer.echo(f"mcpwrap: {text}", err=True)
-    raise typer.Exit(code)
-
-
-def _files(files: Optional[List[Path]], policy: Optional[Path]) -> list[Path]:
-    from .._audit.read import default_log_path, expand
+def _files(files: list[Path] | None, policy: Path | None) -> list[Path]:
+    from .._audit.files import expand
+    from .._audit.read import default_log_path
 
     try:
         named = list(files) if files else [default_log_path(str(policy) if policy else None)]
@@ -69,24 +74,21 @@ def _filter(server: Any, tool: Any, action: Any, since: Any, subject: Any) -> An
     return RecordFilter(server=server, tool=tool, action=action, since=since_ts, subject=subject)
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
 # --- verify ------------------------------------------------------------------------------------------------------
 
 
 @audit_app.command("verify", help="Check the hash chain, MACs and sessions; report the first bad line and the kind of damage.")
 def verify_cmd(
-    files: Optional[List[Path]] = FilesArg,
-    key_file: Optional[Path] = typer.Option(None, "--key-file", help="the audit key (default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key)"),
+    files: list[Path] | None = FilesArg,
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="the audit key (default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key)"
+    ),
     no_key: bool = typer.Option(False, "--no-key", help="verify plain-hash logs only; a keyed log then cannot be verified (exit 2)"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
-    policy: Optional[Path] = PolicyOpt,
+    policy: Path | None = PolicyOpt,
 ) -> None:
-    from .._audit.chain import load_key, verify
+    from .._audit.keys import load_key
+    from .._audit.verify import verify
 
     paths = _files(files, policy)
     key = None
@@ -127,10 +129,10 @@ def verify_cmd(
     raise typer.Exit(report.exit_code)
 
 
-def _policy_key_file(policy: Optional[Path]) -> Optional[str]:
-    from .._paths import resolve_policy_path
+def _policy_key_file(policy: Path | None) -> str | None:
     from .._audit.writer import AUDIT_SECTION
     from .._config import load_section
+    from .._paths import resolve_policy_path
 
     return load_section(resolve_policy_path(str(policy) if policy else None), AUDIT_SECTION).key_file
 
@@ -148,10 +150,10 @@ def _emit_unusable(as_json: bool, files: list[str], why: str) -> None:
 
 @audit_app.command("init-key", help="Create a random audit key (mode 0600) that authenticates every record with HMAC-SHA256.")
 def init_key_cmd(
-    key_file: Optional[Path] = typer.Option(None, "--key-file", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
+    key_file: Path | None = typer.Option(None, "--key-file", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
     force: bool = typer.Option(False, "--force", help="replace an existing key (logs sealed with it can then no longer be verified)"),
 ) -> None:
-    from .._audit.chain import init_key
+    from .._audit.keys import init_key
 
     try:
         path, kid = init_key(key_file, force=force)
@@ -240,16 +242,16 @@ def records_table(rows: list[dict], *, header: bool = True, width: int = 100) ->
 
 @audit_app.command("tail", help="Show the newest records, one per line; -f keeps following the log (also across rotation).")
 def tail_cmd(
-    file: Optional[Path] = typer.Argument(None, help="log file (default: the configured log)", show_default=False),
+    file: Path | None = typer.Argument(None, help="log file (default: the configured log)", show_default=False),
     follow_: bool = typer.Option(False, "-f", "--follow", help="keep printing records as they are appended"),
     lines: int = typer.Option(DEFAULT_TAIL_LINES, "-n", "--lines", help="how many of the newest records to show first"),
-    server: Optional[str] = ServerOpt,
-    tool: Optional[str] = ToolOpt,
-    action: Optional[str] = ActionOpt,
-    since: Optional[str] = SinceOpt,
-    subject: Optional[str] = SubjectOpt,
+    server: str | None = ServerOpt,
+    tool: str | None = ToolOpt,
+    action: str | None = ActionOpt,
+    since: str | None = SinceOpt,
+    subject: str | None = SubjectOpt,
     as_json: bool = typer.Option(False, "--json", help="print the matching records as they are stored (JSONL)"),
-    policy: Optional[Path] = PolicyOpt,
+    policy: Path | None = PolicyOpt,
 ) -> None:
     from collections import deque
 
@@ -304,10 +306,14 @@ def stats_renderable(stats: dict) -> Any:
     head = Text.assemble(
         ("audit stats: ", "bold"),
         f"{stats['records']} records, {stats['sessions']} sessions\n",
-        ("from ", "dim"), str(stats["first"] or "-"), (" to ", "dim"), str(stats["last"] or "-"),
+        ("from ", "dim"),
+        str(stats["first"] or "-"),
+        (" to ", "dim"),
+        str(stats["last"] or "-"),
     )
     actions = Table.grid(padding=(0, 3))
-    actions.add_row(*[Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()] or ["no messages"])
+    counts: list[Any] = [Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()]
+    actions.add_row(*counts or ["no messages"])
     servers = Table(title="per server", title_style="bold", title_justify="left", box=None, header_style="dim")
     for col in ("server", "messages", "pass", "modify", "block", "errors"):
         servers.add_column(col, justify="left" if col == "server" else "right")
@@ -334,16 +340,17 @@ def stats_renderable(stats: dict) -> Any:
 
 @audit_app.command("stats", help="Counts per server, tool and action; top blocking rules and detectors; latency p50/p95/p99 per tool.")
 def stats_cmd(
-    files: Optional[List[Path]] = FilesArg,
-    server: Optional[str] = ServerOpt,
-    tool: Optional[str] = ToolOpt,
-    action: Optional[str] = ActionOpt,
-    since: Optional[str] = SinceOpt,
-    subject: Optional[str] = SubjectOpt,
+    files: list[Path] | None = FilesArg,
+    server: str | None = ServerOpt,
+    tool: str | None = ToolOpt,
+    action: str | None = ActionOpt,
+    since: str | None = SinceOpt,
+    subject: str | None = SubjectOpt,
     as_json: bool = typer.Option(False, "--json", help="print the statistics as JSON"),
-    policy: Optional[Path] = PolicyOpt,
+    policy: Path | None = PolicyOpt,
 ) -> None:
-    from .._audit.read import compute_stats, read_records
+    from .._audit.read import read_records
+    from .._audit.stats import compute_stats
 
     paths = _files(files, policy)
     if not any(p.exists() for p in paths):
@@ -360,15 +367,15 @@ def stats_cmd(
 
 @audit_app.command("export", help="Write the matching records as CSV (one column per field) or JSONL (as stored).")
 def export_cmd(
-    files: Optional[List[Path]] = FilesArg,
+    files: list[Path] | None = FilesArg,
     fmt: str = typer.Option("jsonl", "--format", help="csv or jsonl"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
-    server: Optional[str] = ServerOpt,
-    tool: Optional[str] = ToolOpt,
-    action: Optional[str] = ActionOpt,
-    since: Optional[str] = SinceOpt,
-    subject: Optional[str] = SubjectOpt,
-    policy: Optional[Path] = PolicyOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
+    server: str | None = ServerOpt,
+    tool: str | None = ToolOpt,
+    action: str | None = ActionOpt,
+    since: str | None = SinceOpt,
+    subject: str | None = SubjectOpt,
+    policy: Path | None = PolicyOpt,
 ) -> None:
     from .._audit.read import read_records
 
@@ -415,10 +422,10 @@ def _csv_cell(value: Any) -> Any:
 
 
 def dashboard_cmd(
-    files: Optional[List[Path]] = FilesArg,
+    files: list[Path] | None = FilesArg,
     refresh: float = typer.Option(1.0, "--refresh", help="seconds between screen updates"),
     once: bool = typer.Option(False, "--once", help="print one frame for the whole log and exit (no live view)"),
-    policy: Optional[Path] = PolicyOpt,
+    policy: Path | None = PolicyOpt,
 ) -> None:
     """A live view of the audit log(s): calls per second, blocks and redactions, recent decisions, per-server
     health and a latency sparkline. Reads only the log, so it shows every wrapped server; works over SSH."""
@@ -439,4 +446,3 @@ def dashboard_cmd(
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.command("dashboard")(dashboard_cmd)
-

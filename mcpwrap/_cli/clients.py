@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from .._clients.plan import CLIENTS, SCOPES, Locations, Row, Selection
+from .. import _log as log
+from .._clients.locations import CLIENTS, SCOPES, Locations
+from .._clients.plan import Row, Selection
 from .._errors import McpwrapError
 
 __all__ = ["register"]
@@ -18,11 +19,12 @@ _CLIENT_HELP = f"which client: {' | '.join(CLIENTS)} | all"
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"mcpwrap: {message}", err=True)
+    """Report ``message`` on stderr; the caller raises the returned exit (``raise _fail(…) from None``)."""
+    log.error(message)
     return typer.Exit(code)
 
 
-def _selection(scope: Optional[List[str]], server: Optional[List[str]], loc: Locations) -> Selection:
+def _selection(scope: list[str] | None, server: list[str] | None, loc: Locations) -> Selection:
     for s in scope or ():
         if s not in SCOPES:
             raise _fail(f"--scope must be one of {', '.join(SCOPES)}, not {s!r}", 2)
@@ -42,12 +44,12 @@ def _client(client: str) -> str:
 
 
 def _locations(
-    project: Optional[Path],
-    claude_config: Optional[Path],
-    desktop_config: Optional[Path],
-    cursor_config: Optional[Path],
-    vscode_config: Optional[Path],
-    windsurf_config: Optional[Path],
+    project: Path | None,
+    claude_config: Path | None,
+    desktop_config: Path | None,
+    cursor_config: Path | None,
+    vscode_config: Path | None,
+    windsurf_config: Path | None,
 ) -> Locations:
     loc = Locations(
         claude_json=claude_config,
@@ -123,17 +125,21 @@ def _print_changes(report, verb: str, dry_run: bool) -> None:
 
 def enable(
     client: str = _CLIENT,
-    scope: Optional[List[str]] = _SCOPE,
-    server: Optional[List[str]] = _SERVER,
-    project: Optional[Path] = _PROJECT,
+    scope: list[str] | None = _SCOPE,
+    server: list[str] | None = _SERVER,
+    project: Path | None = _PROJECT,
     dry_run: bool = typer.Option(False, "--dry-run", help="print a unified diff per file and change nothing"),
-    policy: Optional[Path] = typer.Option(None, "--policy", metavar="FILE", help="policy for the wrapped servers (default: $MCPWRAP_HOME/policy.yaml, created if absent)"),
-    audit_log: Optional[Path] = typer.Option(None, "--audit-log", metavar="FILE", help="audit log for the wrapped servers (default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl)"),
-    claude_config: Optional[Path] = _CLAUDE,
-    desktop_config: Optional[Path] = _DESKTOP,
-    cursor_config: Optional[Path] = _CURSOR,
-    vscode_config: Optional[Path] = _VSCODE,
-    windsurf_config: Optional[Path] = _WINDSURF,
+    policy: Path | None = typer.Option(
+        None, "--policy", metavar="FILE", help="policy for the wrapped servers (default: $MCPWRAP_HOME/policy.yaml, created if absent)"
+    ),
+    audit_log: Path | None = typer.Option(
+        None, "--audit-log", metavar="FILE", help="audit log for the wrapped servers (default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl)"
+    ),
+    claude_config: Path | None = _CLAUDE,
+    desktop_config: Path | None = _DESKTOP,
+    cursor_config: Path | None = _CURSOR,
+    vscode_config: Path | None = _VSCODE,
+    windsurf_config: Path | None = _WINDSURF,
 ) -> None:
     """Wrap every stdio MCP server of a client with `mcpwrap wrap` (reversible with `mcpwrap disable`)."""
     from .._clients.ops import enable as run_enable
@@ -141,8 +147,12 @@ def enable(
     loc = _locations(project, claude_config, desktop_config, cursor_config, vscode_config, windsurf_config)
     try:
         report = run_enable(
-            _client(client), loc, _selection(scope, server, loc),
-            policy=str(policy) if policy else None, audit_log=str(audit_log) if audit_log else None, dry_run=dry_run,
+            _client(client),
+            loc,
+            _selection(scope, server, loc),
+            policy=str(policy) if policy else None,
+            audit_log=str(audit_log) if audit_log else None,
+            dry_run=dry_run,
         )
     except McpwrapError as exc:
         raise _fail(str(exc)) from None
@@ -156,15 +166,15 @@ def enable(
 
 def disable(
     client: str = _CLIENT,
-    scope: Optional[List[str]] = _SCOPE,
-    server: Optional[List[str]] = _SERVER,
-    project: Optional[Path] = _PROJECT,
+    scope: list[str] | None = _SCOPE,
+    server: list[str] | None = _SERVER,
+    project: Path | None = _PROJECT,
     dry_run: bool = typer.Option(False, "--dry-run", help="print a unified diff per file and change nothing"),
-    claude_config: Optional[Path] = _CLAUDE,
-    desktop_config: Optional[Path] = _DESKTOP,
-    cursor_config: Optional[Path] = _CURSOR,
-    vscode_config: Optional[Path] = _VSCODE,
-    windsurf_config: Optional[Path] = _WINDSURF,
+    claude_config: Path | None = _CLAUDE,
+    desktop_config: Path | None = _DESKTOP,
+    cursor_config: Path | None = _CURSOR,
+    vscode_config: Path | None = _VSCODE,
+    windsurf_config: Path | None = _WINDSURF,
 ) -> None:
     """Restore every server wrapped by `mcpwrap enable` to exactly its original form."""
     from .._clients.ops import disable as run_disable
@@ -179,15 +189,15 @@ def disable(
 
 def status(
     client: str = typer.Option("all", "--client", metavar="CLIENT", help=_CLIENT_HELP + " (default: all)"),
-    scope: Optional[List[str]] = _SCOPE,
-    server: Optional[List[str]] = _SERVER,
-    project: Optional[Path] = _PROJECT,
+    scope: list[str] | None = _SCOPE,
+    server: list[str] | None = _SERVER,
+    project: Path | None = _PROJECT,
     as_json: bool = typer.Option(False, "--json", help="print a JSON array instead of a table"),
-    claude_config: Optional[Path] = _CLAUDE,
-    desktop_config: Optional[Path] = _DESKTOP,
-    cursor_config: Optional[Path] = _CURSOR,
-    vscode_config: Optional[Path] = _VSCODE,
-    windsurf_config: Optional[Path] = _WINDSURF,
+    claude_config: Path | None = _CLAUDE,
+    desktop_config: Path | None = _DESKTOP,
+    cursor_config: Path | None = _CURSOR,
+    vscode_config: Path | None = _VSCODE,
+    windsurf_config: Path | None = _WINDSURF,
 ) -> None:
     """List every configured MCP server: wrapped or not, its policy, audit log and last activity."""
     from .._clients.ops import status as run_status
@@ -200,7 +210,7 @@ def status(
         raise _fail(str(exc)) from None
     _status_output(rows, as_json)
     for error in errors:  # the readable files are listed; each unreadable one is named, and the status is 1
-        typer.echo(f"mcpwrap: {error}", err=True)
+        log.error(error)
     if errors:
         raise typer.Exit(1)
 
@@ -236,7 +246,7 @@ def _status_output(rows: list, as_json: bool) -> None:
         typer.echo(f"policy of the wrapped servers: {_short(policy)}; audit log: {_short(audit_log)}")
 
 
-def _short(path: Optional[str]) -> str:
+def _short(path: str | None) -> str:
     """A path for a table cell: the home directory as ~ (the JSON output keeps full paths)."""
     if not path:
         return ""
@@ -251,7 +261,7 @@ def _brief(note: str) -> str:
     return note.split(":", 1)[0]
 
 
-def _when(ts: Optional[str]) -> str:
+def _when(ts: str | None) -> str:
     """An audit timestamp to the second: 2026-11-21T14:10:37.949284Z -> 2026-11-21 14:10:37Z."""
     if not ts:
         return ""

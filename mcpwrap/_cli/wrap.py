@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigError, McpwrapError
+from .._log import error
 from .._wrapargs import parse_wrap_args, wrap_help
 
 if TYPE_CHECKING:
@@ -19,8 +20,7 @@ __all__ = ["main"]
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(f"mcpwrap: {text}\n")
-    sys.stderr.flush()
+    error(text)
 
 
 def main(args: list[str], *, extra: Iterable[InterceptorFactory] = ()) -> int:

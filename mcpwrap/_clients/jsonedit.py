@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .._errors import ClientConfigError
 
@@ -55,7 +56,7 @@ class JsonSyntaxError(ClientConfigError):
 class Member:
     key: str
     start: int  # the opening quote of the key
-    node: "Node"
+    node: Node
 
     @property
     def end(self) -> int:
@@ -68,7 +69,7 @@ class Node:
     end: int
     value: Any
     members: list[Member] | None = None  # objects that were walked
-    items: list["Node"] | None = None  # arrays that were walked
+    items: list[Node] | None = None  # arrays that were walked
 
     def member(self, key: str) -> Member | None:
         for m in self.members or ():
@@ -109,7 +110,8 @@ class _Parser:
         self.ws = _WS_JSONC if jsonc else _WS
 
     def skip(self, pos: int) -> int:
-        return self.ws.match(self.text, pos).end()
+        m = self.ws.match(self.text, pos)
+        return m.end() if m is not None else pos  # the whitespace pattern matches the empty string
 
     def error(self, message: str, pos: int) -> JsonSyntaxError:
         return JsonSyntaxError(message, self.text, pos)
@@ -133,7 +135,7 @@ class _Parser:
         if self.text[pos : pos + 1] != '"':
             raise self.error("expected a string key in double quotes", pos)
         try:
-            return json.decoder.scanstring(self.text, pos + 1, True)
+            return json.decoder.scanstring(self.text, pos + 1, True)  # type: ignore[attr-defined]
         except json.JSONDecodeError as exc:
             raise self.error(exc.msg, exc.pos) from None
 
@@ -223,7 +225,7 @@ def line_indent(text: str, pos: int) -> str:
     """The leading whitespace of the line holding ``pos``."""
     line_start = text.rfind("\n", 0, pos) + 1
     m = re.compile(r"[ \t]*").match(text, line_start)
-    return m.group(0)
+    return m.group(0) if m is not None else ""
 
 
 def _is_multiline(text: str, node: Node) -> bool:
@@ -311,8 +313,9 @@ def member_layout(text: str, obj: Node) -> tuple[bool, str, str]:
     if obj.members and _is_multiline(text, obj):
         first = obj.members[0].start
         return True, newline_of(text, obj) + line_indent(text, first), indent_unit(text, obj)
-    if len(obj.members or ()) > 1:
-        between = text[obj.members[0].end : obj.members[1].start]
+    members = obj.members or []
+    if len(members) > 1:
+        between = text[members[0].end : members[1].start]
         return False, between[between.index(",") + 1 :] if "," in between else " ", "  "
     return False, " ", "  "
 

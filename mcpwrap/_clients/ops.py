@@ -9,31 +9,21 @@ it meanwhile.
 from __future__ import annotations
 
 import difflib
-import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .plan import (
-    ConfigFile,
-    Entry,
-    FileResult,
-    Locations,
-    Row,
-    Selection,
-    WrapSpec,
-    config_files,
-    launcher,
-    plan_disable,
-    plan_enable,
-    scan,
-)
-from .._paths import default_audit_path, default_policy_path
+from .._audit.read import last_activity
 from .._errors import ClientConfigError, McpwrapError
+from .._fs import create_new
+from .._paths import default_audit_path, default_policy_path
+from .entries import Entry, WrapSpec, launcher, scan
+from .locations import ConfigFile, Locations, config_files
+from .plan import FileResult, Row, Selection, plan_disable, plan_enable
 from .safewrite import read_text, update_file
 
-__all__ = ["Report", "enable", "disable", "status", "ensure_default_policy", "StatusRow", "last_activity"]
+__all__ = ["Report", "enable", "disable", "status", "ensure_default_policy", "StatusRow"]
 
 # Written when the packaged default policy is not available: an empty policy means the built-in defaults.
 FALLBACK_POLICY = """\
@@ -57,17 +47,13 @@ def default_policy_text() -> str:
 
 
 def ensure_default_policy(path: Path) -> bool:
-    """Create the default policy at ``path`` unless a file is there; True if it was created."""
+    """Create the default policy at ``path`` unless a file is there (whole, even if two enables race); True
+    if it was created."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return False
+        return create_new(path, default_policy_text())
     except OSError as exc:
         raise ClientConfigError(f"cannot create the default policy {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(default_policy_text())
-    return True
 
 
 @dataclass
@@ -127,7 +113,7 @@ def _run(
 
         def transform(text: str, cf: ConfigFile = result.file) -> str:
             latest = plan(cf, text)
-            final[:] = [latest]
+            final[:] = [latest]  # noqa: B023 - update_file calls this before the loop moves on
             return latest.new_text
 
         # Claude Code takes `<file>.lock` (proper-lockfile) around its own writes of ~/.claude.json
@@ -201,47 +187,6 @@ class StatusRow:
 
 
 _STATE_NAMES = {"stdio": "not wrapped", "wrapped": "wrapped", "remote": "remote", "other": "other wrapper"}
-_TAIL_BLOCK = 64 * 1024
-
-
-def last_activity(path: str, servers: set[str]) -> dict[str, str]:
-    """The timestamp of the newest audit record of each server, reading the log backwards from its end."""
-    found: dict[str, str] = {}
-    try:
-        f = open(path, "rb")
-    except OSError:
-        return found
-    with f:
-        f.seek(0, os.SEEK_END)
-        pos = f.tell()
-        carry = b""
-        while pos > 0 and len(found) < len(servers):
-            step = min(_TAIL_BLOCK, pos)
-            pos -= step
-            f.seek(pos)
-            block = f.read(step) + carry
-            lines = block.split(b"\n")
-            carry = lines.pop(0) if pos > 0 else b""  # possibly a partial line: finish it with the next block
-            for line in reversed(lines):
-                _note(line, servers, found)
-        if carry:
-            _note(carry, servers, found)
-    return found
-
-
-def _note(line: bytes, servers: set[str], found: dict[str, str]) -> None:
-    if not line.strip():
-        return
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        return
-    if isinstance(rec, dict):
-        server, ts = rec.get("server"), rec.get("ts")
-        if isinstance(server, str) and server in servers and server not in found and isinstance(ts, str):
-            found[server] = ts
-
-
 def _policy_and_audit(entry: Entry) -> tuple[str, str]:
     from .._audit.writer import AUDIT_SECTION
     from .._config import load_section

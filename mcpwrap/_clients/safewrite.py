@@ -3,17 +3,18 @@
 The files mcpwrap edits (``~/.claude.json`` above all) hold a client's whole state, and the client may rewrite
 them at any moment while it runs. :func:`update_file` therefore:
 
-1. takes an exclusive lock (``flock`` on a lock file under ``$MCPWRAP_HOME/locks/``, so that two mcpwrap
-   processes never interleave; clients do not take it, which is why the next steps exist);
+1. takes an exclusive lock (:class:`mcpwrap._fs.FileLock` on a lock file under ``$MCPWRAP_HOME/locks/``, so
+   that two mcpwrap processes never interleave; clients do not take it, which is why the next steps exist);
 2. reads the file and computes the new text with a pure function ``transform(text) -> text | None``;
-3. writes the new text to a temporary file in the same directory, fsyncs it, gives it the original's mode and
-   owner;
+3. writes the new text to a temporary file in the same directory (:func:`mcpwrap._fs.write_temp`), fsyncs it,
+   gives it the original's mode and owner;
 4. re-reads the file right before the rename: if someone changed it meanwhile, the transform is computed again
    on the fresh text (their change is kept, ours is re-applied), up to :data:`MAX_MERGE_ATTEMPTS` times; for a
    client that locks its own writes (Claude Code: ``~/.claude.json.lock``), this re-read and the rename hold
    that lock too, so such a writer cannot slip in between;
 5. keeps a timestamped backup of the version being replaced under ``$MCPWRAP_HOME/backups/`` (mode 0600: these
-   files may hold tokens), then renames the temporary file over the original and fsyncs the directory.
+   files may hold tokens; written whole or not at all, :func:`mcpwrap._fs.create_new`), then renames the
+   temporary file over the original and fsyncs the directory.
 
 The rename is atomic, so a reader (or a crash at any instant) sees either the old or the new file, never a
 truncated one. A symlinked config file (dotfile managers) is updated at its target, keeping the link.
@@ -21,20 +22,19 @@ truncated one. A symlinked config file (dotfile managers) is updated at its targ
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import re
 import stat
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from .._errors import ClientConfigError
+from .._fs import FileLock, create_new, fsync_dir, write_temp
 from .._paths import backups_dir as _backups_dir
 from .._paths import locks_dir
-from .._errors import ClientConfigError
 
 __all__ = ["MAX_MERGE_ATTEMPTS", "LOCK_TIMEOUT_S", "WriteResult", "read_text", "update_file", "backups_dir"]
 
@@ -42,7 +42,7 @@ CLIENT_LOCK_STALE_S = 10.0  # proper-lockfile's default: a lock directory untouc
 CLIENT_LOCK_WAIT_S = 2.0  # a client holds its lock only for one write: a few milliseconds
 MAX_MERGE_ATTEMPTS = 5  # a file rewritten this often while we merge is being hammered: give up rather than spin
 LOCK_TIMEOUT_S = 10.0  # another mcpwrap editing the same file finishes in well under a second
-_LOCK_POLL_S = 0.05
+TEMP_SUFFIX = ".mcpwrap-tmp"  # our temporary files beside a client's file, found again if we were killed
 
 
 def backups_dir() -> Path:
@@ -73,31 +73,28 @@ def read_text(path: Path) -> str:
 
 
 class _Lock:
+    """mcpwrap's own lock on one client file: waits at most :data:`LOCK_TIMEOUT_S`, then says who holds it."""
+
     def __init__(self, target: Path) -> None:
         digest = hashlib.sha256(os.fsencode(str(target))).hexdigest()[:16]
         self.path = locks_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', target.name)}-{digest}.lock"
-        self.fd: int | None = None
+        self._lock = FileLock(self.path)
 
-    def __enter__(self) -> "_Lock":
+    def __enter__(self) -> _Lock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._lock.open()
         except OSError as exc:
             raise ClientConfigError(f"cannot create lock file {self.path}: {exc.strerror or exc}") from None
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                _try_lock(self.fd)
-                return self
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    os.close(self.fd)
-                    raise ClientConfigError(f"{self.path}: another mcpwrap is editing this file (lock busy)") from None
-                time.sleep(_LOCK_POLL_S)
+        try:
+            self._lock.acquire(timeout=LOCK_TIMEOUT_S)
+        except OSError:  # TimeoutError, or a file system without locks
+            self._lock.close()
+            raise ClientConfigError(f"{self.path}: another mcpwrap is editing this file (lock busy)") from None
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing releases the flock
+        self._lock.close()  # closing releases the lock
 
 
 class _ClientLock:
@@ -113,7 +110,7 @@ class _ClientLock:
         self.path = path
         self.held = False
 
-    def __enter__(self) -> "_ClientLock":
+    def __enter__(self) -> _ClientLock:
         if self.path is None:
             return self
         deadline = time.monotonic() + CLIENT_LOCK_WAIT_S
@@ -142,24 +139,12 @@ class _ClientLock:
             delay = min(delay * 2, 0.08)
 
     def __exit__(self, *exc: object) -> None:
-        if self.held:
+        if self.held and self.path is not None:
             try:
                 os.rmdir(self.path)
             except OSError:
                 pass
             self.held = False
-
-
-def _try_lock(fd: int) -> None:
-    """An exclusive, non-blocking lock on ``fd``; OSError (EAGAIN/EACCES) when another process holds it."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _backup(target: Path, text: str) -> Path:
@@ -169,42 +154,30 @@ def _backup(target: Path, text: str) -> Path:
     path = directory / f"{stamp}-{label}"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        if not create_new(path, text):
+            raise FileExistsError(f"{path} exists")
     except OSError as exc:
         raise ClientConfigError(f"cannot write backup {path}: {exc.strerror or exc}; {target} not modified") from None
     return path
 
 
 def _write_temp(target: Path, text: str, st: os.stat_result) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mcpwrap-tmp", dir=target.parent)
+    """The new text in a temporary file beside ``target``, with the original's mode and owner."""
+    owner = (st.st_uid, st.st_gid)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), st.st_mode & 0o7777)
-            if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(f.fileno(), st.st_uid, st.st_gid)
-                except PermissionError:
-                    raise ClientConfigError(
-                        f"{target}: owned by uid {st.st_uid}, cannot keep its owner when replacing it; not modified"
-                    ) from None
-            os.fsync(f.fileno())
-    except BaseException:
-        _unlink_quietly(tmp)
+        return write_temp(target, text, mode=st.st_mode & 0o7777, owner=owner, suffix=TEMP_SUFFIX)
+    except PermissionError:
+        if hasattr(os, "geteuid") and owner != (os.geteuid(), os.getegid()):
+            raise ClientConfigError(
+                f"{target}: owned by uid {st.st_uid}, cannot keep its owner when replacing it; not modified"
+            ) from None
         raise
-    return tmp
 
 
 def _remove_stale_temps(target: Path) -> None:
     """Temporary files left by an mcpwrap killed mid-write (only one mcpwrap holds the lock: none are live)."""
     try:
-        for stale in target.parent.glob(f".{glob_escape(target.name)}.*.mcpwrap-tmp"):
+        for stale in target.parent.glob(f".{glob_escape(target.name)}.*{TEMP_SUFFIX}"):
             _unlink_quietly(str(stale))
     except OSError:
         pass
@@ -221,19 +194,6 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def update_file(
@@ -302,6 +262,6 @@ def update_file(
                 if saved is not None:  # nothing was replaced: a backup of an unchanged file is noise
                     _unlink_quietly(str(saved))
                 raise
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             return WriteResult(given, True, backup=saved, merges=attempt)
         raise ClientConfigError(f"{given}: changed by another program {MAX_MERGE_ATTEMPTS} times while being edited; not modified")

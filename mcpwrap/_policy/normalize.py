@@ -21,43 +21,20 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
+
+from .._text import clean_text  # NFKC without invisible characters: the one table, shared with the detectors
 
 __all__ = [
     "clean_text",
     "is_path_like",
+    "could_be_relative_path",
     "normalize_path",
     "compile_glob",
     "glob_to_regex",
     "stringify",
 ]
-
-# Characters that render as nothing (or nearly) but make two strings differ. Format characters (category Cf:
-# ZWSP/ZWJ/ZWNJ, bidi controls, word joiner, BOM, soft hyphen, tags) are found by category; these are the
-# invisible ones outside Cf.
-_INVISIBLE_EXTRA = frozenset(
-    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0x3164, 0xFFA0]
-    + list(range(0xFE00, 0xFE10))  # variation selectors
-    + list(range(0xE0100, 0xE01F0))  # variation selectors supplement
-)
-
-
-def _is_invisible(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf" or ord(ch) in _INVISIBLE_EXTRA
-
-
-def clean_text(text: str) -> str:
-    """NFKC with invisible characters removed. ASCII text is returned as is (the common case, fast)."""
-    if text.isascii():
-        return text
-    text = unicodedata.normalize("NFKC", text)
-    if any(_is_invisible(ch) for ch in text):
-        text = "".join(ch for ch in text if not _is_invisible(ch))
-        text = unicodedata.normalize("NFKC", text)  # removing a joiner can leave a composable pair
-    return text
-
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -80,6 +57,23 @@ def is_path_like(value: str) -> bool:
     if _SCHEME.match(value):  # http://, s3://, mailto: … are not local paths
         return False
     return "\\" in value or "//" in value or "/./" in value or "/.." in value or value.startswith(".\\")
+
+
+def could_be_relative_path(value: str) -> bool:
+    """Whether a server could open ``value`` as a path relative to its working directory although
+    :func:`is_path_like` does not say so (``.ssh/id_rsa``, ``docs/x.md``): a directory separator or a leading dot,
+    one line, no URL scheme. (A bare file name is not read as a path: it names a file of the working directory,
+    which a rule about a directory's contents catches only if the server runs there.)"""
+    return (
+        0 < len(value) <= MAX_PATH_CHARS
+        and ("/" in value or value[0] == "." or "\\" in value)
+        and "\n" not in value
+        and not _SCHEME.match(value)
+        and not is_path_like(value)
+    )
+
+
+MAX_PATH_CHARS = 4096  # PATH_MAX: a longer value is not opened as a path
 
 
 def _home() -> str:
@@ -190,16 +184,28 @@ def compile_glob(pattern: str) -> Callable[[str], bool]:
             if not middle:
                 return _always
             if len(middle) == 1:
-                return lambda s, c=middle[0]: c in s
+                return _contains(middle[0])
         elif not middle and not tail:
-            return lambda s, c=head: s.startswith(c)
+            return _starts(head)
         elif not middle and not head:
-            return lambda s, c=tail: s.endswith(c)
+            return _ends(tail)
         return _segments_matcher(head, middle, tail)
     from .._re2 import compile_regex
 
-    rx = compile_regex(glob_to_regex(pattern), case_sensitive=True)
-    return lambda s, r=rx: r.search(s) is not None
+    search = compile_regex(glob_to_regex(pattern), case_sensitive=True).search
+    return lambda s: search(s) is not None
+
+
+def _contains(piece: str) -> Callable[[str], bool]:
+    return lambda s: piece in s
+
+
+def _starts(head: str) -> Callable[[str], bool]:
+    return lambda s: s.startswith(head)
+
+
+def _ends(tail: str) -> Callable[[str], bool]:
+    return lambda s: s.endswith(tail)
 
 
 def _segments_matcher(head: str, middle: list[str], tail: str) -> Callable[[str], bool]:

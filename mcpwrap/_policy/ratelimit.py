@@ -14,19 +14,22 @@
         mode: enforce | audit      # default: the file's mode
 
 Every limit that matches a request applies; a request passes only if all of them have room, and only then
-are tokens taken (a refused request takes none). Buckets live in a registry keyed by session id, outside the
-interceptor chain, so a policy reload keeps them (a bucket whose limit changed is clamped to its new size).
+are tokens taken (a refused request takes none). Buckets live in a :class:`SessionState` that the policy
+interceptor owns for its whole life and keeps when it is reconfigured with a new policy (a bucket whose limit
+changed is clamped to its new size).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .._config import check_keys, expect, Section
+from .._config import Section, check_keys, expect
 from .._errors import ConfigError
+from .terms import MODES, NameSet, one_of, str_list
 
 __all__ = ["RateLimit", "Bucket", "SessionState", "check", "CONCURRENCY_RETRY_HINT"]
 
@@ -62,15 +65,13 @@ class RateLimit:
         return out
 
     def applies(self, method: str, tool: str | None, server: str, subject: str, roles: tuple) -> bool:
-        from .engine import _Names
-
         m = self._matchers
         if not m:
-            m["methods"] = _Names(list(self.methods), True)
-            m["tools"] = _Names(list(self.tools), True) if self.tools is not None else None
-            m["servers"] = _Names(list(self.servers), False) if self.servers is not None else None
-            m["subjects"] = _Names(list(self.subjects), False) if self.subjects is not None else None
-            m["roles"] = _Names(list(self.roles), False) if self.roles is not None else None
+            m["methods"] = NameSet(list(self.methods), True)
+            m["tools"] = NameSet(list(self.tools), True) if self.tools is not None else None
+            m["servers"] = NameSet(list(self.servers), False) if self.servers is not None else None
+            m["subjects"] = NameSet(list(self.subjects), False) if self.subjects is not None else None
+            m["roles"] = NameSet(list(self.roles), False) if self.roles is not None else None
         if not m["methods"](method):
             return False
         if m["tools"] is not None and not m["tools"](tool):
@@ -105,8 +106,6 @@ def _number(raw: Any, path: tuple, *, integer: bool = False) -> float:
 
 
 def parse_rate_limits(raw: Any, path: tuple) -> tuple[RateLimit, ...]:
-    from .engine import MODES, _one_of, _str_list
-
     expect(raw, list, path, "list of rate limits")
     out: list[RateLimit] = []
     seen: set[str] = set()
@@ -123,14 +122,14 @@ def parse_rate_limits(raw: Any, path: tuple) -> tuple[RateLimit, ...]:
         kw: dict[str, Any] = {"name": name}
         for key in ("tools", "methods", "servers", "subjects", "roles"):
             if key in item:
-                kw[key] = tuple(_str_list(item[key], p + (key,)))
+                kw[key] = tuple(str_list(item[key], p + (key,)))
         for key in ("per_second", "burst", "per_minute", "per_hour"):
             if key in item:
                 kw[key] = float(_number(item[key], p + (key,)))
         if "concurrent" in item:
             kw["concurrent"] = int(_number(item["concurrent"], p + ("concurrent",), integer=True))
         if "mode" in item:
-            kw["mode"] = _one_of(item["mode"], MODES, p + ("mode",))
+            kw["mode"] = one_of(item["mode"], MODES, p + ("mode",))
         if "burst" in kw and "per_second" not in kw:
             raise ConfigError("burst needs per_second", path=p + ("burst",))
         if not any(k in kw for k in ("per_second", "per_minute", "per_hour", "concurrent")):
@@ -162,7 +161,7 @@ class Bucket:
 
 
 class SessionState:
-    """What must outlive a chain (a reload): buckets, calls in flight, risk classes already recorded."""
+    """What must outlive a policy: buckets, calls in flight, risk classes already recorded."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.lock = threading.Lock()

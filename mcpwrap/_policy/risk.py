@@ -69,9 +69,10 @@ def classify_name(name: str) -> str:
 
 def classify(tool: dict[str, Any]) -> tuple[str, list[str]]:
     """``(class, signals)`` for a tool definition from ``tools/list``; signals say what decided."""
-    name = tool.get("name") if isinstance(tool.get("name"), str) else ""
-    description = tool.get("description") if isinstance(tool.get("description"), str) else ""
-    annotations = tool.get("annotations") if isinstance(tool.get("annotations"), dict) else {}
+    raw_name, raw_description, raw_annotations = tool.get("name"), tool.get("description"), tool.get("annotations")
+    name = raw_name if isinstance(raw_name, str) else ""
+    description = raw_description if isinstance(raw_description, str) else ""
+    annotations: dict = raw_annotations if isinstance(raw_annotations, dict) else {}
     signals: list[str] = []
     name_classes = _classes_of(_tokens(name)) - {"read"}
     # The first sentence says what a tool does; later ones tend to mention other things ("…before you run…").

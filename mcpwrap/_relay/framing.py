@@ -10,8 +10,8 @@ as received); lines holding only whitespace are skipped.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 __all__ = ["Frame", "LineReader", "READ_CHUNK", "DEFAULT_MAX_MESSAGE_BYTES"]
 

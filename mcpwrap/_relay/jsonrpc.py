@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from .._errors import ProtocolError
+from .._message import Message, Verdict
 from .._protocol import (
     BLOCKED,
     INTERNAL_ERROR,
@@ -24,7 +25,6 @@ from .._protocol import (
     PARSE_ERROR,
     SERVER_UNAVAILABLE,
 )
-from .._message import Message, Verdict
 
 __all__ = [
     "PARSE_ERROR",
@@ -144,11 +144,7 @@ def _reference_decode(line: bytes) -> Any:
     return value
 
 
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; the reference decoder is always correct
-    def _orjson_loads(line: bytes) -> Any:
-        raise ValueError("orjson unavailable")
+from orjson import loads as _orjson_loads  # noqa: E402  (after the reference decoder it is checked against)
 
 
 def check_envelope(value: Any) -> None:
@@ -267,7 +263,7 @@ def error_response(msg_id: Any, code: int, message: str, data: Any = None) -> di
 
 
 def block_meta(verdict: Verdict) -> dict:
-    meta = {
+    meta: dict[str, Any] = {
         "action": "block",
         "reason": verdict.reason,
         "rule": verdict.rule,

@@ -23,85 +23,38 @@ Design
 - mcpwrap's own requests to the client (:meth:`Relay.send_client_request`, ids from :meth:`next_own_id`) are
   answered by the client to mcpwrap: such a response is routed to the registered callback and never reaches
   the server.
-- Lifecycle: client EOF → close the child's stdin → ``CHILD_EXIT_GRACE`` → SIGTERM to the child's process
-  group → ``TERM_GRACE`` → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
+- Lifecycle (:mod:`mcpwrap._relay.process`): client EOF → close the child's stdin → grace → SIGTERM to the
+  child's process group → grace → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
   with the child's status (128+n for a signal). SIGINT/SIGTERM are forwarded to the child's group; SIGHUP
   calls the reload hook and never kills the relay.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
-import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from . import jsonrpc as rpc
-from .._chain import Chain, Outcome
-from .._errors import AuditError, CommandNotFound, McpwrapError, ProtocolError
-from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
-from .._protocol import META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION
+from .._chain import Chain
+from .._errors import AuditError, ProtocolError
+from .._log import warning
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+from . import jsonrpc as rpc
+from . import process
+from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
+from .holds import HeldRequest
+from .io import PipeWriter
+from .learn import learn_from_client, learn_from_server
 
-__all__ = ["Relay", "HeldRequest", "CHILD_EXIT_GRACE", "TERM_GRACE"]
+__all__ = ["Relay", "HeldRequest"]
 
-CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
-TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
-_IOV_MAX = 1024  # buffers per writev call (POSIX guarantees at least 16; Linux allows 1024)
 
 
 def _log(text: str) -> None:
-    try:
-        sys.stderr.write(f"mcpwrap: {text}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: nothing else to tell
-        pass
-
-
-class _Writer:
-    """One output pipe, shared by both pumps."""
-
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd = fd
-        self.name = name
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def write(self, *chunks: bytes) -> bool:
-        """Write all chunks in order (``writev``: a large message is never copied to be joined)."""
-        pending = [memoryview(c) for c in chunks if c]
-        if not pending:
-            return True
-        with self.lock:
-            if self.closed:
-                return False
-            try:
-                while pending:
-                    n = os.writev(self.fd, pending[:_IOV_MAX])
-                    while n and pending:
-                        if n >= len(pending[0]):
-                            n -= len(pending[0])
-                            pending.pop(0)
-                        else:
-                            pending[0] = pending[0][n:]
-                            n = 0
-            except OSError:  # EPIPE: the reader is gone
-                self.closed = True
-                return False
-        return True
-
-    def close(self) -> None:
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                try:
-                    os.close(self.fd)
-                except OSError:
-                    pass
+    warning(text)
 
 
 class _Batch:
@@ -113,91 +66,6 @@ class _Batch:
         self.forward: list[bytes] = []
         self.reply: list[bytes] = []
         self.requests: list[Any] = []  # ids of the requests in ``forward`` (answered here if it can't be sent)
-
-
-class HeldRequest:
-    """A client request the chain held (HOLD verdict): the handle its callback uses to decide it later.
-
-    Every method that ends the hold returns False when it had already ended (released, answered, cancelled by
-    the client, answered on the child's exit, client gone): the first decision wins, the others are no-ops.
-    """
-
-    __slots__ = ("relay", "msg", "id", "forward_bytes", "held_at", "end_reason", "_on_end", "ended")
-
-    def __init__(self, relay: "Relay", msg: Message, forward_bytes: bytes) -> None:
-        self.relay = relay
-        self.msg = msg
-        self.id = msg.id
-        self.forward_bytes = forward_bytes  # frozen at interception: what a release sends, byte for byte
-        self.held_at = time.monotonic()
-        self.end_reason: str | None = None
-        self._on_end: list[Callable[[str], None]] = []
-        self.ended = threading.Event()
-
-    @property
-    def progress_token(self) -> Any:
-        params = self.msg.params
-        meta = params.get("_meta") if isinstance(params, dict) else None
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
-        return token if isinstance(token, (str, int)) and not isinstance(token, bool) else None
-
-    @property
-    def held_seconds(self) -> float:
-        return time.monotonic() - self.held_at
-
-    def on_end(self, callback: Callable[[str], None]) -> None:
-        """Call ``callback(reason)`` when the hold ends in any way (also after a release or an answer)."""
-        self._on_end.append(callback)
-        if self.ended.is_set():
-            callback(self.end_reason or "")
-
-    def release(self, envelope: dict | None = None) -> bool:
-        """Forward the frozen request to the server (or ``envelope``, serialised) and track it as pending."""
-        return self.relay._release_held(self, envelope)
-
-    def answer(self, verdict: Verdict) -> bool:
-        """Answer the client with the block contract for ``verdict``; nothing reaches the server."""
-        return self.relay._answer_held(self, rpc.blocked_request_response(self.msg, verdict), "answered", verdict.reason)
-
-    def reply(self, response: dict, reason: str = "answered by mcpwrap") -> bool:
-        """Answer the client with a response mcpwrap composed (its id must be the held request's)."""
-        return self.relay._answer_held(self, response, "answered", reason)
-
-    def progress(self, progress: float, total: float | None = None, message: str | None = None) -> bool:
-        """Send ``notifications/progress`` for this request, if it carried a progressToken and is still held."""
-        token = self.progress_token
-        if token is None or self.ended.is_set():
-            return False
-        params: dict = {"progressToken": token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        return self.relay.send_client_notification("notifications/progress", params)
-
-    def is_ended(self) -> bool:
-        return self.ended.is_set()
-
-    def ask_client(self, method: str, params: dict, on_response: Callable[[dict], None]) -> str | None:
-        """mcpwrap's own request to the client on this hold's behalf (see :meth:`Relay.send_client_request`)."""
-        return self.relay.send_client_request(method, params, on_response)
-
-    def withdraw(self, request_id: str, reason: str) -> bool:
-        return self.relay.cancel_client_request(request_id, reason)
-
-    def audit(self, event: str, **fields: Any) -> None:
-        """Record (and write at once: no pump flushes for a hold's own thread)."""
-        self.relay._audit_event(event, **fields)
-        self.relay._flush_audit()
-
-    def _end(self, reason: str) -> None:
-        self.end_reason = reason
-        self.ended.set()
-        for callback in self._on_end:
-            try:
-                callback(reason)
-            except Exception as exc:  # pragma: no cover - a callback bug must not break the relay
-                _log(f"a held request's end callback failed: {type(exc).__name__}: {exc}")
 
 
 class Relay:
@@ -213,10 +81,12 @@ class Relay:
         on_reload: Callable[[], None] | None = None,
         client_in: int = 0,
         client_out: int = 1,
+        sandbox: Any = None,
     ) -> None:
         self.command = command
+        self.sandbox = sandbox  # a mcpwrap._sandbox.SandboxPlan: starts the child sandboxed (None: as is)
         self.session = session
-        self.chain = chain  # replaced atomically by reload; each message reads it once
+        self.chain = chain if chain is not None else Chain([])  # reconfigured in place on reload
         self.audit = audit
         self.max_message_bytes = max_message_bytes
         self.env = env
@@ -241,36 +111,17 @@ class Relay:
     # --- process lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            self.child = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=None,  # inherited: the server's diagnostics go straight to ours
-                bufsize=0,
-                start_new_session=True,  # own process group: signals reach the whole server tree
-                env=self.env,
-                close_fds=True,
-            )
-        except FileNotFoundError:
-            raise CommandNotFound(f"command not found: {self.command[0]}") from None
-        except PermissionError:
-            err = McpwrapError(f"command is not executable: {self.command[0]}")
-            err.exit_code = 126
-            raise err from None
-        except OSError as exc:
-            err = McpwrapError(f"cannot start {self.command[0]}: {exc.strerror or exc}")
-            err.exit_code = 126
-            raise err from None
+        self.child = process.spawn(self.command, self.env, self.sandbox.popen if self.sandbox is not None else None)
         assert self.child.stdin is not None and self.child.stdout is not None
-        self.to_server = _Writer(self.child.stdin.fileno(), "server")
-        self.to_client = _Writer(self.client_out_fd, "client")
+        self.to_server = PipeWriter(self.child.stdin.fileno(), "server")
+        self.to_client = PipeWriter(self.client_out_fd, "client")
         self._server_stdout = self.child.stdout.fileno()
 
     def run(self) -> int:
         """Relay until the child exits; return mcpwrap's exit status (the child's)."""
         if self.child is None:
             self.start()
+        assert self.child is not None
         self._install_signals()
         self._audit_event("session-start", command=self.command, pid=self.child.pid)
         self._flush_audit()
@@ -293,14 +144,7 @@ class Relay:
 
     def _wait_child(self) -> int:
         assert self.child is not None
-        while True:
-            try:
-                rc = self.child.wait()
-                break
-            except KeyboardInterrupt:  # pragma: no cover - SIGINT is handled, kept as a guard
-                continue
-        self._signal_group(signal.SIGKILL)  # reap stragglers of the group: no orphans
-        return 128 + (-rc) if rc < 0 else rc
+        return process.exit_status(self.child)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -322,17 +166,10 @@ class Relay:
 
     def abort(self) -> None:
         """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
-        if self.child is not None and self.child.poll() is None:
-            self._signal_group(signal.SIGKILL)
-            self.child.wait()
+        process.kill_and_reap(self.child)
 
     def _signal_group(self, signum: int) -> None:
-        if self.child is None:
-            return
-        try:
-            os.killpg(self.child.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
+        process.signal_group(self.child, signum)
 
     def _client_gone(self) -> None:
         """The client closed our stdin: let the server finish, then make sure it ends."""
@@ -340,11 +177,7 @@ class Relay:
         self._end_holds("the client closed the connection")
         self.to_server.close()
         assert self.child is not None
-        for sig, grace in ((None, CHILD_EXIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
-            if sig is not None:
-                self._signal_group(sig)
-            if grace is None or self.child_exited.wait(grace):
-                return
+        process.end_after_eof(self.child, self.child_exited)
 
     # --- pumps -----------------------------------------------------------------------------------------------
 
@@ -511,7 +344,7 @@ class Relay:
                 return _DROPPED
         msg = Message(direction, line, envelope, self.session, request, in_batch=in_batch)
         if direction is Direction.CLIENT_TO_SERVER and msg.kind is not Kind.RESULT and msg.kind is not Kind.ERROR:
-            self._learn_from_client(msg)
+            learn_from_client(self.session, msg)
         chain = self.chain
         outcome = chain.run(msg)
         result: Any = None
@@ -538,7 +371,7 @@ class Relay:
         elif msg.kind is Kind.NOTIFICATION and msg.method == "notifications/cancelled" and result is not _DROPPED:
             self._mark_cancelled(direction, msg)
         if direction is Direction.SERVER_TO_CLIENT and result is not _DROPPED:
-            self._learn_from_server(msg, result if isinstance(result, dict) else envelope)
+            learn_from_server(self.session, msg, result if isinstance(result, dict) else envelope)
         chain.observe(msg, outcome)
         if held is not None:
             self._start_hold(held, outcome.decisive)
@@ -589,51 +422,6 @@ class Relay:
         _log(f"refused a {direction.value} message: {error}")
 
     # --- session knowledge -----------------------------------------------------------------------------------
-
-    def _learn_from_client(self, msg: Message) -> None:
-        params = msg.params
-        if not isinstance(params, dict):
-            return
-        if msg.method == "initialize":
-            s = self.session
-            s.protocol_version = params.get("protocolVersion") if isinstance(params.get("protocolVersion"), str) else s.protocol_version
-            if isinstance(params.get("capabilities"), dict):
-                s.client_capabilities = params["capabilities"]
-            if isinstance(params.get("clientInfo"), dict):
-                s.client_info = params["clientInfo"]
-            return
-        meta = params.get("_meta")
-        if isinstance(meta, dict) and isinstance(meta.get(META_PROTOCOL_VERSION), str):
-            s = self.session
-            s.protocol_version = meta[META_PROTOCOL_VERSION]
-            s.stateless = True
-            if isinstance(meta.get(META_CLIENT_CAPABILITIES), dict):
-                s.client_capabilities = meta[META_CLIENT_CAPABILITIES]
-            if isinstance(meta.get(META_CLIENT_INFO), dict):
-                s.client_info = meta[META_CLIENT_INFO]
-
-    def _learn_from_server(self, msg: Message, envelope: dict) -> None:
-        if msg.kind is Kind.NOTIFICATION:
-            if msg.method == "notifications/tools/list_changed":
-                self.session.tools.forget()
-            return
-        if msg.kind is not Kind.RESULT or msg.request is None:
-            return
-        result = envelope.get("result")
-        if not isinstance(result, dict):
-            return
-        method = msg.request.method
-        if method == "tools/list" and isinstance(result.get("tools"), list):
-            params = msg.request.params if isinstance(msg.request.params, dict) else {}
-            self.session.tools.record_page(result["tools"], first_page="cursor" not in params, last_page=not result.get("nextCursor"))
-        elif method in ("initialize", "server/discover"):
-            s = self.session
-            if method == "initialize" and isinstance(result.get("protocolVersion"), str):
-                s.protocol_version = result["protocolVersion"]
-            if isinstance(result.get("serverInfo"), dict):
-                s.server_info = result["serverInfo"]
-            if isinstance(result.get("instructions"), str):
-                s.server_instructions = result["instructions"]
 
     def _mark_cancelled(self, direction: Direction, msg: Message) -> None:
         params = msg.params
@@ -756,11 +544,14 @@ class Relay:
             if not server_gone:
                 self.pending[Direction.CLIENT_TO_SERVER][held.id] = PendingRequest(held.id, held.msg.method or "", Direction.CLIENT_TO_SERVER, params)
         if server_gone:
-            response = rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", {"mcpwrap": {"action": "error", "reason": "server exited"}})
+            gone = {"mcpwrap": {"action": "error", "reason": "server exited"}}
+            response = rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", gone)
             self.to_client.write(rpc.encode(response))
             held._end("server exited")
             return False
-        self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data))
+        self._audit_event(
+            "hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data)
+        )
         if not self._flush_audit():  # the release cannot be recorded (audit.on_failure: block): answer, don't forward
             with self._pending_lock:
                 self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
@@ -781,7 +572,9 @@ class Relay:
         with self._pending_lock:
             if not self._take_held(held):
                 return False
-        self._audit_event("hold-" + event, id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason)
+        self._audit_event(
+            "hold-" + event, id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason
+        )
         self._flush_audit()
         self.to_client.write(rpc.encode(response))
         held._end(event)

@@ -18,7 +18,8 @@ Design and invariants
   into anything the model reads (block reasons name the command, never the id).
 - The HMAC key (``approval.key``, 32 random bytes, 0600) protects the state mcpwrap hands to stateless
   clients (see :mod:`mcpwrap.interceptors.approval`); created once per installation, race-free.
-- "Remember always" appends an ``allow`` rule to ``policy.overrides.yaml`` (:func:`write_override_rule`).
+- "Remember always" adds an ``allow`` rule (:func:`override_rule`) to the overrides store,
+  :mod:`mcpwrap._state.overrides` (:func:`write_override_rule`).
 """
 
 from __future__ import annotations
@@ -32,21 +33,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._paths import approval_key_path, approvals_dir, overrides_path as _overrides_path
-from .._errors import McpwrapError
+from .._errors import ConfigError, McpwrapError
+from .._fs import create_new
 from .._message import APPROVAL_REMEMBER
+from .._paths import approval_key_path, approvals_dir
+from .overrides import add_rule, override_rule  # override_rule: what the approval interceptor remembers
 
 __all__ = [
     "ApprovalError",
     "ApprovalQueue",
     "QUEUE_DIR_NAME",
     "KEY_FILE_NAME",
-    "OVERRIDES_FILE_NAME",
     "DECISIONS",
     "REMEMBER_CHOICES",
     "default_queue_dir",
     "load_or_create_key",
-    "overrides_path",
     "override_rule",
     "write_override_rule",
     "digest_of",
@@ -54,12 +55,10 @@ __all__ = [
 
 QUEUE_DIR_NAME = "approvals"
 KEY_FILE_NAME = "approval.key"
-OVERRIDES_FILE_NAME = "policy.overrides.yaml"
 KEY_BYTES = 32
 DECISIONS = ("approve", "deny")
 REMEMBER_CHOICES = APPROVAL_REMEMBER
 _ID_BYTES = 4  # 8 hex characters: unique among a handful of pending calls, short enough to type
-_GLOB_SPECIALS = "*?["
 
 
 class ApprovalError(McpwrapError):
@@ -68,10 +67,6 @@ class ApprovalError(McpwrapError):
 
 def default_queue_dir() -> Path:
     return approvals_dir()
-
-
-def overrides_path() -> Path:
-    return _overrides_path()
 
 
 def digest_of(data: bytes) -> str:
@@ -86,28 +81,14 @@ def _check_private(path: Path, what: str, *, directory: bool) -> None:
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         raise ApprovalError(f"{what} {path} belongs to another user; refusing to use it")
     if st.st_mode & 0o077:
-        raise ApprovalError(f"{what} {path} is accessible to other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod {'700' if directory else '600'} {path}")
+        raise ApprovalError(
+            f"{what} {path} is accessible to other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod {'700' if directory else '600'} {path}"
+        )
 
 
 def _write_new(path: Path, data: bytes) -> bool:
     """Create ``path`` with ``data`` atomically; False if it already exists (the first writer wins)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    return create_new(path, data)
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -259,91 +240,12 @@ def load_or_create_key(path: str | os.PathLike | None = None) -> bytes:
     return key
 
 
-# --- "remember always": one rule in the overrides file -------------------------------------------------------
-
-
-def _glob_literal(text: str) -> str:
-    """A glob that matches exactly ``text`` (fnmatch syntax: special characters in brackets)."""
-    return "".join(f"[{c}]" if c in _GLOB_SPECIALS else c for c in text)
-
-
-def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
-    if isinstance(value, dict):
-        if not value and prefix:
-            raise ValueError(f"argument {prefix!r} is an empty object, which a rule cannot pin")
-        for key, inner in value.items():
-            if not isinstance(key, str) or "." in key:
-                raise ValueError(f"argument name {key!r} cannot be written as a dot path")
-            _flatten(inner, f"{prefix}.{key}" if prefix else key, out)
-    elif isinstance(value, str):
-        out[prefix] = _glob_literal(value)
-    elif isinstance(value, bool) or value is None or isinstance(value, (int, float)):
-        out[prefix] = json.dumps(value)
-    else:
-        raise ValueError(f"argument {prefix!r} is a list, which a rule cannot pin exactly")
-
-
-def override_rule(*, server: str, tool: str, arguments: Any) -> dict:
-    """The ``allow`` rule that remembers an approval of ``tool`` with exactly these arguments.
-
-    Raises ValueError when the arguments cannot be pinned exactly by per-argument globs (lists); the
-    approval is then not remembered "always" rather than remembered too broadly.
-    """
-    pinned: dict[str, str] = {}
-    if arguments is not None:
-        if not isinstance(arguments, dict):
-            raise ValueError("the call's arguments are not an object")
-        _flatten(arguments, "", pinned)
-    material = json.dumps([server, tool, pinned], sort_keys=True).encode("utf-8")
-    rule: dict = {
-        "name": f"remembered-{server}-{tool}-{hashlib.sha256(material).hexdigest()[:8]}",
-        "action": "allow",
-        "match": {"servers": [server], "tools": [tool]},
-    }
-    if pinned:
-        rule["match"]["arguments"] = pinned
-    return rule
-
-
-_OVERRIDES_HEADER = """\
-# mcpwrap policy overrides: calls a person approved with "remember always".
-# Loaded together with the policy (these rules are checked first); `mcpwrap policy validate` checks this file.
-# Each rule allows one tool of one server with exactly the arguments that were approved. Delete a rule to
-# be asked again.
-"""
+# --- "remember always": one rule in the overrides store (mcpwrap._state.overrides) ---------------------------
 
 
 def write_override_rule(rule: dict, path: str | os.PathLike | None = None) -> Path:
-    """Append ``rule`` to the overrides file (atomic replace under an exclusive lock; same name = no-op)."""
-    import fcntl
-
-    import yaml
-
-    p = Path(path) if path is not None else overrides_path()
-    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock_fd = os.open(p.with_name(p.name + ".lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    """Remember an approval "always": add ``rule`` to the overrides store; a failure is an ApprovalError."""
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        doc: Any = {}
-        if p.exists():
-            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        if not isinstance(doc, dict) or not isinstance(doc.get("rules", []), list):
-            raise ApprovalError(f"{p} is not a mapping with a rules list; fix or remove it")
-        rules = doc.setdefault("rules", [])
-        if any(isinstance(r, dict) and r.get("name") == rule["name"] for r in rules):
-            return p
-        rules.append(rule)
-        text = _OVERRIDES_HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-        return p
-    except OSError as exc:
-        raise ApprovalError(f"cannot write {p}: {exc.strerror or exc}") from None
-    finally:
-        os.close(lock_fd)
-
+        return add_rule(rule, path)
+    except ConfigError as exc:
+        raise ApprovalError(str(exc)) from None

@@ -21,30 +21,26 @@ Invariants
   rejected, and only the ``mcpwrap tools`` commands call them: nothing that arrives over MCP can approve.
 - Every change is read-modify-write under an exclusive ``flock`` on ``<server>.lock``, so several mcpwrap
   processes (one per client session) can list the same server at once without losing an update.
-- Writes are atomic (temporary file in the same directory, fsync, ``os.replace``) and owner-only (0600 files
-  in a 0700 directory): a crash leaves the old file or the new one, never half of each.
+- Writes are atomic (:func:`mcpwrap._fs.atomic_write`: temporary file in the same directory, fsync,
+  ``os.replace``) and owner-only (0600 files in a 0700 directory): a crash leaves the old file or the new
+  one, never half of each.
 - A pin file that cannot be parsed is never silently replaced: it raises :class:`PinStoreError` and the
   integrity interceptor fails closed (holds every definition of that server) until a person repairs it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote, unquote
 
 from .._errors import McpwrapError
-
-try:  # POSIX; on other platforms the store still works for one process at a time
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+from .._fs import PRIVATE_DIR_MODE, atomic_write, locked
 
 __all__ = [
     "PinStore",
@@ -176,38 +172,12 @@ class PinStore:
 
     # --- writing -------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self, server: str) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = self.root / (_file_name(server) + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+    def _lock_path(self, server: str) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        return self.root / (_file_name(server) + ".lock")
 
     def _write(self, server: str, doc: dict) -> None:
-        target = self.path(server)
-        data = (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=".pins-", suffix=".tmp", dir=self.root)  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        with contextlib.suppress(OSError):  # make the rename itself durable
-            dfd = os.open(self.root, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        atomic_write(self.path(server), json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
     def update(self, server: str, change: Callable[[dict], Any], *, optimistic: bool = False) -> Any:
         """Run ``change(doc)`` on the current document under the server's lock and save it if it changed.
@@ -224,7 +194,7 @@ class PinStore:
                 if doc == self._parse(server, text):
                     return result
         try:
-            with self._locked(server):
+            with locked(self._lock_path(server)):
                 text = self._read(server)
                 doc = self._parse(server, text)
                 before = self._parse(server, text)  # a second parse is cheaper than a deep copy

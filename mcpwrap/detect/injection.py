@@ -22,13 +22,14 @@ matched case-insensitively as is.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from typing import Any, Iterator
-
+from .._re2 import SignalSet, compile_bytes, finditer_spans, utf8
+from .._text import INVISIBLE_RANGES, WORD_HIDING_RANGES, char_class
 from . import normalize as nz
 from . import prefilter
-from .._re2 import SignalSet, compile_bytes, finditer_spans, utf8
 
 __all__ = ["SIGNALS", "DEFAULT_THRESHOLD", "ScanResult", "scan", "threshold_for"]
 
@@ -235,25 +236,24 @@ WINDOW_BEFORE = 400  # bytes of context before an anchor that a phrase may start
 WINDOW_AFTER = 600
 MAX_REGION = 4096  # a region where signals add up; longer merged regions are split (with overlap)
 MAX_ANCHOR_HITS = 20000  # beyond this the whole text is one sequence of regions anyway
-_RUN_PATTERN = r"[A-Za-z0-9+/_\-]{%d,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%%[0-9A-Fa-f]{2}){6,}" % nz.MIN_BASE64_RUN
+_RUN_PATTERN = r"[A-Za-z0-9+/_\-]{" + str(nz.MIN_BASE64_RUN) + r",}={0,2}|(?:[0-9A-Fa-f]{2}){16,}|(?:%[0-9A-Fa-f]{2}){6,}"
 _COMBINED_RUNS = compile_bytes(_RUN_PATTERN)
 # Non-ASCII characters that change what a matcher sees: invisibles, tags, bidi controls, Greek/Cyrillic/Armenian
 # look-alikes, IPA and small capitals, full-width and mathematical letters, enclosed and letter-like forms,
 # superscripts, ligatures. Accented Latin letters (é, ü) are left alone: NFKC keeps them and no phrase needs them.
-_SUSPICIOUS_CLASS = (
-    r"[\x{00AD}\x{034F}\x{061C}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}\x{200B}-\x{200F}\x{202A}-\x{202E}"
-    r"\x{2060}-\x{206F}\x{3164}\x{FE00}-\x{FE0F}\x{FEFF}\x{FFA0}\x{FFF9}-\x{FFFB}\x{1D173}-\x{1D17A}\x{E0000}-\x{E007F}"
-    r"\x{E0100}-\x{E01EF}\x{0370}-\x{058F}\x{0250}-\x{02AF}\x{1D00}-\x{1DBF}\x{FF00}-\x{FFEF}\x{1D400}-\x{1D7FF}"
-    r"\x{2070}-\x{209F}\x{2100}-\x{214F}\x{2460}-\x{24FF}\x{FB00}-\x{FB4F}\x{1F100}-\x{1F1FF}\x{0131}\x{0237}]"
+_LOOKALIKE_RANGES = (
+    (0x0131, 0x0131), (0x0237, 0x0237), (0x0250, 0x02AF), (0x0370, 0x058F), (0x1D00, 0x1DBF), (0x2070, 0x209F),
+    (0x2100, 0x214F), (0x2460, 0x24FF), (0xFB00, 0xFB4F), (0xFF00, 0xFFEF), (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF),
 )
+_SUSPICIOUS_RANGES = INVISIBLE_RANGES + _LOOKALIKE_RANGES  # invisibles: the shared table (mcpwrap._text)
 _SUSPICIOUS = compile_bytes(
-    _SUSPICIOUS_CLASS + "+",
+    char_class(_SUSPICIOUS_RANGES, syntax="re2") + "+",
     # Python's engine on bytes: every non-ASCII stretch (normalising more than needed, never less).
     fallback=r"[\xc2-\xf4][\x80-\xbf]+(?:[\xc2-\xf4][\x80-\xbf]+)*",
 )
 # The same class for Python's engine over a text's few distinct non-ASCII characters (normalize.non_ascii_chars):
 # a text without any of them needs no normalised view, and the class is not run over its bytes at all.
-_SUSPICIOUS_CHAR = re.compile(re.sub(r"\\x\{([0-9A-F]+)\}", lambda m: "\\U%08X" % int(m.group(1), 16), _SUSPICIOUS_CLASS))
+_SUSPICIOUS_CHAR = re.compile(char_class(_SUSPICIOUS_RANGES))
 _HIDDEN_MARKUP = compile_bytes(r"<!--|<[a-zA-Z][^>]{0,200}(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|\shidden)|\]:\s*#\s*[(\"']")
 _ENCODED_HINT = 24
 MAX_MARKUP_VIEW = 256 * 1024  # texts up to this size are also matched with their HTML tags removed
@@ -422,7 +422,7 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
     best_signals: set[str] = set()
     seen: set[str] = set()
 
-    def consider(signals: set[str], extra_hiding: set[str] = frozenset(), weight: float = 1.0) -> None:
+    def consider(signals: set[str], extra_hiding: frozenset[str] | set[str] = frozenset(), weight: float = 1.0) -> None:
         nonlocal best_score, best_signals
         if not signals and not extra_hiding:
             return
@@ -597,7 +597,7 @@ def _hidden_parts(view: bytes, starts: list[tuple[int, int]]) -> list[str]:
 
 
 def _unescape_json(text: str) -> str:
-    def one(m: "re.Match[str]") -> str:
+    def one(m: re.Match[str]) -> str:
         units = [int(m.group()[i + 2 : i + 6], 16) for i in range(0, len(m.group()), 6)]
         data = b"".join(u.to_bytes(2, "little") for u in units)
         return data.decode("utf-16-le", "replace")
@@ -605,7 +605,9 @@ def _unescape_json(text: str) -> str:
     return _JSON_ESCAPES.sub(one, text)
 
 
-_INWORD_INVISIBLE = re.compile(r"\w[\u200b-\u200d\u2060\u00ad\ufeff]+\w")
+# An invisible character between two letters of a word: hiding a word from a keyword filter. Variation
+# selectors are left out: they follow CJK ideographs and emoji legitimately.
+_INWORD_INVISIBLE = re.compile(r"\w" + char_class(WORD_HIDING_RANGES) + r"+\w")
 
 
 def _invisible_inside_words(text: str) -> bool:

@@ -5,8 +5,9 @@ Two jobs, one module:
 **Sanitisation** (what the client receives): :func:`sanitize` removes ANSI escape sequences (they can hide or
 rewrite what a person sees in a terminal) and invisible characters — zero-width characters, bidirectional
 overrides/isolates, the Unicode *tag* block (U+E0000–E007F, which can carry a whole hidden ASCII text) and
-other default-ignorable code points. A zero-width joiner or variation selector that follows a symbol/emoji is
-kept: it is part of an emoji sequence, not a hiding place.
+other default-ignorable code points (the one table of them is :data:`mcpwrap._text.INVISIBLE_RANGES`). A
+zero-width joiner or variation selector that continues a symbol/emoji sequence is kept: it is drawn, not a
+hiding place.
 
 **Normalisation** (what detectors match): :func:`normalize` returns the text as a reader would understand it —
 NFKC (full-width and styled letters become plain ones), invisible characters removed, Cyrillic/Greek
@@ -30,7 +31,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
-from .._re2 import compile_bytes, utf8
+from .. import _text
+from .._re2 import utf8
+from .._text import BIDI_CONTROLS, INVISIBLE_RANGES, char_class
 
 __all__ = [
     "INVISIBLE_RANGES",
@@ -51,41 +54,9 @@ __all__ = [
     "strip_markup",
 ]
 
-# Code points that render as nothing (or reorder what is shown) but a model still reads.
-INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
-    (0x00AD, 0x00AD),  # soft hyphen
-    (0x034F, 0x034F),  # combining grapheme joiner
-    (0x061C, 0x061C),  # Arabic letter mark
-    (0x115F, 0x1160),  # Hangul fillers
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),  # Mongolian variation selectors, vowel separator
-    (0x200B, 0x200F),  # zero-width space/non-joiner/joiner, LRM, RLM
-    (0x202A, 0x202E),  # bidi embeddings and overrides
-    (0x2060, 0x206F),  # word joiner, invisible operators, bidi isolates, deprecated format chars
-    (0x3164, 0x3164),  # Hangul filler
-    (0xFE00, 0xFE0F),  # variation selectors
-    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
-    (0xFFA0, 0xFFA0),
-    (0xFFF9, 0xFFFB),  # interlinear annotation
-    (0x1D173, 0x1D17A),  # musical formatting
-    (0xE0000, 0xE007F),  # tags: an invisible copy of ASCII
-    (0xE0100, 0xE01EF),  # variation selectors supplement
-)
-_BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
-_EMOJI_JOINERS = frozenset({0x200D, 0xFE0E, 0xFE0F})
-_EMOJI_FLOOR = 0x2190  # arrows, symbols, dingbats, emoji: a joiner after these belongs to a sequence
-
-
-def _class(ranges: tuple[tuple[int, int], ...]) -> str:
-    return "".join(f"{chr(a)}-{chr(b)}" if a != b else re.escape(chr(a)) for a, b in ranges)
-
-
-_INVISIBLE_RE = re.compile(f"[{_class(INVISIBLE_RANGES)}]")
-# The same class for RE2 over UTF-8: a large text is checked at memory speed before Python's engine walks it.
-_INVISIBLE_BYTES = compile_bytes(
-    "[" + "".join(f"\\x{{{a:04X}}}-\\x{{{b:04X}}}" for a, b in INVISIBLE_RANGES) + "]",
-    fallback=r"[\xc2-\xf4]",
-)
+# The shared table (mcpwrap._text), as a class for Python's engine over a text's few distinct non-ASCII
+# characters (see non_ascii_chars).
+_INVISIBLE_RE = re.compile(char_class())
 
 
 _ASCII_BYTES = bytes(range(128))
@@ -116,6 +87,7 @@ def has_invisible(text: str) -> bool:
     """Cheap pre-check: whether ``text`` contains an invisible character."""
     return not text.isascii() and _INVISIBLE_RE.search(non_ascii_chars(text)) is not None
 
+
 # ECMA-48: CSI … final byte, OSC … BEL/ST, DCS/SOS/PM/APC … ST, two-byte escapes; and the 8-bit CSI.
 _ANSI_RE = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])?"
@@ -124,38 +96,14 @@ _ANSI_RE = re.compile(
 
 
 def find_invisible(text: str) -> list[tuple[int, str]]:
-    """``(index, character)`` of every invisible character a reader would not see (emoji joiners excepted)."""
-    if not has_invisible(text):
-        return []
-    out = []
-    for m in _INVISIBLE_RE.finditer(text):
-        i = m.start()
-        if _is_emoji_joiner(text, i):
-            continue
-        out.append((i, m.group()))
-    return out
-
-
-def _is_emoji_joiner(text: str, i: int) -> bool:
-    return ord(text[i]) in _EMOJI_JOINERS and i > 0 and ord(text[i - 1]) >= _EMOJI_FLOOR and not (
-        0xE0000 <= ord(text[i - 1]) <= 0xE007F
-    )
+    """``(index, character)`` of every invisible character a reader would not see (emoji sequences excepted;
+    see :func:`mcpwrap._text.find_invisible`), after the cheap check that there can be any."""
+    return _text.find_invisible(text) if has_invisible(text) else []
 
 
 def strip_invisible(text: str) -> tuple[str, int]:
     """The text without invisible characters, and how many were removed."""
-    if text.isascii():
-        return text, 0
-    found = find_invisible(text)
-    if not found:
-        return text, 0
-    parts = []
-    last = 0
-    for i, _ in found:
-        parts.append(text[last:i])
-        last = i + 1
-    parts.append(text[last:])
-    return "".join(parts), len(found)
+    return _text.strip_invisible(text) if has_invisible(text) else (text, 0)
 
 
 def find_ansi(text: str) -> list[tuple[int, int]]:
@@ -243,8 +191,8 @@ def normalize(text: str) -> Normalized:
         return Normalized(text.lower())
     found = find_invisible(text)
     tags = tag_text(text) if found else ""
-    bidi = sum(1 for _, c in found if ord(c) in _BIDI)
-    stripped, _ = strip_invisible(text)
+    bidi = sum(1 for _, c in found if ord(c) in BIDI_CONTROLS)
+    stripped, _ = _text.strip_invisible(text)
     nfkc_changed = not unicodedata.is_normalized("NFKC", stripped)
     if nfkc_changed:
         stripped = unicodedata.normalize("NFKC", stripped)
@@ -260,8 +208,8 @@ MAX_DECODED_RUNS = 32  # per text: bounds the work a hostile result can cause
 MAX_RUN_CHARS = 64 * 1024
 
 _RUNS_RE = re.compile(
-    r"(?P<b64>[A-Za-z0-9+/_\-]{%d,}={0,2})|(?P<hex>(?:[0-9A-Fa-f]{2}){16,})|(?P<pct>(?:%%[0-9A-Fa-f]{2}[^%%\s]{0,2}){6,})"
-    % MIN_BASE64_RUN
+    r"(?P<b64>[A-Za-z0-9+/_\-]{" + str(MIN_BASE64_RUN) + r",}={0,2})|(?P<hex>(?:[0-9A-Fa-f]{2}){16,})"
+    r"|(?P<pct>(?:%[0-9A-Fa-f]{2}[^%\s]{0,2}){6,})"
 )
 
 

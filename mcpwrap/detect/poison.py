@@ -8,8 +8,9 @@ poisoning"). This module looks for the published shapes of that attack:
 =======================  ===================================================================================
 rule                     fires on
 =======================  ===================================================================================
-invisible-characters     zero-width, bidirectional-control and Unicode *tag* characters (text the user
-                         cannot see; tag characters spell hidden ASCII, which is decoded and scanned too)
+invisible-characters     zero-width, bidirectional-control, Unicode *tag* characters, variation selectors
+                         outside emoji — :mod:`mcpwrap._text`'s table (text the user cannot see; tag
+                         characters spell hidden ASCII, which is decoded and scanned too)
 terminal-escape          ANSI escape sequences and other control characters (rewrite what a terminal shows)
 model-directive          imperative blocks aimed at the model: ``<IMPORTANT>``-style tags, "before using
                          this tool you must…", "ignore previous instructions", "otherwise the tool fails"
@@ -40,9 +41,11 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
+
+from .._text import clean_text, find_invisible, visible
 
 __all__ = [
     "Finding",
@@ -86,7 +89,7 @@ class Finding:
         return {"rule": self.rule, "path": self.path, "excerpt": self.excerpt}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Finding":
+    def from_dict(cls, d: Mapping) -> Finding:
         return cls(str(d.get("rule", "")), str(d.get("path", "")), str(d.get("excerpt", "")))
 
     def __str__(self) -> str:
@@ -95,26 +98,10 @@ class Finding:
 
 # --- invisible and control characters ---------------------------------------------------------------------------
 
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e\u00ad\u034f\u115f\u1160\u3164\uffa0"
-_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_INVISIBLE_RE = re.compile(f"[{_ZERO_WIDTH}{_BIDI}\U000e0000-\U000e007f]")
+# Invisible characters are the shared table's (mcpwrap._text); tag characters are decoded as well.
 _TAG_RE = re.compile("[\U000e0000-\U000e007f]+")
 # C0 controls except tab/newline/carriage return, DEL, C1 controls (ESC starts ANSI sequences).
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _visible(text: str) -> str:
-    """Render invisible and control characters as escapes, so a person reading a finding sees them."""
-    out = []
-    for ch in text:
-        if _INVISIBLE_RE.match(ch) or _CONTROL_RE.match(ch):
-            cp = ord(ch)
-            out.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
-        elif ch in "\n\r\t":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _decode_tags(text: str) -> str:
@@ -130,8 +117,7 @@ _SPACE_RE = re.compile(r"\s+")
 
 def _normalise(text: str) -> str:
     if not text.isascii():
-        text = _INVISIBLE_RE.sub("", text)
-        text = unicodedata.normalize("NFKC", text)
+        text = clean_text(text)  # NFKC, every invisible character removed
         text = text.replace("\u2018", "'").replace("\u2019", "'")
     text = text.casefold()
     # Markdown emphasis and quotes around words would otherwise split phrases ("**do not** tell").
@@ -151,7 +137,8 @@ _DIRECTIVE = [
     + _S
     + r"\b(?:you\s+)?(?:must|have to|need to|are required to|always)\b",
     r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding|other|system)\s+(?:instructions|rules|directions|prompts?|guidelines|messages)",
-    r"\botherwise\s+(?:the\s+|this\s+)?(?:tool|function|system|application|server|request)?\s*(?:will|would|might)\s+(?:not\s+work|fail|break|crash|stop working)",
+    r"\botherwise\s+(?:the\s+|this\s+)?(?:tool|function|system|application|server|request)?\s*"
+    r"(?:will|would|might)\s+(?:not\s+work|fail|break|crash|stop working)",
     r"\byou\s+(?:must|have to|need to|should)\s+(?:first|always|also|immediately|silently|secretly)\b",
     r"\b(?:the\s+)?(?:assistant|ai|llm|language model|model)\s+(?:must|should|needs? to|is required to)\s+(?:always|first|also|never)?\s*\w+",
     r"\byou are now\b|\bnew (?:system )?instructions?\s*:",
@@ -207,10 +194,32 @@ _DATA_SOURCE = (
 _FILL = r"\b(?:pass|put|include|insert|add|send|fill|copy|provide|place|append|attach|store|write|set|paste|dump|concatenate|embed)\w*\b"
 # Parameter names that exfiltration payloads typically hide behind. A name alone is never a finding.
 HIDDEN_PARAMETER_NAMES = frozenset(
-    {"metadata", "meta", "notes", "note", "sidenote", "side_note", "feedback", "context", "extra", "debug", "comment",
-     "comments", "details", "info", "trace", "telemetry", "remarks", "memo", "internal", "hidden", "annotation", "data"}
+    {
+        "metadata",
+        "meta",
+        "notes",
+        "note",
+        "sidenote",
+        "side_note",
+        "feedback",
+        "context",
+        "extra",
+        "debug",
+        "comment",
+        "comments",
+        "details",
+        "info",
+        "trace",
+        "telemetry",
+        "remarks",
+        "memo",
+        "internal",
+        "hidden",
+        "annotation",
+        "data",
+    }
 )
-_HIDDEN_HINT = (r"\b(?:hidden|internal(?:\s+use)?|do not (?:show|display|mention)|implementation detail|not shown|invisible)\b")
+_HIDDEN_HINT = r"\b(?:hidden|internal(?:\s+use)?|do not (?:show|display|mention)|implementation detail|not shown|invisible)\b"
 
 
 def _compile(patterns: Iterable[str]) -> re.Pattern:
@@ -248,7 +257,7 @@ def _patterns() -> _Patterns:
 def _excerpt(text: str, start: int, end: int) -> str:
     pad = max(0, (EXCERPT_CHARS - (end - start)) // 2)
     a, b = max(0, start - pad), min(len(text), end + pad)
-    snippet = _visible(text[a:b]).strip()
+    snippet = visible(text[a:b]).strip()
     if len(snippet) > EXCERPT_CHARS + 40:
         snippet = snippet[: EXCERPT_CHARS + 40] + "…"
     return ("…" if a > 0 else "") + snippet + ("…" if b < len(text) else "")
@@ -259,11 +268,12 @@ def scan_text(text: str, path: str, *, other_tools: Mapping[str, str] | None = N
     findings: list[Finding] = []
     if len(text) > MAX_SCAN_CHARS:
         return [Finding("oversized-text", path, f"{len(text)} characters (limit {MAX_SCAN_CHARS})")]
-    m = _INVISIBLE_RE.search(text)
-    if m:
+    invisible = find_invisible(text)
+    if invisible:
         hidden = _decode_tags(text).strip()
         note = f" hidden text: {hidden[:EXCERPT_CHARS]!r}" if hidden else ""
-        findings.append(Finding("invisible-characters", path, _excerpt(text, m.start(), m.end()) + note))
+        at = invisible[0][0]
+        findings.append(Finding("invisible-characters", path, _excerpt(text, at, at + 1) + note))
     m = _CONTROL_RE.search(text)
     if m:
         findings.append(Finding("terminal-escape", path, _excerpt(text, m.start(), m.end())))
@@ -297,6 +307,7 @@ def _mentions_other_tool(norm: str, other_tools: Mapping[str, str], own_names: f
     m = pattern.search(norm)
     if m is None:
         return None
+    assert m.lastgroup is not None  # every alternative of the pattern is a named group
     name = names[int(m.lastgroup[1:])]
     return name, other_tools[name], m.start(), m.end()
 
@@ -331,26 +342,70 @@ def _child(path: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     key = str(key)
-    return f"{path}.{key}" if _IDENT_RE.match(key) else f"{path}[{_visible(key)!r}]"
+    return f"{path}.{key}" if _IDENT_RE.match(key) else f"{path}[{visible(key)!r}]"
 
 
 # JSON Schema's own vocabulary, as keys and as values of "type": nothing to find there, and most of the strings
 # of a schema. Exact matches only, so a key or value with anything added is still scanned.
 _SCHEMA_WORDS = frozenset(
-    {"type", "properties", "required", "items", "description", "title", "enum", "default", "format", "const",
-     "additionalProperties", "anyOf", "oneOf", "allOf", "not", "$schema", "$ref", "$defs", "definitions", "minimum",
-     "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern", "examples", "exclusiveMinimum",
-     "exclusiveMaximum", "uniqueItems", "multipleOf", "nullable", "readOnlyHint", "destructiveHint", "idempotentHint",
-     "openWorldHint", "name", "inputSchema", "outputSchema", "annotations",
-     "string", "object", "array", "number", "integer", "boolean", "null",
-     "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2020-12/schema"}
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "description",
+        "title",
+        "enum",
+        "default",
+        "format",
+        "const",
+        "additionalProperties",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "$schema",
+        "$ref",
+        "$defs",
+        "definitions",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "pattern",
+        "examples",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "uniqueItems",
+        "multipleOf",
+        "nullable",
+        "readOnlyHint",
+        "destructiveHint",
+        "idempotentHint",
+        "openWorldHint",
+        "name",
+        "inputSchema",
+        "outputSchema",
+        "annotations",
+        "string",
+        "object",
+        "array",
+        "number",
+        "integer",
+        "boolean",
+        "null",
+        "http://json-schema.org/draft-07/schema#",
+        "https://json-schema.org/draft/2020-12/schema",
+    }
 )
 
 
 def _strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
     """Every string in a JSON value, keys included (a property name is model-visible too), with its path."""
     if depth > 64:  # schemas nest, but not this deep; treat as one opaque string so it is still examined
-        yield path, repr(value)[:MAX_SCAN_CHARS + 1]
+        yield path, repr(value)[: MAX_SCAN_CHARS + 1]
         return
     if isinstance(value, str):
         if value not in _SCHEMA_WORDS:

@@ -26,11 +26,12 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from .._strings import map_strings
 from .._re2 import compile_bytes, search_span, utf8
+from .._strings import map_strings
 from . import prefilter
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 from . import ALL_TYPES, PII_TYPES, SECRET_TYPES  # noqa: E402  (re-exported)
-
 
 MIN_CANDIDATE_CHARS = 6  # shorter strings cannot hold any detector's shortest match
 
@@ -346,7 +346,7 @@ _DETECTORS: list[tuple[str, str, str | None, Callable[[bytes, int, int], bool]]]
 _PY_FLAGS = 0
 
 
-def _py(pattern: str) -> "re.Pattern[bytes]":
+def _py(pattern: str) -> re.Pattern[bytes]:
     # The confirming pass runs on short candidate spans only, so Python's engine is fine there and gives
     # named groups; the scan over the whole text uses the combined RE2 pattern.
     return re.compile(pattern.encode())
@@ -398,7 +398,7 @@ _PREFIX_KINDS = (
     (b"eyJ", ("jwt", "email")),
 )
 _LETTER_KINDS = ("aws_access_key", "aws_secret_key", "password_assignment", "iban", "email")
-_BY_KIND = {kind: entry for kind, *entry in _COMPILED}
+_BY_KIND: dict[str, Any] = {kind: entry for kind, *entry in _COMPILED}
 _EMAIL_RX = _BY_KIND["email"][0]
 
 

@@ -19,6 +19,7 @@ from .._audit.writer import AuditLog
 from .._chain import Chain, ChainContext, Interceptor
 from .._config import Config, Section, load_config, parse_config, sections_by_key
 from .._message import Session
+from .._sandbox.settings import SANDBOX_SECTION
 from .approval import ApprovalInterceptor
 from .audit import AuditInterceptor
 from .injection import InjectionInterceptor
@@ -44,7 +45,9 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
     ApprovalInterceptor,
 )
 
-SECTIONS: dict[str, Section] = sections_by_key(s for cls in (*INTERCEPTORS, AuditInterceptor) for s in cls.sections)
+_ALL: tuple[type[Interceptor], ...] = (*INTERCEPTORS, AuditInterceptor)
+# The sandbox section is applied when the server is started (mcpwrap/_sandbox/wrap.py), not by an interceptor.
+SECTIONS: dict[str, Section] = sections_by_key([*(s for cls in _ALL for s in cls.sections), SANDBOX_SECTION])
 
 
 def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:

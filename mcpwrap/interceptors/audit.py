@@ -10,12 +10,12 @@ interceptors' reasons may quote traffic. The log itself (sealing, locking, rotat
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from .._audit.writer import AUDIT_SECTION, AuditLog, AuditSettings, shape_of
 from .._chain import ChainContext, Interceptor, Outcome
 from .._config import Config
+from .._log import warning
 from .._message import Action, Kind, Message
 
 __all__ = ["AuditInterceptor"]
@@ -34,9 +34,9 @@ def _get_redactor() -> Any:
             _redactor = redact_json
         except ImportError:
             _redactor = _REDACTOR_MISSING
-            sys.stderr.write(
-                "mcpwrap: audit.record_arguments is 'redacted' but the secrets redactor is not available; "
-                "recording argument shapes instead\n"
+            warning(
+                "audit.record_arguments is 'redacted' but the secrets redactor is not available; "
+                "recording argument shapes instead"
             )
     return None if _redactor is _REDACTOR_MISSING else _redactor
 

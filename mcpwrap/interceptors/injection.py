@@ -23,13 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from .._chain import ChainContext
-from .._config import expect, Section
+from .._config import Section, expect
 from .._errors import ConfigError
-from .._message import Direction, Kind, Message, Session, Verdict
+from .._message import Direction, Kind, Message, Verdict
 from .._strings import HOUSEKEEPING_METHODS, content_roots, iter_strings, json_path, map_strings
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
-__all__ = ["InjectionInterceptor", "build", "ANNOTATION"]
+__all__ = ["InjectionInterceptor", "ANNOTATION"]
 
 ACTIONS = ("off", "warn", "annotate", "block")
 MAX_REPORTED_PATHS = 20
@@ -95,7 +95,9 @@ def _what(msg: Message) -> str:
     return f"{method} {'response' if msg.is_response else 'message'}"
 
 
-INJECTION_SECTION = Section("injection", _parse_injection, default=lambda: parse_scoped({}, ("injection",), _FIELDS, _defaults), doc="prompt-injection detection and sanitisation")
+INJECTION_SECTION = Section(
+    "injection", _parse_injection, default=lambda: parse_scoped({}, ("injection",), _FIELDS, _defaults), doc="prompt-injection detection and sanitisation"
+)
 
 
 class InjectionInterceptor(ScopedInterceptor):
@@ -188,7 +190,7 @@ class InjectionInterceptor(ScopedInterceptor):
                 new_envelope[root] = map_strings(envelope[root], lambda p, t: note + "\n\n" + t if p in flagged else None, (root,))
         if sanitize:
             for root in content_roots(new_envelope):
-                new_envelope[root] = map_strings(new_envelope[root], self._sanitize_text(counts := {}), (root,))
+                new_envelope[root] = map_strings(new_envelope[root], self._sanitize_text({}), (root,))
         return Verdict.modify(
             new_envelope,
             {"annotated": "possible prompt injection", "signals": sorted(signals), "paths": where},

@@ -37,7 +37,7 @@ from .._message import Action, Direction, Kind, Message, Verdict
 from .._state.pins import INSTRUCTIONS, PinStore, definition_hash, entry_key, new_entry, utc_now
 from ..detect.poison import Finding, scan_instructions, scan_prompt, scan_resource, scan_tool, tool_definition
 
-__all__ = ["IntegritySettings", "IntegrityInterceptor", "build", "ACTIONS", "NEW_TOOLS"]
+__all__ = ["IntegritySettings", "IntegrityInterceptor", "ACTIONS", "NEW_TOOLS"]
 
 ACTIONS = ("block", "warn")
 NEW_TOOLS = ("allow", "hold")
@@ -249,7 +249,7 @@ class IntegrityInterceptor(Interceptor):
             return False
         entry = self.store.load(self.server)["entries"].get(entry_key("tool", name))
         approved = entry.get("approved") if isinstance(entry, dict) else None
-        return bool(approved) and approved.get("hash") == held.hash
+        return isinstance(approved, dict) and approved.get("hash") == held.hash
 
     def _stored_hold(self, name: str) -> _Withheld | None:
         if self.store is None:
@@ -353,7 +353,8 @@ class IntegrityInterceptor(Interceptor):
             digest = definition_hash(definition)
             findings = [f.to_dict() for f in self._scan("tool", tool, digest, other_tools, own_names)]
             items.append(("tool", tool["name"], definition, digest, findings))
-        params = msg.request.params if isinstance(msg.request.params, dict) else {}
+        request_params = msg.request.params if msg.request is not None else None
+        params = request_params if isinstance(request_params, dict) else {}
         statuses = self._decide(items, next_page="cursor" in params)
         duplicates = {name: others[name] for name in statuses if name in others}
         if duplicates and self.store is not None:
@@ -367,7 +368,7 @@ class IntegrityInterceptor(Interceptor):
         withheld: list[str] = []
         report: list[dict] = []
         flagged: list[str] = []
-        for kind, name, definition, digest, findings in items:
+        for _kind, name, _definition, digest, findings in items:
             status = statuses[name]
             if status in PASSED:
                 self.passed_tools.add(name)

@@ -14,6 +14,9 @@ Then the rate limits that apply to the request; a refused request is blocked wit
 For a ``tools/list`` result it classifies every listed tool (recorded once per session as a ``tool-risk``
 audit record) and removes the tools the policy would deny to this subject whatever the arguments — by the
 same ``decide`` call that admits ``tools/call``.
+
+The policy it enforces is the policy file's sections plus the overrides store's rules, evaluated first
+(:func:`enforced_policy`; :mod:`mcpwrap._state.overrides`).
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from typing import Any
 from .._chain import ChainContext, Interceptor, Outcome
 from .._config import Config
 from .._message import Action, ApprovalNeed, Direction, Kind, Message, Verdict
-from .._policy.engine import POLICY_SECTIONS, UNKNOWN, Call, Decision, Policy, policy_of
+from .._policy.engine import Call, Decision, Policy, policy_of
 from .._policy.normalize import clean_text
 from .._policy.ratelimit import RATE_LIMITS_SECTION, SessionState, check
+from .._policy.readings import UNKNOWN
 from .._policy.risk import classify, classify_name
+from .._policy.sections import POLICY_SECTIONS
+from .._state import overrides
 
-__all__ = ["PolicyInterceptor"]
+__all__ = ["PolicyInterceptor", "enforced_policy"]
 
 _DIRECTION = {Direction.CLIENT_TO_SERVER: "c2s", Direction.SERVER_TO_CLIENT: "s2c"}
 
@@ -51,7 +57,7 @@ class PolicyInterceptor(Interceptor):
 
     @classmethod
     def settings_from(cls, config: Config) -> Policy:
-        return policy_of(config)
+        return enforced_policy(config)
 
     def configure(self, policy: Policy) -> None:
         session = self.session
@@ -135,14 +141,14 @@ class PolicyInterceptor(Interceptor):
 
     def _rate_limit(self, msg: Message, method: str, tool: str | None) -> Verdict | None:
         s = self.session
-        limits = [l for l in self.limits if l.applies(method, tool, s.server, s.subject, s.roles)]
+        limits = [lim for lim in self.limits if lim.applies(method, tool, s.server, s.subject, s.roles)]
         if not limits:
             return None
-        enforced = [l for l in limits if (l.mode or self.policy.mode) == "enforce"]
-        audited = [l for l in limits if (l.mode or self.policy.mode) != "enforce"]
+        enforced = [lim for lim in limits if (lim.mode or self.policy.mode) == "enforce"]
+        audited = [lim for lim in limits if (lim.mode or self.policy.mode) != "enforce"]
         refused = check(self.state, enforced, s.subject, s.server) if enforced else None
         if refused is None:
-            msg.notes.ratelimit_slots = tuple(l.name for l in limits if l.concurrent is not None)
+            msg.notes.ratelimit_slots = tuple(lim.name for lim in limits if lim.concurrent is not None)
             would = check(self.state, audited, s.subject, s.server) if audited else None
             if would is None:
                 return None
@@ -180,10 +186,9 @@ class PolicyInterceptor(Interceptor):
         return cls
 
     def _response_patterns(self, msg: Message) -> Verdict | None:
-        text = msg.raw.decode("utf-8", "replace")
-        texts = [text]
-        if "\\u" in text:  # escapes would hide a pattern from the raw text: match the decoded form too
-            texts.append(json.dumps(msg.envelope, ensure_ascii=False))
+        # mcpgw matches the message's text; escapes (\\u0041, \\/, …) would hide a pattern from it. So every
+        # pattern also runs over the decoded message and over each decoded string (keys included) on its own.
+        texts = [msg.raw.decode("utf-8", "replace"), json.dumps(msg.envelope, ensure_ascii=False), *_decoded_strings(msg.envelope)]
         for source, search in self.policy.response_patterns:
             if any(search(t) is not None for t in texts):
                 return Verdict.block(
@@ -270,6 +275,38 @@ class PolicyInterceptor(Interceptor):
             with self.state.lock:
                 for ids in self.state.inflight.values():
                     ids.discard(key)
+
+
+def enforced_policy(config: Config) -> Policy:
+    """The policy a wrapper enforces: the file's, with the overrides store's rules first.
+
+    Compiled once per configuration while the overrides file is unchanged (building several chains from one
+    configuration compiles it once); a changed or new overrides file is read again. An invalid overrides file
+    is a ConfigError, so a reload keeps the previous policy (fail closed).
+    """
+    stamp = overrides.stamp()
+    cached = getattr(config, "_mcpwrap_policy", None)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    policy = policy_of(config, overrides=overrides.load_rules())
+    config._mcpwrap_policy = (stamp, policy)  # type: ignore[attr-defined]
+    return policy
+
+
+def _decoded_strings(value: Any) -> list[str]:
+    """Every string in a decoded JSON value, object keys included."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            out.extend(k for k in v if isinstance(k, str))
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return out
 
 
 def _what(call: Call) -> str:

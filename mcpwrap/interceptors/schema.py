@@ -27,18 +27,17 @@ combinators).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any
 
 from .._chain import ChainContext
 from .._config import Section
-from .._message import Direction, Kind, Message, Session, Verdict
+from .._message import Direction, Kind, Message, Verdict
 from .._strings import json_path
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
-__all__ = ["SchemaInterceptor", "build", "MAX_SCHEMA_BYTES", "MAX_SCHEMA_DEPTH", "MAX_VIOLATIONS"]
+__all__ = ["SchemaInterceptor", "MAX_SCHEMA_BYTES", "MAX_SCHEMA_DEPTH", "MAX_VIOLATIONS"]
 
 MAX_SCHEMA_BYTES = 512 * 1024  # a tool's schema larger than this is not compiled (real ones are a few KB)
 MAX_SCHEMA_DEPTH = 64  # nesting of a schema document beyond which it is not compiled
@@ -130,52 +129,46 @@ def _lib() -> Any:
     import referencing.exceptions
     from jsonschema import validators
 
-    from .._re2 import ENGINE, RegexError, compile_regex
+    from .._re2 import RegexError, compile_regex
 
     def refuse(uri: str) -> Any:
         # Never fetch a schema: no network access, no file access, whatever the server's schema says.
-        raise referencing.exceptions.NoSuchResource(ref=uri)
+        raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]  # an attrs class
 
-    registry = referencing.Registry(retrieve=refuse)
+    registry: Any = referencing.Registry(retrieve=refuse)  # type: ignore[call-arg]
 
-    if ENGINE == "re2":
-        _patterns: dict[str, Any] = {}
+    _patterns: dict[str, Any] = {}
 
-        def _compiled(p: str) -> Any:
-            if p not in _patterns:
-                try:
-                    _patterns[p] = compile_regex(p)
-                except RegexError:  # RE2 cannot express it (look-around, back-references): not checked
-                    _patterns[p] = None
-                if len(_patterns) > 4096:
-                    _patterns.clear()
-            return _patterns[p]
+    def _compiled(p: str) -> Any:
+        if p not in _patterns:
+            try:
+                _patterns[p] = compile_regex(p)
+            except RegexError:  # RE2 cannot express it (look-around, back-references): not checked
+                _patterns[p] = None
+            if len(_patterns) > 4096:
+                _patterns.clear()
+        return _patterns[p]
 
-        def pattern(validator: Any, patrn: Any, instance: Any, schema: Any) -> Any:
-            if not isinstance(instance, str) or not isinstance(patrn, str):
-                return
-            rx = _compiled(patrn)
-            if rx is not None and rx.search(instance) is None:
-                shown = instance if len(instance) <= 60 else instance[:57] + "..."
-                yield jsonschema.ValidationError(f"{shown!r} does not match {patrn!r}")
+    def pattern(validator: Any, patrn: Any, instance: Any, schema: Any) -> Any:
+        if not isinstance(instance, str) or not isinstance(patrn, str):
+            return
+        rx = _compiled(patrn)
+        if rx is not None and rx.search(instance) is None:
+            shown = instance if len(instance) <= 60 else instance[:57] + "..."
+            yield jsonschema.ValidationError(f"{shown!r} does not match {patrn!r}")
 
-        def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
-            if not isinstance(instance, dict) or not isinstance(patterns, dict):
-                return
-            for p, subschema in patterns.items():
-                rx = _compiled(p) if isinstance(p, str) else None
-                if rx is None:
-                    continue
-                for k, v in instance.items():
-                    if rx.search(k):
-                        yield from validator.descend(v, subschema, path=k, schema_path=p)
+    def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
+        if not isinstance(instance, dict) or not isinstance(patterns, dict):
+            return
+        for p, subschema in patterns.items():
+            rx = _compiled(p) if isinstance(p, str) else None
+            if rx is None:
+                continue
+            for k, v in instance.items():
+                if rx.search(k):
+                    yield from validator.descend(v, subschema, path=k, schema_path=p)
 
-        overrides = {"pattern": pattern, "patternProperties": pattern_properties}
-    else:  # pragma: no cover - without RE2, patterns are not evaluated at all rather than risk backtracking
-        def _skip(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
-            return iter(())
-
-        overrides = {"pattern": _skip, "patternProperties": _skip}
+    overrides = {"pattern": pattern, "patternProperties": pattern_properties}
 
     classes = {}
     for uri, cls_name in _DIALECTS.items():
@@ -246,7 +239,9 @@ def _short(message: str, limit: int = 300) -> str:
 # --- the interceptor ---------------------------------------------------------------------------------------------
 
 
-SCHEMA_SECTION = Section("schema", _parse_schema, default=lambda: parse_scoped({}, ("schema",), _FIELDS, _defaults), doc="JSON Schema validation of tool calls and results")
+SCHEMA_SECTION = Section(
+    "schema", _parse_schema, default=lambda: parse_scoped({}, ("schema",), _FIELDS, _defaults), doc="JSON Schema validation of tool calls and results"
+)
 
 
 class SchemaInterceptor(ScopedInterceptor):

@@ -21,14 +21,14 @@ from collections import Counter
 from typing import Any
 
 from .._chain import ChainContext
-from .._config import check_keys, expect, Section
+from .._config import Section, expect
 from .._errors import ConfigError
-from .._message import Direction, Kind, Message, Session, Verdict
+from .._message import Direction, Kind, Message, Verdict
 from .._strings import HOUSEKEEPING_METHODS, content_roots, iter_strings, json_path, map_strings
 from ..detect import ALL_TYPES, PII_TYPES
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
-__all__ = ["SecretsInterceptor", "build", "DETECTOR_ACTIONS", "MAX_REPORTED_PATHS"]
+__all__ = ["SecretsInterceptor", "DETECTOR_ACTIONS", "MAX_REPORTED_PATHS"]
 
 DETECTOR_ACTIONS = ("off", "detect", "redact", "block")
 MAX_REPORTED_PATHS = 20

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from rig import EVERYTHING, TIME, child_env, read_audit, sdk_session, wrap_command
 from typer.testing import CliRunner
 
-from mcpwrap._audit.chain import verify
+from mcpwrap._audit.verify import verify
 from mcpwrap._cli.app import app
-from rig import EVERYTHING, TIME, child_env, read_audit, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rig import CLAUDE, EVERYTHING, FILESYSTEM, MCPWRAP, TIME, read_audit
 
-from mcpwrap._clients.plan import launcher
+from mcpwrap._clients.entries import launcher
 
 pytestmark = pytest.mark.integration
 
@@ -69,8 +69,7 @@ def world(tmp_path, mcpwrap_home):
     }
     (home / ".claude.json").write_text(json.dumps(state, indent=2))
     (api / ".mcp.json").write_text(
-        '{\n  "mcpServers": {\n    "files": {\n      "command": "%s",\n      "args": ["%s"]\n    }\n  }\n}\n'
-        % (FILESYSTEM[0], api)
+        '{\n  "mcpServers": {\n    "files": {\n      "command": "' + FILESYSTEM[0] + '",\n      "args": ["' + str(api) + '"]\n    }\n  }\n}\n'
     )
     (api / ".claude" / "settings.local.json").write_text(json.dumps({"enabledMcpjsonServers": ["files"]}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "ANTHROPIC_"))}

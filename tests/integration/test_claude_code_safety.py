@@ -6,7 +6,6 @@ enable spends long enough inside its locked read-modify-write for another proces
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess

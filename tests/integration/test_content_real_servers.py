@@ -7,7 +7,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from rig import EVERYTHING, FILESYSTEM, RawPeer, child_env, read_audit, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import rig
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from rig import EVERYTHING, FILESYSTEM, ROOT, child_env, read_audit, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

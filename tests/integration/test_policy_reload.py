@@ -9,7 +9,6 @@ import time
 
 import anyio
 import pytest
-
 from rig import EVERYTHING, read_audit, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -104,18 +103,34 @@ async def test_sighup_reloads(tmp_path):
 
 async def test_an_override_written_during_a_session_applies(tmp_path, mcpwrap_home):
     """What the approval interceptor does for "remember always": the running wrapper picks the rule up."""
-    from mcpwrap._policy.engine import add_override_rule
+    from mcpwrap._state.overrides import add_rule
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(DENY_ECHO)
     audit = tmp_path / "audit.jsonl"
     async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), "--name", "everything", audit_log=audit)) as s:
         assert blocked_rule(await s.call_tool("echo", {"message": "a"})) == "no-echo"
-        add_override_rule({"name": "always-echo-hello", "action": "allow",
-                           "match": {"servers": ["everything"], "tools": ["echo"], "arguments": {"message": ["hello"]}}})
+        add_rule({"name": "always-echo-hello", "action": "allow",
+                  "match": {"servers": ["everything"], "tools": ["echo"], "arguments": {"message": ["hello"]}}})
         reloads = await wait_for_reloads(audit, 1)
         assert reloads[0]["ok"] is True
         assert blocked_rule(await s.call_tool("echo", {"message": "hello"})) is None
         assert blocked_rule(await s.call_tool("echo", {"message": "other"})) == "no-echo"
-    allowed = [r for r in read_audit(audit) if r.get("event") == "message" and r.get("tool") == "echo" and r.get("action") == "pass" and r.get("kind") == "request"]
+    allowed = [
+        r for r in read_audit(audit) if r.get("event") == "message" and r.get("tool") == "echo" and r.get("action") == "pass" and r.get("kind") == "request"
+    ]
     assert [r["rule"] for r in allowed] == ["always-echo-hello"]
+
+
+async def test_a_reload_keeps_what_the_chain_learned(tmp_path):
+    """A reload reconfigures the running interceptors: a rate-limit bucket emptied before it stays empty."""
+    limited = "default_action: allow\nrate_limits:\n  - {name: one-echo, tools: [echo], per_minute: 1}\n"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(limited)
+    audit = tmp_path / "audit.jsonl"
+    async with sdk_session(wrap_command(EVERYTHING, "--policy", str(policy), audit_log=audit)) as s:
+        assert not (await s.call_tool("echo", {"message": "first"})).is_error
+        assert blocked_rule(await s.call_tool("echo", {"message": "second"})) == "rate-limit:one-echo"
+        replace_file(policy, limited + "# edited\n")
+        await wait_for_reloads(audit, 1)
+        assert blocked_rule(await s.call_tool("echo", {"message": "after reload"})) == "rate-limit:one-echo"

@@ -8,7 +8,6 @@ import json
 import anyio
 import mcp_types as types
 import pytest
-
 from rig import EVERYTHING, TIME, RawPeer, read_audit, sdk_client, sdk_session, wrap_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -17,7 +16,14 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 def _raw_listing(command: list[str]) -> tuple[bytes, bytes]:
     """initialize + tools/list over raw lines; the exact bytes of both responses."""
     with RawPeer(command) as peer:
-        peer.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+        peer.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+            }
+        )
         init = _await_id(peer, 0)
         peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         peer.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
@@ -72,7 +78,7 @@ async def test_server_everything_features_through_mcpwrap(tmp_path):
         tools = {t.name for t in (await session.list_tools()).tools}
         assert {"echo", "get-sum", "get-tiny-image", "trigger-long-running-operation", "trigger-sampling-request", "get-roots-list"} <= tools
 
-        echo = await session.call_tool("echo", {"message": "héllo \u2028 \"quoted\""})
+        echo = await session.call_tool("echo", {"message": 'héllo \u2028 "quoted"'})
         assert echo.content[0].text == 'Echo: héllo \u2028 "quoted"'
         total = await session.call_tool("get-sum", {"a": 2, "b": 40})
         assert "42" in total.content[0].text

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import copy
 
+from factories import tool_call, tool_result
+
 from mcpwrap._chain import Chain, Interceptor, Outcome
 from mcpwrap._message import Action, Verdict
-
-from factories import tool_call, tool_result
 
 
 class Recorder(Interceptor):

@@ -11,15 +11,14 @@ import textwrap
 import pytest
 
 from mcpwrap._audit import writer as _writer
-from mcpwrap.interceptors import audit as _audit
+from mcpwrap._audit.verify import verify
 from mcpwrap._audit.writer import AuditLog, AuditSettings, parse_size
-from mcpwrap._chain import ChainContext
-from mcpwrap.interceptors.audit import AuditInterceptor
-from mcpwrap._audit.chain import verify
-from mcpwrap._chain import Outcome
-from mcpwrap.interceptors import parse_policy as parse_config
+from mcpwrap._chain import ChainContext, Outcome
 from mcpwrap._errors import AuditError, ConfigError
 from mcpwrap._message import Action, Direction, Message, Session, Verdict
+from mcpwrap.interceptors import audit as _audit
+from mcpwrap.interceptors import parse_policy as parse_config
+from mcpwrap.interceptors.audit import AuditInterceptor
 
 SECRET = "sk-live-0123456789abcdefABCDEF"
 
@@ -268,7 +267,7 @@ def test_eight_processes_append_concurrently_without_torn_lines(tmp_path, rotate
         for i in range(8)
     ]  # fmt: skip
     assert [p.wait(timeout=300) for p in procs] == [0] * 8
-    from mcpwrap._audit.chain import log_files
+    from mcpwrap._audit.files import log_files
 
     files = log_files(path)
     records = []

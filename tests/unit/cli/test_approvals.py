@@ -9,8 +9,8 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from mcpwrap._state.approvals import ApprovalQueue, digest_of
 from mcpwrap._cli.app import app
+from mcpwrap._state.approvals import ApprovalQueue, digest_of
 from mcpwrap.interceptors.approval import _notify_desktop
 
 runner = CliRunner()

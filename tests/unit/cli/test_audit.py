@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from mcpwrap._audit.read import read_records
 from mcpwrap._audit.writer import AuditLog
-from mcpwrap._audit.read import RecordFilter, compute_stats, follow, parse_since, read_records
 from mcpwrap._cli.app import app
 from mcpwrap._cli.dashboard import DashboardState, load, sparkline
 from mcpwrap._message import Session
@@ -193,49 +193,6 @@ def test_stats_rich_layout(log):
     assert "13 records, 2 sessions" in out and "per server" in out and "per tool" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("read_file"))
     assert row.split() == ["read_file", "3", "3", "0", "0", "5.0", "40.0", "40.0"]  # calls and their decisions
-
-
-def test_filters_and_since():
-    keep = RecordFilter(server="x", action="block")
-    assert keep({"server": "x", "event": "refused"}) and not keep({"server": "x", "action": "pass"})
-    assert parse_since("2026-01-31T12:00:00Z") == "2026-01-31T12:00:00.000000Z"
-    with pytest.raises(ValueError):
-        parse_since("soon")
-
-
-def test_compute_stats_percentiles_nearest_rank():
-    recs = [{"event": "message", "tool": "t", "latency_ms": float(v), "kind": "result", "action": "pass"} for v in range(1, 101)]
-    lat = compute_stats(recs)["tools"]["t"]["latency_ms"]
-    assert (lat["p50"], lat["p95"], lat["p99"]) == (50.0, 95.0, 99.0)
-
-
-def test_follow_sees_new_records_and_rotation(tmp_path):
-    path = tmp_path / "audit.jsonl"
-    log = AuditLog(path, Session("f", "srv"), key=None)
-    log.record("session-start")
-    log.flush()
-    seen: list[str] = []
-
-    def reader():
-        for item in follow([path], poll=0.02, idle_ticks=True):
-            if item is not None:
-                seen.append(item[1]["event"])
-            if "session-end" in seen or time.monotonic() > deadline:
-                return
-
-    deadline = time.monotonic() + 20
-    t = threading.Thread(target=reader)
-    t.start()
-    time.sleep(0.2)
-    log.record("message", action="pass")
-    log.flush()
-    time.sleep(0.2)
-    path.rename(tmp_path / "audit.jsonl.20260101T000000.000000Z")  # moved aside, as rotation does
-    log.record("session-end")
-    log.flush()  # reopens at the path: a new file
-    t.join()
-    log.close()
-    assert seen == ["message", "session-end"]  # the old file read to its end, then the new one
 
 
 # --- dashboard ---------------------------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mcpwrap._clients import safewrite as _safewrite
 from mcpwrap._cli.app import app
-from mcpwrap._clients.plan import MARKER, launcher
+from mcpwrap._clients import safewrite as _safewrite
+from mcpwrap._clients.entries import MARKER, launcher
 
 
 @pytest.fixture
@@ -116,13 +116,13 @@ def test_dry_run_prints_a_diff_and_changes_nothing(home, mcpwrap_home):
     result = run("enable", "--dry-run")
     assert result.exit_code == 0, result.output
     assert f"--- {home / '.claude.json'}" in result.output and f"+++ {proj / '.mcp.json'}" in result.output
-    assert f'-      "command": "mcp-server-time",' in result.output
+    assert '-      "command": "mcp-server-time",' in result.output
     assert '+      "x-mcpwrap": {' in result.output
     assert "would enable" in result.output
     assert snapshot(home, proj) == before and not (mcpwrap_home / "policy.yaml").exists()
     run("enable")
     result = run("disable", "--dry-run")
-    assert f'+      "command": "mcp-server-time",' in result.output and "would disable" in result.output
+    assert '+      "command": "mcp-server-time",' in result.output and "would disable" in result.output
 
 
 def test_scope_server_and_project_options(home):
@@ -235,19 +235,6 @@ def test_status_with_no_configuration(tmp_path, monkeypatch):
     result = run("status")
     assert result.exit_code == 0 and "no MCP servers configured" in result.output
     assert json.loads(run("status", "--json").stdout) == []
-
-
-def test_last_activity_reads_a_large_log_backwards(tmp_path, monkeypatch):
-    from mcpwrap._clients import ops as _clientops
-
-    monkeypatch.setattr(_clientops, "_TAIL_BLOCK", 100)  # many blocks, records straddling their edges
-    log = tmp_path / "audit.jsonl"
-    lines = [json.dumps({"ts": f"2026-01-01T00:00:{i:02d}Z", "event": "message", "server": "ab"[i % 2], "pad": "x" * (i * 7)}) for i in range(40)]
-    lines.insert(5, json.dumps({"ts": "2025-12-31T00:00:00Z", "server": "old-only"}))
-    log.write_text("\n".join(lines) + "\n")
-    found = _clientops.last_activity(str(log), {"a", "b", "old-only", "absent"})
-    assert found == {"a": "2026-01-01T00:00:38Z", "b": "2026-01-01T00:00:39Z", "old-only": "2025-12-31T00:00:00Z"}
-    assert _clientops.last_activity(str(tmp_path / "none.jsonl"), {"a"}) == {}
 
 
 def test_status_lists_the_readable_files_and_names_the_broken_one(home):

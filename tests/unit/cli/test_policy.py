@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mcpwrap._cli.app import app
-from mcpwrap._policy.engine import add_override_rule, load_overrides
+from mcpwrap._errors import ConfigError
+from mcpwrap._state.overrides import add_rule, load_rules
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mcpgw-format"
 ROOT = Path(__file__).resolve().parents[3]
@@ -93,8 +94,9 @@ def test_test_json_output():
 def test_scenarios_in_mcpgw_format(tmp_path):
     (tmp_path / "sc.yaml").write_text(
         "scenarios:\n"
-        "  - name: exec denied\n    method: tools/call\n    params: '{\"name\":\"exec_command\",\"arguments\":{\"command\":\"sudo id\"}}'\n    subject: bob\n    expect: deny\n"
-        "  - name: echo allowed\n    method: tools/call\n    params: '{\"name\":\"echo\"}'\n    expect: allow\n"
+        "  - name: exec denied\n    method: tools/call\n"
+        '    params: \'{"name":"exec_command","arguments":{"command":"sudo id"}}\'\n    subject: bob\n    expect: deny\n'
+        '  - name: echo allowed\n    method: tools/call\n    params: \'{"name":"echo"}\'\n    expect: allow\n'
         "  - name: mcpwrap form\n    tool: read_file\n    arguments: {path: /etc/hosts}\n    expect: allow\n"
     )
     r = run("policy", "test", str(FIXTURES / "demo-policy.yaml"), str(tmp_path / "sc.yaml"))
@@ -110,18 +112,23 @@ def _record(**kw) -> str:
 
 def test_replay_reports_changes_and_undecidable(tmp_path):
     log = tmp_path / "audit.jsonl"
-    log.write_text("\n".join([
-        json.dumps({"event": "tool-risk", "session": "s1", "tool": "wipe", "risk": "destructive"}),
-        _record(id=1, method="initialize", action="pass"),
-        _record(id=2, method="tools/call", tool="echo", action="pass", arguments={"message": "str[2]"}, arguments_form="shape"),
-        _record(id=3, method="tools/call", tool="read_file", action="pass", arguments={"path": "str[11]"}, arguments_form="shape"),
-        _record(id=4, method="tools/call", tool="read_file", action="pass", arguments={"path": "/etc/passwd"}, arguments_form="full"),
-        _record(id=5, method="tools/call", tool="exec_command", action="pass", arguments={"cwd": "str[1]"}, arguments_form="shape"),
-        _record(id=6, method="tools/call", tool="wipe", action="block", interceptor="policy", rule="old-rule", details={"decision": "deny"}),
-        _record(id=7, method="tools/call", tool="list_directory", action="pass", arguments={}, arguments_form="shape"),
-        _record(kind="result", id=2, method="tools/call", action="pass"),
-        "not json",
-    ]) + "\n")
+    log.write_text(
+        "\n".join(
+            [
+                json.dumps({"event": "tool-risk", "session": "s1", "tool": "wipe", "risk": "destructive"}),
+                _record(id=1, method="initialize", action="pass"),
+                _record(id=2, method="tools/call", tool="echo", action="pass", arguments={"message": "str[2]"}, arguments_form="shape"),
+                _record(id=3, method="tools/call", tool="read_file", action="pass", arguments={"path": "str[11]"}, arguments_form="shape"),
+                _record(id=4, method="tools/call", tool="read_file", action="pass", arguments={"path": "/etc/passwd"}, arguments_form="full"),
+                _record(id=5, method="tools/call", tool="exec_command", action="pass", arguments={"cwd": "str[1]"}, arguments_form="shape"),
+                _record(id=6, method="tools/call", tool="wipe", action="block", interceptor="policy", rule="old-rule", details={"decision": "deny"}),
+                _record(id=7, method="tools/call", tool="list_directory", action="pass", arguments={}, arguments_form="shape"),
+                _record(kind="result", id=2, method="tools/call", action="pass"),
+                "not json",
+            ]
+        )
+        + "\n"
+    )
     r = run("policy", "test", str(FIXTURES / "demo-policy.yaml"), "--replay", str(log), "--json")
     report = json.loads(r.output)
     assert (report["replayed"], report["skipped"], report["bad_lines"]) == (7, 2, 1)
@@ -150,11 +157,17 @@ def test_init_writes_default_and_refuses_to_clobber(mcpwrap_home):
 
 
 def test_overrides_are_evaluated_first_and_validated(mcpwrap_home, tmp_path):
-    add_override_rule({"name": "always-allow-exec-ls", "action": "allow",
-                       "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls"]}}})
-    add_override_rule({"name": "always-allow-exec-ls", "action": "allow",
-                       "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls", "pwd"]}}})
-    rules = load_overrides()
+    add_rule(
+        {"name": "always-allow-exec-ls", "action": "allow", "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls"]}}}
+    )
+    add_rule(
+        {
+            "name": "always-allow-exec-ls",
+            "action": "allow",
+            "match": {"methods": ["tools/call"], "tools": ["exec_command"], "arguments": {"command": ["ls", "pwd"]}},
+        }
+    )
+    rules = load_rules()
     assert [r.name for r in rules] == ["always-allow-exec-ls"]  # replaced by name, not duplicated
     policy = tmp_path / "p.yaml"
     policy.write_text("rules:\n  - name: deny-all\n    action: deny\n")
@@ -165,5 +178,5 @@ def test_overrides_are_evaluated_first_and_validated(mcpwrap_home, tmp_path):
     (mcpwrap_home / "policy.overrides.yaml").write_text("rules:\n  - name: x\n    action: perhaps\n")
     r = run("policy", "validate", str(policy))
     assert r.exit_code == 1 and "policy.overrides.yaml:3:13: rules.0.action" in r.output
-    with pytest.raises(Exception):
-        add_override_rule({"name": "bad", "action": "allow", "match": {"nope": 1}})
+    with pytest.raises(ConfigError):
+        add_rule({"name": "bad", "action": "allow", "match": {"nope": 1}})

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from mcpwrap._cli.app import app
 from mcpwrap._chain import ChainContext
+from mcpwrap._cli.app import app
 from mcpwrap._message import Direction, Message, PendingRequest, Session
 from mcpwrap._state.pins import PinStore
 from mcpwrap.interceptors.integrity import IntegrityInterceptor, IntegritySettings

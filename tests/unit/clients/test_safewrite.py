@@ -12,8 +12,8 @@ import time
 import pytest
 
 from mcpwrap._clients import safewrite as _safewrite
-from mcpwrap._errors import ClientConfigError
 from mcpwrap._clients.safewrite import MAX_MERGE_ATTEMPTS, backups_dir, update_file
+from mcpwrap._errors import ClientConfigError
 
 
 def add_key(key, value):

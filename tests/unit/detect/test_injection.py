@@ -9,8 +9,8 @@ import os
 import textwrap
 
 import pytest
-from factories import make_interceptor
 from content_factories import call, config, request, result, session, tool_result
+from factories import make_interceptor
 
 from mcpwrap._message import Action, Direction
 from mcpwrap.detect import injection

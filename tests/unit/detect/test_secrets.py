@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from factories import make_interceptor
 from content_factories import call, config, request, result, session, tool_result
+from factories import make_interceptor
 
 from mcpwrap._message import Action, Direction
 from mcpwrap.detect.secrets import redact_json, redact_text, scan_text

@@ -7,11 +7,11 @@ import secrets
 import time
 
 import pytest
-
 from factories import make_interceptor
-from mcpwrap.interceptors import parse_policy as parse_config
+
 from mcpwrap._errors import ConfigError
 from mcpwrap._message import Action, ApprovalNeed, Direction, Message, Session, Verdict
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap.interceptors.approval import (
     DEFAULT_MAX_WAIT_WITHOUT_PROGRESS,
     INPUT_KEY,
@@ -23,7 +23,14 @@ from mcpwrap.interceptors.approval import (
     summarize_arguments,
 )
 
-NOTE = {"rule": "confirm", "timeout": 30.0, "on_timeout": "deny", "channels": ["elicitation", "stateless", "terminal"], "remember": ["once", "session"], "reason": "writes files"}
+NOTE = {
+    "rule": "confirm",
+    "timeout": 30.0,
+    "on_timeout": "deny",
+    "channels": ["elicitation", "stateless", "terminal"],
+    "remember": ["once", "session"],
+    "reason": "writes files",
+}
 
 
 def need(note: dict) -> ApprovalNeed:

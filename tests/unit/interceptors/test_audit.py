@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from mcpwrap.interceptors import audit as _audit
-from mcpwrap._audit.writer import AuditLog, AuditSettings
-from mcpwrap._chain import ChainContext
-from mcpwrap.interceptors.audit import AuditInterceptor
-from mcpwrap._chain import Outcome
-from mcpwrap._message import Action, Verdict
-
 from factories import session, tool_call
+
+from mcpwrap._audit.writer import AuditLog, AuditSettings
+from mcpwrap._chain import ChainContext, Outcome
+from mcpwrap._message import Action, Verdict
+from mcpwrap.interceptors import audit as _audit
+from mcpwrap.interceptors.audit import AuditInterceptor
 
 AWS = "AKIAZ7QW3ERT5YUI2OPA"
 GITHUB = "ghp_Zq8Xw2Lk9Pm4Rt6Vb1Nc3Hy7Ju5Gf0Ds2Ea4"

@@ -8,14 +8,12 @@ import stat
 
 import pytest
 
-from mcpwrap._chain import Chain
-from mcpwrap.interceptors import parse_policy as parse_config
+from mcpwrap._chain import Chain, ChainContext
 from mcpwrap._errors import ConfigError
-from mcpwrap._relay.jsonrpc import blocked_request_response
-from mcpwrap._chain import ChainContext
 from mcpwrap._message import Action, Direction, Message, PendingRequest, Session
+from mcpwrap._relay.jsonrpc import blocked_request_response
 from mcpwrap._state.pins import PinStore, PinStoreError
-from mcpwrap.interceptors import integrity
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap.interceptors.integrity import IntegrityInterceptor, IntegritySettings, ServerSettings
 
 BENIGN = {"name": "quote", "description": "Returns a quote of the day.", "inputSchema": {"type": "object", "properties": {}}}
@@ -276,8 +274,9 @@ def _pin_one(root: str, i: int) -> None:
 
 
 def test_the_example_policy_configures_integrity():
-    from mcpwrap.interceptors import load_policy as load_config
     from rig import ROOT
+
+    from mcpwrap.interceptors import load_policy as load_config
 
     settings = load_config(ROOT / "policy.example.yaml")["integrity"]
     assert settings.for_server("anything") == ServerSettings(True, "block", "allow", True)

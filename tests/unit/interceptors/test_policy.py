@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import make_interceptor
 
-from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._audit.writer import AuditLog
 from mcpwrap._chain import Chain, Outcome
-from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap._message import Action, ApprovalNeed, Direction, Message, PendingRequest, Session
 from mcpwrap._policy.engine import policy_of
+from mcpwrap._relay import jsonrpc as rpc
+from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap.interceptors.policy import PolicyInterceptor
-
-from factories import make_interceptor
 
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
 _ids = iter(range(1, 10**6))
@@ -157,7 +156,7 @@ def test_tools_list_is_filtered_by_the_same_decision(tmp_path):
     icpt.configure(compiled(DOC))
     icpt.inspect(response(s, request(s, "tools/list", {}), {"tools": TOOLS}))
     audit.close()
-    records = [json.loads(l) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     risk = {r["tool"]: r["risk"] for r in records if r["event"] == "tool-risk"}
     assert risk == {"echo": "read", "exec_cmd": "execute", "delete_file": "destructive", "get-env": "read"}
     assert len([r for r in records if r["event"] == "tool-risk"]) == 4
@@ -276,3 +275,64 @@ def test_mcpgw_allowed_tools_and_response_patterns():
     assert icpt.inspect(escaped).rule == "response-patterns"
     # Client messages are not scanned by response patterns.
     assert icpt.inspect(call(s, "echo", {"text": "AKIAABCDEFGHIJKLMNOP"})).action is Action.PASS
+
+
+# --- the enforced policy: the file's rules with the overrides store's first ------------------------------------------
+
+
+def test_the_overrides_store_is_enforced_first_and_followed_when_it_changes():
+    from mcpwrap._state.overrides import add_rule
+
+    config = parse_config({"rules": [{"name": "no-echo", "action": "deny", "match": {"tools": ["echo"]}}]})
+    sess = session()
+    assert build_from(config, sess).inspect(call(sess, "echo")).rule == "no-echo"
+    add_rule({"name": "always-echo", "action": "allow", "match": {"tools": ["echo"]}})
+    icpt = build_from(config, sess)  # the same configuration: the changed store is read again
+    assert icpt.inspect(call(sess, "echo")).rule == "always-echo"
+    assert PolicyInterceptor.settings_from(config) is PolicyInterceptor.settings_from(config)  # unchanged: compiled once
+
+
+def test_an_invalid_overrides_file_fails_closed(mcpwrap_home):
+    from mcpwrap._errors import ConfigError
+    from mcpwrap._paths import overrides_path
+
+    mcpwrap_home.mkdir(parents=True, exist_ok=True)
+    overrides_path().write_text("rules:\n  - name: x\n    action: perhaps\n")
+    config = parse_config({"rules": [{"name": "no-echo", "action": "deny", "match": {"tools": ["echo"]}}]})
+    with pytest.raises(ConfigError, match="rules.0.action"):
+        PolicyInterceptor.settings_from(config)  # a reload with this file keeps the previous policy
+    overrides_path().write_text("rules:\n  - name: no-echo\n    action: allow\n")
+    with pytest.raises(ConfigError, match="used by the overrides file and the policy"):
+        PolicyInterceptor.settings_from(config)
+
+
+def build_from(config, sess: Session) -> PolicyInterceptor:
+    return make_interceptor(PolicyInterceptor, sess, config=config, installed={"policy", "approval"})
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda t: t.replace("AKIA", "\\u0041KIA"),  # a unicode escape
+        lambda t: t.replace("AKIA", "AK\\u0049A"),
+        lambda t: t,  # as written
+    ],
+)
+@pytest.mark.parametrize("where", ["text", "key", "slash"])
+def test_response_patterns_apply_to_the_decoded_value_whatever_the_escapes(spell, where):
+    doc = {"default_action": "allow", "response_patterns": ["AKIA[0-9A-Z]{16}", "https://evil\\.example/x"]}
+    s = session()
+    icpt = build(doc, s)
+    if where == "text":
+        result = {"content": [{"type": "text", "text": "key AKIAABCDEFGHIJKLMNOP"}]}
+    elif where == "key":
+        result = {"structuredContent": {"AKIAABCDEFGHIJKLMNOP": 1}, "content": []}
+    else:
+        result = {"content": [{"type": "text", "text": "see https://evil.example/x"}]}
+    env = {"jsonrpc": "2.0", "id": 9, "result": result}
+    raw = spell(json.dumps(env))
+    if where == "slash":
+        raw = raw.replace("/", "\\/")  # JSON allows escaping the solidus; the decoded value is the same
+    assert json.loads(raw) == env
+    msg = Message(S2C, raw.encode(), env, s, PendingRequest(9, "tools/call", C2S, {}))
+    assert icpt.inspect(msg).rule == "response-patterns"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-from factories import make_interceptor
 from content_factories import call, config, result, session
+from factories import make_interceptor
 
 from mcpwrap._message import Action
 from mcpwrap.interceptors import schema as schema_mod

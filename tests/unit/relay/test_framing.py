@@ -48,7 +48,7 @@ def test_oversized_lines_are_flagged_with_their_size_whatever_the_chunking(lines
     data = b"".join(line + b"\n" for line in lines)
     frames = frames_of(split_at(data, cuts), max_bytes=limit)
     assert [f.size for f in frames] == [len(line) for line in lines]
-    for frame, line in zip(frames, lines):
+    for frame, line in zip(frames, lines, strict=True):
         assert frame.oversized == (len(line) > limit)
         if frame.oversized:
             assert line.startswith(frame.raw)

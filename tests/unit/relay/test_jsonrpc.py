@@ -3,12 +3,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from factories import notification, request, response, session, tool_call
 
-from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._errors import ProtocolError
 from mcpwrap._message import Action, Verdict
-
-from factories import notification, request, response, session, tool_call
+from mcpwrap._relay import jsonrpc as rpc
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._chain import Chain
 from mcpwrap._message import Direction, PendingRequest, Session
+from mcpwrap._relay import jsonrpc as rpc
 from mcpwrap._relay.relay import Relay, _Batch
 
 
@@ -76,7 +76,8 @@ def test_a_held_request_is_not_released_unaudited():
 
     from mcpwrap._errors import AuditError
     from mcpwrap._message import Message
-    from mcpwrap._relay.relay import HeldRequest, _Writer
+    from mcpwrap._relay.holds import HeldRequest
+    from mcpwrap._relay.io import PipeWriter
 
     class BrokenLog:
         def record(self, event, **fields):
@@ -88,7 +89,7 @@ def test_a_held_request_is_not_released_unaudited():
     relay = Relay(["true"], Session("s1", "srv"), Chain([]), audit=BrokenLog())
     server_r, server_w = os.pipe()
     client_r, client_w = os.pipe()
-    relay.to_server, relay.to_client = _Writer(server_w, "server"), _Writer(client_w, "client")
+    relay.to_server, relay.to_client = PipeWriter(server_w, "server"), PipeWriter(client_w, "client")
     envelope = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "delete", "arguments": {}}}
     raw = line(envelope)
     held = HeldRequest(relay, Message(Direction.CLIENT_TO_SERVER, raw.rstrip(b"\n"), envelope, relay.session), raw)

@@ -1,25 +1,23 @@
-"""The approval queue, the per-installation key and the overrides file, without any process around them."""
+"""The approval queue, the per-installation key and "remember always", without any process around them."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-import yaml
 
+from mcpwrap._paths import overrides_path
 from mcpwrap._state.approvals import (
     ApprovalError,
     ApprovalQueue,
     digest_of,
     load_or_create_key,
-    override_rule,
-    overrides_path,
     write_override_rule,
 )
+from mcpwrap._state.overrides import override_rule
 
 
 def entry(**kw) -> dict:
@@ -101,39 +99,6 @@ def test_key_is_created_once_private_and_checked(tmp_path):
     path.write_bytes(b"short")
     with pytest.raises(ApprovalError, match="too short"):
         load_or_create_key(path)
-
-
-def test_override_rule_pins_exactly_these_arguments():
-    rule = override_rule(server="files", tool="write", arguments={"path": "/tmp/*.txt", "opts": {"mode": "a", "n": 3, "force": True}})
-    assert rule["action"] == "allow"
-    assert rule["match"]["servers"] == ["files"] and rule["match"]["tools"] == ["write"]
-    args = rule["match"]["arguments"]
-    assert args == {"path": "/tmp/[*].txt", "opts.mode": "a", "opts.n": "3", "opts.force": "true"}
-    # Glob specials are literal: the pattern matches the approved value and nothing else.
-    assert fnmatch.fnmatchcase("/tmp/*.txt", args["path"]) and not fnmatch.fnmatchcase("/tmp/secret.txt", args["path"])
-    assert override_rule(server="files", tool="write", arguments={"path": "/tmp/*.txt", "opts": {"mode": "a", "n": 3, "force": True}})["name"] == rule["name"]
-    assert override_rule(server="files", tool="write", arguments={"path": "/tmp/x"})["name"] != rule["name"]
-    assert "arguments" not in override_rule(server="s", tool="t", arguments={})["match"]
-
-
-@pytest.mark.parametrize("args", [{"paths": ["/a", "/b"]}, {"a.b": 1}, {"o": {}}, ["positional"]])
-def test_arguments_a_rule_cannot_pin_are_refused(args):
-    with pytest.raises(ValueError):
-        override_rule(server="s", tool="t", arguments=args)
-
-
-def test_write_override_rule_appends_once(mcpwrap_home):
-    first = override_rule(server="files", tool="write", arguments={"path": "/tmp/a"})
-    second = override_rule(server="files", tool="write", arguments={"path": "/tmp/b"})
-    path = write_override_rule(first)
-    assert path == overrides_path() and path.parent == mcpwrap_home
-    write_override_rule(second)
-    write_override_rule(first)  # the same approval again: no duplicate
-    text = path.read_text()
-    assert text.startswith("# mcpwrap policy overrides")
-    doc = yaml.safe_load(text)
-    assert [r["name"] for r in doc["rules"]] == [first["name"], second["name"]]
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 def test_write_override_rule_refuses_a_file_it_does_not_understand(mcpwrap_home):

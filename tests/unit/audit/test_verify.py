@@ -1,70 +1,17 @@
-"""The audit chain: sealing, verification, and one tamper test per kind of damage."""
+"""Verification: an intact log, one tamper test per kind of damage, and any single change is noticed."""
 
 from __future__ import annotations
 
 import json
-import os
-import stat
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from audit_factories import KEY, OTHER_KEY, gone, kinds, lines_of, running, tamper, write_log
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mcpwrap._audit.writer import AuditLog, AuditSettings
-from mcpwrap._audit.chain import (
-    GENESIS,
-    KEY_ENV,
-    Sealer,
-    init_key,
-    key_id,
-    load_key,
-    log_files,
-    parse_sealed,
-    process_state,
-    read_chain_tail,
-    verify,
-    wrapper_identity,
-)
-from mcpwrap._errors import AuditError
-from mcpwrap._message import Session
-
-KEY = b"k" * 32
-OTHER_KEY = b"o" * 32
-
-
-def running(_ident):
-    return "running"
-
-
-def gone(_ident):
-    return "gone"
-
-
-def write_log(path: Path, *, key: bytes | None = KEY, sessions: int = 2, messages: int = 4, end: bool = True, settings=None) -> Path:
-    """Interleaved sessions, as several mcpwrap processes would write them to one log."""
-    logs = [AuditLog(path, Session(f"s{i}", f"server{i}", "alice"), settings, key=key) for i in range(sessions)]
-    for log in logs:
-        log.record("session-start", command=["srv"], pid=1)
-        log.flush()
-    for m in range(messages):
-        for log in logs:
-            log.record("message", direction="c2s", kind="request", id=m, method="tools/call", tool="echo", action="pass")
-            log.record("message", direction="s2c", kind="result", id=m, method="tools/call", tool="echo", action="pass", latency_ms=1.5)
-            log.flush()
-    for log in logs:
-        if end:
-            log.record("session-end", exit_code=0)
-        log.close()
-    return path
-
-
-def lines_of(path: Path) -> list[bytes]:
-    return path.read_bytes().splitlines(keepends=True)
-
-
-def kinds(report) -> list[str]:
-    return [p.kind for p in report.problems]
+from mcpwrap._audit.keys import key_id
+from mcpwrap._audit.seal import Sealer, parse_sealed
+from mcpwrap._audit.verify import verify
 
 
 @pytest.fixture
@@ -83,40 +30,7 @@ def test_intact_keyed_log_verifies(log):
     assert report.authenticated and report.key_ids == {key_id(KEY)}
 
 
-def test_record_format_is_chain_fields_after_the_serialised_record(log):
-    first, second = lines_of(log)[:2]
-    rec = json.loads(first)
-    assert list(rec)[:5] == ["ts", "event", "session", "server", "subject"]
-    assert list(rec)[-5:] == ["seq", "n", "prev", "kid", "h"]
-    assert rec["prev"] == GENESIS.decode() and rec["n"] == 0 and rec["seq"] == 0
-    assert rec["wrapper"]["pid"] == os.getpid()
-    assert json.loads(second)["prev"] == rec["h"]
-
-
-def test_unkeyed_log_is_a_plain_sha256_chain(tmp_path):
-    path = write_log(tmp_path / "plain.jsonl", key=None)
-    rec = json.loads(lines_of(path)[0])
-    assert "kid" not in rec
-    report = verify([path], None, state_of=gone)
-    assert report.exit_code == 0 and not report.authenticated
-
-
-def test_mac_covers_exact_bytes_before_h(log):
-    line = lines_of(log)[3].rstrip(b"\n")
-    seq, n, prev, kid, h, signed = parse_sealed(line)
-    assert signed + b',"h":"' + h + b'"}' == line
-    assert Sealer(KEY).mac(signed) == h
-
-
 # --- one test per kind of damage -----------------------------------------------------------------------------------
-
-
-def tamper(path: Path, edit) -> Path:
-    lines = lines_of(path)
-    edit(lines)
-    out = path.with_name("tampered.jsonl")
-    out.write_bytes(b"".join(lines))
-    return out
 
 
 def test_edited_record_is_reported_at_its_line(log):
@@ -236,110 +150,8 @@ def test_not_a_log_and_missing_file_are_unusable(tmp_path):
     assert verify([tmp_path / "nope.jsonl"], None).exit_code == 2
 
 
-# --- writers continuing after damage, and killed writers ----------------------------------------------------------
-
-
-def test_writer_continues_the_chain_after_a_torn_line(tmp_path):
-    path = write_log(tmp_path / "audit.jsonl", key=None, sessions=1, messages=1)
-    with open(path, "ab") as f:
-        f.write(b'{"ts":"2026')  # a write cut short (disk full)
-    log = AuditLog(path, Session("s9", "x"), key=None)
-    log.record("session-start")
-    log.record("session-end")
-    log.close()
-    report = verify([path], None, state_of=gone)
-    assert kinds(report) == ["malformed"]  # only the fragment; the chain links across it
-    assert report.sessions == 2 and report.ended == 2
-
-
-def test_read_chain_tail_finds_the_last_record_of_a_long_line(tmp_path):
-    path = tmp_path / "a.jsonl"
-    log = AuditLog(path, Session("s", "x"), key=None)
-    log.record("session-start", blob="x" * 20000)
-    log.flush()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        n, prev, torn = read_chain_tail(fd, os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
-    assert n == 1 and prev == json.loads(path.read_text())["h"].encode() and not torn
-
-
-def test_process_state_of_this_process_and_a_dead_one():
-    me = wrapper_identity()
-    assert process_state(me) == "running"
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    assert process_state({**me, "pid": child.pid, "started": None}) == "gone"
-    assert process_state({**me, "started": "1"}) == "gone"  # pid reused by another process
-    assert process_state({**me, "host": "elsewhere"}) == "unknown"
-
-
-# --- rotation -----------------------------------------------------------------------------------------------------
-
-
-def test_rotation_keeps_one_chain_across_files(tmp_path):
-    path = tmp_path / "audit.jsonl"
-    settings = AuditSettings(rotate_size=64 * 1024)
-    write_log(path, sessions=3, messages=120, settings=settings)
-    files = log_files(path)
-    assert len(files) >= 3, files
-    first_of_new = json.loads(lines_of(files[1])[0])
-    assert first_of_new["event"] == "log-rotated" and first_of_new["previous"] == files[0].name
-    assert verify(files, KEY, state_of=gone).exit_code == 0
-    # A later file alone: checked from its first record, with a note; sessions may have begun earlier.
-    alone = verify(files[-1:], KEY, state_of=gone)
-    assert alone.exit_code == 0 and "not given" in alone.notes[0]
-    # A rotated file in the middle removed: records are missing.
-    gap = verify([files[0], *files[2:]], KEY, state_of=gone)
-    assert gap.first.kind == "deleted"
-
-
-# --- keys ---------------------------------------------------------------------------------------------------------
-
-
-def test_init_key_writes_0600_and_refuses_to_replace(mcpwrap_home):
-    path, kid = init_key()
-    assert path == mcpwrap_home / "audit.key"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_key() == path.read_bytes().strip() and key_id(load_key()) == kid
-    with pytest.raises(AuditError, match="already exists"):
-        init_key()
-    _, kid2 = init_key(force=True)
-    assert kid2 != kid
-
-
-def test_key_from_environment_wins(mcpwrap_home, monkeypatch):
-    init_key()
-    monkeypatch.setenv(KEY_ENV, "an-environment-key-of-some-length")
-    assert load_key() == b"an-environment-key-of-some-length"
-
-
-def test_key_file_readable_by_others_is_refused(tmp_path):
-    path = tmp_path / "k"
-    path.write_text("x" * 64)
-    path.chmod(0o644)
-    with pytest.raises(AuditError, match="chmod 600"):
-        load_key(path)
-
-
-def test_short_key_is_refused(monkeypatch):
-    monkeypatch.setenv(KEY_ENV, "short")
-    with pytest.raises(AuditError, match="too short"):
-        load_key()
-
-
-def test_no_key_configured_means_plain_chain(mcpwrap_home):
-    assert load_key() is None
-    log = AuditLog(mcpwrap_home / "a.jsonl")
-    assert log.key_id is None
-    log.close()
-
-
 # --- any single change is noticed -----------------------------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _PROPERTY_LOG: list[bytes] = []
 

@@ -1,0 +1,212 @@
+"""How a rule reads a call's arguments: the values at a dot path, their readings, and what is not known.
+
+Values are compared in several *readings* (see :mod:`mcpwrap._policy.normalize`):
+
+- :func:`deny_readings` — for **deny** and **approve** rules, which match when *any* reading of *any* element
+  matches: the raw string, its NFKC form without invisible characters, the normalised path, and for arrays and
+  objects also their JSON text (so a spelling trick can make a deny rule fire);
+- :func:`allow_groups` — for **allow** rules, which match only when *every* element's canonical readings (as
+  sent and as seen, paths normalised) match: one group per element, every reading of a group must match (so a
+  spelling trick can never make an allow rule fire);
+- :func:`wild_readings` — the argument ``"*"``: every value anywhere and every key.
+
+``null`` reads as ``""`` (how mcpgw compares it) and as ``"null"`` (its JSON text). Arrays on the way down a
+dot path are entered element by element; a missing argument has no readings.
+
+When the arguments are not known (``policy test --replay``, ``tools/list`` filtering) a condition is neither
+true nor false but :data:`MAYBE` — unless the audit record's *shape* of the arguments (:class:`Unknown`) shows
+that the key it needs is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .hosts import host_readings
+from .normalize import clean_text, could_be_relative_path, is_path_like, normalize_path, stringify
+
+__all__ = ["MAYBE", "Unknown", "UNKNOWN", "resolve", "shape_presence", "deny_readings", "wild_readings", "allow_groups"]
+
+SHAPE_MAX_KEYS = 50  # keys of one object that the audit log's argument shape keeps (mcpwrap._audit.writer)
+
+
+class _Maybe:
+    """The third truth value: depends on what is not known (arguments in replay, a tool's risk)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MAYBE"
+
+    def __bool__(self) -> bool:  # pragma: no cover - guard against two-valued use
+        raise TypeError("MAYBE has no truth value")
+
+
+MAYBE: Any = _Maybe()
+
+
+class Unknown:
+    """Arguments that are not known. ``shape`` (the audit log's form: types and sizes) still tells which
+    keys exist, so a condition on an absent key is decidably false."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: Any = None) -> None:
+        self.shape = shape
+
+
+UNKNOWN = Unknown()
+
+
+def _resolve(value: Any, keys: tuple | None) -> list:
+    if keys is None:
+        return [value]
+    out: list = []
+    stack = [(value, 0)]
+    while stack:
+        v, i = stack.pop()
+        if i == len(keys):
+            out.append(v)
+            continue
+        if isinstance(v, list):
+            stack.extend((e, i) for e in reversed(v))
+        elif isinstance(v, dict) and keys[i] in v:
+            stack.append((v[keys[i]], i + 1))
+    return out
+
+
+def resolve(args: Any, key: str, keys: tuple | None, cache: dict) -> list:
+    """The values at dot path ``key`` (split: ``keys``; None for ``"*"``) of a call's arguments, computed once
+    per decision and shared through ``cache`` by every condition on the same argument."""
+    ck = ("v", key)
+    values = cache.get(ck)
+    if values is None:
+        if args is None:
+            values = []
+        elif keys is None:
+            values = [args]
+        elif not isinstance(args, dict):
+            values = []
+        else:
+            values = _resolve(args, keys)
+            if len(keys) > 1 and key in args:  # an argument whose own name has a dot
+                values = [args[key]] + values
+        cache[ck] = values
+    return values
+
+
+def shape_presence(shape: Any, keys: tuple | None) -> Any:
+    """With unknown arguments: False when the recorded shape shows the argument absent, else MAYBE."""
+    if keys is None or not isinstance(shape, dict):
+        return MAYBE
+    v: Any = shape
+    for k in keys:
+        if isinstance(v, dict):
+            if k not in v:
+                return MAYBE if len(v) >= SHAPE_MAX_KEYS else False  # a key past the kept ones may exist
+            v = v[k]
+        else:
+            return MAYBE
+    return MAYBE
+
+
+def _leaves(value: Any, out: list) -> None:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(reversed(list(v.values())))
+        elif isinstance(v, list):
+            stack.extend(reversed(v))
+        else:
+            out.append(v)
+
+
+def _str_readings(s: str, out: list) -> None:
+    out.append(s)
+    c = clean_text(s)
+    if c != s:
+        out.append(c)
+    for x in (s, c) if c != s else (s,):
+        # As a path: resolved the way the server would open it. A bare relative value (".ssh/id_rsa") is
+        # resolved against the working directory the server inherits, and still matched as written.
+        if is_path_like(x) or could_be_relative_path(x):
+            n = normalize_path(x)
+            if n not in out:
+                out.append(n)
+        # As a host or URL: every spelling of an address reads as its canonical form.
+        for h in host_readings(x):
+            if h not in out:
+                out.append(h)
+
+
+def deny_readings(value: Any, out: list) -> None:
+    """Append every reading of ``value`` (and of each leaf, for arrays and objects) to ``out``."""
+    if isinstance(value, str):
+        _str_readings(value, out)
+    elif isinstance(value, (dict, list)):
+        out.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        leaves: list = []
+        _leaves(value, leaves)
+        for leaf in leaves:
+            deny_readings(leaf, out)
+    elif value is None:
+        out.extend(_NULL_READINGS)
+    else:
+        out.append(stringify(value))
+
+
+# null reads as "" (how mcpgw compares it) and as "null" (its JSON text); an allow rule needs "null".
+_NULL_READINGS = ("", "null")
+
+
+def wild_readings(value: Any, out: list) -> None:
+    """``"*"``: every value anywhere, and every key (a payload can hide in a key as well as in a value)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k, item in v.items():
+                _str_readings(k, out)
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            _str_readings(v, out)
+        elif v is None:
+            out.extend(_NULL_READINGS)
+        else:
+            out.append(stringify(v))
+
+
+def _canonical(s: str) -> list[str]:
+    """The readings an allow rule must all accept: as sent and as seen, paths normalised, hosts canonical."""
+    c = clean_text(s)
+    forms = [normalize_path(s) if is_path_like(s) else s]
+    if c != s:
+        cc = normalize_path(c) if is_path_like(c) else c
+        if cc != forms[0]:
+            forms.append(cc)
+    for x in (s, c) if c != s else (s,):
+        for h in host_readings(x, urls_only=True):
+            if h not in forms:
+                forms.append(h)
+    return forms
+
+
+def allow_groups(value: Any, groups: list) -> None:
+    """Append one group of canonical readings per leaf of ``value`` to ``groups``."""
+    if isinstance(value, str):
+        groups.append(_canonical(value))
+    elif isinstance(value, (dict, list)):
+        leaves: list = []
+        _leaves(value, leaves)
+        if not leaves:
+            groups.append([json.dumps(value, ensure_ascii=False, separators=(",", ":"))])
+        for leaf in leaves:
+            allow_groups(leaf, groups)
+    elif value is None:
+        groups.append(["null"])
+    else:
+        groups.append([stringify(value)])

@@ -1,0 +1,179 @@
+"""The overrides store: ``$MCPWRAP_HOME/policy.overrides.yaml``, rules a person decided, kept apart from the policy.
+
+A person's "remember always" answer to an approval prompt becomes an ``allow`` rule here
+(:func:`override_rule`), so the decision outlives the session without anyone editing the policy file. The file
+is written in the policy's own rule format and its rules are evaluated before the policy file's::
+
+    version: v1
+    rules:
+      - name: remembered-files-write-1a2b3c4d
+        action: allow
+        match: {servers: [files], tools: [write], arguments: {path: /tmp/a}}
+
+Design and invariants
+- This module is the only reader and the only writer of the file. Both validate with the policy's own rule
+  parser (:func:`mcpwrap._policy.rules.parse_rules`): :func:`load_rules` raises a ConfigError with file, line
+  and column for an unreadable or invalid file, so a wrapper keeps its previous policy rather than run without
+  a rule a person wrote (fail closed); :func:`add_rule` validates the new rule before it touches the file and
+  refuses to rewrite a file it cannot read.
+- :func:`add_rule` is a read-modify-write under an exclusive lock on ``policy.overrides.yaml.lock``
+  (:func:`mcpwrap._fs.locked`), and replaces the file atomically (:func:`mcpwrap._fs.atomic_write`),
+  owner-only (0600): wrappers of several servers remembering at once never lose each other's rules, and a
+  reader never sees a torn file.
+- A rule is added, or replaced in place by name (keeping the order of evaluation); adding a rule that is
+  already there unchanged does not rewrite the file, so running wrappers, which reload when the file changes,
+  are not reloaded for nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .._config import check_keys, expect, locate, read_yaml
+from .._errors import ConfigError
+from .._fs import PRIVATE_DIR_MODE, atomic_write, locked
+from .._paths import overrides_path
+from .._policy.rules import Rule, parse_rules
+from .._policy.sections import parse_version
+
+__all__ = ["SOURCE", "FILE_HEADER", "load_rules", "add_rule", "stamp", "override_rule"]
+
+SOURCE = "overrides file"  # how its rules are named in errors (e.g. a name the policy file uses too)
+FILE_HEADER = """\
+# mcpwrap policy overrides: rules a person decided (an approval answered "remember always" adds one).
+# Same format as the policy's rules; checked before them. `mcpwrap policy validate` checks this file.
+# Delete a rule to be asked again.
+"""
+_GLOB_SPECIALS = "*?["
+
+
+def _path(path: str | os.PathLike | None) -> Path:
+    return Path(path) if path is not None else overrides_path()
+
+
+def stamp(path: str | os.PathLike | None = None) -> tuple | None:
+    """What changes when the file changes (mtime, size, inode); None when there is no file."""
+    try:
+        st = os.stat(_path(path))
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _read(p: Path, errors: list | None) -> tuple[list, tuple[Rule, ...]]:
+    """The file's rules as written and compiled; ([], ()) when there is no file."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], ()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read overrides file: {exc}", file=str(p)) from None
+    raw, positions = read_yaml(text, str(p))
+    try:
+        if raw is None or raw == {}:
+            return [], ()
+        expect(raw, dict, (), "mapping with a rules list")
+        check_keys(raw, {"version", "rules"}, ())
+        if "version" in raw:
+            parse_version(raw["version"], ("version",))
+        written = raw.get("rules") or []
+        collected: list | None = [] if errors is not None else None
+        rules = parse_rules(written, ("rules",), errors=collected, source=SOURCE)
+        if collected:
+            errors.extend(locate(e, positions, str(p)) for e in collected)  # type: ignore[union-attr]
+        return written, rules
+    except ConfigError as exc:
+        raise locate(exc, positions, str(p)) from None
+
+
+def load_rules(path: str | os.PathLike | None = None, *, errors: list | None = None) -> tuple[Rule, ...]:
+    """The compiled rules of the overrides file (none if it does not exist).
+
+    An unreadable or invalid file raises a :class:`ConfigError` (fail closed). With ``errors`` given, the
+    errors of individual rules are collected there instead (``policy validate`` reports every one).
+    """
+    return _read(_path(path), errors)[1]
+
+
+def add_rule(rule: dict, path: str | os.PathLike | None = None) -> Path:
+    """Add ``rule`` to the overrides file, or replace the rule of the same name in place; returns the path.
+
+    Raises :class:`ConfigError` when the rule is invalid, when the existing file is (it is left as it is), or
+    when the file cannot be written. Running wrappers notice the change and reload.
+    """
+    Rule(rule, 0, ("rule",), SOURCE)  # validate before touching the file
+    p = _path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        with locked(p.with_name(p.name + ".lock")):
+            written, _ = _read(p, None)  # refuse to build on a file the policy could not load
+            rules = list(written)
+            name = str(rule["name"])
+            at = next((i for i, r in enumerate(rules) if str(r["name"]) == name), None)
+            if at is None:
+                rules.append(rule)
+            elif rules[at] == rule:
+                return p
+            else:
+                rules[at] = rule
+            text = FILE_HEADER + _dump({"version": "v1", "rules": rules})
+            atomic_write(p, text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write overrides file: {exc.strerror or exc}", file=str(p)) from None
+    return p
+
+
+def _dump(doc: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+# --- the rule that remembers one approval ------------------------------------------------------------------------
+
+
+def _glob_literal(text: str) -> str:
+    """A glob that matches exactly ``text`` (fnmatch syntax: special characters in brackets)."""
+    return "".join(f"[{c}]" if c in _GLOB_SPECIALS else c for c in text)
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        if not value and prefix:
+            raise ValueError(f"argument {prefix!r} is an empty object, which a rule cannot pin")
+        for key, inner in value.items():
+            if not isinstance(key, str) or "." in key:
+                raise ValueError(f"argument name {key!r} cannot be written as a dot path")
+            _flatten(inner, f"{prefix}.{key}" if prefix else key, out)
+    elif isinstance(value, str):
+        out[prefix] = _glob_literal(value)
+    elif isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        out[prefix] = json.dumps(value)
+    else:
+        raise ValueError(f"argument {prefix!r} is a list, which a rule cannot pin exactly")
+
+
+def override_rule(*, server: str, tool: str, arguments: Any) -> dict:
+    """The ``allow`` rule that remembers an approval of ``tool`` with exactly these arguments.
+
+    Raises ValueError when the arguments cannot be pinned exactly by per-argument globs (lists); the
+    approval is then not remembered "always" rather than remembered too broadly.
+    """
+    pinned: dict[str, str] = {}
+    if arguments is not None:
+        if not isinstance(arguments, dict):
+            raise ValueError("the call's arguments are not an object")
+        _flatten(arguments, "", pinned)
+    material = json.dumps([server, tool, pinned], sort_keys=True).encode("utf-8")
+    rule: dict = {
+        "name": f"remembered-{server}-{tool}-{hashlib.sha256(material).hexdigest()[:8]}",
+        "action": "allow",
+        "match": {"servers": [server], "tools": [tool]},
+    }
+    if pinned:
+        rule["match"]["arguments"] = pinned
+    return rule
