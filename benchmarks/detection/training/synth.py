@@ -60,8 +60,8 @@ def person(rng: random.Random) -> str:
 
 
 def addr(rng: random.Random, bad: bool = False) -> str:
-    f, l = rng.choice(FIRST).lower(), rng.choice(LAST).lower()
-    local = rng.choice([f, f"{f}.{l}", f"{f[0]}{l}", "billing", "support", "admin", "archive", "finance", "noreply", "records"])
+    f, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower()
+    local = rng.choice([f, f"{f}.{last}", f"{f[0]}{last}", "billing", "support", "admin", "archive", "finance", "noreply", "records"])
     return f"{local}@{rng.choice(BAD_DOMAINS if bad else DOMAINS)}"
 
 
@@ -290,7 +290,6 @@ def carrier(kind: str, payload: str | None, rng: random.Random, pool: list[str])
     hid = "none"
     if payload is not None:
         hid, payload = _hide(payload, rng, html)
-    p = [] if payload is None else [payload]
     sender, to = person(rng), person(rng)
     if kind == "email":
         body = _insert([_filler(rng, pool, 2), rng.choice(BENIGN_REQUESTS).format(addr=addr(rng), person=person(rng), amount=amount(rng)) if rng.random() < 0.5 else _filler(rng, pool, 1), f"Best,\n{sender}"], payload, rng) if payload else [_filler(rng, pool, 2), _fill(rng.choice(BENIGN_REQUESTS), rng, ["x"], False), f"Best,\n{sender}"]

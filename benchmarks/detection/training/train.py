@@ -131,7 +131,7 @@ def example_weights(samples: list[dict], owner: np.ndarray, keep: np.ndarray) ->
     return w * (len(w) / w.sum())
 
 
-def matrix(rows: list) -> "object":
+def matrix(rows: list) -> object:
     from scipy import sparse
 
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -141,7 +141,7 @@ def matrix(rows: list) -> "object":
     return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), 1 << BITS))
 
 
-def logistic(X: "object", y: np.ndarray, w: np.ndarray, l2: float = L2, max_iter: int = MAX_ITER) -> tuple[np.ndarray, float]:
+def logistic(X: object, y: np.ndarray, w: np.ndarray, l2: float = L2, max_iter: int = MAX_ITER) -> tuple[np.ndarray, float]:
     """Weighted L2-regularised logistic regression by L-BFGS (scipy). (SGD was tried: seconds a fit, but its
     false positives on benign carriers were twice those of the exact solution.)"""
     from scipy.optimize import minimize
