@@ -76,11 +76,12 @@ async def approve_now(ctx, params):
 
 
 def interceptor_cost() -> float:
+    from mcpwrap._chain import ChainContext
     from mcpwrap._message import Direction, Message, Session
-    from mcpwrap.interceptors.approval import ApprovalInterceptor, ApprovalSettings
+    from mcpwrap.interceptors.approval import ApprovalInterceptor
 
     session = Session(session_id="bench", server="bench")
-    icpt = ApprovalInterceptor(ApprovalSettings(), session)
+    icpt = ApprovalInterceptor(ChainContext(session))
     msg = Message(
         Direction.CLIENT_TO_SERVER, b"", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x"}}}, session
     )

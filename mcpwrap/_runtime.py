@@ -113,7 +113,8 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
 
     _confirm_sandbox(relay, config, opts, session.server)
     relay.sandbox.attach(audit.record)
-    chain = build_chain(config, session, audit, extra=extra)
+    scanner = relay.sandbox.scanner if relay.sandbox is not None else None
+    chain = build_chain(config, session, audit, extra=extra, sandbox_denials=scanner.scan if scanner is not None else None)
     relay.chain = chain
     relay.audit = audit
     relay.on_reload = reload

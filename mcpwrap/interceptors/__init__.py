@@ -25,6 +25,7 @@ from .audit import AuditInterceptor
 from .injection import InjectionInterceptor
 from .integrity import IntegrityInterceptor
 from .policy import PolicyInterceptor
+from .sandbox import SandboxDenials
 from .schema import SchemaInterceptor
 from .secrets import SecretsInterceptor
 
@@ -66,13 +67,18 @@ def build_chain(
     audit_log: AuditLog | None = None,
     *,
     extra: Iterable[InterceptorFactory] = (),
+    sandbox_denials: Callable[[str, str], None] | None = None,
 ) -> Chain:
     """One session's chain, configured from ``config``. ``extra`` factories (tests only: see
-    :mod:`mcpwrap.testing`) are placed after the others and before audit."""
+    :mod:`mcpwrap.testing`) are placed after the others and before audit. ``sandbox_denials`` (the sandbox's
+    refusal recogniser, when the server runs in one) gets the text of results, to record refusals a server
+    reports only there."""
     classes: list[InterceptorFactory] = [*INTERCEPTORS, *extra]
     names = frozenset(getattr(factory, "name", "") for factory in classes)
     context = ChainContext(session=session, audit=audit_log, installed=names)
     interceptors: list[Interceptor] = [factory(context) for factory in classes]
+    if sandbox_denials is not None:
+        interceptors.append(SandboxDenials(context, sandbox_denials))
     if audit_log is not None:
         interceptors.append(AuditInterceptor(context, audit_log))
     chain = Chain(interceptors)
