@@ -313,51 +313,42 @@ def run_demo(workdir: Path) -> dict:
 
 
 def print_table(results: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """Side by side, rich on a terminal; plain full-width lines when the output is a pipe or a file."""
+    from mcpwrap._cli.output import Cell, Grid, Output
 
-    console = Console(highlight=False)
-    table = Table(title="MCP attacks, without and with mcpwrap", title_justify="left", show_lines=True)
-    table.add_column("attack", ratio=3)
-    table.add_column("without mcpwrap", ratio=3)
-    table.add_column("with mcpwrap", ratio=4)
+    out = Output()
+    grid = Grid(["attack", "without mcpwrap", "with mcpwrap"], title="MCP attacks, without and with mcpwrap")
     stopped = 0
     for key, label in ATTACKS:
         d, w = results["direct"][key], results["wrapped"][key]
-        without = f"[red]✗ {d['summary']}[/]" if d["succeeded"] else f"[yellow]attack did not work: {d['summary']}[/]"
+        without = Cell(f"✗ {d['summary']}", "red") if d["succeeded"] else Cell(f"attack did not work: {d['summary']}", "yellow")
         if w["succeeded"]:
-            with_ = f"[red]✗ NOT STOPPED: {w['summary']}[/]"
+            with_ = Cell(f"✗ NOT STOPPED: {w['summary']}", "red")
         else:
             stopped += 1
-            with_ = f"[green]✓ {w['outcome'].upper()}[/] {w['summary']}" + (f"\n[dim]by {w['by']}[/]" if w["by"] else "")
-        table.add_row(label, without, with_)
-    console.print(table)
-    console.print(f"{stopped} of {len(ATTACKS)} attacks stopped by mcpwrap.")
+            with_ = Cell(f"✓ {w['outcome'].upper()} {w['summary']}" + (f"\nby {w['by']}" if w["by"] else ""), "green")
+        grid.add_row(label, without, with_)
+    out.table(grid, show_lines=True)
+    out.line(f"{stopped} of {len(ATTACKS)} attacks stopped by mcpwrap.")
+
+
+def mcpwrap_command() -> str:
+    """How the person who ran the demo can run mcpwrap: its name if it is on PATH, else this venv's script."""
+    if shutil.which("mcpwrap"):
+        return "mcpwrap"
+    script = Path(sys.executable).parent / "mcpwrap"
+    return str(script.relative_to(Path.cwd())) if script.is_relative_to(Path.cwd()) else str(script)
 
 
 def print_audit(results: dict) -> None:
-    """The audit log of the protected run: `mcpwrap audit tail` where available, else a compact listing."""
-    from rich.console import Console
+    """The audit log of the protected run, as `mcpwrap audit tail` prints it."""
+    from mcpwrap._cli.output import Output
 
-    console = Console(highlight=False)
-    console.rule("audit log of the protected run")
+    out = Output()
+    out.line()
+    out.line("audit log of the protected run (mcpwrap audit tail):", style="bold")
     env = {**os.environ, "MCPWRAP_HOME": results["mcpwrap_home"]}
-    probe = subprocess.run([sys.executable, "-m", "mcpwrap", "audit", "tail", "--help"], capture_output=True, env=env, timeout=30)
-    if probe.returncode == 0:
-        shown = subprocess.run([sys.executable, "-m", "mcpwrap", "audit", "tail"], env=env, timeout=30)
-        if shown.returncode == 0:
-            return
-    for line in Path(results["audit_log"]).read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("event") != "message" or (rec.get("action") == "pass" and not rec.get("verdicts")):
-            continue
-        what = rec.get("tool") or rec.get("method")
-        reason = rec.get("reason") or "; ".join(v.get("reason", "") for v in rec.get("verdicts", []))
-        colour = {"block": "red", "modify": "yellow"}.get(rec["action"], "dim")
-        console.print(
-            f"{rec['ts'][11:23]} {rec['direction']} {rec['kind']:<8} {what:<16} [{colour}]{rec['action']:<6}[/] "
-            f"{rec.get('interceptor') or ''} {rec.get('rule') or ''}\n    [dim]{reason[:220]}[/]"
-        )
+    subprocess.run([sys.executable, "-m", "mcpwrap", "audit", "tail"], env=env, timeout=60, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,8 +371,13 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results)
         if not args.no_audit:
             print_audit(results)
+        command = mcpwrap_command()
         if args.keep:
-            print(f"\nkept {workdir}; held definitions: MCPWRAP_HOME={results['mcpwrap_home']} mcpwrap tools review")
+            print(f"\nkept {workdir}; see the held definitions with: MCPWRAP_HOME={results['mcpwrap_home']} {command} tools review")
+        if command != "mcpwrap":
+            print("\nmcpwrap is not on your PATH; to protect your own MCP clients, install it as a tool (see the README):")
+            print("  pipx install .        # or: uv tool install .")
+            print("  mcpwrap enable        # wraps every stdio server of Claude Code; mcpwrap disable undoes it")
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import McpwrapError
 
-__all__ = ["WRAP_OPTIONS", "USAGE", "WrapOptions", "UsageError", "parse_wrap_args", "wrap_help", "DEFAULT_MAX_MESSAGE_BYTES"]
+__all__ = ["WRAP_OPTIONS", "WRAP_EXIT_STATUSES", "USAGE", "WrapOptions", "UsageError", "parse_wrap_args", "wrap_help", "DEFAULT_MAX_MESSAGE_BYTES"]
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -38,6 +38,16 @@ WRAP_OPTIONS: tuple[_Opt, ...] = (
 
 USAGE = "usage: mcpwrap wrap [OPTIONS] -- COMMAND [ARGS...]"
 
+# What `mcpwrap wrap` exits with (also in `mcpwrap wrap --help` and, through mcpwrap._cli.exitcodes, docs/cli.md).
+WRAP_EXIT_STATUSES: tuple[tuple[str, str], ...] = (
+    ("n", "the wrapped server's own exit status"),
+    ("128+n", "the server was ended by signal n"),
+    ("1", "mcpwrap could not run it (e.g. the audit log or its key cannot be used)"),
+    ("2", "usage error, or the policy file is invalid"),
+    ("126", "the policy requires the sandbox (sandbox.require) and this kernel cannot apply all of it"),
+    ("127", "the server command was not found"),
+)
+
 
 def wrap_help() -> str:
     lines = [
@@ -52,6 +62,8 @@ def wrap_help() -> str:
     for opt in WRAP_OPTIONS:
         lines.append(f"  {opt.flag} {opt.metavar}".ljust(30) + opt.help)
     lines.append("  -h, --help".ljust(30) + "show this message and exit")
+    lines += ["", "exit status:"]
+    lines += [f"  {code.ljust(7)} {meaning}" for code, meaning in WRAP_EXIT_STATUSES]
     lines += ["", "environment: MCPWRAP_HOME (default ~/.mcpwrap), MCPWRAP_SUBJECT"]
     return "\n".join(lines) + "\n"
 

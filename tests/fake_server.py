@@ -15,6 +15,8 @@ payload of ``--payload-bytes``), ``ping``, and any other request with ``{"echo":
   --request-on-call METHOD send a server→client request (e.g. sampling/createMessage) during each tools/call,
                            wait for its answer, then answer the call with the reply included
   --spawn-grandchild       start a sleeping grandchild in the same process group (must not be orphaned)
+  --read-outs              also list "leak" (its result carries one secret in both content and
+                           structuredContent), "fail" (answered with a JSON-RPC error) and "delete"
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ parser.add_argument("--notify-on-call", type=int, default=0)
 parser.add_argument("--request-on-call")
 parser.add_argument("--spawn-grandchild", action="store_true")
 parser.add_argument("--pidfile")
+parser.add_argument("--read-outs", action="store_true")
 opts = parser.parse_args()
 
 out = sys.stdout.buffer
@@ -73,6 +76,12 @@ TOOLS = [
     }
 ]
 
+# An AWS access key id of the documented example form: the secrets detector redacts it.
+LEAKED_KEY = "AKIA" + "Z7QW3RT5YU2IO4PA"
+if opts.read_outs:
+    for name in ("leak", "fail", "delete"):
+        TOOLS.append({"name": name, "description": f"The {name} tool.", "inputSchema": {"type": "object"}})
+
 
 def send(obj: object) -> None:
     out.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
@@ -92,6 +101,8 @@ def answer(msg: dict) -> dict | None:
         return {"tools": TOOLS}
     if method == "tools/call":
         name = params.get("name")
+        if name == "leak" and opts.read_outs:
+            return {"content": [{"type": "text", "text": f"key: {LEAKED_KEY}"}], "structuredContent": {"key": LEAKED_KEY}}
         if name == "huge" and opts.huge_line_bytes:
             text = "y" * opts.huge_line_bytes
             return {"content": [{"type": "text", "text": text}]}
@@ -141,6 +152,9 @@ for raw in inp:
                 out.write(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": {"content": []}}).encode())
                 out.flush()
                 os._exit(0)
+        if opts.read_outs and method == "tools/call" and (msg.get("params") or {}).get("name") == "fail":
+            send({"jsonrpc": "2.0", "id": msg["id"], "error": {"code": -32603, "message": "the fail tool failed"}})
+            continue
         reply = {"jsonrpc": "2.0", "id": msg["id"], "result": answer(msg)}
         if batch:
             replies.append(reply)

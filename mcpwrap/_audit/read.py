@@ -69,6 +69,7 @@ EVENT_LABELS = {
     "policy-reload": "reload",
     "audit-gap": "GAP",
     "log-rotated": "rotate",
+    "key-added": "key",
 }
 
 

@@ -21,6 +21,15 @@ records present, out of order), ``truncated`` (a session with no end record whos
 ``torn`` (not a sealed record; a final line without its newline). Each line is reported once, with the first
 problem found. Input that cannot be verified at all (a missing file, not a log, a keyed log without its key)
 makes the report *unusable* (exit 2) rather than damaged (exit 1).
+
+A key added to a log that already has records (``mcpwrap audit init-key``, which seals a ``key-added`` record
+with the new key at once) starts an authenticated segment. The records before the first record sealed with
+the given key are *before the key*: counted, not reported as ``unauthenticated`` or ``wrong-key``. They are
+not unprotected: the first keyed record's MAC covers the hash of the record before it, which covers the one
+before that, so altering, inserting or deleting any of them after the key was added still breaks the chain
+at a MAC nobody can recompute without the key. What no key can prove is what happened to them before it
+existed. After that first keyed record, a record without the key's MAC is damage, as always: a keyed writer
+would vouch for whatever it finds at the end of the file, so nothing unkeyed may follow.
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     key_ids: set = field(default_factory=set)
     authenticated: bool = False
+    before_key: int = 0  # records before the first record sealed with the given key (see the module docstring)
     unusable: str | None = None  # why the input cannot be verified at all (exit 2)
 
     @property
@@ -90,6 +100,7 @@ class Report:
             "records": self.records,
             "sessions": {"total": self.sessions, "ended": self.ended, "running": self.running, "unknown_host": self.unknown},
             "authenticated": self.authenticated,
+            "before_key": self.before_key,
             "key_ids": sorted(self.key_ids),
             "first_bad": first.as_dict() if first else None,
             "problems": [p.as_dict() for p in sorted(self.problems, key=lambda p: p.order)],
@@ -110,6 +121,7 @@ class _Line:
     prev: bytes = b""
     kid: str | None = None
     h: bytes = b""
+    signed: bytes = b""  # the bytes the MAC covers
     mac_ok: bool = False
     torn: bool = False  # the file's last line, without its newline
 
@@ -173,10 +185,24 @@ class _Lines:
         self.parsed_any = False
         self.wrong_kids: set[str] = set()
         self.keyed_without_key = False  # a MAC that cannot be checked: the whole input is unusable
+        self.key_start: int | None = None  # order of the first record sealed with the given key
 
     def sealed(self, lines: list[_Line]) -> list[_Line]:
         """The lines that are sealed records, each with its fields and whether its MAC holds."""
-        return [ln for ln in lines if self._parse(ln)]
+        out = [ln for ln in lines if self._parse(ln)]
+        if self.sealer is not None:
+            # The records sealed with the given key first: the first one whose MAC holds starts its segment.
+            for ln in out:
+                if ln.kid == self.my_kid:
+                    ln.mac_ok = self.sealer.mac(ln.signed) == ln.h
+                    if ln.mac_ok and self.key_start is None:
+                        self.key_start = ln.order
+        for ln in out:
+            self._check_mac(ln)
+        return out
+
+    def _before_key(self, ln: _Line) -> bool:
+        return self.key_start is not None and ln.order < self.key_start
 
     def _parse(self, ln: _Line) -> bool:
         add = self.problems.add
@@ -203,14 +229,15 @@ class _Lines:
         if ln.torn:
             add(ln, "torn", "the last record has no newline: the file was cut or a write was cut short")
         ln.record = rec
-        ln.seq, ln.n, ln.prev, ln.kid, ln.h, signed = info
-        self._check_mac(ln, signed)
+        ln.seq, ln.n, ln.prev, ln.kid, ln.h, ln.signed = info
         return True
 
-    def _check_mac(self, ln: _Line, signed: bytes) -> None:
+    def _check_mac(self, ln: _Line) -> None:
         if ln.kid is None:
-            ln.mac_ok = self.plain.mac(signed) == ln.h
-            if self.sealer is not None and ln.mac_ok:
+            ln.mac_ok = self.plain.mac(ln.signed) == ln.h
+            if self._before_key(ln):
+                self.report.before_key += 1
+            elif self.sealer is not None and ln.mac_ok:
                 self.problems.add(
                     ln, "unauthenticated",
                     "record has a plain hash, no MAC, although the log is verified with a key: anyone could have written it",
@@ -222,11 +249,12 @@ class _Lines:
             self.keyed_without_key = True
         elif ln.kid != self.my_kid:
             ln.mac_ok = True  # reported once per foreign key; its records still link the chain
-            if ln.kid not in self.wrong_kids:
+            if self._before_key(ln):  # sealed with an earlier key, replaced since (init-key --force)
+                self.report.before_key += 1
+            elif ln.kid not in self.wrong_kids:
                 self.wrong_kids.add(ln.kid)
                 self.problems.add(ln, "wrong-key", f"record was sealed with key {ln.kid}, not with the given key {self.my_kid}", ln.session)
-        else:
-            ln.mac_ok = self.sealer.mac(signed) == ln.h
+        # records sealed with the given key: checked in sealed()
 
     def unusable(self, lines: list[_Line], sealed: list[_Line]) -> bool:
         """Whether the input cannot be verified at all (the report says why, or that the log is empty)."""
@@ -243,7 +271,14 @@ class _Lines:
                 f"({KEY_ENV}, --key-file, or {default_key_path()}) to verify them"
             )
             return True
-        report.authenticated = self.sealer is not None and not self.wrong_kids and all(ln.kid == self.my_kid for ln in sealed)
+        report.authenticated = (
+            self.sealer is not None
+            and self.key_start is not None
+            and not self.wrong_kids
+            and all(ln.kid == self.my_kid for ln in sealed if not self._before_key(ln))
+        )
+        if self.sealer is not None and self.key_start is None:
+            report.notes.append(f"no record in these files is sealed with the given key {self.my_kid}")
         return False
 
 

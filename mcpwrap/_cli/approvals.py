@@ -16,6 +16,7 @@ import time
 import typer
 
 from .._state.approvals import REMEMBER_CHOICES, ApprovalError, ApprovalQueue
+from .output import Grid, Output
 
 __all__ = ["register"]
 
@@ -46,16 +47,12 @@ def _age(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def _table(entries: list[dict]):
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"Pending approvals ({len(entries)})", title_justify="left", expand=False)
-    for col in ("ID", "server", "call", "arguments", "rule", "waiting", "left"):
-        table.add_column(col, overflow="fold")
+def _grid(entries: list[dict]) -> Grid:
+    # Cells are plain text, never markup: arguments come from the model, and "[white on white]" must not hide anything.
+    grid = Grid(["ID", "server", "call", "arguments", "rule", "waiting", "left"], title=f"Pending approvals ({len(entries)})")
     now = time.time()
     for e in entries:
-        cells = (
+        grid.add_row(
             str(e.get("id", "?")),
             str(e.get("server")),
             str(e.get("tool")),
@@ -64,44 +61,60 @@ def _table(entries: list[dict]):
             _age(now - e.get("created_ts", now)),
             _age(e.get("expires_ts", now) - now) + f" then {e.get('on_timeout', 'deny')}",
         )
-        # Text, not markup: arguments come from the model, and "[white on white]" must not hide anything.
-        table.add_row(*(Text(cell) for cell in cells))
-    return table
+    return grid
 
 
-def _show(entries: list[dict]):
+_NOTHING = "No calls are waiting for approval."
+_HINT = "Decide with: mcpwrap approve ID [--remember once|session|always]  |  mcpwrap deny ID"
+
+
+def _renderable(entries: list[dict]):
     from rich.console import Group
     from rich.text import Text
 
     if not entries:
-        return Text("No calls are waiting for approval.")
-    hint = Text("Decide with: mcpwrap approve ID [--remember once|session|always]  |  mcpwrap deny ID", style="dim")
-    return Group(_table(entries), hint)
+        return Text(_NOTHING)
+    return Group(_grid(entries).rich(expand=False), Text(_HINT, style="dim"))
+
+
+def _plain(entries: list[dict]) -> list[str]:
+    return [*_grid(entries).plain(), _HINT] if entries else [_NOTHING]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("approvals", help="List calls waiting for a person's approval, from every wrapped server.")
     def approvals(
-        watch: bool = typer.Option(False, "--watch", "-w", help="keep the list on screen, refreshed every second"),
+        watch: bool = typer.Option(
+            False, "--watch", "-w", help="keep watching: on a terminal the list is redrawn every second; elsewhere it is printed again whenever it changes"
+        ),
         as_json: bool = typer.Option(False, "--json", help="print the pending approvals as JSON"),
     ) -> None:
-        from rich.console import Console
-
         queue = _queue()
+        out = Output()
         try:
             if as_json:
                 typer.echo(json.dumps(queue.pending(), indent=1, ensure_ascii=False))
                 return
-            console = Console()
+            entries = queue.pending()
             if not watch:
-                console.print(_show(queue.pending()))
+                out.rich(_renderable(entries), _plain(entries))
                 return
+            if not out.terminal:
+                # a pipe or a log: a new listing (with its time) each time the set of waiting calls changes
+                shown = None
+                while True:
+                    ids = [e.get("id") for e in entries]
+                    if ids != shown:
+                        out.lines([time.strftime("%Y-%m-%d %H:%M:%S"), *_plain(entries), ""])
+                        shown = ids
+                    time.sleep(WATCH_REFRESH)
+                    entries = queue.pending()
             from rich.live import Live
 
-            with Live(_show(queue.pending()), console=console, refresh_per_second=4, transient=False) as live:
+            with Live(_renderable(entries), console=out.console, refresh_per_second=4, transient=False) as live:
                 while True:
                     time.sleep(WATCH_REFRESH)
-                    live.update(_show(queue.pending()))
+                    live.update(_renderable(queue.pending()))
         except ApprovalError as exc:
             typer.echo(f"mcpwrap: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -115,6 +128,7 @@ def register(app: typer.Typer) -> None:
             "once",
             "--remember",
             "-r",
+            metavar="CHOICE",
             help="once | session (this tool, until the client disconnects) | "
             "always (this tool with these arguments, written to policy.overrides.yaml)",
         ),

@@ -11,14 +11,18 @@ import csv
 import json
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 
+from .._audit.stats import INFORMATIONAL_EVENTS
 from .._errors import McpwrapError
-from .common import console as _console
+from .._log import warning
 from .common import fail
+from .output import Cell, Column, Grid, Output
 
 __all__ = ["register", "audit_app"]
 
@@ -44,13 +48,13 @@ def _fail(text: str, code: int = USAGE_ERROR) -> NoReturn:
     fail(text, code)
 
 
-FilesArg = typer.Argument(None, help="log files (default: the configured log and its rotated files)", show_default=False)
-PolicyOpt = typer.Option(None, "--policy", help="policy file whose audit.path is the log (default: $MCPWRAP_HOME/policy.yaml)")
-ServerOpt = typer.Option(None, "--server", help="only records of this server")
-ToolOpt = typer.Option(None, "--tool", help="only records of this tool")
-ActionOpt = typer.Option(None, "--action", help="only this action: pass, modify, block (or an event name)")
-SinceOpt = typer.Option(None, "--since", help="only records since a duration ago (30s, 10m, 2h, 1d) or a time")
-SubjectOpt = typer.Option(None, "--subject", help="only records of this subject")
+FilesArg = typer.Argument(None, metavar="FILE...", help="log files [default: the configured log and its rotated files]", show_default=False)
+PolicyOpt = typer.Option(None, "--policy", metavar="FILE", help="policy file whose audit.path is the log [default: $MCPWRAP_HOME/policy.yaml]")
+ServerOpt = typer.Option(None, "--server", metavar="NAME", help="only records of this server")
+ToolOpt = typer.Option(None, "--tool", metavar="NAME", help="only records of this tool")
+ActionOpt = typer.Option(None, "--action", metavar="ACTION", help="only this action: pass, modify, block (or an event name)")
+SinceOpt = typer.Option(None, "--since", metavar="WHEN", help="only records since a duration ago (30s, 10m, 2h, 1d) or a time")
+SubjectOpt = typer.Option(None, "--subject", metavar="NAME", help="only records of this subject")
 
 
 def _files(files: list[Path] | None, policy: Path | None) -> list[Path]:
@@ -81,13 +85,13 @@ def _filter(server: Any, tool: Any, action: Any, since: Any, subject: Any) -> An
 def verify_cmd(
     files: list[Path] | None = FilesArg,
     key_file: Path | None = typer.Option(
-        None, "--key-file", help="the audit key (default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key)"
+        None, "--key-file", metavar="FILE", help="the audit key [default: $MCPWRAP_AUDIT_KEY, the policy's audit.key_file, $MCPWRAP_HOME/audit.key]"
     ),
     no_key: bool = typer.Option(False, "--no-key", help="verify plain-hash logs only; a keyed log then cannot be verified (exit 2)"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     policy: Path | None = PolicyOpt,
 ) -> None:
-    from .._audit.keys import load_key
+    from .._audit.keys import key_id, load_key
     from .._audit.verify import verify
 
     paths = _files(files, policy)
@@ -110,8 +114,9 @@ def verify_cmd(
     if report.unusable:
         typer.echo(f"UNUSABLE: {report.unusable}", err=True)
         raise typer.Exit(2)
+    before = f"; {report.before_key} earlier record(s) before the key, chained into it" if report.before_key else ""
     auth = (
-        f"authenticated with key {next(iter(report.key_ids))}" if report.authenticated
+        f"authenticated with key {key_id(key) if key else next(iter(report.key_ids))}{before}" if report.authenticated
         else "plain SHA-256 chain (no key: detects accidental damage and naive edits, not a determined forger)"
         if not report.key_ids else "not authenticated with the given key"
     )  # fmt: skip
@@ -148,19 +153,66 @@ def _emit_unusable(as_json: bool, files: list[str], why: str) -> None:
 # --- init-key ----------------------------------------------------------------------------------------------------
 
 
-@audit_app.command("init-key", help="Create a random audit key (mode 0600) that authenticates every record with HMAC-SHA256.")
+@audit_app.command(
+    "init-key",
+    help="Create a random audit key (mode 0600) that authenticates every record with HMAC-SHA256. On a log that "
+    "already has records, seal a first record with the key at once: verify then reports the earlier records as "
+    "before the key (still chained into it), not as damage.",
+)
 def init_key_cmd(
-    key_file: Path | None = typer.Option(None, "--key-file", help="where to write it (default: $MCPWRAP_HOME/audit.key)"),
+    key_file: Path | None = typer.Option(None, "--key-file", metavar="FILE", help="where to write it [default: $MCPWRAP_HOME/audit.key]"),
     force: bool = typer.Option(False, "--force", help="replace an existing key (logs sealed with it can then no longer be verified)"),
+    audit_log: Path | None = typer.Option(
+        None, "--audit-log", metavar="FILE", help="the log to start the keyed segment in [default: the policy's audit.path, else $MCPWRAP_HOME/audit.jsonl]"
+    ),
+    policy: Path | None = PolicyOpt,
+    as_json: bool = typer.Option(False, "--json", help="print what was done as JSON"),
 ) -> None:
-    from .._audit.keys import init_key
+    from .._audit.keys import init_key, load_key
+    from .._audit.read import default_log_path
+    from .._audit.segment import records_in, running_writers, start_key_segment
+    from .._audit.writer import AUDIT_SECTION
+    from .._config import load_section
+    from .._paths import resolve_policy_path
 
+    try:
+        log = audit_log or default_log_path(str(policy) if policy else None)
+        settings = load_section(resolve_policy_path(str(policy) if policy else None), AUDIT_SECTION)
+    except McpwrapError as exc:
+        _fail(str(exc))
     try:
         path, kid = init_key(key_file, force=force)
     except (McpwrapError, OSError) as exc:
         _fail(str(exc), 1)
-    typer.echo(f"wrote {path} (mode 0600), key id {kid}")
-    typer.echo("mcpwrap wrap seals new audit records with it; keep a copy somewhere safe: verifying needs it")
+    report: dict[str, Any] = {"key_file": str(path), "key_id": kid, "log": str(log), "before_key": 0, "sealed": False, "running": []}
+    problem = None
+    if records_in(log):
+        try:
+            key = load_key(path)
+            assert key is not None
+            report["before_key"] = start_key_segment(log, key, settings)
+            report["sealed"] = True
+        except (McpwrapError, OSError) as exc:
+            problem = f"the key was written, but {log} could not be sealed with it ({exc}): its segment starts with the next record a wrapper writes"
+        report["running"] = running_writers(_files([log], None))
+    if as_json:
+        typer.echo(json.dumps(report | ({"error": problem} if problem else {}), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"wrote {path} (mode 0600), key id {kid}")
+        if report["sealed"]:
+            typer.echo(
+                f"sealed a first record with it in {log}: `mcpwrap audit verify` authenticates everything from there on and reports "
+                f"the {report['before_key']} earlier record(s) as before the key (chained into it: an edit to them still shows)"
+            )
+        typer.echo("mcpwrap wrap seals new audit records with it; keep a copy somewhere safe: verifying needs it")
+    if problem:
+        warning(problem)
+    if report["running"]:
+        warning(
+            "these wrapped servers started before the key and write without it until they restart (restart the client that runs them): "
+            + ", ".join(report["running"])
+            + "; until then verify reports their new records as unauthenticated"
+        )
 
 
 # --- tail --------------------------------------------------------------------------------------------------------
@@ -187,34 +239,102 @@ def _what(rec: dict) -> str:
     return str(rec.get("kind") or "")
 
 
-def record_row(rec: dict) -> list[Any]:
-    from rich.text import Text
+def _cells(rec: dict) -> list[str]:
+    """A record (or a summary of informational records) as the tail's cells, in plain text."""
+    from .._audit.read import action_label, direction_arrow
 
-    from .._audit.read import action_label, action_of, direction_arrow
-
-    action = action_of(rec)
-    label = action_label(rec)
     latency = rec.get("latency_ms")
     reason = rec.get("reason") or ""
+    label = action_label(rec)
     if rec.get("event") == "session-start":
         reason = " ".join(map(str, rec.get("command") or [])) or reason
     elif rec.get("event") == "session-end":
         reason = f"exit {rec.get('exit_code')}"
+    elif rec.get("event") == "sandbox":
+        label = "info"
+        reason = _sandbox_summary(rec)
+    elif rec.get("event") == "key-added":
+        reason = f"records from here on are authenticated with key {rec.get('key')}; {rec.get('before')} earlier record(s) before it"
+    elif rec.get("event") in INFORMATIONAL_EVENTS:
+        label = "info"
+        reason = rec.get("summary") or reason
     return [
         _short_time(rec.get("ts")),
         direction_arrow(rec),
         str(rec.get("server") or ""),
         _what(rec),
-        Text(label, style=ACTION_STYLES.get(action, "cyan")),
+        label,
         str(rec.get("rule") or ""),
-        str(reason),
         f"{latency:.1f} ms" if isinstance(latency, (int, float)) else "",
+        str(reason),
     ]
 
 
+def _sandbox_summary(rec: dict) -> str:
+    """A session's sandbox record in one clause: complete or partial, what applied, the network mode."""
+    if not rec.get("enabled", True):
+        return "sandbox off (the policy disables it)"
+    applied = ", ".join(str(k) for k in (rec.get("applied") or {}))
+    network = (rec.get("network") or {}).get("mode")
+    missing = ", ".join(str(m.get("feature")) for m in rec.get("missing") or () if isinstance(m, dict))
+    text = f"sandbox {'complete' if rec.get('complete') else 'partial'}: {applied or 'nothing applied'}"
+    return text + (f"; network {network}" if network else "") + (f"; missing {missing}" if missing else "")
+
+
+def record_row(rec: dict) -> list[Any]:
+    from rich.text import Text
+
+    from .._audit.read import action_of
+
+    cells: list[Any] = _cells(rec)
+    cells[4] = Text(cells[4], style=ACTION_STYLES.get(action_of(rec), "cyan"))
+    return cells
+
+
+def fold_informational(records: Iterable[dict]) -> Iterator[dict]:
+    """Records for people: each run of informational records (``tool-risk``, one per listed tool) of one
+    session becomes one summary row; every other record is a row of its own."""
+    run: list[dict] = []
+
+    def summary() -> dict:
+        first = run[0]
+        classes = Counter(str(r.get("risk") or "?") for r in run)
+        what = ", ".join(f"{n} {c}" for c, n in classes.most_common())
+        text = f"{len(run)} tool{'s' if len(run) != 1 else ''} classified: {what}"
+        return {**{k: first.get(k) for k in ("ts", "session", "server", "subject")}, "event": first.get("event"), "summary": text, "records": len(run)}
+
+    for rec in records:
+        if rec.get("event") in INFORMATIONAL_EVENTS:
+            if run and (run[0].get("event"), run[0].get("session")) != (rec.get("event"), rec.get("session")):
+                yield summary()
+                run = []
+            run.append(rec)
+            continue
+        if run:
+            yield summary()
+            run = []
+        yield rec
+    if run:
+        yield summary()
+
+
+# the free text last, so that plain rows are as long as their own text, not padded to the longest reason
+_TAIL_COLUMNS = ("time", "", "server", "method / tool", "action", "rule", "latency", "reason")
+
+
+def records_grid(rows: list[dict], *, header: bool = True) -> Grid:
+    """Records as plain rows, every cell whole (for output that is not a terminal)."""
+    grid = Grid([Column(c if (c or not header) else "dir", justify="right" if c == "latency" else "left") for c in _TAIL_COLUMNS])
+    if not header:
+        grid.columns = [Column("", justify=c.justify) for c in grid.columns]  # type: ignore[union-attr]
+    for rec in rows:
+        grid.add_row(*_cells(rec))
+    return grid
+
+
 def records_table(rows: list[dict], *, header: bool = True, width: int = 100) -> Any:
-    """Records as rows of one table. Column widths depend only on ``width``, so tables printed one after
-    another (``tail -f``) line up."""
+    """Records as rows of one rich table, for a terminal. Column widths depend only on ``width``, so tables
+    printed one after another (``tail -f``) line up."""
     from rich.table import Table
 
     time_width = max((len(_short_time(r.get("ts"))) for r in rows), default=8) if rows else 14
@@ -224,27 +344,20 @@ def records_table(rows: list[dict], *, header: bool = True, width: int = 100) ->
     rule = min(22, max(6, rest * 18 // 100))
     reason = max(8, rest - server - what - rule)
     table = Table(box=None, show_header=header, header_style="bold", padding=(0, 1, 0, 0), pad_edge=False)
-    for name, w, justify in (
-        ("time", time_width, "left"),
-        ("", 1, "left"),
-        ("server", server, "left"),
-        ("method / tool", what, "left"),
-        ("action", 6, "left"),
-        ("rule", rule, "left"),
-        ("reason", reason, "left"),
-        ("latency", 9, "right"),
-    ):
+    sides = ("left",) * 6 + ("right", "left")
+    for name, w, justify in zip(_TAIL_COLUMNS, (time_width, 1, server, what, 6, rule, 9, reason), sides, strict=True):
         table.add_column(name, width=w, no_wrap=True, overflow="ellipsis", justify=justify)  # type: ignore[arg-type]
     for rec in rows:
         table.add_row(*record_row(rec))
     return table
 
 
-@audit_app.command("tail", help="Show the newest records, one per line; -f keeps following the log (also across rotation).")
+@audit_app.command("tail", help="Show the newest records, one per line (a listing's tool-risk records as one summary row); "
+                   "-f keeps following the log (also across rotation).")
 def tail_cmd(
-    file: Path | None = typer.Argument(None, help="log file (default: the configured log)", show_default=False),
+    file: Path | None = typer.Argument(None, metavar="FILE", help="log file [default: the configured log]", show_default=False),
     follow_: bool = typer.Option(False, "-f", "--follow", help="keep printing records as they are appended"),
-    lines: int = typer.Option(DEFAULT_TAIL_LINES, "-n", "--lines", help="how many of the newest records to show first"),
+    lines: int = typer.Option(DEFAULT_TAIL_LINES, "-n", "--lines", metavar="N", help="how many of the newest rows to show first (records, with --json)"),
     server: str | None = ServerOpt,
     tool: str | None = ToolOpt,
     action: str | None = ActionOpt,
@@ -262,19 +375,29 @@ def tail_cmd(
     live = paths[-1]
     if not follow_ and not any(p.exists() for p in paths):
         _fail(f"{live}: no such file")
-    newest = deque(read_records(paths, keep, raw=True), maxlen=max(lines, 0))
-    console = _console()
-    out = sys.stdout.buffer if as_json else None
+    limit = max(lines, 0)
+    raw_out = sys.stdout.buffer if as_json else None
+    out = Output()
 
-    def emit(batch: list[tuple[bytes, dict]], header: bool) -> None:
-        if out is not None:
+    def emit(batch: list[tuple[bytes, dict]], header: bool, folded: bool = False) -> None:
+        if raw_out is not None:
             for line, _rec in batch:
-                out.write(line)
-            out.flush()
-        elif batch or header:
-            console.print(records_table([rec for _line, rec in batch], header=header, width=console.width))
+                raw_out.write(line)
+            raw_out.flush()
+            return
+        rows = [rec for _line, rec in batch] if folded else list(fold_informational(rec for _line, rec in batch))
+        if not rows and not header:
+            return
+        if out.terminal:
+            out.console.print(records_table(rows, header=header, width=out.console.width))
+        else:
+            out.table(records_grid(rows, header=header))
 
-    emit(list(newest), header=True)
+    if raw_out is not None:
+        emit(list(deque(read_records(paths, keep, raw=True), maxlen=limit)), header=True)
+    else:
+        newest = deque(fold_informational(read_records(paths, keep)), maxlen=limit)
+        emit([(b"", rec) for rec in newest], header=True, folded=True)
     if not follow_:
         return
     try:
@@ -298,44 +421,43 @@ def _ms(value: Any) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def stats_renderable(stats: dict) -> Any:
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    head = Text.assemble(
-        ("audit stats: ", "bold"),
-        f"{stats['records']} records, {stats['sessions']} sessions\n",
-        ("from ", "dim"),
-        str(stats["first"] or "-"),
-        (" to ", "dim"),
-        str(stats["last"] or "-"),
+def stats_blocks(stats: dict) -> list[str | Grid]:
+    """The stats as lines and tables, printed rich on a terminal and plain elsewhere (the same content)."""
+    actions = stats["actions"]
+    redactions = stats["redactions"]
+    types = ", ".join(f"{t} {n}" for t, n in redactions["types"].items())
+    totals = (
+        f"messages {stats['messages']}: "
+        + ", ".join(f"{a} {n}" for a, n in actions.items())
+        + f"; errors {stats['errors']}; tool calls {stats['tool_calls']}; redactions {redactions['messages']}"
+        + (f" ({types})" if types else "")
     )
-    actions = Table.grid(padding=(0, 3))
-    counts: list[Any] = [Text.assemble((name, ACTION_STYLES.get(name, "cyan")), f" {count}") for name, count in stats["actions"].items()]
-    actions.add_row(*counts or ["no messages"])
-    servers = Table(title="per server", title_style="bold", title_justify="left", box=None, header_style="dim")
-    for col in ("server", "messages", "pass", "modify", "block", "errors"):
-        servers.add_column(col, justify="left" if col == "server" else "right")
-    for name, c in stats["servers"].items():
-        servers.add_row(name, str(c["messages"]), str(c["pass"]), str(c["modify"]), str(c["block"]), str(c["errors"]))
-    tools = Table(title="per tool (tools/call; latency of responses)", title_style="bold", title_justify="left", box=None, header_style="dim")
-    for col in ("tool", "calls", "pass", "modify", "block", "p50 ms", "p95 ms", "p99 ms"):
-        tools.add_column(col, justify="left" if col == "tool" else "right")
-    for name, t in stats["tools"].items():
-        lat = t["latency_ms"]
-        tools.add_row(name, str(t["calls"]), str(t["pass"]), str(t["modify"]), str(t["block"]), _ms(lat["p50"]), _ms(lat["p95"]), _ms(lat["p99"]))
-
-    rankings = Table(box=None, header_style="dim", title="top", title_style="bold", title_justify="left")
-    for col in ("blocking rule", "n", "detector", "n", "subject", "n"):
-        rankings.add_column(col, justify="right" if col == "n" else "left", overflow="ellipsis")
+    info = stats.get("informational") or {}
+    blocks: list[str | Grid] = [
+        f"audit stats: {stats['records']} records, {stats['sessions']} sessions",
+        f"from {stats['first'] or '-'} to {stats['last'] or '-'}",
+        totals,
+    ]
+    if info:
+        blocks.append("informational records: " + ", ".join(f"{e} {n}" for e, n in info.items()))
+    rankings = Grid([Column(c, "right" if c == "n" else "left") for c in ("blocking rule", "n", "detector", "n", "subject", "n")], title="top")
     columns = [stats["top_block_rules"], stats["top_detectors"], stats["subjects"]]
     for i in range(max(1, *(len(c) for c in columns))):
         row: list[str] = []
         for c in columns:
             row += [str(c[i][0]), str(c[i][1])] if i < len(c) else ["-" if i == 0 else "", ""]
         rankings.add_row(*row)
-    return Group(head, Text(""), actions, Text(""), rankings, Text(""), servers, Text(""), tools)
+    servers = Grid([Column("server"), *(Column(c, "right") for c in ("messages", "pass", "modify", "block", "errors"))], title="per server")
+    for name, c in stats["servers"].items():
+        servers.add_row(name, *(Cell(str(c[k]), ACTION_STYLES.get(k, "") if c[k] else "") for k in ("messages", "pass", "modify", "block", "errors")))
+    tools = Grid(
+        [Column("tool"), *(Column(c, "right") for c in ("calls", "pass", "modify", "block", "p50 ms", "p95 ms", "p99 ms"))],
+        title="per tool (each tools/call once, by the strongest action on it or its result; latency of results)",
+    )
+    for name, t in stats["tools"].items():
+        lat = t["latency_ms"]
+        tools.add_row(name, str(t["calls"]), str(t["pass"]), str(t["modify"]), str(t["block"]), _ms(lat["p50"]), _ms(lat["p95"]), _ms(lat["p99"]))
+    return [*blocks, "", rankings, "", servers, "", tools]
 
 
 @audit_app.command("stats", help="Counts per server, tool and action; top blocking rules and detectors; latency p50/p95/p99 per tool.")
@@ -359,7 +481,12 @@ def stats_cmd(
     if as_json:
         typer.echo(json.dumps(stats, indent=2, ensure_ascii=False))
         return
-    _console().print(stats_renderable(stats))
+    out = Output()
+    for block in stats_blocks(stats):
+        if isinstance(block, Grid):
+            out.table(block, box=None, header_style="dim", title_style="bold")
+        else:
+            out.line(block)
 
 
 # --- export ------------------------------------------------------------------------------------------------------
@@ -368,8 +495,8 @@ def stats_cmd(
 @audit_app.command("export", help="Write the matching records as CSV (one column per field) or JSONL (as stored).")
 def export_cmd(
     files: list[Path] | None = FilesArg,
-    fmt: str = typer.Option("jsonl", "--format", help="csv or jsonl"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
+    fmt: str = typer.Option("jsonl", "--format", metavar="FORMAT", help="csv or jsonl"),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="write here instead of stdout"),
     server: str | None = ServerOpt,
     tool: str | None = ToolOpt,
     action: str | None = ActionOpt,
@@ -423,7 +550,7 @@ def _csv_cell(value: Any) -> Any:
 
 def dashboard_cmd(
     files: list[Path] | None = FilesArg,
-    refresh: float = typer.Option(1.0, "--refresh", help="seconds between screen updates"),
+    refresh: float = typer.Option(1.0, "--refresh", metavar="SECONDS", help="seconds between screen updates"),
     once: bool = typer.Option(False, "--once", help="print one frame for the whole log and exit (no live view)"),
     policy: Path | None = PolicyOpt,
 ) -> None:
@@ -440,7 +567,7 @@ def dashboard_cmd(
         _fail("--refresh must be positive")
     if once and not any(f.exists() for f in _files([Path(p) for p in logs], None)):
         _fail(f"{', '.join(map(str, logs))}: no such file")  # live mode waits for the log to appear instead
-    run_dashboard([Path(p) for p in logs], refresh=refresh, once=once, console=_console())
+    run_dashboard([Path(p) for p in logs], refresh=refresh, once=once, out=Output())
 
 
 def register(app: typer.Typer) -> None:

@@ -4,16 +4,18 @@ It reads only the log — the one file every wrapped server appends to — so on
 at once, needs no connection to any mcpwrap process, and can run anywhere the file is readable (over SSH,
 on another account with read access). The view is built from the records alone:
 
-- messages and tool calls per second over the last :data:`WINDOW_SECONDS` (sparkline), blocks, redactions;
+- messages and tool calls per second over the last :data:`WINDOW_SECONDS` (sparkline), the totals (messages,
+  tool calls, blocks, modified, errors, redactions — counted as ``mcpwrap audit stats`` counts them);
 - the most recent decisions;
-- per-server health: last seen, open sessions, error rate (error responses and blocks per message);
+- per-server health: last seen, open sessions, blocks, errors and error rate (error responses per response:
+  a block is not an error);
 - a latency sparkline (mean response latency per second).
 
 Rendering is plain rich (no alternate screen, no mouse): in a terminal, ``rich.live.Live`` redraws in place;
-where the output is not a terminal, or is a dumb one, a full frame is printed every ``--refresh`` seconds.
-Without UTF-8 the sparklines use ASCII. The numbers are :class:`mcpwrap._audit.stats.LiveStats`, fed one
-record at a time; :class:`DashboardState` adds only the drawing, so tests render it from a recorded log with a
-recording console.
+where the output is not a terminal, or is a dumb one, a full frame of plain text (:meth:`DashboardState.plain`,
+nothing cut to a width) is printed every ``--refresh`` seconds. Without UTF-8 the sparklines use ASCII. The
+numbers are :class:`mcpwrap._audit.stats.LiveStats`, fed one record at a time; :class:`DashboardState` adds
+only the drawing, so tests render it from a recorded log with a recording console.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from .._audit.files import expand
 from .._audit.read import action_label, action_of, direction_arrow, follow, read_records
 from .._audit.stats import RATE_SECONDS, WINDOW_SECONDS, LiveStats
+from .output import Column, Grid, Output
 
 __all__ = ["DashboardState", "run_dashboard", "sparkline", "WINDOW_SECONDS"]
 
@@ -57,17 +60,14 @@ class DashboardState(LiveStats):
         now = self.latest if now is None else now
         sec = int(now)
         clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)) if now else "-"
-        head = Table.grid(padding=(0, 3))
-        for _ in range(6):
-            head.add_column(no_wrap=True)
-        head.add_row(
-            Text.assemble(("msgs/s ", "dim"), (f"{self.rate(self.messages, sec):.1f}", "bold")),
-            Text.assemble(("calls/s ", "dim"), (f"{self.rate(self.calls, sec):.1f}", "bold")),
-            Text.assemble(("messages ", "dim"), str(self.totals["messages"])),
-            Text.assemble(("blocks ", "dim"), (str(self.totals["block"]), "bold red" if self.totals["block"] else "")),
-            Text.assemble(("modified ", "dim"), (str(self.totals["modify"]), "yellow" if self.totals["modify"] else "")),
-            Text.assemble(("redactions ", "dim"), str(self.totals["redactions"])),
-        )
+        # one line of figures that wraps (between figures) when the terminal is narrow
+        styles = {"blocks": "bold red", "modified": "yellow", "errors": "red"}
+        head = Text()
+        for i, (name, value) in enumerate(self.figures(sec)):
+            if i:
+                head.append("   ")
+            head.append(f"{name} ", style="dim")
+            head.append(value.replace(" ", "\u00a0"), style=styles.get(name, "bold") if value not in ("0", "0.0") else "")
         span = max(10, min(WINDOW_SECONDS, width - 36))  # the sparklines fit the terminal
         latency_series = self.latency_series(sec, span)
         recent_lat = [v for v in latency_series[-RATE_SECONDS * 6 :] if v]
@@ -84,45 +84,94 @@ class DashboardState(LiveStats):
         )
 
         servers = Table(box=None, header_style="dim", expand=False, pad_edge=False)
-        for col in ("server", "status", "last seen", "sessions", "messages", "blocks", "error rate"):
+        for col in _SERVER_COLUMNS:
             servers.add_column(col, justify="left" if col in ("server", "status") else "right", no_wrap=True)
-        for name, s in sorted(self.servers.items(), key=lambda kv: -kv[1].last_seen):
-            age = max(0.0, now - s.last_seen)
-            rate = s.errors / s.messages if s.messages else 0.0
-            if s.open_sessions and age < STALE_SECONDS:
-                status = Text("● up", style="green" if rate < 0.1 else "yellow")
-            else:
-                status = Text("○ idle", style="dim")
-            servers.add_row(
-                name, status, _age(age), str(len(s.open_sessions)), str(s.messages), str(s.blocks), Text(f"{rate:.0%}", style="red" if rate >= 0.1 else "")
-            )
+        for name, row in self._server_rows(now):
+            rate = self.servers[name].error_rate
+            style = "green" if rate < 0.1 else "yellow"
+            status = Text(row[0], style=style if row[0].endswith("up") else "dim")
+            servers.add_row(name, status, *row[1:-1], Text(row[-1], style="red" if rate >= 0.1 else ""))
 
         recent = Table(box=None, header_style="dim", expand=True, pad_edge=False)
-        for col in ("time", "server", "", "method / tool", "action", "rule / reason", "ms"):
+        for col in _RECENT_COLUMNS:
             recent.add_column(col, no_wrap=True, overflow="ellipsis", justify="right" if col == "ms" else "left", ratio=3 if col == "rule / reason" else None)
-        for rec in reversed(self.recent):
-            action = action_of(rec)
-            what = " ".join(str(x) for x in (rec.get("method"), rec.get("tool")) if x) or f"({rec.get('event')})"
-            why = " — ".join(str(x) for x in (rec.get("rule"), rec.get("reason")) if x)
-            lat = rec.get("latency_ms")
-            ts = rec.get("ts") or ""
-            recent.add_row(
-                ts[11:19] if isinstance(ts, str) else "",
-                str(rec.get("server") or ""),
-                direction_arrow(rec),
-                what,
-                Text(action_label(rec), style=_STYLE.get(action, "cyan")),
-                why,
-                f"{lat:.1f}" if isinstance(lat, (int, float)) else "",
-            )
-        title = "mcpwrap dashboard — " + (", ".join(self.sources) or "audit log")
+        for rec, row in self._recent_rows():
+            recent.add_row(*row[:4], Text(row[4], style=_STYLE.get(action_of(rec), "cyan")), *row[5:])
         return Panel(
             Group(head, Text(""), spark, Text(""), Text("servers", style="bold"), servers, Text(""), Text("recent decisions", style="bold"), recent),
-            title=title,
+            title=self.title,
             subtitle=clock,
             title_align="left",
             subtitle_align="right",
         )
+
+    @property
+    def title(self) -> str:
+        return "mcpwrap dashboard — " + (", ".join(self.sources) or "audit log")
+
+    def figures(self, sec: int) -> list[tuple[str, str]]:
+        """The head line: rates, then the totals as `audit stats` counts them."""
+        t = self.totals
+        return [
+            ("msgs/s", f"{self.rate(self.messages, sec):.1f}"),
+            ("calls/s", f"{self.rate(self.calls, sec):.1f}"),
+            ("messages", str(t["messages"])),
+            ("tool calls", str(t["tool calls"])),
+            ("blocks", str(t["block"])),
+            ("modified", str(t["modify"])),
+            ("errors", str(t["errors"])),
+            ("redactions", str(t["redactions"])),
+        ]
+
+    def _server_rows(self, now: float) -> list[tuple[str, list[str]]]:
+        rows = []
+        for name, s in sorted(self.servers.items(), key=lambda kv: -kv[1].last_seen):
+            age = max(0.0, now - s.last_seen)
+            status = "● up" if s.open_sessions and age < STALE_SECONDS else "○ idle"
+            rows.append((name, [status, _age(age), str(len(s.open_sessions)), str(s.messages), str(s.blocks), str(s.errors), f"{s.error_rate:.0%}"]))
+        return rows
+
+    def _recent_rows(self) -> list[tuple[dict, list[str]]]:
+        rows = []
+        for rec in reversed(self.recent):
+            what = " ".join(str(x) for x in (rec.get("method"), rec.get("tool")) if x) or f"({rec.get('event')})"
+            why = " — ".join(str(x) for x in (rec.get("rule"), rec.get("reason")) if x)
+            lat = rec.get("latency_ms")
+            ts = rec.get("ts") or ""
+            rows.append((rec, [
+                ts[11:19] if isinstance(ts, str) else "",
+                str(rec.get("server") or ""),
+                direction_arrow(rec),
+                what,
+                action_label(rec),
+                f"{lat:.1f}" if isinstance(lat, (int, float)) else "",
+                why,
+            ]))  # fmt: skip
+        return rows
+
+    def plain(self, now: float | None = None, *, ascii_only: bool = False) -> list[str]:
+        """The same frame as plain lines, for output that is not a terminal (nothing cut to a width)."""
+        now = self.latest if now is None else now
+        sec = int(now)
+        clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)) if now else "-"
+        lines = [f"{self.title} — {clock}", "  ".join(f"{name} {value}" for name, value in self.figures(sec))]
+        msg_series = self.series(self.messages, sec, WINDOW_SECONDS)
+        latency_series = self.latency_series(sec, WINDOW_SECONDS)
+        recent_lat = [v for v in latency_series[-RATE_SECONDS * 6 :] if v]
+        lines.append(f"msgs ({WINDOW_SECONDS} s)     {sparkline(msg_series, ascii_only=ascii_only)}  max {max(msg_series, default=0):.0f}/s")
+        mean = f"{sum(recent_lat) / len(recent_lat):.1f} ms" if recent_lat else "-"
+        lines.append(f"latency ({WINDOW_SECONDS} s)  {sparkline(latency_series, ascii_only=ascii_only)}  {mean}")
+        servers = Grid([Column(c, justify="left" if c in ("server", "status") else "right") for c in _SERVER_COLUMNS], title="servers")
+        for name, row in self._server_rows(now):
+            servers.add_row(name, *row)
+        recent = Grid([Column(c or "dir", justify="right" if c == "ms" else "left") for c in _RECENT_COLUMNS], title="recent decisions")
+        for _rec, row in self._recent_rows():
+            recent.add_row(*row)
+        return [*lines, "", *servers.plain(), "", *recent.plain()]
+
+
+_SERVER_COLUMNS = ("server", "status", "last seen", "sessions", "messages", "blocks", "errors", "error rate")
+_RECENT_COLUMNS = ("time", "server", "", "method / tool", "action", "ms", "rule / reason")  # free text last
 
 
 def _age(seconds: float) -> str:
@@ -145,12 +194,17 @@ def load(paths: Iterable[Path]) -> DashboardState:
     return state
 
 
-def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any, frames: int | None = None) -> None:
+def run_dashboard(paths: list[Path], *, refresh: float, once: bool, out: Output, frames: int | None = None) -> None:
     """Show the dashboard until interrupted (or, for tests and scripts, after ``frames`` redraws)."""
-    ascii_only = not (console.encoding or "").lower().startswith("utf")
+    encoding = (getattr(out.stream, "encoding", None) or "utf-8") if not out.terminal else (out.console.encoding or "")
+    ascii_only = not encoding.lower().startswith("utf")
+
+    def show(state: DashboardState, now: float) -> None:
+        out.rich(state.render(now, ascii_only=ascii_only, width=out.width), state.plain(now, ascii_only=ascii_only))
+
     if once:
         state = load(paths)
-        console.print(state.render(state.latest or time.time(), ascii_only=ascii_only, width=console.width))
+        show(state, state.latest or time.time())
         return
     state = DashboardState()
     state.sources = [str(p) for p in paths]
@@ -158,12 +212,12 @@ def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any
         for rec in read_records(expand([p])[:-1]):
             state.feed(rec)
     stream = follow(paths, from_start=True, idle_ticks=True, poll=min(0.25, refresh))
-    interactive = console.is_terminal and not console.is_dumb_terminal
     drawn = 0
     try:
-        if interactive:
+        if out.terminal:
             from rich.live import Live
 
+            console = out.console
             with Live(
                 state.render(time.time(), ascii_only=ascii_only, width=console.width), console=console, auto_refresh=False, screen=False, redirect_stdout=False
             ) as live:
@@ -183,7 +237,7 @@ def run_dashboard(paths: list[Path], *, refresh: float, once: bool, console: Any
                 if item is not None:
                     state.feed(item[1])
                 if time.monotonic() - last >= refresh:
-                    console.print(state.render(time.time(), ascii_only=ascii_only, width=console.width))
+                    show(state, time.time())
                     last = time.monotonic()
                     drawn += 1
                     if frames is not None and drawn >= frames:

@@ -68,7 +68,7 @@ def register(app: Any) -> None:
 
     @policy_app.command("init", help="Write the built-in default policy to $MCPWRAP_HOME/policy.yaml (used by `mcpwrap wrap` without --policy).")
     def init(
-        path: str = typer.Option(None, "--path", help="where to write (default: $MCPWRAP_HOME/policy.yaml)"),
+        path: str = typer.Option(None, "--path", metavar="FILE", help="where to write [default: $MCPWRAP_HOME/policy.yaml]"),
         force: bool = typer.Option(False, "--force", help="replace an existing file (it is kept as FILE.bak)"),
     ) -> None:
         target = Path(path) if path else default_policy_path()
@@ -82,7 +82,7 @@ def register(app: Any) -> None:
 
     @policy_app.command("validate", help="Check a policy file: an OK summary, or every error with line and column (exit 1).")
     def validate(
-        file: str = typer.Argument(..., help="policy file"),
+        file: str = typer.Argument(..., metavar="FILE", help="policy file"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         v = validate_file(file, SECTIONS)
@@ -121,19 +121,19 @@ def register(app: Any) -> None:
         help="Evaluate a call (--method/--tool/--args …), a scenarios file, or recorded traffic (--replay AUDIT.jsonl) against a policy file.",
     )
     def test(
-        file: str = typer.Argument(..., help="policy file"),
-        scenarios: str = typer.Argument(None, help="scenarios file (YAML: scenarios: [{name, method, tool, arguments, subject, expect}])"),
-        method: str = typer.Option(None, "--method", help="JSON-RPC method (default: tools/call when --tool is given)"),
-        tool: str = typer.Option(None, "--tool", help="tool name"),
-        args: str = typer.Option(None, "--args", help="tool arguments (or params), as JSON"),
-        subject: str = typer.Option(None, "--subject", help="subject (default: as `mcpwrap wrap` would choose)"),
-        server: str = typer.Option("", "--server", help="server name (the --name of `mcpwrap wrap`)"),
-        role: list[str] = typer.Option([], "--role", help="a role of the subject (repeatable)"),
-        direction: str = typer.Option("c2s", "--direction", help="c2s (client to server) or s2c"),
-        risk: str = typer.Option(None, "--risk", help="the tool's risk class (default: from its name)"),
-        expect: str = typer.Option(None, "--expect", help="allow, deny or approve: exit 1 if the decision differs"),
-        replay_log: str = typer.Option(None, "--replay", help="audit log (JSONL) whose requests to re-decide"),
-        show: int = typer.Option(DEFAULT_SHOWN_CHANGES, "--show", help="with --replay: how many changes to list"),
+        file: str = typer.Argument(..., metavar="FILE", help="policy file"),
+        scenarios: str = typer.Argument(None, metavar="SCENARIOS", help="scenarios file (YAML: scenarios: [{name, method, tool, arguments, subject, expect}])"),
+        method: str = typer.Option(None, "--method", metavar="METHOD", help="JSON-RPC method [default: tools/call when --tool is given]"),
+        tool: str = typer.Option(None, "--tool", metavar="NAME", help="tool name"),
+        args: str = typer.Option(None, "--args", metavar="JSON", help="tool arguments (or params), as JSON"),
+        subject: str = typer.Option(None, "--subject", metavar="NAME", help="subject [default: as `mcpwrap wrap` would choose]"),
+        server: str = typer.Option("", "--server", metavar="NAME", help="server name (the --name of `mcpwrap wrap`)"),
+        role: list[str] = typer.Option([], "--role", metavar="ROLE", help="a role of the subject (repeatable)"),
+        direction: str = typer.Option("c2s", "--direction", metavar="DIRECTION", help="c2s (client to server) or s2c"),
+        risk: str = typer.Option(None, "--risk", metavar="CLASS", help="the tool's risk class [default: from its name]"),
+        expect: str = typer.Option(None, "--expect", metavar="DECISION", help="allow, deny or approve: exit 1 if the decision differs"),
+        replay_log: str = typer.Option(None, "--replay", metavar="AUDIT_LOG", help="audit log (JSONL) whose requests to re-decide"),
+        show: int = typer.Option(DEFAULT_SHOWN_CHANGES, "--show", metavar="N", help="with --replay: how many changes to list"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         v = validate_file(file, SECTIONS)

@@ -87,8 +87,8 @@ def register(app: Any) -> None:
     )
     def check(
         ctx: typer.Context,
-        policy: str | None = typer.Option(None, "--policy", metavar="PATH", help="policy file (default: as mcpwrap wrap)"),
-        name: str | None = typer.Option(None, "--name", metavar="NAME", help="the server's name (default: the command's name)"),
+        policy: str | None = typer.Option(None, "--policy", metavar="PATH", help="policy file [default: as mcpwrap wrap]"),
+        name: str | None = typer.Option(None, "--name", metavar="NAME", help="the server's name [default: the command's name]"),
         audit_log: str | None = typer.Option(None, "--audit-log", metavar="PATH", help="as given to mcpwrap wrap (it is protected)"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:

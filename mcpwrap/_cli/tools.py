@@ -20,14 +20,16 @@ import typer
 
 from .._state.pins import INSTRUCTIONS, PinStore, PinStoreError
 from .._state.pinview import HELD_STATUSES, diff_lines, entry_label, list_rows, readable_lines, requested_key
-from .common import console as _console
 from .common import fail as _fail
+from .output import Cell, Column, Grid, Output
 
 __all__ = ["register"]
 
 tools_app = typer.Typer(help="Pinned tool definitions: list, review held changes, approve or reject them.", no_args_is_help=True)
 
-_PINS_DIR = typer.Option(None, "--pins-dir", metavar="PATH", help="pin store (default: $MCPWRAP_HOME/pins)")
+_PINS_DIR = typer.Option(None, "--pins-dir", metavar="DIR", help="pin store [default: $MCPWRAP_HOME/pins]")
+_SERVER_ARG = typer.Argument(None, metavar="SERVER", help="the server's name (its --name in the client's configuration)", show_default=False)
+_TOOL_ARG = typer.Argument(None, metavar="TOOL", help="a tool name, or 'instructions' for the server's instructions", show_default=False)
 
 
 def _store(pins_dir: str | None) -> PinStore:
@@ -53,27 +55,21 @@ def list_tools(
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
-    console = _console()
+    out = Output()
     if not rows:
-        console.print(f"no pinned definitions{' for ' + server if server else ''} (pins are recorded when a wrapped server lists its tools)")
+        out.line(f"no pinned definitions{' for ' + server if server else ''} (pins are recorded when a wrapped server lists its tools)")
         return
-    from rich.table import Table
-
-    table = Table(title="pinned definitions", title_justify="left")
-    for col in ("server", "tool", "status", "pinned", "changed", "findings", "note"):
-        table.add_column(col)
+    grid = Grid(["server", "tool", "status", "pinned", "changed", "findings", "note"], title="pinned definitions")
     colours = {"approved": "green", "held": "yellow", "held-new": "yellow", "poisoned": "red", "rejected": "red", "error": "red"}
     for r in rows:
         note = r.get("error") or (f"same name on {', '.join(r['also_on'])}" if r.get("also_on") else "")
         pinned = f"{_when(r['pinned'])} ({r['pinned_by']})" if r.get("pinned") else ""
-        table.add_row(
-            r["server"], r["tool"] or "", f"[{colours.get(r['status'], 'white')}]{r['status']}[/]", pinned,
-            _when(r.get("changed")), str(r.get("findings") or ""), note,
-        )
-    console.print(table)
+        status = Cell(r["status"], colours.get(r["status"], ""))
+        grid.add_row(r["server"], r["tool"] or "", status, pinned, _when(r.get("changed")), str(r.get("findings") or ""), note)
+    out.table(grid)
     held = sum(1 for r in rows if r["status"] in HELD_STATUSES)
     if held:
-        console.print(f"{held} definition(s) await review: mcpwrap tools review")
+        out.line(f"{held} definition(s) await review: mcpwrap tools review")
 
 
 @tools_app.command("review")
@@ -83,7 +79,6 @@ def review(
 ) -> None:
     """Show every held definition as a diff against the approved one, with the poisoning findings."""
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
     store = _store(pins_dir)
@@ -91,37 +86,38 @@ def review(
         pending = store.pending(server)
     except PinStoreError as exc:
         _fail(str(exc))
-    console = _console()
+    out = Output()
     if not pending:
-        console.print("nothing to review: no held definitions")
+        out.line("nothing to review: no held definitions")
         return
     for s, key, entry in pending:
         p = entry["pending"]
         approved = entry.get("approved") or None
         what = {"changed": "changed since it was approved", "new": "new tool, held for review",
                 "poisoned": "flagged by the poisoning scan"}.get(p.get("reason"), p.get("reason", ""))
-        body = Text()
+        lines: list[tuple[str, str]] = []  # (text, style on a terminal)
         if approved:
-            body.append(f"approved {approved.get('at')} ({approved.get('by')}); offered {p.get('at')}\n\n", style="dim")
+            lines += [(f"approved {approved.get('at')} ({approved.get('by')}); offered {p.get('at')}", "dim"), ("", "")]
             for line in diff_lines(approved.get("definition"), p.get("definition")):
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else ""
-                body.append(line + "\n", style=style)
+                lines.append((line, style))
         else:
-            body.append(f"offered {p.get('at')}\n\n", style="dim")
-            for line in readable_lines(p.get("definition")):
-                body.append(line + "\n")
-        console.print(Panel(body, title=f"{s} / {entry_label(key)} — {what}", title_align="left", expand=True))
+            lines += [(f"offered {p.get('at')}", "dim"), ("", "")]
+            lines += [(line, "") for line in readable_lines(p.get("definition"))]
+        title = f"{s} / {entry_label(key)} — {what}"
+        body = Text()
+        for text, style in lines:
+            body.append(text + "\n", style=style)
+        out.rich(Panel(body, title=Text(title), title_align="left", expand=True), [f"== {title}", *(text for text, _ in lines)])
         findings = p.get("findings") or []
         if findings:
-            table = Table(title="poisoning findings", title_justify="left")
-            table.add_column("rule", no_wrap=True)
-            table.add_column("where", overflow="fold")
-            table.add_column("excerpt", overflow="fold")
+            grid = Grid([Column("rule", no_wrap=True), "where", "excerpt"], title="poisoning findings")
             for f in findings:
-                table.add_row(f.get("rule", ""), f.get("path", ""), f.get("excerpt", ""))
-            console.print(table)
+                grid.add_row(f.get("rule", ""), f.get("path", ""), f.get("excerpt", ""))
+            out.table(grid)
         name = entry_label(key) if key != INSTRUCTIONS else INSTRUCTIONS
-        console.print(f"  approve: mcpwrap tools approve {s} {name}    reject: mcpwrap tools reject {s} {name}\n")
+        out.line(f"  approve: mcpwrap tools approve {s} {name}    reject: mcpwrap tools reject {s} {name}")
+        out.line()
 
 
 def _decide(verb: str, server: str | None, tool: str | None, all_: bool, pins_dir: str | None) -> None:
@@ -159,8 +155,8 @@ def _decide(verb: str, server: str | None, tool: str | None, all_: bool, pins_di
 
 @tools_app.command("approve")
 def approve(
-    server: str | None = typer.Argument(None, metavar="SERVER"),
-    tool: str | None = typer.Argument(None, metavar="TOOL"),
+    server: str | None = _SERVER_ARG,
+    tool: str | None = _TOOL_ARG,
     all_: bool = typer.Option(False, "--all", help="every held definition (of SERVER, if given)"),
     pins_dir: str | None = _PINS_DIR,
 ) -> None:
@@ -170,8 +166,8 @@ def approve(
 
 @tools_app.command("reject")
 def reject(
-    server: str | None = typer.Argument(None, metavar="SERVER"),
-    tool: str | None = typer.Argument(None, metavar="TOOL"),
+    server: str | None = _SERVER_ARG,
+    tool: str | None = _TOOL_ARG,
     all_: bool = typer.Option(False, "--all", help="every held definition (of SERVER, if given)"),
     pins_dir: str | None = _PINS_DIR,
 ) -> None:

@@ -1,5 +1,6 @@
-"""The servers of one configuration file, classified: stdio (wrappable), wrapped by mcpwrap, remote, or
-launched through another security wrapper — and the wrapped form itself.
+"""The servers of one configuration file, classified: stdio (wrappable), wrapped by mcpwrap, stale (wrapped
+by an mcpwrap that is gone), a look-alike (it looks wrapped but does not run mcpwrap), remote, or launched
+through another security wrapper — and the wrapped form itself.
 
 A wrapped entry keeps every key of the original and changes two values only::
 
@@ -8,9 +9,11 @@ A wrapped entry keeps every key of the original and changes two values only::
     "x-mcpwrap": {"original": {"command": …, "args": …}}
 
 The command is absolute because some clients (Claude Desktop) start servers without the user's PATH
-(:func:`launcher`). :func:`parse_wrapped` recognises the form by its command line alone — the console script or
-``python -m mcpwrap`` followed by ``wrap`` and options ``mcpwrap wrap`` itself accepts — so an entry stays
-recognised when a client drops the ``x-mcpwrap`` member or the user edits it by hand. An entry launched through
+(:func:`mcpwrap._clients.install.launcher`). :func:`parse_wrapped` recognises the form by its command line —
+the console script or ``python -m mcpwrap`` followed by ``wrap`` and options ``mcpwrap wrap`` itself accepts —
+so an entry stays recognised when a client drops the ``x-mcpwrap`` member or the user edits it by hand; then
+:func:`mcpwrap._clients.install.judge` checks that the command really is mcpwrap (anything can be named
+``mcpwrap``), resolved as the client resolves it. An entry launched through
 another wrapper or gateway (:data:`OTHER_WRAPPERS`) is reported and left alone: wrapping a wrapper would audit
 and filter the wrong side of it.
 
@@ -20,14 +23,12 @@ where servers live, and refuses a shape it does not understand (naming the place
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .._errors import ClientConfigError
+from .install import Judgement, judge, launcher, loader_variables
 from .jsonedit import JsonSyntaxError, Member, Node, parse
 from .locations import ConfigFile
 
@@ -38,7 +39,7 @@ __all__ = [
     "WrapSpec",
     "Wrapped",
     "Entry",
-    "launcher",
+    "launcher",  # re-exported from mcpwrap._clients.install
     "parse_wrapped",
     "other_wrapper",
     "scan",
@@ -61,26 +62,16 @@ OTHER_WRAPPERS: tuple[tuple[str, str], ...] = (
 )
 
 
-def launcher() -> tuple[str, ...]:
-    """How a client should start mcpwrap without relying on PATH.
-
-    The ``mcpwrap`` console script next to the running interpreter (a venv's or pipx's bin directory) if there
-    is one, else the interpreter itself with ``-m mcpwrap``. The interpreter path is made absolute but not
-    resolved: a venv's ``python`` is a symlink, and resolving it would lose the venv.
-    """
-    bindir = Path(os.path.abspath(sys.executable)).parent
-    for name in ("mcpwrap", "mcpwrap.exe"):
-        script = bindir / name
-        if script.is_file() and os.access(script, os.X_OK):
-            return (str(script),)
-    return (os.path.abspath(sys.executable), "-m", "mcpwrap")
-
-
 @dataclass(frozen=True)
 class WrapSpec:
     launcher: tuple[str, ...]
     policy: str | None = None
     audit_log: str | None = None
+
+    def repointed(self, command: str, args: list) -> tuple[str, list]:
+        """A wrapped entry's command line started by this launcher instead (its wrap options kept)."""
+        rest = args[2:] if args[:2] == ["-m", "mcpwrap"] else args
+        return self.launcher[0], [*self.launcher[1:], *rest]
 
     def wrapped(self, name: str, command: str, args: list) -> tuple[str, list]:
         options = ["--name", name]
@@ -184,9 +175,27 @@ class Entry:
     node: Node
     member: Member
     servers: Node
-    state: str  # "stdio" (wrappable), "wrapped" (by mcpwrap), "remote" (http/sse), "other" (another wrapper)
+    # "stdio" (wrappable), "wrapped" (by mcpwrap), "stale" (wrapped, its mcpwrap gone), "lookalike" (looks
+    # wrapped, is not mcpwrap: wrappable), "remote" (http/sse), "other" (another wrapper)
+    state: str
     note: str = ""
     wrapped: Wrapped | None = None
+    judgement: Judgement | None = None
+
+    @property
+    def wrappable(self) -> bool:
+        return self.state in ("stdio", "lookalike")
+
+    @property
+    def ours(self) -> bool:
+        """Wrapped by mcpwrap's enable (disable restores it), whether or not that mcpwrap still exists."""
+        return self.state in ("wrapped", "stale")
+
+    @property
+    def launcher_command(self) -> tuple[str, ...]:
+        v = self.value
+        args = v.get("args") or []
+        return (v["command"], "-m", "mcpwrap") if args[:2] == ["-m", "mcpwrap"] else (v["command"],)
 
     @property
     def value(self) -> dict:
@@ -234,7 +243,9 @@ def _shape_error(cf: ConfigFile, where: str, expected: str) -> ClientConfigError
     return ClientConfigError(f"{cf.path}: {where}: expected {expected}; not modified")
 
 
-def _classify(cf: ConfigFile, scope: str, project: str | None, servers: Node, member: Member, where: str) -> Entry:
+def _classify(
+    cf: ConfigFile, scope: str, project: str | None, servers: Node, member: Member, where: str, trusted: tuple[str, ...]
+) -> Entry:
     node = member.node
     name = member.key
     entry = Entry(cf, scope, project, name, node, member, servers, "stdio")
@@ -257,7 +268,21 @@ def _classify(cf: ConfigFile, scope: str, project: str | None, servers: Node, me
         raise _shape_error(cf, f"{where}.{name}.args", "a list of strings")
     wrapped = parse_wrapped(command, args)
     if wrapped is not None:
-        entry.state, entry.wrapped = "wrapped", wrapped
+        # Claude Code (and the others) start project and local servers in the project directory
+        cwd = project if scope in ("project", "local") else None
+        verdict = judge(command, args, project=cwd, env=v.get("env"), trusted=trusted)
+        entry.wrapped, entry.judgement = wrapped, verdict
+        if verdict.state == "genuine":
+            entry.state = "wrapped"
+            risky = loader_variables(v.get("env"))
+            notes = [verdict.reason] if verdict.reason else []
+            if risky:
+                notes.append(f"its env sets {', '.join(risky)}, which can change the code that runs inside mcpwrap")
+            entry.note = "; ".join(notes)
+        elif verdict.state == "stale":
+            entry.state, entry.note = "stale", f"wrapped, but {verdict.reason}: the server cannot start"
+        else:
+            entry.state, entry.note = "lookalike", f"looks wrapped but is not mcpwrap ({verdict.reason})"
         return entry
     tool = other_wrapper(command, args)
     if tool:
@@ -265,8 +290,10 @@ def _classify(cf: ConfigFile, scope: str, project: str | None, servers: Node, me
     return entry
 
 
-def scan(cf: ConfigFile, text: str) -> tuple[Node, list[Entry]]:
-    """Parse a config file and classify every server in it (raises ClientConfigError on bad JSON or shape)."""
+def scan(cf: ConfigFile, text: str, *, trusted: tuple[str, ...] = ()) -> tuple[Node, list[Entry]]:
+    """Parse a config file and classify every server in it (raises ClientConfigError on bad JSON or shape).
+
+    ``trusted``: launcher commands counted as mcpwrap without looking (the one ``enable`` writes)."""
     try:
         root = parse(text, _descend(cf), jsonc=cf.jsonc)
     except JsonSyntaxError as exc:
@@ -283,7 +310,7 @@ def scan(cf: ConfigFile, text: str) -> tuple[Node, list[Entry]]:
         if not isinstance(m.node.value, dict):
             raise _shape_error(cf, f"{where}{key}", "an object of servers")
         for member in m.node.members or ():
-            entries.append(_classify(cf, scope, project, m.node, member, f"{where}{key}"))
+            entries.append(_classify(cf, scope, project, m.node, member, f"{where}{key}", trusted))
 
     collect(root, cf.scope, cf.project, "")
     if cf.claude_state:

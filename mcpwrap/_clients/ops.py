@@ -18,7 +18,8 @@ from .._audit.read import last_activity
 from .._errors import ClientConfigError, McpwrapError
 from .._fs import create_new
 from .._paths import default_audit_path, default_policy_path
-from .entries import Entry, WrapSpec, launcher, scan
+from .entries import Entry, WrapSpec, scan
+from .install import fragile_location, inside, launcher
 from .locations import ConfigFile, Locations, config_files
 from .plan import FileResult, Row, Selection, plan_disable, plan_enable
 from .safewrite import read_text, update_file
@@ -175,7 +176,7 @@ class StatusRow:
     project: str | None
     server: str
     file: str
-    state: str  # "wrapped", "not wrapped", "remote", "other wrapper"
+    state: str  # "wrapped", "broken" (its mcpwrap is gone), "look-alike", "not wrapped", "remote", "other wrapper"
     command: str
     policy: str | None = None
     audit_log: str | None = None
@@ -186,7 +187,31 @@ class StatusRow:
         return dict(self.__dict__)
 
 
-_STATE_NAMES = {"stdio": "not wrapped", "wrapped": "wrapped", "remote": "remote", "other": "other wrapper"}
+_STATE_NAMES = {
+    "stdio": "not wrapped",
+    "wrapped": "wrapped",
+    "stale": "broken",
+    "lookalike": "look-alike",
+    "remote": "remote",
+    "other": "other wrapper",
+}
+
+
+def _wrapped_notes(entry: Entry, current: tuple[str, ...]) -> list[str]:
+    """What a person should know about a genuinely wrapped entry (the JSON output has it too)."""
+    notes = [entry.note] if entry.note else []
+    w = entry.wrapped
+    assert w is not None
+    if w.policy and entry.project and inside(os.path.join(entry.project, os.path.expanduser(w.policy)), entry.project):
+        notes.append(f"its policy {w.policy} lies inside the project: the project chooses its own rules")
+    if entry.launcher_command != current:
+        where = fragile_location(entry.launcher_command[0])
+        notes.append(
+            f"started by the mcpwrap at {entry.launcher_command[0]}"
+            + (f" ({where}: it breaks when that goes)" if where else "")
+            + "; `mcpwrap enable` points it at this one"
+        )
+    return notes
 def _policy_and_audit(entry: Entry) -> tuple[str, str]:
     from .._audit.writer import AUDIT_SECTION
     from .._config import load_section
@@ -208,6 +233,7 @@ def status(client: str, loc: Locations, selection: Selection, errors: list[str] 
     """One row per configured server. A file that cannot be read is reported in ``errors`` (if given; else
     raised) and the other files are still listed."""
     rows: list[StatusRow] = []
+    current = launcher()
     audit_names: dict[int, str] = {}  # the name audit records carry: the entry's --name (wrap's default otherwise)
     for cf in _existing(client, loc):
         try:
@@ -230,6 +256,8 @@ def status(client: str, loc: Locations, selection: Selection, errors: list[str] 
                 audit_names[id(row)] = (w.name if w and w.name else os.path.basename(w.command if w else entry.name))
                 if entry.wrapped and entry.wrapped.policy and not Path(entry.wrapped.policy).expanduser().is_file():
                     row.note = "policy file missing: the wrapped server will not start"
+                else:
+                    row.note = "; ".join(_wrapped_notes(entry, current))
             rows.append(row)
     wanted: dict[str, set[str]] = {}
     for row in rows:

@@ -8,6 +8,11 @@ record. Before any file is written, enable checks that disable would give back e
 the file's formatting cannot be reproduced from the values (unusual escapes, irregular layout) the original
 JSON text itself is recorded as well.
 
+An entry that only looks wrapped (its ``mcpwrap`` is not mcpwrap, see :mod:`mcpwrap._clients.install`) is
+wrapped like any server (a marker it carries is kept inside ours and put back by disable). An entry wrapped by
+another mcpwrap installation, or by one that no longer exists, is *repointed*: only its launcher changes, to
+the one enable writes now, so that deleting a checkout or a temporary venv can be repaired by one ``enable``.
+
 Every edit is surgical (:mod:`mcpwrap._clients.jsonedit`) and every write safe (:mod:`mcpwrap._clients.safewrite`,
 driven by :mod:`mcpwrap._clients.ops`). The functions here are pure over text, so dry runs, the merge after a
 concurrent change, and the tests all use the same code.
@@ -49,7 +54,7 @@ class Row:
     server: str
     before: str
     after: str
-    action: str  # "wrapped", "restored", "unchanged", "skipped"
+    action: str  # "wrapped", "repointed", "restored", "unchanged", "skipped"
     note: str = ""
     file: str = ""
 
@@ -112,8 +117,24 @@ def _wrap_edits(text: str, entry: Entry, spec: WrapSpec, record_text: bool) -> l
         marker["text"] = {"command": text[cmd_m.node.start : cmd_m.node.end]}
         if args_m is not None:
             marker["text"]["args"] = text[args_m.node.start : args_m.node.end]
-    edits.append(insert_member(text, node, MARKER, marker))
+    existing = node.member(MARKER)
+    if existing is None:
+        edits.append(insert_member(text, node, MARKER, marker))
+    else:
+        # A look-alike carrying a marker of its own: ours takes its place and keeps its text for disable.
+        marker["previous"] = text[existing.node.start : existing.node.end]
+        edits.append(Edit(existing.node.start, existing.node.end, json.dumps(marker, ensure_ascii=False)))
     return edits
+
+
+def _repoint_edits(text: str, entry: Entry, spec: WrapSpec) -> list[Edit]:
+    """An entry wrapped by another (or a vanished) mcpwrap, started by ``spec``'s launcher instead."""
+    node = entry.node
+    cmd_m, args_m = node.member("command"), node.member("args")
+    assert cmd_m is not None and args_m is not None  # a wrapped entry has both
+    command, args = spec.repointed(cmd_m.node.value, list(args_m.node.value))
+    layout = array_layout(text, args_m.node, fallback=_default_layout(text, node))
+    return [Edit(cmd_m.node.start, cmd_m.node.end, json.dumps(command, ensure_ascii=False)), Edit(args_m.node.start, args_m.node.end, layout.render(args))]
 
 
 def _unwrap_edits(text: str, entry: Entry) -> list[Edit]:
@@ -137,7 +158,11 @@ def _unwrap_edits(text: str, entry: Entry) -> list[Edit]:
         layout = array_layout(text, args_m.node, fallback=_default_layout(text, node))
         edits.append(Edit(args_m.node.start, args_m.node.end, raw.get("args") or layout.render(w.args)))
     if marker_m is not None:
-        edits.append(remove_member(text, node, marker_m))
+        previous = marker.get("previous") if isinstance(marker, dict) else None
+        if isinstance(previous, str):  # the look-alike's own marker, as it was
+            edits.append(Edit(marker_m.node.start, marker_m.node.end, previous))
+        else:
+            edits.append(remove_member(text, node, marker_m))
     return edits
 
 
@@ -150,24 +175,33 @@ class FileResult:
 
 
 def plan_enable(cf: ConfigFile, text: str, spec: WrapSpec, selection: Selection) -> FileResult:
-    """The new text of a file with every selected stdio server wrapped, and the summary rows."""
-    _, entries = scan(cf, text)
+    """The new text of a file with every selected stdio server (and look-alike) wrapped, every server wrapped
+    by another or a vanished mcpwrap pointed at ``spec``'s launcher, and the summary rows."""
+    trusted = spec.launcher[:1]
+    _, entries = scan(cf, text, trusted=trusted)
     chosen = [e for e in entries if selection.wants(e)]
-    todo = [e for e in chosen if e.state == "stdio"]
-    edits: list[Edit] = []
+    todo = [e for e in chosen if e.wrappable]
+    repoint = [e for e in chosen if e.ours and e.launcher_command != spec.launcher]
+    moves = [edit for entry in repoint for edit in _repoint_edits(text, entry, spec)]
+    edits: list[Edit] = list(moves)
     for entry in todo:
         record_text = not _entry_round_trips(cf, text, entry, spec)  # then keep the original JSON text as well
         edits += _wrap_edits(text, entry, spec, record_text)
     new_text = apply_edits(text, edits)
-    if todo and not _restores_exactly(cf, text, new_text, {(t.scope, t.project, t.name) for t in todo}):
+    expected = apply_edits(text, moves)  # what disable of the newly wrapped entries must give back
+    if todo and not _restores_exactly(cf, expected, new_text, {(t.scope, t.project, t.name) for t in todo}, trusted):
         # would be a bug in the edit functions: refuse rather than risk the user's file
         raise ClientConfigError(f"{cf.path}: cannot wrap without losing the original formatting; not modified")
-    after = {(e.scope, e.project, e.name): e for e in scan(cf, new_text)[1]} if todo else {}
+    after = {(e.scope, e.project, e.name): e for e in scan(cf, new_text, trusted=trusted)[1]} if todo or repoint else {}
     rows: list[Row] = []
     for entry in chosen:
-        if entry.state == "stdio":
-            rows.append(_row(entry, after[(entry.scope, entry.project, entry.name)].command_line(), "wrapped"))
-        elif entry.state == "wrapped":
+        key = (entry.scope, entry.project, entry.name)
+        if entry.wrappable:
+            rows.append(_row(entry, after[key].command_line(), "wrapped"))
+        elif entry in repoint:
+            why = entry.note if entry.state == "stale" else f"was started by {entry.launcher_command[0]}"
+            rows.append(_row(entry, after[key].command_line(), "repointed", why))
+        elif entry.ours:
             rows.append(_row(entry, "(already wrapped)", "unchanged", "already wrapped by mcpwrap"))
         else:
             rows.append(_row(entry, "(not wrapped)", "skipped"))
@@ -192,9 +226,9 @@ def _entry_round_trips(cf: ConfigFile, text: str, entry: Entry, spec: WrapSpec) 
     return restored == sub
 
 
-def _restores_exactly(cf: ConfigFile, original: str, wrapped: str, keys: set) -> bool:
-    _, entries = scan(cf, wrapped)
-    edits = [e for entry in entries if (entry.scope, entry.project, entry.name) in keys for e in _unwrap_edits(wrapped, entry)]
+def _restores_exactly(cf: ConfigFile, original: str, wrapped: str, keys: set, trusted: tuple[str, ...]) -> bool:
+    _, entries = scan(cf, wrapped, trusted=trusted)
+    edits = [e for entry in entries if (entry.scope, entry.project, entry.name) in keys and entry.ours for e in _unwrap_edits(wrapped, entry)]
     return apply_edits(wrapped, edits) == original
 
 
@@ -202,13 +236,13 @@ def plan_disable(cf: ConfigFile, text: str, selection: Selection) -> FileResult:
     """The new text of a file with every selected mcpwrap-wrapped server restored, and the summary rows."""
     _, entries = scan(cf, text)
     chosen = [e for e in entries if selection.wants(e)]
-    todo = [e for e in chosen if e.state == "wrapped"]
+    todo = [e for e in chosen if e.ours]
     new_text = apply_edits(text, [e for entry in todo for e in _unwrap_edits(text, entry)])
     after = {(e.scope, e.project, e.name): e for e in scan(cf, new_text)[1]} if todo else {}
     rows: list[Row] = []
     for entry in chosen:
-        if entry.state == "wrapped":
+        if entry.ours:
             rows.append(_row(entry, after[(entry.scope, entry.project, entry.name)].command_line(), "restored"))
         else:
-            rows.append(_row(entry, "(not wrapped)", "unchanged", "not wrapped by mcpwrap"))
+            rows.append(_row(entry, "(not wrapped)", "unchanged", entry.note if entry.state == "lookalike" else "not wrapped by mcpwrap"))
     return FileResult(cf, text, new_text, rows)

@@ -9,9 +9,11 @@ file plus the overrides store (:mod:`mcpwrap._state.overrides`), as the wrapper 
 package does not know) and collects every error, one per rule or section, each with its line and column.
 
 :func:`replay` reads an audit log and says what this policy would have decided for each recorded request and
-notification. Audit records hold method, tool, subject, roles, server and an argument *form* (by default
-only its shape: keys, types and sizes). A decision that depends on argument values the record does not hold
-is reported as undecidable rather than guessed; one that depends only on which keys exist is decided.
+notification. Audit records hold method, tool, subject, roles, server and an argument *form*: by default
+``redacted`` (the values, with secrets replaced by ``[REDACTED:<type>]``), else ``full``, ``shape`` (keys,
+types and sizes) or ``none``. A decision that depends on argument values the record does not hold (a
+redacted string, a shape, a cut-off form) is reported as undecidable rather than guessed; one that depends
+only on values the record holds, or on which keys exist, is decided.
 Rate limits and approvals depend on time and people, so they are not replayed.
 """
 
@@ -29,7 +31,7 @@ from .._errors import ConfigError
 from .._paths import overrides_path
 from .._state import overrides
 from .engine import DEFAULT_RULE_NAME, Call, Decision, Policy, PolicyView
-from .readings import Unknown
+from .readings import Recorded, Unknown
 from .risk import RISK_CLASSES, classify_name
 from .rules import parse_rules
 from .terms import ACTIONS, DIRECTIONS
@@ -358,6 +360,8 @@ def replay(policy: Policy, audit_path: str | os.PathLike) -> ReplayReport:
         if method == "tools/call":
             if form == "full" and "arguments" in rec:
                 arguments: Any = rec["arguments"]
+            elif form == "redacted" and "arguments" in rec:
+                arguments = Recorded(rec["arguments"])  # known, except the redacted strings
             else:
                 arguments = Unknown(rec.get("arguments") if form in (None, "shape") else None)
         else:
@@ -387,7 +391,10 @@ def replay(policy: Policy, audit_path: str | os.PathLike) -> ReplayReport:
                 continue
             entry["possible"] = outcomes
             entry["rules"] = [r.name if r is not None else DEFAULT_RULE_NAME for r, _, _ in decision.possible]
-            entry["reason"] = "depends on argument values the audit record does not hold"
+            entry["reason"] = (
+                "depends on a redacted argument value" if isinstance(arguments, Recorded)
+                else "depends on argument values the audit record does not hold"
+            )  # fmt: skip
             report.undecidable.append(entry)
             continue
         new = label(decision.action, decision.enforce)

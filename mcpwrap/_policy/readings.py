@@ -15,7 +15,10 @@ dot path are entered element by element; a missing argument has no readings.
 
 When the arguments are not known (``policy test --replay``, ``tools/list`` filtering) a condition is neither
 true nor false but :data:`MAYBE` — unless the audit record's *shape* of the arguments (:class:`Unknown`) shows
-that the key it needs is absent.
+that the key it needs is absent. The audit log's default form, ``redacted``, is :class:`Recorded`: every value
+it holds is the value the server received, except the strings in which the secrets redactor replaced
+something (``[REDACTED:<type>]``) — a condition is decided on the values that are known, and is MAYBE only
+when its answer could depend on a redacted one.
 """
 
 from __future__ import annotations
@@ -26,9 +29,15 @@ from typing import Any
 from .hosts import host_readings
 from .normalize import clean_text, could_be_relative_path, is_path_like, normalize_path, stringify
 
-__all__ = ["MAYBE", "Unknown", "UNKNOWN", "resolve", "shape_presence", "deny_readings", "wild_readings", "allow_groups"]
+__all__ = [
+    "MAYBE", "Unknown", "UNKNOWN", "Recorded", "REDACTED_MARK", "has_redaction",
+    "resolve", "shape_presence", "deny_readings", "wild_readings", "allow_groups",
+]  # fmt: skip
 
 SHAPE_MAX_KEYS = 50  # keys of one object that the audit log's argument shape keeps (mcpwrap._audit.writer)
+# What the secrets redactor writes in place of what it removed (mcpwrap.detect.secrets.placeholder; a test
+# holds the two equal): a string holding it is not the string the server received.
+REDACTED_MARK = "[REDACTED:"
 
 
 class _Maybe:
@@ -57,6 +66,34 @@ class Unknown:
 
 
 UNKNOWN = Unknown()
+
+
+def has_redaction(value: Any) -> bool:
+    """Whether a recorded value holds a redacted string or key anywhere."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if REDACTED_MARK in v:
+                return True
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                if isinstance(k, str) and REDACTED_MARK in k:
+                    return True
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+class Recorded(Unknown):
+    """Arguments as the audit log keeps them in its ``redacted`` form: known, except where redacted."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(None)
+        self.value = value
 
 
 def _resolve(value: Any, keys: tuple | None) -> list:

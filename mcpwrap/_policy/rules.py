@@ -44,7 +44,7 @@ from .._errors import ConfigError
 from .._message import APPROVAL_CHANNELS, APPROVAL_REMEMBER, DEFAULT_APPROVAL_TIMEOUT
 from .._re2 import RegexError, compile_regex
 from .normalize import clean_text, compile_glob, glob_to_regex, is_path_like, normalize_path
-from .readings import MAYBE, Unknown, allow_groups, deny_readings, resolve, shape_presence, wild_readings
+from .readings import MAYBE, Recorded, Unknown, allow_groups, deny_readings, has_redaction, resolve, shape_presence, wild_readings
 from .risk import RISK_CLASSES
 from .terms import ACTIONS, DIRECTIONS, MODES, NameSet, one_of, str_list
 
@@ -107,31 +107,49 @@ class ArgCondition:
         ck = (self.key, self.any_reading, self.casefolds)
         found = cache.get(ck)
         if found is None:
-            if self.any_reading:
-                found = []
-                for v in values:
-                    if self.keys is None:
-                        wild_readings(v, found)
-                    else:
-                        deny_readings(v, found)
-                if self.casefolds:
-                    found = [r.casefold() for r in found]
-            else:
-                found = []
-                for v in values:
-                    allow_groups(v, found)
-                if self.casefolds:
-                    found = [[r.casefold() for r in g] for g in found]
+            found = self._readings_of(values)
             cache[ck] = found
         return found
 
+    def _readings_of(self, values: list) -> list:
+        found: list = []
+        if self.any_reading:
+            for v in values:
+                if self.keys is None:
+                    wild_readings(v, found)
+                else:
+                    deny_readings(v, found)
+            return [r.casefold() for r in found] if self.casefolds else found
+        for v in values:
+            allow_groups(v, found)
+        return [[r.casefold() for r in g] for g in found] if self.casefolds else found
+
+    def _evaluate_recorded(self, args: Recorded) -> Any:
+        """On arguments recorded with secrets redacted: decided on the elements that hold no redaction; MAYBE
+        when an element that does could change the answer."""
+        values = resolve(args.value, self.key, self.keys, {})
+        if not values:
+            return False  # the record holds every key the call had (a redacted key is never a rule's name)
+        known = [v for v in values if not has_redaction(v)]
+        hidden = len(known) < len(values)
+        result = self._match(self._readings_of(known)) if known else (False if self.any_reading else True)
+        if self.any_reading:  # any element may match: a known match decides; otherwise a hidden one might
+            return True if result else (MAYBE if hidden else False)
+        return False if not result else (MAYBE if hidden else True)  # every element must match
+
     def evaluate(self, args: Any, cache: dict) -> Any:
-        """True/False, or MAYBE when ``args`` is :class:`Unknown`."""
+        """True/False, or MAYBE when ``args`` is :class:`Unknown` (or :class:`Recorded` and it depends on a
+        redacted value)."""
+        if isinstance(args, Recorded):
+            return self._evaluate_recorded(args)
         if isinstance(args, Unknown):
             return shape_presence(args.shape, self.keys)
         found = self.readings(args, cache)
         if found is None:
             return False
+        return self._match(found)
+
+    def _match(self, found: list) -> bool:
         if self.any_reading:
             for r in found:
                 if self._test(r):

@@ -101,3 +101,33 @@ def test_listing_shows_markup_in_arguments_literally(mcpwrap_home):
     submit(arguments='path: "[white on white]/etc/shadow[/]"')
     result = runner.invoke(app, ["approvals"], env={"COLUMNS": "200"})
     assert "[white on white]/etc/shadow[/]" in result.output
+
+
+def test_approvals_watch_prints_each_change_when_piped(mcpwrap_home):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcpwrap", "approvals", "--watch"], stdout=subprocess.PIPE, text=True, env={**os.environ, "MCPWRAP_HOME": str(mcpwrap_home)}
+    )
+    try:
+        seen: list[str] = []
+
+        def read_until(text: str, deadline: float) -> None:
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                assert line, "approvals --watch ended"
+                seen.append(line)
+                if text in line:
+                    return
+            raise AssertionError(f"{text!r} not printed; got {seen!r}")
+
+        read_until("No calls are waiting for approval.", time.monotonic() + 60)
+        approval_id = submit(server="piped", tool="write_file")
+        read_until(approval_id, time.monotonic() + 60)
+        assert any("Pending approvals (1)" in line for line in seen)
+        assert not any("\x1b[" in line for line in seen)  # plain text: no escape codes in a pipe
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()

@@ -18,6 +18,7 @@ from mcpwrap._audit.read import read_records
 from mcpwrap._audit.writer import AuditLog
 from mcpwrap._cli.app import app
 from mcpwrap._cli.dashboard import DashboardState, load, sparkline
+from mcpwrap._cli.output import Output
 from mcpwrap._message import Session
 
 KEY = "cli-test-key-0123456789abcdef"
@@ -130,7 +131,7 @@ def test_tail_one_row_per_record(log):
     result = run("audit", "tail", "-n", "3", str(log))
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and len(lines) == 4
-    assert lines[0].split() == ["time", "server", "method", "/", "tool", "action", "rule", "reason", "latency"]
+    assert lines[0].split() == ["time", "dir", "server", "method", "/", "tool", "action", "rule", "latency", "reason"]
     assert "github" in lines[1] and "tools/call create_issue" in lines[1] and "modify" in lines[1] and "120.0 ms" in lines[1]
     assert [line.split()[1:3] for line in lines[2:]] == [["filesystem", "(session-end)"], ["github", "(session-end)"]]
 
@@ -206,7 +207,8 @@ def test_dashboard_renders_from_a_recorded_log(log):
     assert "mcpwrap dashboard" in text
     assert "messages 9" in text and "blocks 1" in text and "modified 1" in text and "redactions 1" in text
     fs = next(line for line in text.splitlines() if "filesystem" in line and "idle" in line)
-    assert fs.split()[-5:-1] == ["0", "7", "1", "14%"]  # sessions, messages, blocks, error rate (then the border)
+    # sessions, messages, blocks, errors, error rate (then the border): a block is not an error
+    assert fs.split()[-6:-1] == ["0", "7", "1", "0", "0%"]
     recent = text[text.index("recent decisions") :]
     assert recent.index("create_issue") < recent.index("write_file")  # newest first
     assert "no-writes" in recent and "writes outside the project" in recent
@@ -250,13 +252,113 @@ def test_dashboard_live_loop_in_a_terminal_and_as_plain_output(tmp_path, termina
             time.sleep(0.01)
 
     out = io.StringIO()
-    console = Console(file=out, width=100, force_terminal=terminal, color_system=None, legacy_windows=False)
+    output = Output(out, terminal=terminal)
+    output._console = Console(file=out, width=100, force_terminal=terminal, color_system=None, legacy_windows=False)
     t = threading.Thread(target=writer)
     t.start()
     t.join()
-    run_dashboard([path], refresh=0.05, once=False, console=console, frames=3)
+    run_dashboard([path], refresh=0.05, once=False, out=output, frames=3)
     log.close()
     text = out.getvalue()
     assert "watched" in text and "messages 20" in text and "blocks 1" in text
     if not terminal:
         assert text.count("mcpwrap dashboard") == 3  # one full frame per refresh, nothing redrawn in place
+
+
+def test_tail_summarises_a_listing_of_tool_risk_records_in_one_row(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, Session("s1", "files", "alice"), key=None)
+    log.record("session-start", command=["server"], pid=1)
+    for tool, risk in (("read_file", "read"), ("write_file", "write"), ("list", "read"), ("exec", "execute")):
+        log.record("tool-risk", tool=tool, risk=risk)
+    log.record("message", direction="c2s", kind="request", id=1, method="tools/call", tool="read_file", action="pass")
+    log.close()
+    rows = run("audit", "tail", str(path)).stdout.splitlines()[1:]
+    assert len(rows) == 3  # session start, one summary, the call
+    assert "4 tools classified: 2 read, 1 write, 1 execute" in rows[1] and "info" in rows[1]
+    assert len(run("audit", "tail", "--json", str(path)).stdout.splitlines()) == 6  # --json: the records as stored
+
+
+def test_init_key_on_a_log_with_records_starts_an_authenticated_segment(mcpwrap_home):
+    live = mcpwrap_home / "audit.jsonl"
+    record_sessions(live)  # written without a key
+    plain_records = len(live.read_bytes().splitlines())
+    added = run("audit", "init-key")
+    assert added.exit_code == 0, added.output
+    assert f"the {plain_records} earlier record(s) as before the key" in added.stdout
+    key = (mcpwrap_home / "audit.key").read_bytes().strip()
+    # wrappers started from now on seal with the key; verify accepts the whole log
+    after = AuditLog(live, Session("c3", "memory", "carol"), key=key)
+    after.record("session-start", command=["server"], pid=1)
+    after.record("session-end", exit_code=0)
+    after.close()
+    ok = run("audit", "verify", str(live))
+    assert ok.exit_code == 0, ok.stdout
+    assert "authenticated with key" in ok.stdout and f"{plain_records} earlier record(s) before the key" in ok.stdout
+    report = json.loads(run("audit", "verify", "--json", str(live)).stdout)
+    assert report["status"] == "intact" and report["authenticated"] and report["before_key"] == plain_records
+
+
+def test_records_before_the_key_are_still_protected_by_it(mcpwrap_home):
+    live = mcpwrap_home / "audit.jsonl"
+    record_sessions(live)
+    assert run("audit", "init-key").exit_code == 0
+    lines = live.read_bytes().splitlines(keepends=True)
+    # a forger without the key rewrites an early plain record and recomputes every plain hash up to the key
+    from mcpwrap._audit.seal import Sealer, parse_sealed
+
+    def body(line: bytes) -> bytes:  # the record as serialised, without its chain fields
+        return line[: line.rindex(b',"seq":')] + b"}"
+
+    target = next(i for i, line in enumerate(lines) if b'"write_file"' in line)
+    forged = lines[:target]
+    seq, n, _kid, prev = (lambda p: (p[0], p[1] + 1, p[3], p[4]))(parse_sealed(lines[target - 1].rstrip(b"\n")))
+    plain = Sealer(None)
+    for i in range(target, len(lines) - 1):
+        own_seq = parse_sealed(lines[i].rstrip(b"\n"))[0]
+        text = body(lines[i]).replace(b'"action":"block"', b'"action":"pass"')
+        parts, _seq, n, prev = plain.seal([text], own_seq, n, prev)
+        forged.append(b"".join(parts))
+    unkeyed = live.with_name("forged-unkeyed.jsonl")
+    unkeyed.write_bytes(b"".join(forged))
+    assert run("audit", "verify", "--no-key", str(unkeyed)).exit_code == 0  # without a key the forgery is perfect
+    forged.append(lines[-1])  # the key-added record: its MAC cannot be redone without the key
+    live.write_bytes(b"".join(forged))
+    result = run("audit", "verify", str(live))
+    assert result.exit_code == 1 and "DAMAGED" in result.stdout and ": edited: " in result.stdout
+
+
+def test_records_without_the_key_after_it_are_damage(mcpwrap_home):
+    live = mcpwrap_home / "audit.jsonl"
+    record_sessions(live)
+    assert run("audit", "init-key").exit_code == 0
+    late = AuditLog(live, Session("d4", "late", "dave"), key=None)  # a writer that never got the key
+    late.record("session-start", command=["server"], pid=1)
+    late.close()
+    result = run("audit", "verify", str(live))
+    assert result.exit_code == 1 and ": unauthenticated: " in result.stdout
+
+
+def test_a_replaced_key_starts_a_new_segment(mcpwrap_home):
+    live = mcpwrap_home / "audit.jsonl"
+    assert run("audit", "init-key").exit_code == 0
+    first = (mcpwrap_home / "audit.key").read_bytes().strip()
+    record_sessions(live, key=first)
+    count = len(live.read_bytes().splitlines())
+    assert run("audit", "init-key").exit_code == 1  # never replaced by accident
+    replaced = json.loads(run("audit", "init-key", "--force", "--json").stdout)
+    assert replaced["sealed"] and replaced["before_key"] == count
+    report = json.loads(run("audit", "verify", "--json", str(live)).stdout)
+    assert report["status"] == "intact" and report["before_key"] == count
+
+
+def test_tail_shows_a_sessions_sandbox_in_one_clause(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, Session("s1", "files", "alice"), key=None)
+    log.record("session-start", command=["server"], pid=1)
+    log.record("sandbox", enabled=True, complete=False, applied={"landlock": {"abi": 7}, "seccomp": ["io_uring"]},
+               network={"mode": "deny"}, missing=[{"feature": "namespaces", "consequence": "…"}])  # fmt: skip
+    log.close()
+    row = run("audit", "tail", str(path)).stdout.splitlines()[2]
+    assert "(sandbox)" in row and "info" in row
+    assert "sandbox partial: landlock, seccomp; network deny; missing namespaces" in row

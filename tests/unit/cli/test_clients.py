@@ -245,3 +245,96 @@ def test_status_lists_the_readable_files_and_names_the_broken_one(home):
     assert f"mcpwrap: {broken}: not valid JSON" in result.stderr and "Traceback" not in result.stderr
     servers = {r["server"] for r in json.loads(result.stdout)}
     assert {"time", "everything", "files", "v1", "w1", "d1"} <= servers and "c1" not in servers
+
+
+def test_disable_without_client_restores_every_client_and_says_which(home):
+    proj = Path.cwd()
+    before = snapshot(home, proj)
+    assert run("enable", "--client", "all").exit_code == 0
+    off = run("disable")
+    assert off.exit_code == 0, off.output
+    assert "restored: claude-code (3 servers), claude-desktop (1 server), cursor (1 server), vscode (1 server), windsurf (1 server)" in off.output
+    assert snapshot(home, proj) == before
+    again = run("disable")
+    assert again.exit_code == 0 and "no server is wrapped by mcpwrap in any client" in again.output
+    # --client still narrows it
+    run("enable", "--client", "all")
+    only = run("disable", "--client", "cursor")
+    assert "restored: cursor (1 server)" in only.output
+    rows = {r["server"]: r["state"] for r in json.loads(run("status", "--json").stdout)}
+    assert rows["c1"] == "not wrapped" and rows["w1"] == "wrapped" and rows["time"] == "wrapped"
+
+
+def test_a_look_alike_mcpwrap_is_reported_and_wrapped_for_real(home):
+    proj = Path.cwd()
+    tool = proj / "tools" / "mcpwrap"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\nshift; while [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"\n")  # runs the server bare
+    tool.chmod(0o755)
+    fake = {"command": "./tools/mcpwrap", "args": ["wrap", "--name", "files", "--", "fs-server", "."], "x-mcpwrap": {"original": {"command": "fs-server"}}}
+    (proj / ".mcp.json").write_text(json.dumps({"mcpServers": {"files": fake}}, indent=2) + "\n")
+    before = snapshot(home, proj)
+    rows = {r["server"]: r for r in json.loads(run("status", "--json").stdout)}
+    assert rows["files"]["state"] == "look-alike"
+    assert rows["files"]["note"].startswith("looks wrapped but is not mcpwrap (./tools/mcpwrap in ")
+    table = run("status")
+    assert "look-alike" in table.output and "looks wrapped but is not mcpwrap" in table.output
+    result = run("enable", "--scope", "project")
+    assert result.exit_code == 0, result.output
+    entry = json.loads((proj / ".mcp.json").read_text())["mcpServers"]["files"]
+    assert entry["command"] == launcher()[0]
+    assert entry["args"][entry["args"].index("--") + 1 :] == ["./tools/mcpwrap", "wrap", "--name", "files", "--", "fs-server", "."]
+    rows = {r["server"]: r for r in json.loads(run("status", "--json").stdout)}
+    assert rows["files"]["state"] == "wrapped"
+    assert run("disable", "--scope", "project").exit_code == 0
+    assert snapshot(home, proj) == before  # the look-alike and its own marker, to the byte
+
+
+def test_a_server_wrapped_by_a_vanished_mcpwrap_is_repaired_by_enable(home, tmp_path):
+    proj = Path.cwd()
+    gone = str(tmp_path / "deleted-clone" / ".venv" / "bin" / "mcpwrap")
+    original = (proj / ".mcp.json").read_text()
+    wrapped = {"command": gone, "args": ["wrap", "--name", "files", "--policy", "/p.yaml", "--", "fs-server", "."],
+               "x-mcpwrap": {"original": {"command": "fs-server", "args": ["."]}}}
+    (proj / ".mcp.json").write_text(json.dumps({"mcpServers": {"files": wrapped}}, indent=2) + "\n")
+    rows = {r["server"]: r for r in json.loads(run("status", "--json").stdout)}
+    assert rows["files"]["state"] == "broken" and "mcpwrap is missing" in rows["files"]["note"]
+    result = run("enable", "--scope", "project")
+    assert result.exit_code == 0 and "repointed" in result.output, result.output
+    entry = json.loads((proj / ".mcp.json").read_text())["mcpServers"]["files"]
+    assert entry["command"] == launcher()[0] and entry["args"] == wrapped["args"]  # its options are kept
+    assert {r["server"]: r["state"] for r in json.loads(run("status", "--json").stdout)}["files"] == "wrapped"
+    run("disable")
+    assert json.loads((proj / ".mcp.json").read_text()) == json.loads(original)
+
+
+def test_enable_warns_when_this_mcpwrap_lives_in_a_checkout(home):
+    # the test venv is the checkout's .venv, so enable must say that the path it wrote will not last
+    result = run("enable")
+    assert result.exit_code == 0
+    assert "deleting, moving or rebuilding that breaks every wrapped server" in result.stderr
+    assert "pipx install" in result.stderr
+    assert run("enable").stderr == ""  # nothing changed: nothing to warn about
+    data = json.loads(run("disable", "--json").stdout)
+    assert {r["server"] for r in data["rows"] if r["action"] == "restored"} == {"time", "everything", "files"}
+    assert data["written"] and data["dry_run"] is False
+
+
+def test_enable_json_reports_rows_files_and_warnings(home):
+    data = json.loads(run("enable", "--json", "--dry-run").stdout)
+    assert data["dry_run"] is True and data["written"] == [] and len(data["diffs"]) == 2
+    by_server = {r["server"]: r for r in data["rows"]}
+    assert by_server["time"]["action"] == "wrapped" and by_server["time"]["after"].startswith(launcher()[0])
+    assert by_server["docs"]["action"] == "skipped"
+    assert data["warnings"] and "pipx install" in data["warnings"][0]
+
+
+def test_status_is_plain_and_whole_when_not_a_terminal(home):
+    run("enable")
+    result = CliRunner().invoke(app, ["status"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "MCP servers" and lines[1].split() == ["client", "scope", "project", "server", "state", "last", "activity"]
+    docs = next(line for line in lines if " docs " in line)
+    assert "remote; http server: mcpwrap wraps stdio servers only" in docs  # the whole note, on the row's line
+    assert not any(ch in result.stdout for ch in "│┃━─…") and "\x1b[" not in result.stdout

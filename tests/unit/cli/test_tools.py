@@ -63,3 +63,14 @@ def test_usage_errors_are_plain_messages(mcpwrap_home):
     result = invoke("tools", "approve", "srv")
     assert result.exit_code == 2 and "--all" in result.output
     assert "Traceback" not in result.output
+
+
+def test_list_is_plain_and_whole_when_not_a_terminal(mcpwrap_home):
+    store = PinStore()
+    long_name = "a_tool_whose_name_is_long_enough_to_be_cut_at_eighty_columns_" + "x" * 40
+    list_through(store, [TOOL, {**TOOL, "name": long_name}], server="a-server-with-a-long-name")
+    result = runner.invoke(app, ["tools", "list"], env={"COLUMNS": "80"})  # a pipe, however wide the terminal
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if long_name in line)
+    assert len(row) > 80 and "a-server-with-a-long-name" in row and "approved" in row  # one line, nothing cut
+    assert not any(ch in result.stdout for ch in "│┃━─…") and "\x1b[" not in result.stdout

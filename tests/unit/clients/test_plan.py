@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,10 +197,15 @@ def test_disable_leaves_servers_it_did_not_wrap():
 
 
 def test_entries_wrapped_by_hand_with_the_module_form_are_recognised():
-    text = dumps({"mcpServers": {"a": {"command": "/usr/bin/python3", "args": ["-m", "mcpwrap", "wrap", "--", "srv"]}}})
+    # an interpreter that has mcpwrap installed (this one) runs the real mcpwrap with -m
+    text = dumps({"mcpServers": {"a": {"command": sys.executable, "args": ["-m", "mcpwrap", "wrap", "--", "srv"]}}})
     (entry,) = scan(MCP_JSON, text)[1]
     assert entry.state == "wrapped" and entry.wrapped.command == "srv"
-    assert plan_enable(MCP_JSON, text, SPEC, ALL).new_text == text
+    same = WrapSpec((sys.executable, "-m", "mcpwrap"), policy=SPEC.policy)
+    assert plan_enable(MCP_JSON, text, same, ALL).new_text == text
+    # another launcher takes over the entry and keeps its options; disable restores the original either way
+    moved = json.loads(plan_enable(MCP_JSON, text, SPEC, ALL).new_text)["mcpServers"]["a"]
+    assert moved == {"command": SPEC.launcher[0], "args": ["wrap", "--", "srv"]}
     assert json.loads(plan_disable(MCP_JSON, text, ALL).new_text) == {"mcpServers": {"a": {"command": "srv", "args": []}}}
 
 

@@ -179,3 +179,29 @@ def test_risk_condition():
     assert decide(doc, Call("tools/call", "x", {}, risk="execute"))[0] == "deny"
     assert decide(doc, Call("tools/call", "x", {}, risk="read"))[0] == "allow"
     assert decide(doc, Call("tools/call", "x", {}, risk="?"))[2] is False  # unknown risk: undecided
+
+
+# --- arguments as the audit log records them by default (redacted) -----------------------------------------------------
+
+
+def test_recorded_arguments_decide_on_what_the_record_holds():
+    from mcpwrap._policy.readings import Recorded
+
+    redacted = "/home/u/[REDACTED:aws_access_key]/x"
+    # deny: a known value decides either way; a redacted one might have matched
+    assert decide(DEMO, Call("tools/call", "read_file", Recorded({"path": "/etc/passwd"}))) == ("deny", "block-sensitive-reads", True)
+    assert decide(DEMO, Call("tools/call", "read_file", Recorded({"path": "/srv/notes"}))) == ("allow", "default-allow", True)
+    assert decide(DEMO, Call("tools/call", "read_file", Recorded({"path": redacted})))[2] is False
+    assert decide(DEMO, Call("tools/call", "read_file", Recorded({"path": ["/etc/passwd", redacted]})))[:2] == ("deny", "block-sensitive-reads")
+    assert decide(DEMO, Call("tools/call", "read_file", Recorded({"other": redacted})))[:2] == ("allow", "default-allow")  # key absent
+    # allow: every element must match; a known one that fails decides, a redacted one leaves it open
+    assert decide(ALLOW_TMP, Call("tools/call", "read_file", Recorded({"path": ["/tmp/a", "/etc/x"]})))[0] == "deny"
+    assert decide(ALLOW_TMP, Call("tools/call", "read_file", Recorded({"path": ["/tmp/a", "/tmp/" + redacted]})))[2] is False
+    assert decide(ALLOW_TMP, Call("tools/call", "read_file", Recorded({"path": "/tmp/a"})))[::2] == ("allow", True)
+
+
+def test_the_redaction_mark_is_what_the_redactor_writes():
+    from mcpwrap._policy.readings import REDACTED_MARK
+    from mcpwrap.detect.secrets import placeholder
+
+    assert placeholder("aws_access_key").startswith(REDACTED_MARK)
