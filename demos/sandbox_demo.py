@@ -58,7 +58,9 @@ def call(command: list[str], env: dict[str, str], cwd: str) -> str:
     return reply["result"]["content"][0]["text"]
 
 
-def main() -> int:
+def run_demo() -> dict:
+    """Play the attack three ways; what the model saw and what the attacker received, per run, and the audit
+    records of the sandboxed run."""
     work = Path(tempfile.mkdtemp(prefix="mcpwrap-sandbox-demo-"))
     home, mhome, project = work / "home", work / "mcpwrap-home", work / "project"
     (home / ".ssh").mkdir(parents=True)
@@ -79,23 +81,36 @@ def main() -> int:
         ("mcpwrap, sandbox off", [*MCPWRAP, "--policy", str(off), "--audit-log", str(work / "off.jsonl"), "--", *SERVER], None),
         ("mcpwrap, default sandbox", [*MCPWRAP, "--audit-log", str(work / "on.jsonl"), "--", *SERVER], work / "on.jsonl"),
     ]
+    results = []
+    try:
+        for name, command, _audit in runs:
+            Collector.received.clear()
+            text = call(command, env, str(project))
+            results.append({"run": name, "model_saw": text, "attacker_received": sorted(Collector.received[0]) if Collector.received else []})
+        records = [json.loads(line) for line in (work / "on.jsonl").read_text().splitlines()]
+    finally:
+        collector.shutdown()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return {"runs": results, "audit": [r for r in records if r["event"] in ("sandbox", "sandbox-denied")]}
+
+
+def main() -> int:
+    out = run_demo()
+    print("\nThe attack only the sandbox stops: a server that reads key files itself and sends them out")
+    print("(nothing secret crosses the MCP connection, so no interceptor can see it)\n")
     print(f"{'run':<28} {'the model saw':<38} the attacker received")
-    for name, command, _audit in runs:
-        Collector.received.clear()
-        text = call(command, env, str(project))
-        got = ", ".join(sorted(Collector.received[0])) if Collector.received else "nothing"
-        print(f"{name:<28} {text:<38} {got}")
+    for r in out["runs"]:
+        print(f"{r['run']:<28} {r['model_saw']:<38} {', '.join(r['attacker_received']) or 'nothing'}")
     print("\nthe audit log of the sandboxed run:")
-    for line in (work / "on.jsonl").read_text().splitlines():
-        rec = json.loads(line)
+    for rec in out["audit"]:
         if rec["event"] == "sandbox":
             print(f"  sandbox        complete={rec['complete']} applied={sorted(rec['applied'])}")
-        elif rec["event"] == "sandbox-denied":
+        else:
             print(f"  sandbox-denied {rec['path']} ({rec['denied_by']}, {rec['error']})")
-    collector.shutdown()
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
+    if len(sys.argv) > 2 and sys.argv[1] == "--json":
+        Path(sys.argv[2]).write_text(json.dumps(out, indent=2))
     return 0
 
 

@@ -90,3 +90,23 @@ def test_the_demo_server_works_only_in_its_fake_home(demo, tmp_path):
     assert sorted(p.relative_to(run_home) for p in (run_home / "projects").rglob("*.txt")) == sorted(
         p.relative_to(home) for p in (home / "projects").rglob("*.txt")
     )
+
+
+SANDBOX_DEMO = rig.ROOT / "demos" / "sandbox_demo.py"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux's")
+def test_the_attack_only_the_sandbox_stops(tmp_path):
+    out = tmp_path / "sandbox.json"
+    env = {k: v for k, v in rig.child_env().items() if not k.startswith("MCPWRAP_")}
+    proc = subprocess.run([sys.executable, str(SANDBOX_DEMO), "--json", str(out)], capture_output=True, text=True, env=env, timeout=DEMO_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {r["run"]: r for r in json.loads(out.read_text())["runs"]}
+    # The server answers the same harmless text every time: nothing crosses MCP for an interceptor to see.
+    assert len({r["model_saw"] for r in runs.values()}) == 1
+    assert runs["directly (no mcpwrap)"]["attacker_received"] == ["audit key", "ssh key"]
+    assert runs["mcpwrap, sandbox off"]["attacker_received"] == ["audit key", "ssh key"]
+    assert runs["mcpwrap, default sandbox"]["attacker_received"] == []
+    denied = [r for r in json.loads(out.read_text())["audit"] if r["event"] == "sandbox-denied"]
+    assert {Path(r["path"]).name for r in denied} >= {"id_rsa", "audit.key"}
+    assert "only the sandbox stops" in proc.stdout
