@@ -22,6 +22,7 @@ through the redactor, so a record never holds a secret the redactor would have r
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import threading
@@ -35,6 +36,7 @@ from .._errors import AuditError, ConfigError
 from .._fs import PRIVATE_FILE_MODE, FileLock
 from .._log import warning
 from .._message import Session
+from .._protocol import MAX_DEPTH
 from .files import rotated_name
 from .identity import wrapper_identity
 from .keys import load_key
@@ -119,12 +121,15 @@ def _parse_audit(raw: Any, path: tuple) -> AuditSettings:
     return settings
 
 
-def shape_of(value: Any, depth: int = 0) -> Any:
-    """Types and sizes of a JSON value, without its content."""
-    if depth > 6:
-        return "…"
+SHAPE_MAX_KEYS = 50  # keys of one object a shape keeps (the policy's replay reads a missing key past these as unknown)
+
+
+def shape_of(value: Any, depth: int = 1) -> Any:
+    """Types and sizes of a JSON value, without its content, as deep as a message can nest (MAX_DEPTH)."""
+    if depth > MAX_DEPTH:
+        return "…"  # only a value built in-process nests deeper; marked, never read as absent
     if isinstance(value, dict):
-        return {k: shape_of(v, depth + 1) for k, v in list(value.items())[:50]}
+        return {k: shape_of(v, depth + 1) for k, v in list(value.items())[:SHAPE_MAX_KEYS]}
     if isinstance(value, list):
         return [f"list[{len(value)}]"] if not value else [f"list[{len(value)}]", shape_of(value[0], depth + 1)]
     if isinstance(value, str):
@@ -157,7 +162,12 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def _dumps(rec: dict) -> bytes:
-    data = orjson.dumps(rec, default=str, option=_ORJSON_OPTIONS)
+    try:
+        data = orjson.dumps(rec, default=str, option=_ORJSON_OPTIONS)
+    except TypeError:
+        # orjson writes integers of at most 64 bits, and the decoder accepts any integer a double can hold; such
+        # a record (rare) is written by the stdlib encoder: exact, ASCII-only (so no line breaker is left raw).
+        return json.dumps(rec, default=str, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
     for raw, escaped in _LINE_BREAKERS:
         if raw in data:
             data = data.replace(raw, escaped)
