@@ -70,11 +70,13 @@ class AuditError(McpwrapError):
 
 
 class ProtocolError(McpwrapError):
-    """A message mcpwrap refuses to examine. ``code`` is the JSON-RPC error code for the sender."""
+    """A message mcpwrap refuses to examine. ``code`` is the JSON-RPC error code for the sender; ``rule`` names
+    the check that refused it in the audit record (None: the message could not be decoded or framed)."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int, *, rule: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.rule = rule
 
 
 class ClientConfigError(McpwrapError):
