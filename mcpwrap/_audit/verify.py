@@ -29,9 +29,9 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .._fs import read_file
 from .identity import process_state
 from .keys import KEY_ENV, default_key_path
 from .seal import GENESIS, Sealer, parse_sealed
@@ -142,7 +142,7 @@ def _load(files: list[str], report: Report) -> list[_Line] | None:
     order = 0
     for name in files:
         try:
-            data = Path(name).read_bytes()
+            data = read_file(name, what="audit log", owned=False)  # never through a link: not the file mcpwrap wrote
         except FileNotFoundError:
             report.unusable = f"{name}: no such file"
             return None

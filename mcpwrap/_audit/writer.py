@@ -32,8 +32,8 @@ from typing import Any
 import orjson
 
 from .._config import Section, check_keys, expect
-from .._errors import AuditError, ConfigError
-from .._fs import PRIVATE_FILE_MODE, FileLock
+from .._errors import AuditError, ConfigError, UnsafeFileError
+from .._fs import PRIVATE_FILE_MODE, FileLock, ensure_dir, open_file
 from .._log import warning
 from .._message import Session
 from .._protocol import MAX_DEPTH
@@ -221,7 +221,7 @@ class AuditLog:
         except OSError as exc:
             # Not fatal here: the failure policy decides at the first flush (block answers every request, so
             # the client sees why instead of a server that would not start).
-            self.failed = f"cannot open audit log {self.path}: {exc.strerror or exc}"
+            self.failed = f"cannot open audit log {self.path}: {exc if isinstance(exc, UnsafeFileError) else exc.strerror or exc}"
 
     def configure(self, settings: AuditSettings) -> None:
         """Apply the settings that can change while running (``path`` and the key are fixed at start)."""
@@ -233,8 +233,9 @@ class AuditLog:
     # --- files ---------------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        # Never through a link, never another user's file or one others can write (mcpwrap._fs.open_file): a
+        # planted link would send records into any file the user can write, a planted file could be forged.
+        ensure_dir(os.path.dirname(os.path.abspath(self.path)), what="audit log")
         self._file_lock.open()
         if self._fd is not None:
             try:
@@ -242,7 +243,7 @@ class AuditLog:
             except OSError:
                 pass
             self._fd = None
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        self._fd = open_file(self.path, os.O_RDWR | os.O_APPEND, create=True, mode=PRIVATE_FILE_MODE, what="audit log")
 
     def _current(self) -> os.stat_result:
         """Under the lock: make sure ``_fd`` is the file at ``path`` (another writer may have rotated it)."""
@@ -372,7 +373,7 @@ class AuditLog:
     def _write_failed(self, exc: OSError, queued: int) -> None:
         reason = exc.strerror or str(exc)
         first = self.failed is None
-        self.failed = f"cannot write audit log {self.path}: {reason}"
+        self.failed = str(exc) if isinstance(exc, UnsafeFileError) else f"cannot write audit log {self.path}: {reason}"
         if self._failed_since is None:
             self._failed_since = utc_now()
         # The session-start record is kept and written first once the log works again; the rest are counted
