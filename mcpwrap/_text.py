@@ -47,6 +47,7 @@ __all__ = [
     "fold_confusables",
     "skeleton",
     "confusable",
+    "stands_in_for",
     "ambiguous_names",
 ]
 
@@ -197,10 +198,15 @@ def fold_confusables(text: str) -> str:
     return text.translate(_CONFUSABLE_TABLE)
 
 
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def skeleton(text: str) -> str:
-    """What a reader takes a short name for (tool names): NFKC, invisible characters removed, outer whitespace
-    stripped, case folded, look-alikes folded to Latin, combining marks dropped. Two names with one skeleton
-    cannot be told apart by a model or a person."""
+    """What a reader takes a short name for (tool names): NFKC, invisible and control characters removed, outer
+    whitespace stripped, case folded, look-alikes folded to Latin, combining marks dropped. Two names with one
+    skeleton cannot be told apart by a model or a person (nor by a server that stops at a NUL)."""
+    if _CONTROLS.search(text):
+        text = _CONTROLS.sub("", text)
     if text.isascii():
         return text.strip().casefold()
     folded = fold_confusables(clean_text(text).strip()).casefold()
@@ -210,20 +216,26 @@ def skeleton(text: str) -> str:
     return fold_confusables("".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
-def _stands_in(a: str, b: str) -> bool:
-    """Two characters at the same place of two skeletons that a reader may take for one: equal, or a non-ASCII
-    character where the other name has an ASCII letter or digit (a look-alike no table lists)."""
-    return a == b or (not a.isascii() and b.isascii() and b.isalnum()) or (not b.isascii() and a.isascii() and a.isalnum())
+def stands_in_for(a: str, b: str) -> bool:
+    """Whether skeleton ``a`` reads as skeleton ``b`` through look-alikes no table lists: the same length, every
+    character equal or a non-ASCII one where the other has a visible ASCII character, and at least half of them
+    equal (two names in another script entirely, ``検索`` and ``go``, are different names, not look-alikes)."""
+    if len(a) != len(b) or a == b:
+        return a == b
+    same = 0
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            same += 1
+        elif not ((not x.isascii() and y.isascii() and y.isprintable() and not y.isspace())
+                  or (not y.isascii() and x.isascii() and x.isprintable() and not x.isspace())):
+            return False
+    return 2 * same >= len(a)
 
 
 def confusable(a: str, b: str) -> bool:
-    """Whether two names read the same (see :func:`skeleton`); ``a != b`` is not checked."""
+    """Whether two names read the same (see :func:`skeleton` and :func:`stands_in_for`)."""
     sa, sb = skeleton(a), skeleton(b)
-    if sa == sb:
-        return True
-    if sa.isascii() and sb.isascii() or len(sa) != len(sb):
-        return False
-    return all(_stands_in(x, y) for x, y in zip(sa, sb, strict=True))
+    return sa == sb or (not (sa.isascii() and sb.isascii()) and stands_in_for(sa, sb))
 
 
 def ambiguous_names(names: Iterable[str]) -> set[str]:
@@ -239,7 +251,7 @@ def ambiguous_names(names: Iterable[str]) -> set[str]:
             by_length.setdefault(len(s), []).append(s)
         for s in odd:
             for other in by_length[len(s)]:
-                if other != s and all(_stands_in(x, y) for x, y in zip(s, other, strict=True)):
+                if other != s and stands_in_for(s, other):
                     out.update(groups[s])
                     out.update(groups[other])
     return out

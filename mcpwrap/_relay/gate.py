@@ -23,13 +23,12 @@ the relay answers the sender where there is an id to answer, and audits it eithe
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from .._errors import ProtocolError
 from .._message import Direction
 from .._protocol import INVALID_REQUEST
-from .._text import clean_text
+from .._text import clean_text, skeleton, stands_in_for
 
 __all__ = [
     "MCP_REQUEST_METHODS",
@@ -104,12 +103,9 @@ class GateRefusal(ProtocolError):
 
 
 def fold_method(name: str) -> str:
-    """``name`` as a reader takes it: NFKC, invisible characters and all whitespace removed, case folded, and
-    combining marks dropped (``İ`` case-folds to ``i`` plus a dot above; ``í`` is an ``i`` to a skimming eye)."""
-    folded = "".join(clean_text(name).split()).casefold()
-    if folded.isascii():
-        return folded
-    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    """``name`` as a reader takes it: the name's :func:`~mcpwrap._text.skeleton` (NFKC; invisible and control
+    characters, case, look-alike letters and combining marks folded away) with all whitespace removed too."""
+    return "".join(skeleton(name).split())
 
 
 _FOLDED = {fold_method(m): m for m in MCP_METHODS}
@@ -122,9 +118,8 @@ def mcp_method_like(name: str) -> str | None:
     """The MCP method ``name`` is, or reads as, or None.
 
     After :func:`fold_method`, a name that still holds non-ASCII characters matches an MCP method of the same
-    length when every ASCII character agrees: any letter from another script standing in for a Latin one (a
-    Cyrillic ``о``, a Greek ``ο``, a mathematical ``𝗈`` NFKC does not reach) is a look-alike, without a table
-    that could miss one.
+    length when it reads as it (:func:`~mcpwrap._text.stands_in_for`): any character from another script in
+    place of a Latin one is a look-alike, without a table that could miss one.
     """
     if name in MCP_METHODS:
         return name
@@ -135,7 +130,7 @@ def mcp_method_like(name: str) -> str | None:
     if hit is not None or folded.isascii():
         return hit
     for method in _BY_LENGTH.get(len(folded), ()):
-        if all(c == m or ord(c) > 0x7F for c, m in zip(folded, method, strict=True)):
+        if stands_in_for(folded, method):
             return method
     return None
 

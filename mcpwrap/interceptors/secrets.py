@@ -8,10 +8,9 @@ instructions), every ``*/list`` result (tool descriptions and schemas included),
 a secret reaches a peer whatever method carries it. Object keys are scanned like values (a secret can be sent
 as a key). Only real binary content is skipped (see :func:`mcpwrap._strings.is_binary_content`).
 
-Structured values: a string under a key that names a secret (``{"password": "…"}``, ``{"auth": "…"}``) is also
-scanned in the context of its key — as ``"password": "…"`` — so the detectors that recognise an assignment
-(``password_assignment``, ``aws_secret_key``, ``basic_auth``) see structured JSON as they see the same JSON
-written out as text.
+Every string is read in the views a reader may take of it (as written; NFKC without invisible characters; with
+its key, ``"password": "…"``; a textual ``blob`` decoded): :mod:`mcpwrap.detect.redact`, which the audit log's
+redaction shares.
 
 Keys are redacted in place. When two keys of one object would become the same placeholder (or a placeholder
 equal to another key), the message would repeat a key — ambiguous, so it is blocked instead
@@ -28,7 +27,6 @@ e.g. a password-manager tool that is allowed to return passwords.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
@@ -36,7 +34,7 @@ from .._chain import ChainContext
 from .._config import Section, expect
 from .._errors import ConfigError
 from .._message import Direction, Message, Verdict
-from .._strings import KeyCollision, content_roots, iter_strings, json_path, map_strings
+from .._strings import KeyCollision, content_roots, json_path
 from ..detect import ALL_TYPES, PII_TYPES
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
@@ -47,11 +45,6 @@ MAX_REPORTED_PATHS = 20
 # Addresses and phone numbers are everywhere in ordinary tool output (git logs, contacts, tickets): recorded,
 # not removed, unless the policy says so. Everything that grants access is removed.
 _DEFAULT_DETECT_ONLY = ("email", "phone")
-# A key that may name a secret: its string value is also scanned as `"key": "value"` (short values only: the
-# detectors that need the key match a value of at most a few hundred characters right after it).
-_SECRET_KEY = re.compile(r"pass|pwd|secret|token|auth|cred|key|bearer|cookie|session", re.IGNORECASE)
-MAX_CONTEXT_KEY_CHARS = 64
-MAX_CONTEXT_VALUE_CHARS = 512
 
 
 def _default_detectors() -> dict[str, str]:
@@ -119,45 +112,14 @@ class SecretsInterceptor(ScopedInterceptor):
 
     @property
     def detector(self) -> Any:
+        """:mod:`mcpwrap.detect.redact` (scan, rewrite, public_path) over the detectors of detect.secrets."""
         # Compiling the patterns costs tens of milliseconds: paid on the first message with content, not at
         # `wrap` start-up (clients start a wrapped server per session and wait for it).
         if self._detector is None:
-            from ..detect import secrets
+            from ..detect import redact
 
-            self._detector = secrets
+            self._detector = redact
         return self._detector
-
-    def _scan(self, path: tuple, text: str, kinds: frozenset) -> list:
-        findings = self.detector.scan_text(text, kinds)
-        key = path[-1] if path else None
-        if (
-            isinstance(key, str)
-            and key != "<key>"
-            and len(key) <= MAX_CONTEXT_KEY_CHARS
-            and len(text) <= MAX_CONTEXT_VALUE_CHARS
-            and _SECRET_KEY.search(key)
-        ):
-            findings = self._with_context(key, text, kinds, findings)
-        return findings
-
-    def _with_context(self, key: str, text: str, kinds: frozenset, findings: list) -> list:
-        """``findings`` plus what the detectors find in ``text`` read as the value of ``"key": "text"``."""
-        prefix = '"' + key + '": "'
-        start = len(prefix.encode("utf-8"))
-        end = start + len(text.encode("utf-8"))
-        extra = [
-            self.detector.Finding(f.kind, f.start - start, f.end - start)
-            for f in self.detector.scan_text(prefix + text + '"', kinds)
-            if f.start >= start and f.end <= end
-        ]
-        extra = [f for f in extra if all(f.end <= g.start or f.start >= g.end for g in findings)]
-        return sorted(findings + extra, key=lambda f: f.start) if extra else findings
-
-    def _public_path(self, path: tuple, kinds: frozenset) -> str:
-        """The JSON path of a finding as reported (audit, ``_meta.mcpwrap``): a key on the way that is itself a
-        secret is shown redacted, or the report would carry the very secret the message no longer does."""
-        redact = self.detector.redact_text
-        return json_path(tuple(redact(part, kinds) if isinstance(part, str) and part != "<key>" else part for part in path))
 
     def inspect(self, msg: Message) -> Verdict | None:
         s = self.settings.resolve(self.session.server, msg.tool_name)
@@ -171,21 +133,20 @@ class SecretsInterceptor(ScopedInterceptor):
         if not kinds:
             return None
         envelope = msg.envelope
+        redactor = self.detector
         found: Counter = Counter()
-        paths: dict[tuple, list] = {}
+        hits: dict[tuple, Any] = {}
         for root in content_roots(envelope):
-            for path, text in iter_strings(envelope[root], (root,), keys=True):
-                findings = self._scan(path, text, kinds)
-                if findings:
-                    paths[path] = findings
-                    found.update(f.kind for f in findings)
+            hits.update(redactor.scan(envelope[root], kinds, (root,)))
+        for hit in hits.values():
+            found.update(f.kind for f in hit.findings)
         if not found:
             return None
         enforce = s["mode"] == "enforce"
         by_action: dict[str, list[str]] = {}
         for kind in found:
             by_action.setdefault(actions[kind], []).append(kind)
-        where = sorted(self._public_path(p, kinds) for p in sorted(paths, key=json_path)[:MAX_REPORTED_PATHS])
+        where = sorted(redactor.public_path(p, kinds) for p in sorted(hits, key=json_path)[:MAX_REPORTED_PATHS])
         details = {"found": dict(found), "paths": where}
         what = "arguments" if from_client and msg.method == "tools/call" else "content"
         if "block" in by_action:
@@ -200,22 +161,14 @@ class SecretsInterceptor(ScopedInterceptor):
         if not redact:
             return Verdict.allow(rule="secrets-detect", reason="secrets/PII detected (audit only): " + ", ".join(sorted(found)), details=details)
         counts: Counter = Counter()
-
-        def rewrite(path: tuple, text: str) -> str | None:
-            findings = paths.get(path)
-            if not findings:
-                return None
-            # The findings of the first pass are applied: a 10 MB result is scanned once, not twice.
-            new = self.detector.apply_findings(text, findings, redact, counts)
-            return None if new is text else new
-
         new_envelope = dict(envelope)
         try:
             for root in content_roots(envelope):
-                # The root key is the path prefix, so the flagged paths (keys included) line up.
-                new_envelope[root] = map_strings(envelope[root], rewrite, (root,), keys=True)
+                # The findings of the first pass are applied (a 10 MB result is scanned once, not twice); the root
+                # key is the path prefix, so the flagged paths (keys included) line up.
+                new_envelope[root] = redactor.rewrite(envelope[root], hits, redact, counts, (root,))
         except KeyCollision as exc:
-            where_key = self._public_path(exc.path, kinds)
+            where_key = redactor.public_path(exc.path, kinds)
             return Verdict.block(
                 f"the {what} hold a secret as an object key, and redacting it would leave two keys {exc.key!r} in the "
                 f"object at {where_key}: an ambiguous message is not forwarded",

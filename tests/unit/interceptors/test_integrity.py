@@ -338,8 +338,8 @@ def test_every_copy_of_a_name_listed_twice_is_withheld(tmp_path, first, second):
 
 @pytest.mark.parametrize(
     "look_alike",
-    ["QUOTE", "quote ", "\u200bquote", "qu\u043ete", "\uff51uote", "quo\u0074\u0301e", "quot\u0435"],
-    ids=["case", "trailing-space", "zero-width", "cyrillic-o", "full-width", "combining-mark", "cyrillic-e"],
+    ["QUOTE", "quote ", "\u200bquote", "qu\u043ete", "\uff51uote", "quo\u0074\u0301e", "quot\u0435", "quote\x00", "q\u1d1cote"],
+    ids=["case", "trailing-space", "zero-width", "cyrillic-o", "full-width", "combining-mark", "cyrillic-e", "nul", "small-capital-u"],
 )
 def test_names_a_model_cannot_tell_apart_are_ambiguous(tmp_path, look_alike):
     icpt, s = make(tmp_path), session()
@@ -375,10 +375,10 @@ def test_a_clean_listing_ends_the_ambiguity(tmp_path):
 
 def test_different_names_in_other_scripts_are_not_ambiguous(tmp_path):
     icpt, s = make(tmp_path), session()
-    tools = [named(BENIGN, "検索"), named(ECHO, "翻訳"), named(BENIGN, "read_file"), named(ECHO, "read_files")]
+    tools = [named(BENIGN, "検索"), named(ECHO, "翻訳"), named(BENIGN, "read_file"), named(ECHO, "read_files"), named(ECHO, "go")]
     msg = listing(s, tools)
     v = icpt.inspect(msg)
-    assert listed_names(v, msg) == ["検索", "翻訳", "read_file", "read_files"]
+    assert listed_names(v, msg) == ["検索", "翻訳", "read_file", "read_files", "go"]
 
 
 def test_the_relays_catalog_keeps_no_entry_for_an_ambiguous_name():

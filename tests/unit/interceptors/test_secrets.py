@@ -179,3 +179,71 @@ def test_the_docker_credential_file_read_as_text_is_redacted():
     i, sess = icpt()
     v = i.inspect(result(sess, "tools/call", {"content": [{"type": "text", "text": config_json}]}, tool="read_file"))
     assert v.action is Action.MODIFY and DOCKER_AUTH not in text_of(v.envelope) and v.changes["redacted"] == {"basic_auth": 1}
+
+
+# --- the views a reader takes of a string ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "AKIA\u200bZ7QW3ERT5YUI2OPA",  # a zero-width space the client's sanitiser removes on the way
+        "AKIAZ7QW3E\u2060RT5YUI2OPA",  # word joiner
+        "\uff21\uff2b\uff29\uff21Z7QW3ERT5YUI2OPA",  # full-width letters a model reads as ASCII
+        "AKIA\u00adZ7QW3ERT5YUI2OPA",  # soft hyphen
+    ],
+)
+@pytest.mark.parametrize("direction", [Direction.SERVER_TO_CLIENT, Direction.CLIENT_TO_SERVER])
+def test_a_secret_broken_up_by_invisible_or_wide_characters_is_redacted(disguised, direction):
+    i, sess = icpt()
+    if direction is Direction.SERVER_TO_CLIENT:
+        msg = result(sess, "tools/call", {"content": [{"type": "text", "text": f"key: {disguised}"}]}, tool="t")
+    else:
+        msg = call(sess, "t", {"note": f"key: {disguised}"})
+    v = i.inspect(msg)
+    assert v is not None and v.action is Action.MODIFY and v.changes["redacted"] == {"aws_access_key": 1}
+    text = text_of(v.envelope)
+    assert "Z7QW3E" not in text and "[REDACTED:aws_access_key]" in text
+
+
+def test_a_textual_blob_is_scanned_decoded_and_stays_base64():
+    i, sess = icpt()
+    blob = base64.b64encode(f"[default]\naws_access_key_id = {AWS}\n".encode()).decode()
+    msg = result(sess, "resources/read", {"contents": [{"uri": "file:///home/u/.aws/credentials", "mimeType": "text/plain", "blob": blob}]})
+    v = i.inspect(msg)
+    new_blob = v.envelope["result"]["contents"][0]["blob"]
+    decoded = base64.b64decode(new_blob).decode()
+    assert AWS not in decoded and "[REDACTED:aws_access_key]" in decoded and decoded.startswith("[default]")
+
+
+# --- the audit log holds no secret the traffic's redaction removes (GUIDE invariant 4) ----------------------------
+
+HIDDEN = [
+    {AWS: "as a key"},
+    {"note": "AKIA\u200bZ7QW3ERT5YUI2OPA"},
+    {"db": {"password": "t9#Lq2$vX8pK"}},
+    {"auths": {"r": {"auth": DOCKER_AUTH}}},
+    {"res": {"mimeType": "text/plain", "blob": base64.b64encode(f"key {AWS}".encode()).decode()}},
+]
+
+
+@pytest.mark.parametrize("arguments", HIDDEN, ids=["key", "zero-width", "structured-password", "docker-auth", "text-blob"])
+@pytest.mark.parametrize("mode", ["enforce", "audit"])
+def test_recorded_arguments_never_hold_what_the_redactor_removes(tmp_path, arguments, mode):
+    from mcpwrap._audit.writer import AuditLog
+    from mcpwrap._chain import Chain
+    from mcpwrap.interceptors.audit import AuditInterceptor
+
+    sess = session()
+    log = AuditLog(tmp_path / "audit.jsonl", sess, config()["audit"], key=None)
+    secrets_icpt = make_interceptor(SecretsInterceptor, sess, config(secrets={"mode": mode})["secrets"])
+    from mcpwrap._chain import ChainContext
+
+    chain = Chain([secrets_icpt, AuditInterceptor(ChainContext(sess, log, frozenset()), log)])
+    msg = call(sess, "t", arguments)
+    outcome = chain.run(msg)
+    chain.observe(msg, outcome)
+    log.close()
+    recorded = (tmp_path / "audit.jsonl").read_text()
+    for secret in (AWS, "Z7QW3ERT5YUI2OPA", "t9#Lq2$vX8pK", DOCKER_AUTH, base64.b64encode(f"key {AWS}".encode()).decode()):
+        assert secret not in recorded

@@ -56,6 +56,8 @@ SPELLINGS = [
     "tools/cal\u0301l",  # combining acute
     "tools\u2215call",  # division slash
     "tools\uff0fcall",  # full-width solidus
+    "tools/call\x00",  # a NUL: where a C string ends
+    "tools/\x1bcall",  # a control character
 ]
 
 
@@ -72,7 +74,7 @@ def test_look_alikes_of_every_kind_of_method_are_refused(method):
     assert err.rule == "protocol.method-spelling"
 
 
-@pytest.mark.parametrize("method", ["tools/calls", "x-vendor/do", "tools/call2", "rpc.discover", "notifications/x", "tоols/callback"])
+@pytest.mark.parametrize("method", ["tools/calls", "x-vendor/do", "tools/call2", "rpc.discover", "notifications/x", "tоols/callback", "检查检查"])
 def test_methods_that_fold_to_no_mcp_method_pass_to_the_policy(method):
     gate.check(req(method, {}), C2S)
 
