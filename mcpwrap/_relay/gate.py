@@ -8,7 +8,9 @@ that MCP does not have, and each such form is a second spelling the interceptors
 - an MCP request method sent without an id (a notification: no tool rule, no approval, no hold would apply
   to it, and a server may still run it) or an MCP notification method sent with an id;
 - ``params`` that is not an object (positional ``["exec_command", {…}]``, or ``null``): MCP parameters are
-  always named;
+  always named; and the fields that say what a request acts on in any other type than MCP's — a tool or
+  prompt ``name`` or a resource ``uri`` that is not a string (``["exec"]`` is ``"exec"`` to JavaScript's
+  ``handlers[name]``, and no rule about the name would apply), ``arguments`` that are not an object;
 - a response whose ``result`` is not an object or whose ``error`` is not ``{code: integer, message: string}``;
 - from the server: a request whose id carries mcpwrap's own prefix (:data:`OWN_ID_PREFIX`; the client's answer
   to it would be taken for an answer to mcpwrap), or a ``notifications/cancelled`` naming such an id.
@@ -95,6 +97,19 @@ OWN_ID_PREFIX = "mcpwrap-"
 MAX_METHOD_CHARS = 256  # longer method names cannot fold to an MCP method once whitespace is gone; not folded
 
 
+# What a request acts on, by method: (field, the JSON types MCP gives it, required).
+_STR: tuple[type, ...] = (str,)
+_OBJ: tuple[type, ...] = (dict,)
+_TYPE_NAMES: dict[tuple[type, ...], str] = {_STR: "a string", _OBJ: "an object"}
+_FIELD_TYPES: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
+    "tools/call": (("name", _STR, True), ("arguments", _OBJ, False)),
+    "prompts/get": (("name", _STR, True), ("arguments", _OBJ, False)),
+    "resources/read": (("uri", _STR, True),),
+    "resources/subscribe": (("uri", _STR, True),),
+    "resources/unsubscribe": (("uri", _STR, True),),
+}
+
+
 class GateRefusal(ProtocolError):
     """A message form MCP does not have; ``rule`` names which."""
 
@@ -164,6 +179,15 @@ def check(envelope: dict, direction: Direction) -> None:
         spelled = mcp_method_like(method)
         if spelled is not None:
             raise GateRefusal(f"method {method!r} is not an MCP method; MCP spells it {spelled!r} (one spelling only)", "protocol.method-spelling")
+    expected = _FIELD_TYPES.get(method)
+    if expected is not None:
+        named: dict = envelope.get("params") or {}
+        for field, types, required in expected:
+            if field in named:
+                if type(named[field]) not in types:
+                    raise GateRefusal(f'"{field}" of {method!r} must be {_TYPE_NAMES[types]}, not {type(named[field]).__name__}', "protocol.params")
+            elif required:
+                raise GateRefusal(f'{method!r} needs "{field}" in its params', "protocol.params")
     if direction is Direction.SERVER_TO_CLIENT:
         if has_id and is_own_id(envelope["id"]):
             raise GateRefusal(f"request ids beginning {OWN_ID_PREFIX!r} are mcpwrap's own; the server may not use them", "protocol.reserved-id")

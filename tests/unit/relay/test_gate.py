@@ -79,11 +79,34 @@ def test_methods_that_fold_to_no_mcp_method_pass_to_the_policy(method):
     gate.check(req(method, {}), C2S)
 
 
+def valid_params(method: str) -> dict:
+    return {"name": "x"} if method in ("tools/call", "prompts/get") else {"uri": "file:///x"} if method.startswith("resources/") and method.endswith(("read", "subscribe")) else {}
+
+
 @pytest.mark.parametrize("method", sorted(gate.MCP_REQUEST_METHODS))
 def test_every_request_method_sent_as_a_notification_is_refused(method):
-    err = refusal({"jsonrpc": "2.0", "method": method, "params": {}})
+    err = refusal({"jsonrpc": "2.0", "method": method, "params": valid_params(method)})
     assert err.rule == "protocol.request-without-id"
-    gate.check(req(method, {}), C2S)
+    gate.check(req(method, valid_params(method)), C2S)
+
+
+@pytest.mark.parametrize(
+    "method, params",
+    [
+        ("tools/call", {"name": ["exec"], "arguments": {}}),  # JavaScript reads handlers[["exec"]] as handlers["exec"]
+        ("tools/call", {"name": {"toString": "exec"}}),
+        ("tools/call", {"name": 7}),
+        ("tools/call", {"arguments": {"cmd": "rm"}}),  # no name at all
+        ("tools/call", {"name": "exec", "arguments": ["rm -rf /"]}),  # positional arguments: no argument rule reads them
+        ("tools/call", {"name": "exec", "arguments": "rm -rf /"}),
+        ("prompts/get", {"name": ["p"]}),
+        ("resources/read", {"uri": ["file:///etc/shadow"]}),
+        ("resources/read", {}),
+        ("resources/subscribe", {"uri": 1}),
+    ],
+)
+def test_what_a_request_acts_on_must_have_mcps_type(method, params):
+    assert refusal(req(method, params)).rule == "protocol.params"
 
 
 @pytest.mark.parametrize("method", sorted(gate.MCP_NOTIFICATION_METHODS))
