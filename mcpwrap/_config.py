@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigError
+from ._errors import ConfigError, UnsafeFileError
+from ._fs import read_file
+from ._paths import home
 
 __all__ = [
     "Section",
@@ -203,14 +205,31 @@ def load_config(path: str | os.PathLike | None, sections: Sections) -> Config:
         config.source = None
         return config
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("policy file not found", file=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read policy file: {exc}", file=str(p)) from None
+    text = read_policy_text(p)
     raw, positions = read_yaml(text, str(p))
     return parse_config(raw, sections, file=str(p), positions=positions)
+
+
+def read_policy_text(path: str | os.PathLike) -> str:
+    """A policy file's text. One under ``MCPWRAP_HOME`` is opened like every file there
+    (:func:`mcpwrap._fs.read_file`: no link followed, the user's own, not writable by others); a policy named
+    explicitly elsewhere is read as it is (a project may keep it in its repository)."""
+    p = os.fspath(path)
+    try:
+        if _under_home(p):
+            return read_file(p, what="policy file").decode("utf-8")
+        return Path(p).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("policy file not found", file=p) from None
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc), file=p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read policy file: {exc}", file=p) from None
+
+
+def _under_home(path: str) -> bool:
+    root = os.path.abspath(home())
+    return os.path.abspath(path).startswith(root + os.sep)
 
 
 def load_section(path: str | os.PathLike | None, section: Section) -> Any:
@@ -223,12 +242,7 @@ def load_section(path: str | os.PathLike | None, section: Section) -> Any:
         text, file = builtin_policy_text(), BUILTIN_POLICY_NAME
     else:
         file = os.fspath(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError("policy file not found", file=file) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read policy file: {exc}", file=file) from None
+        text = read_policy_text(file)
     raw, positions = read_yaml(text, file)
     if raw is None or (isinstance(raw, dict) and section.key not in raw):
         return section.default()

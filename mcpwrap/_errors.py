@@ -4,6 +4,8 @@
     ├── ConfigError              a policy/config file that cannot be loaded (carries file, line, column)
     ├── CommandNotFound          the server command to wrap does not exist (exit 127)
     ├── AuditError               the audit log cannot be opened or written
+    ├── UnsafeFileError          a file or directory of mcpwrap's that another user or a link could control
+                                 (also a PermissionError, so every "cannot open" path reports it)
     ├── ProtocolError            a message that cannot be examined (unparsable, ambiguous, oversized)
     └── ClientConfigError        a client's configuration file (e.g. ~/.claude.json) cannot be read or written
 
@@ -13,6 +15,8 @@ interceptor is itself treated as a block (fail closed) and audited.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "McpwrapError",
     "ConfigError",
@@ -20,6 +24,7 @@ __all__ = [
     "AuditError",
     "ProtocolError",
     "ClientConfigError",
+    "UnsafeFileError",
 ]
 
 
@@ -70,12 +75,26 @@ class AuditError(McpwrapError):
 
 
 class ProtocolError(McpwrapError):
-    """A message mcpwrap refuses to examine. ``code`` is the JSON-RPC error code for the sender."""
+    """A message mcpwrap refuses to examine. ``code`` is the JSON-RPC error code for the sender; ``rule`` names
+    the check that refused it in the audit record (None: the message could not be decoded or framed)."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int, *, rule: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.rule = rule
 
 
 class ClientConfigError(McpwrapError):
     pass
+
+
+class UnsafeFileError(McpwrapError, PermissionError):
+    """A file or directory mcpwrap will not use: a symbolic link, not a regular file, owned by another user, or
+    writable by others. ``str()`` is one sentence naming the path, what is wrong and the fix."""
+
+    def __init__(self, message: str, path: str) -> None:
+        PermissionError.__init__(self, errno.EPERM, message, path)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

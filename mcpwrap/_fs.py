@@ -20,18 +20,34 @@ Locking
   better a clear "busy" than a hang).
 - :func:`locked` — the ``with`` form for one read-modify-write: open, lock, run the block, close.
 
+Opening mcpwrap's own files (everything under ``MCPWRAP_HOME``, and the audit log wherever it is)
+- :func:`open_file` — the one way: the last path component is opened with ``O_NOFOLLOW`` relative to a
+  descriptor of its directory (no link is followed, and the directory checked is the one opened in), then
+  checked on the descriptor: a regular file, owned by the user, not writable by group or others (a secret —
+  a key — not readable by them either). The directory itself must be the user's (or root's) and not writable
+  by others unless sticky (``/tmp``), or whoever can write it could swap the file after the checks. Anything
+  else is refused with :class:`~mcpwrap._errors.UnsafeFileError`, one sentence naming the path, the problem
+  and the fix; mcpwrap never "repairs" a file that is not its user's. :func:`read_file` reads through it.
+- :func:`ensure_dir` — create a directory and each missing parent as 0700 (``mkdir -p`` gives parents the
+  umask's mode), then check it like :func:`open_file` checks a file's directory.
+On platforms without ``O_NOFOLLOW`` (Windows) the checks that exist there are made.
+
 Everything here creates owner-only files (:data:`PRIVATE_FILE_MODE`) unless told otherwise: state files,
-keys and backups of client configurations may hold secrets. This module imports nothing of mcpwrap.
+keys and backups of client configurations may hold secrets. This module imports only :mod:`mcpwrap._errors`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from ._errors import UnsafeFileError
 
 try:  # POSIX
     import fcntl
@@ -41,6 +57,11 @@ except ImportError:  # pragma: no cover - Windows: byte-range locks instead; ato
 __all__ = [
     "PRIVATE_FILE_MODE",
     "PRIVATE_DIR_MODE",
+    "UnsafeFileError",
+    "open_file",
+    "read_file",
+    "ensure_dir",
+    "check_dir",
     "fsync_dir",
     "write_temp",
     "atomic_write",
@@ -53,6 +74,159 @@ PRIVATE_FILE_MODE = 0o600  # state and keys: owner only
 PRIVATE_DIR_MODE = 0o700
 LOCK_POLL_S = 0.05  # between attempts while waiting for a busy lock with a timeout
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)  # a wrapped server must not inherit our locks or files
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted at the path must not hang the open
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_LINK_ERRNOS = (errno.ELOOP, errno.EMLINK)  # O_NOFOLLOW meeting a link: ELOOP (Linux), EMLINK (FreeBSD)
+OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH  # no file or directory mcpwrap trusts may have these
+OTHERS_ANY = 0o077  # a secret (a key) may have none of the group/other bits
+
+
+# --- opening mcpwrap's own files --------------------------------------------------------------------------------
+
+
+def _euid() -> int | None:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _owner_text(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _check_dir_stat(st: os.stat_result, path: str, what: str) -> None:
+    euid = _euid()
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeFileError(f"{path}, which should hold the {what}, is {_kind(st.st_mode)}, not a directory", path)
+    if euid is not None and st.st_uid not in (euid, 0):
+        raise UnsafeFileError(
+            f"directory {path} (holding the {what}) belongs to {_owner_text(st.st_uid)}, not to you: whoever owns it can "
+            f"replace the {what}; use a directory of your own",
+            path,
+        )
+    if st.st_mode & OTHERS_WRITE and not st.st_mode & stat.S_ISVTX:
+        raise UnsafeFileError(
+            f"directory {path} (holding the {what}) can be written by other users (mode {stat.S_IMODE(st.st_mode):04o}), who "
+            f"could replace the {what}; run: chmod go-w {path}",
+            path,
+        )
+
+
+def check_dir(path: str | os.PathLike, *, what: str = "files of mcpwrap") -> None:
+    """Refuse (:class:`UnsafeFileError`) a directory another user could change: see the module docstring."""
+    p = os.fspath(path)
+    _check_dir_stat(os.stat(p), p, what)
+
+
+def ensure_dir(path: str | os.PathLike, *, what: str = "files of mcpwrap") -> Path:
+    """Create ``path`` and each missing parent with mode 0700, then :func:`check_dir` it; returns it."""
+    target = Path(os.path.abspath(os.fspath(path)))
+    missing: list[Path] = []
+    p = target
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, PRIVATE_DIR_MODE)
+        except FileExistsError:  # created meanwhile by another mcpwrap process: checked below like any other
+            pass
+    check_dir(target, what=what)
+    return target
+
+
+def _check_file_stat(st: os.stat_result, path: str, what: str, secret: bool) -> None:
+    euid = _euid()
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeFileError(f"the {what} {path} is {_kind(st.st_mode)}; mcpwrap uses only regular files: remove it or choose another path", path)
+    if euid is not None and st.st_uid != euid:
+        raise UnsafeFileError(
+            f"the {what} {path} belongs to {_owner_text(st.st_uid)}, not to you ({_owner_text(euid)}); mcpwrap never uses "
+            "or changes another user's file: remove it as its owner, or choose another path",
+            path,
+        )
+    bad = OTHERS_ANY if secret else OTHERS_WRITE
+    if os.name == "posix" and st.st_mode & bad:
+        if secret:
+            raise UnsafeFileError(
+                f"the {what} {path} is accessible by other users (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}", path
+            )
+        raise UnsafeFileError(
+            f"the {what} {path} can be written by other users (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod go-w {path}", path
+        )
+
+
+def open_file(
+    path: str | os.PathLike,
+    flags: int = os.O_RDONLY,
+    *,
+    create: bool = False,
+    mode: int = PRIVATE_FILE_MODE,
+    secret: bool = False,
+    what: str = "file",
+    owned: bool = True,
+) -> int:
+    """Open one of mcpwrap's own files without following a link, and check it (see the module docstring).
+
+    ``flags`` are the access flags (``O_RDWR | O_APPEND``…); ``create`` adds ``O_CREAT`` with ``mode``. Returns
+    a descriptor (close-on-exec). Raises :class:`FileNotFoundError` when it does not exist and ``create`` is
+    False, :class:`UnsafeFileError` when it (or its directory) is not safe to use, other :class:`OSError`s as
+    the system reports them. ``owned=False`` (readers of audit logs, which may be another user's to read)
+    keeps only "no link, a regular file".
+    """
+    p = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(p))
+    flags |= _CLOEXEC | _NOFOLLOW | _NONBLOCK | (os.O_CREAT if create else 0)
+    if not _NOFOLLOW or os.open not in os.supports_dir_fd:  # pragma: no cover - not POSIX
+        fd = os.open(p, flags, mode)
+    else:
+        dfd = os.open(directory, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+        try:
+            if owned:
+                _check_dir_stat(os.fstat(dfd), directory, what)
+            try:
+                fd = os.open(name, flags, mode, dir_fd=dfd)
+            except OSError as exc:
+                if exc.errno in _LINK_ERRNOS and stat.S_ISLNK(os.lstat(name, dir_fd=dfd).st_mode):
+                    raise UnsafeFileError(
+                        f"the {what} {p} is a symbolic link; mcpwrap does not follow links to its files (writes could land in "
+                        "any file the link names): remove the link, or give the real path",
+                        p,
+                    ) from None
+                raise
+        finally:
+            os.close(dfd)
+    try:
+        st = os.fstat(fd)
+        if owned:
+            _check_file_stat(st, p, what, secret)
+        elif not stat.S_ISREG(st.st_mode):
+            raise UnsafeFileError(f"the {what} {p} is {_kind(st.st_mode)}, not a regular file", p)
+        if _NONBLOCK and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_file(path: str | os.PathLike, *, secret: bool = False, what: str = "file", owned: bool = True) -> bytes:
+    """The content of one of mcpwrap's own files, opened with :func:`open_file` (FileNotFoundError if absent)."""
+    fd = open_file(path, os.O_RDONLY, secret=secret, what=what, owned=owned)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 def fsync_dir(directory: str | os.PathLike) -> None:
@@ -147,7 +321,7 @@ class FileLock:
 
     def open(self) -> int:
         if self.fd is None:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _CLOEXEC, PRIVATE_FILE_MODE)
+            self.fd = open_file(self.path, os.O_RDWR, create=True, what="lock file")
         return self.fd
 
     def acquire(self, timeout: float | None = None) -> None:

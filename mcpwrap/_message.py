@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ._text import ambiguous_names
+
 __all__ = [
     "APPROVAL_CHANNELS",
     "APPROVAL_REMEMBER",
@@ -122,32 +124,48 @@ class ToolCatalog:
     Filled from ``tools/list`` results (pagination: a request without ``cursor`` starts a new listing) and
     forgotten on ``notifications/tools/list_changed``. Interceptors read it (schemas, risk, integrity); only the
     relay writes it, after the chain has decided, so it holds what the client was actually shown.
+
+    A name listed twice in one listing (on one page or across its pages), or beside a name that reads the same
+    (:func:`mcpwrap._text.ambiguous_names`), has no entry: which definition a call means is unknowable, so no
+    interceptor may check a call against either. Such names are in :attr:`ambiguous` until the next listing.
     """
 
-    __slots__ = ("tools", "generation", "_pending")
+    __slots__ = ("tools", "generation", "ambiguous", "_pending", "_listed")
 
     def __init__(self) -> None:
         self.tools: dict[str, dict] = {}
         self.generation = 0  # bumped whenever the catalog changes, so caches can key on it
+        self.ambiguous: frozenset[str] = frozenset()
         self._pending: dict[str, dict] | None = None
+        self._listed: list[str] = []  # every name of the current listing so far, repeats included
 
     def record_page(self, tools: list, *, first_page: bool, last_page: bool) -> None:
         if first_page or self._pending is None:
             self._pending = {}
-        for tool in tools:
-            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+            self._listed = []
+            self.ambiguous = frozenset()
+        named = [tool for tool in tools if isinstance(tool, dict) and isinstance(tool.get("name"), str)]
+        self._listed += [tool["name"] for tool in named]
+        bad = ambiguous_names(self._listed) if len(self._listed) > 1 else set()
+        for tool in named:
+            if tool["name"] not in bad:
                 self._pending[tool["name"]] = tool
+        for name in bad:
+            self._pending.pop(name, None)
+        self.ambiguous = frozenset(bad)
         if last_page:
             self.tools = self._pending
             self._pending = None
         else:
             # Pages seen so far are usable at once: a client may call a tool from page one.
-            self.tools = {**self.tools, **self._pending}
+            self.tools = {k: v for k, v in {**self.tools, **self._pending}.items() if k not in bad}
         self.generation += 1
 
     def forget(self) -> None:
         self.tools = {}
         self._pending = None
+        self._listed = []
+        self.ambiguous = frozenset()
         self.generation += 1
 
     def get(self, name: str) -> dict | None:

@@ -1,7 +1,7 @@
 """MCP and JSON-RPC facts mcpwrap relies on, in one place (see the specification's ``schema.ts``).
 
-Only constants: the error codes mcpwrap answers with, the protocol revisions whose behaviour differs, and the
-``_meta`` keys of stateless (2026-07-28) requests.
+Only constants: the error codes mcpwrap answers with, the protocol revisions whose behaviour differs, the
+``_meta`` keys of stateless (2026-07-28) requests, and the one structural limit every stage shares.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ __all__ = [
     "META_PROTOCOL_VERSION",
     "META_CLIENT_CAPABILITIES",
     "META_CLIENT_INFO",
+    "MAX_DEPTH",
 ]
 
 # JSON-RPC 2.0
@@ -39,3 +40,10 @@ FORM_ELICITATION_PROTOCOL = "2025-11-25"  # elicitation/create carries mode: "fo
 META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
 META_CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+
+# Nesting of arrays and objects in one message (the envelope object is level 1). The decoder refuses deeper
+# messages, and every walker (scanners, the redactor, the policy's readings, the audit writer) reaches exactly
+# this deep: what is accepted is what is examined. Real MCP traffic nests a few dozen levels at most; 128 also
+# stays well inside the limits of what examines a message after decoding (orjson writes audit records up to
+# 254 levels; jsonschema and the audit redactor recurse in Python).
+MAX_DEPTH = 128

@@ -19,6 +19,9 @@ Three ways to treat them:
 - :func:`visible` — for showing text to a person (review diffs, audit excerpts): what :func:`find_invisible`
   finds, and control characters, become ``\\uXXXX`` escapes.
 
+Look-alikes: :data:`CONFUSABLES` is the one table of letters from other scripts that render like Latin ones
+(the detectors fold them; :func:`skeleton` and :func:`confusable` decide when two names read the same).
+
 Everything here is pure and imports nothing of mcpwrap; ASCII text takes an O(1) fast path.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 __all__ = [
     "INVISIBLE_RANGES",
@@ -39,6 +43,12 @@ __all__ = [
     "strip_invisible",
     "clean_text",
     "visible",
+    "CONFUSABLES",
+    "fold_confusables",
+    "skeleton",
+    "confusable",
+    "stands_in_for",
+    "ambiguous_names",
 ]
 
 # Code points that render as nothing (or reorder what is shown) but a model still reads. Sorted, disjoint.
@@ -161,6 +171,90 @@ def clean_text(text: str) -> str:
         text = _INVISIBLE_RE.sub("", text)
         text = unicodedata.normalize("NFKC", text)  # removing a joiner can leave a composable pair
     return text
+
+
+# Cyrillic and Greek letters that render like Latin ones (the subset used to dodge keyword filters).
+CONFUSABLES: dict[str, str] = {
+    # Cyrillic lower / upper
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q",
+    "ԝ": "w", "ɡ": "g", "ӏ": "l", "ү": "y", "ո": "n", "ս": "u",
+    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
+    "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j", "Ԁ": "d", "Ԛ": "q", "Ԝ": "w", "Ү": "y",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "γ": "y", "η": "n", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k",
+    "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+    # Latin look-alikes outside ASCII that NFKC keeps
+    "ı": "i", "ȷ": "j", "ʏ": "y", "ɪ": "i", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴏ": "o", "ᴜ": "u",
+}
+_CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
+
+
+def fold_confusables(text: str) -> str:
+    """``text`` with the Cyrillic/Greek/Latin-extension look-alikes of :data:`CONFUSABLES` as Latin letters."""
+    if text.isascii():
+        return text
+    return text.translate(_CONFUSABLE_TABLE)
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def skeleton(text: str) -> str:
+    """What a reader takes a short name for (tool names): NFKC, invisible and control characters removed, outer
+    whitespace stripped, case folded, look-alikes folded to Latin, combining marks dropped. Two names with one
+    skeleton cannot be told apart by a model or a person (nor by a server that stops at a NUL)."""
+    if _CONTROLS.search(text):
+        text = _CONTROLS.sub("", text)
+    if text.isascii():
+        return text.strip().casefold()
+    folded = fold_confusables(clean_text(text).strip()).casefold()
+    if folded.isascii():
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return fold_confusables("".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def stands_in_for(a: str, b: str) -> bool:
+    """Whether skeleton ``a`` reads as skeleton ``b`` through look-alikes no table lists: the same length, every
+    character equal or a non-ASCII one where the other has a visible ASCII character, and at least half of them
+    equal (two names in another script entirely, ``検索`` and ``go``, are different names, not look-alikes)."""
+    if len(a) != len(b) or a == b:
+        return a == b
+    same = 0
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            same += 1
+        elif not ((not x.isascii() and y.isascii() and y.isprintable() and not y.isspace())
+                  or (not y.isascii() and x.isascii() and x.isprintable() and not x.isspace())):
+            return False
+    return 2 * same >= len(a)
+
+
+def confusable(a: str, b: str) -> bool:
+    """Whether two names read the same (see :func:`skeleton` and :func:`stands_in_for`)."""
+    sa, sb = skeleton(a), skeleton(b)
+    return sa == sb or (not (sa.isascii() and sb.isascii()) and stands_in_for(sa, sb))
+
+
+def ambiguous_names(names: Iterable[str]) -> set[str]:
+    """Every name of ``names`` that occurs twice or reads the same as another (:func:`confusable`)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(skeleton(name), []).append(name)
+    out = {n for members in groups.values() if len(members) > 1 for n in members}
+    odd = [s for s in groups if not s.isascii()]
+    if odd:  # look-alikes no table lists: compared with the skeletons of the same length only
+        by_length: dict[int, list[str]] = {}
+        for s in groups:
+            by_length.setdefault(len(s), []).append(s)
+        for s in odd:
+            for other in by_length[len(s)]:
+                if other != s and stands_in_for(s, other):
+                    out.update(groups[s])
+                    out.update(groups[other])
+    return out
 
 
 # C0 controls except tab/newline/carriage return, DEL, C1 controls (ESC starts ANSI sequences).

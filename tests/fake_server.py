@@ -17,6 +17,12 @@ payload of ``--payload-bytes``), ``ping``, and any other request with ``{"echo":
   --spawn-grandchild       start a sleeping grandchild in the same process group (must not be orphaned)
   --read-outs              also list "leak" (its result carries one secret in both content and
                            structuredContent), "fail" (answered with a JSON-RPC error) and "delete"
+  --log-received FILE      append every line received (raw) to FILE: what really reached the server
+  --server-request-id ID   the id of the --request-on-call request (a string; default: 0, 1, 2…)
+  --flood-requests N       on tools/call "flood", send N roots/list requests to the client (ids "f0"…); each
+                           answer is reported as a tools/call result (only the first reaches the client)
+  --tools-file FILE        the tools/list result's tools, from a JSON file (default: one tool, echo)
+  --result-raw TEXT        answer tools/call with this raw JSON text as the result (escapes kept as written)
 """
 
 from __future__ import annotations
@@ -43,6 +49,11 @@ parser.add_argument("--request-on-call")
 parser.add_argument("--spawn-grandchild", action="store_true")
 parser.add_argument("--pidfile")
 parser.add_argument("--read-outs", action="store_true")
+parser.add_argument("--log-received")
+parser.add_argument("--server-request-id")
+parser.add_argument("--flood-requests", type=int, default=0)
+parser.add_argument("--tools-file")
+parser.add_argument("--result-raw")
 opts = parser.parse_args()
 
 out = sys.stdout.buffer
@@ -75,6 +86,9 @@ TOOLS = [
         "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}}},
     }
 ]
+if opts.tools_file:
+    with open(opts.tools_file, encoding="utf-8") as f:
+        TOOLS = json.load(f)
 
 # An AWS access key id of the documented example form: the secrets detector redacts it.
 LEAKED_KEY = "AKIA" + "Z7QW3RT5YU2IO4PA"
@@ -120,6 +134,9 @@ for raw in inp:
     line = raw.strip()
     if not line:
         continue
+    if opts.log_received:
+        with open(opts.log_received, "ab") as f:
+            f.write(line + b"\n")
     msgs = json.loads(line)
     batch = isinstance(msgs, list)
     replies = []
@@ -139,11 +156,20 @@ for raw in inp:
             out.write(b'{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"\xff\xfe"}}\n')
             out.write(b'{"jsonrpc":"2.0","id":"no-such","result":{},"result":{"x":1}}\n')
             out.flush()
+        if method == "tools/call" and opts.result_raw is not None:
+            out.write(b'{"jsonrpc":"2.0","id":' + json.dumps(msg["id"]).encode() + b',"result":' + opts.result_raw.encode() + b"}\n")
+            out.flush()
+            continue
+        if method == "tools/call" and (msg.get("params") or {}).get("name") == "flood":
+            for i in range(opts.flood_requests):
+                pending_server_requests[f"f{i}"] = msg
+                send({"jsonrpc": "2.0", "id": f"f{i}", "method": "roots/list"})
+            continue
         if method == "tools/call":
             for i in range(opts.notify_on_call):
                 send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": f"n{i}"}})
             if opts.request_on_call:
-                sid = next_server_id
+                sid = opts.server_request_id if opts.server_request_id is not None else next_server_id
                 next_server_id += 1
                 pending_server_requests[sid] = msg
                 send({"jsonrpc": "2.0", "id": sid, "method": opts.request_on_call, "params": {"messages": [], "maxTokens": 10}})

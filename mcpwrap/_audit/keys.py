@@ -6,7 +6,8 @@ someone who can write the file can recompute every hash after their edit.
 
 The key comes from ``MCPWRAP_AUDIT_KEY``, else an explicit key file (``audit.key_file``, ``--key-file``), else
 ``$MCPWRAP_HOME/audit.key`` if it exists. A key file that group or others can read is refused (as ssh refuses
-such private keys): a key anyone can read authenticates nothing. ``mcpwrap audit init-key`` writes 64 random
+such private keys): a key anyone can read authenticates nothing; so is a link, or a file of another user
+(:func:`mcpwrap._fs.read_file`). ``mcpwrap audit init-key`` writes 64 random
 hex characters (256 bits), owner-only, and never replaces an existing key unless forced: the logs sealed with
 it need it to verify. A record names its key by :func:`key_id`, a hash that reveals nothing of the key.
 """
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from pathlib import Path
 
-from .._errors import AuditError
-from .._fs import PRIVATE_DIR_MODE, atomic_write, create_new
+from .._errors import AuditError, UnsafeFileError
+from .._fs import atomic_write, create_new, ensure_dir, read_file
 
 __all__ = ["KEY_ENV", "MIN_KEY_CHARS", "key_id", "load_key", "init_key", "default_key_path"]
 
@@ -55,19 +55,13 @@ def load_key(key_file: str | os.PathLike | None = None, *, environ: dict | None 
     explicit = key_file is not None
     path = Path(os.path.expanduser(os.fspath(key_file))) if key_file is not None else default_key_path()
     try:
-        st = os.stat(path)
+        material = read_file(path, secret=True, what="audit key file")
     except FileNotFoundError:
         if explicit:
             raise AuditError(f"audit key file not found: {path}") from None
         return None
-    except OSError as exc:
-        raise AuditError(f"cannot read audit key file {path}: {exc.strerror or exc}") from None
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise AuditError(
-            f"audit key file {path} is accessible by others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
-        )
-    try:
-        material = path.read_bytes()
+    except UnsafeFileError as exc:  # a link, another user's file, or readable by others: it authenticates nothing
+        raise AuditError(str(exc)) from None
     except OSError as exc:
         raise AuditError(f"cannot read audit key file {path}: {exc.strerror or exc}") from None
     return _check_key(material, str(path))
@@ -78,7 +72,10 @@ def init_key(path: str | os.PathLike | None = None, *, force: bool = False) -> t
     import secrets
 
     target = Path(os.path.expanduser(os.fspath(path))) if path is not None else default_key_path()
-    target.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    try:
+        ensure_dir(target.parent, what="audit key file")
+    except UnsafeFileError as exc:
+        raise AuditError(str(exc)) from None
     material = secrets.token_hex(KEY_BYTES).encode("ascii")
     if target.exists() and not force:
         raise AuditError(f"{target} already exists; logs sealed with it need it to verify (use --force to replace it)")

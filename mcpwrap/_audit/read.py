@@ -17,8 +17,9 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from .._fs import open_file
 from .files import expand
 
 __all__ = [
@@ -131,6 +132,12 @@ class RecordFilter:
         return True
 
 
+def _open_log(path: str | os.PathLike) -> BinaryIO:
+    """A log file for reading: never through a link (the writer never writes through one, so a link at a log's
+    path is not the log mcpwrap wrote), and a regular file."""
+    return os.fdopen(open_file(path, os.O_RDONLY, what="audit log", owned=False), "rb")
+
+
 def _decode(line: bytes) -> dict | None:
     try:
         rec = json.loads(line)
@@ -143,7 +150,7 @@ def read_records(paths: Iterable[str | os.PathLike], keep: RecordFilter | None =
     """Records of the given files in order (lines that are not records are skipped). ``raw``: (bytes, dict)."""
     for path in paths:
         try:
-            f = open(path, "rb")
+            f = _open_log(path)
         except FileNotFoundError:
             continue
         with f:
@@ -168,7 +175,7 @@ def follow(
 
     def open_at(p: str, start: bool) -> None:
         try:
-            f = open(p, "rb")
+            f = _open_log(p)
         except FileNotFoundError:
             state[p] = {"f": None, "buf": b"", "ino": None}
             return
@@ -225,7 +232,7 @@ def last_activity(path: str | os.PathLike, servers: set[str]) -> dict[str, str]:
     end (``mcpwrap status`` asks this of a log that may hold gigabytes)."""
     found: dict[str, str] = {}
     try:
-        f = open(path, "rb")
+        f = _open_log(path)
     except OSError:
         return found
     with f:

@@ -38,9 +38,9 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .._fs import read_file
 from .identity import process_state
 from .keys import KEY_ENV, default_key_path
 from .seal import GENESIS, Sealer, parse_sealed
@@ -154,7 +154,7 @@ def _load(files: list[str], report: Report) -> list[_Line] | None:
     order = 0
     for name in files:
         try:
-            data = Path(name).read_bytes()
+            data = read_file(name, what="audit log", owned=False)  # never through a link: not the file mcpwrap wrote
         except FileNotFoundError:
             report.unusable = f"{name}: no such file"
             return None
@@ -197,6 +197,11 @@ class _Lines:
                     ln.mac_ok = self.sealer.mac(ln.signed) == ln.h
                     if ln.mac_ok and self.key_start is None:
                         self.key_start = ln.order
+                        # Records before the key are allowed only where a key was added to a log with records: the
+                        # first keyed record is then the ``key-added`` marker. Otherwise a record whose ``kid`` was
+                        # changed (its MAC then goes unchecked) would pass as "before the key" with any content.
+                        if ln is not out[0] and (ln.record or {}).get("event") != "key-added":
+                            self.key_start = out[0].order
         for ln in out:
             self._check_mac(ln)
         return out

@@ -22,6 +22,7 @@ through the redactor, so a record never holds a secret the redactor would have r
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import threading
@@ -31,10 +32,11 @@ from typing import Any
 import orjson
 
 from .._config import Section, check_keys, expect
-from .._errors import AuditError, ConfigError
-from .._fs import PRIVATE_FILE_MODE, FileLock
+from .._errors import AuditError, ConfigError, UnsafeFileError
+from .._fs import PRIVATE_FILE_MODE, FileLock, ensure_dir, open_file
 from .._log import warning
 from .._message import Session
+from .._protocol import MAX_DEPTH
 from .files import rotated_name
 from .identity import wrapper_identity
 from .keys import load_key
@@ -119,12 +121,15 @@ def _parse_audit(raw: Any, path: tuple) -> AuditSettings:
     return settings
 
 
-def shape_of(value: Any, depth: int = 0) -> Any:
-    """Types and sizes of a JSON value, without its content."""
-    if depth > 6:
-        return "…"
+SHAPE_MAX_KEYS = 50  # keys of one object a shape keeps (the policy's replay reads a missing key past these as unknown)
+
+
+def shape_of(value: Any, depth: int = 1) -> Any:
+    """Types and sizes of a JSON value, without its content, as deep as a message can nest (MAX_DEPTH)."""
+    if depth > MAX_DEPTH:
+        return "…"  # only a value built in-process nests deeper; marked, never read as absent
     if isinstance(value, dict):
-        return {k: shape_of(v, depth + 1) for k, v in list(value.items())[:50]}
+        return {k: shape_of(v, depth + 1) for k, v in list(value.items())[:SHAPE_MAX_KEYS]}
     if isinstance(value, list):
         return [f"list[{len(value)}]"] if not value else [f"list[{len(value)}]", shape_of(value[0], depth + 1)]
     if isinstance(value, str):
@@ -157,7 +162,12 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def _dumps(rec: dict) -> bytes:
-    data = orjson.dumps(rec, default=str, option=_ORJSON_OPTIONS)
+    try:
+        data = orjson.dumps(rec, default=str, option=_ORJSON_OPTIONS)
+    except TypeError:
+        # orjson writes integers of at most 64 bits, and the decoder accepts any integer a double can hold; such
+        # a record (rare) is written by the stdlib encoder: exact, ASCII-only (so no line breaker is left raw).
+        return json.dumps(rec, default=str, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
     for raw, escaped in _LINE_BREAKERS:
         if raw in data:
             data = data.replace(raw, escaped)
@@ -211,7 +221,7 @@ class AuditLog:
         except OSError as exc:
             # Not fatal here: the failure policy decides at the first flush (block answers every request, so
             # the client sees why instead of a server that would not start).
-            self.failed = f"cannot open audit log {self.path}: {exc.strerror or exc}"
+            self.failed = f"cannot open audit log {self.path}: {exc if isinstance(exc, UnsafeFileError) else exc.strerror or exc}"
 
     def configure(self, settings: AuditSettings) -> None:
         """Apply the settings that can change while running (``path`` and the key are fixed at start)."""
@@ -223,8 +233,9 @@ class AuditLog:
     # --- files ---------------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        # Never through a link, never another user's file or one others can write (mcpwrap._fs.open_file): a
+        # planted link would send records into any file the user can write, a planted file could be forged.
+        ensure_dir(os.path.dirname(os.path.abspath(self.path)), what="audit log")
         self._file_lock.open()
         if self._fd is not None:
             try:
@@ -232,7 +243,7 @@ class AuditLog:
             except OSError:
                 pass
             self._fd = None
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        self._fd = open_file(self.path, os.O_RDWR | os.O_APPEND, create=True, mode=PRIVATE_FILE_MODE, what="audit log")
 
     def _current(self) -> os.stat_result:
         """Under the lock: make sure ``_fd`` is the file at ``path`` (another writer may have rotated it)."""
@@ -362,7 +373,7 @@ class AuditLog:
     def _write_failed(self, exc: OSError, queued: int) -> None:
         reason = exc.strerror or str(exc)
         first = self.failed is None
-        self.failed = f"cannot write audit log {self.path}: {reason}"
+        self.failed = str(exc) if isinstance(exc, UnsafeFileError) else f"cannot write audit log {self.path}: {reason}"
         if self._failed_since is None:
             self._failed_since = utc_now()
         # The session-start record is kept and written first once the log works again; the rest are counted

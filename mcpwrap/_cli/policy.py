@@ -8,14 +8,14 @@ evaluation function the running wrapper uses, on the policy file plus the overri
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from .._config import builtin_policy_text
+from .._config import builtin_policy_text, read_policy_text
 from .._errors import ConfigError
-from .._fs import atomic_write
+from .._fs import atomic_write, ensure_dir
 from .._paths import default_policy_path
 from .._policy.check import CallResult, describe_call, evaluate_call, label, replay, run_scenarios, validate_file
 from .._policy.engine import Call
@@ -72,12 +72,20 @@ def register(app: Any) -> None:
         force: bool = typer.Option(False, "--force", help="replace an existing file (it is kept as FILE.bak)"),
     ) -> None:
         target = Path(path) if path else default_policy_path()
-        if target.exists() and not force:
+        if os.path.lexists(target) and not force:
             fail(f"{target} exists; use --force to replace it (a backup is kept)", 1)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            shutil.copy2(target, str(target) + ".bak")
-        atomic_write(target, builtin_policy_text())
+        try:
+            if path:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                ensure_dir(target.parent, what="policy file")
+            if os.path.lexists(target):
+                # Read as wrap would (no link under MCPWRAP_HOME); the backup replaces whatever is at its name
+                # (atomic_write renames over a link instead of writing through it).
+                atomic_write(str(target) + ".bak", read_policy_text(target))
+            atomic_write(target, builtin_policy_text())
+        except (OSError, ConfigError) as exc:
+            fail(f"cannot write {target}: {exc}", 1)
         print(f"wrote {target}")
 
     @policy_app.command("validate", help="Check a policy file: an OK summary, or every error with line and column (exit 1).")

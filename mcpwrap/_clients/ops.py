@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .._audit.read import last_activity
 from .._errors import ClientConfigError, McpwrapError
-from .._fs import create_new
+from .._fs import create_new, ensure_dir
 from .._paths import default_audit_path, default_policy_path
 from .entries import Entry, WrapSpec, scan
 from .install import fragile_location, inside, launcher
@@ -51,7 +51,7 @@ def ensure_default_policy(path: Path) -> bool:
     """Create the default policy at ``path`` unless a file is there (whole, even if two enables race); True
     if it was created."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent, what="policy file")  # MCPWRAP_HOME: created 0700, refused if others can write it
         return create_new(path, default_policy_text())
     except OSError as exc:
         raise ClientConfigError(f"cannot create the default policy {path}: {exc.strerror or exc}") from None

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import ClientConfigError
-from .._fs import FileLock, create_new, fsync_dir, write_temp
+from .._fs import FileLock, create_new, ensure_dir, fsync_dir, write_temp
 from .._paths import backups_dir as _backups_dir
 from .._paths import locks_dir
 
@@ -82,7 +82,7 @@ class _Lock:
 
     def __enter__(self) -> _Lock:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir(self.path.parent, what="lock files")
             self._lock.open()
         except OSError as exc:
             raise ClientConfigError(f"cannot create lock file {self.path}: {exc.strerror or exc}") from None
@@ -153,7 +153,7 @@ def _backup(target: Path, text: str) -> Path:
     label = re.sub(r"[^A-Za-z0-9._-]+", "_", str(target).strip("/"))[-120:]
     path = directory / f"{stamp}-{label}"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(directory, what="backups")  # backups hold whole client configurations (tokens in env blocks)
         if not create_new(path, text):
             raise FileExistsError(f"{path} exists")
     except OSError as exc:

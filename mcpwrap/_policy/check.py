@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._config import Config, Sections, locate, read_yaml
+from .._config import Config, Sections, locate, read_policy_text, read_yaml
 from .._errors import ConfigError
 from .._paths import overrides_path
 from .._state import overrides
@@ -76,12 +76,9 @@ def validate_file(path: str | os.PathLike, sections: Sections, *, overrides_file
     file = str(path)
     v = Validation(file)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        v.errors.append(ConfigError("policy file not found", file=file))
-        return v
-    except (OSError, UnicodeDecodeError) as exc:
-        v.errors.append(ConfigError(f"cannot read policy file: {exc}", file=file))
+        text = read_policy_text(path)  # the same checks as `wrap` applies to a policy under MCPWRAP_HOME
+    except ConfigError as exc:
+        v.errors.append(exc)
         return v
     try:
         raw, positions = read_yaml(text, file)

@@ -9,7 +9,11 @@ forms:
   hexadecimal with ``0x``; the last part fills the remaining bytes) → dotted quad;
 - IPv6 → compressed lower case; an IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``) or
   NAT64 (``64:ff9b::a.b.c.d``) address → the IPv4 address it reaches;
-- names → NFKC, lower case, trailing dots removed, IDNA (punycode) for non-ASCII labels.
+- names → NFKC, the dots IDNA treats as dots (``。``, ``．``, ``｡``) as ``.``, lower case, trailing dots removed,
+  IDNA (punycode) for non-ASCII labels; a name that is then an IPv4 address in any form is that address.
+
+WHATWG URL parsers (Node's ``fetch``, browsers) delete ASCII tab and newline anywhere in a URL before parsing:
+a value holding them is also read with them removed.
 
 :func:`host_readings` finds the hosts in a value — a bare host, a URL, or URLs inside free text such as a
 shell command — and returns the value again with each host replaced by its canonical form (userinfo, which
@@ -75,9 +79,15 @@ def _ipv6(text: str) -> str | None:
     return addr.compressed
 
 
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})  # UTS 46 maps these to "."
+_URL_IGNORED = str.maketrans("", "", "\t\n\r")  # WHATWG: removed from the input before a URL is parsed
+
+
 def canonical_host(host: str) -> str | None:
     """The canonical form of a host (name, IPv4 in any inet_aton form, or IPv6 with or without brackets)."""
     h = unicodedata.normalize("NFKC", host).strip()
+    if not h.isascii():
+        h = h.translate(_IDNA_DOTS)
     if "%" in h:  # URL parsers percent-decode the host before reading it
         from urllib.parse import unquote
 
@@ -161,7 +171,7 @@ def _token_reading(token: str, urls_only: bool) -> str | None:
 # A superset of the values canonicalisation could change: a URL, a digit followed by '.', ':', 'x' or 'X' (IPv4
 # forms, IPv6, hex), a long digit run (one-part IPv4), '[' (bracketed IPv6), full-width digits. Most argument
 # values have none of them and get no host reading after one linear scan; the others get the token pass.
-_CANDIDATE_PATTERN = r"::|://|(?i:\b(?:https?|wss?|ftp):)|\d[.:xX]|\d{8}|\[|[\x{FF10}-\x{FF19}]"
+_CANDIDATE_PATTERN = r"::|://|(?i:\b(?:https?|wss?|ftp):)|\d[.:xX]|\d{8}|\[|[\x{FF10}-\x{FF19}]|\d[\x{3002}\x{FF0E}\x{FF61}]"
 _candidate: Any = None
 
 
@@ -182,7 +192,20 @@ def host_readings(value: str, *, urls_only: bool = False) -> list[str]:
     ``urls_only``, only tokens with a scheme count: a bare ``1.5`` or ``12:30`` is then not read as an address
     (what an allow rule needs: every reading it gets must be one the value really has).
     """
-    if len(value) > MAX_SCANNED_CHARS or not _has_candidate(value):
+    if len(value) > MAX_SCANNED_CHARS:
+        return []
+    readings = _readings(value, urls_only)
+    if "\t" in value or "\n" in value or "\r" in value:
+        joined = value.translate(_URL_IGNORED)  # as a WHATWG parser reads a URL split by tabs or newlines
+        if _has_candidate(joined):
+            for r in (joined, *_readings(joined, urls_only)):
+                if r not in readings:
+                    readings.append(r)
+    return readings
+
+
+def _readings(value: str, urls_only: bool) -> list[str]:
+    if not _has_candidate(value):
         return []
     pieces: list[str] = []
     last = 0

@@ -5,11 +5,24 @@ a bypass: the bytes must be UTF-8, the JSON must be standard (no NaN/Infinity), 
 at any depth, and the top level must be an object (or, for 2025-03-26 batches, an array of objects). A line
 that fails is never forwarded; :func:`recover_id` then tries to find the request id so that the sender can be
 answered instead of left waiting.
+
+Three more rules make every accepted value one that every later stage can carry, on both decoding paths (orjson,
+and the stdlib reference it falls back to):
+
+- no lone surrogates: a ``\\udc00`` escape decodes to a code point that UTF-8 cannot encode, so the audit
+  writer or the re-encoding of a modified message would fail on it (orjson refuses them; the stdlib does not);
+- no non-finite numbers: ``1e999`` (or a 400-digit integer) is infinity to a peer that reads numbers as
+  doubles, and mcpwrap would have to write it back as the non-JSON token ``Infinity``;
+- at most :data:`mcpwrap._protocol.MAX_DEPTH` levels of nesting: the depth every scanner and walker reaches,
+  so nothing the decoder accepts lies beyond what is examined.
+
+:func:`encode` is the inverse for what mcpwrap writes itself: standard JSON only (``allow_nan=False``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -19,6 +32,7 @@ from .._protocol import (
     BLOCKED,
     INTERNAL_ERROR,
     INVALID_REQUEST,
+    MAX_DEPTH,
     META_PROTOCOL_VERSION,
     METHOD_NOT_FOUND,
     MODERN_PROTOCOL,
@@ -29,6 +43,7 @@ from .._protocol import (
 __all__ = [
     "PARSE_ERROR",
     "INVALID_REQUEST",
+    "MAX_DEPTH",
     "METHOD_NOT_FOUND",
     "INTERNAL_ERROR",
     "SERVER_UNAVAILABLE",
@@ -64,7 +79,79 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+class _NonFinite(ValueError):
+    pass
+
+
+# Integers from here on round to infinity as a double (halfway between the largest double and 2**1024).
+_FLOAT_OVERFLOW = 2**1024 - 2**970
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _finite_int(text: str) -> int:
+    value = int(text)
+    if not -_FLOAT_OVERFLOW < value < _FLOAT_OVERFLOW:
+        raise _NonFinite(text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)")
+    return value
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_pairs_hook, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_finite_int
+)
+
+_TOO_DEEP = f"message nests too deeply: more than {MAX_DEPTH} levels of arrays and objects, the most mcpwrap examines"
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests more than ``limit`` arrays/objects (the top-level container is level 1)."""
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, d = pop()
+        if d > limit:
+            return True
+        for child in v.values() if type(v) is dict else v:
+            t = type(child)
+            if t is dict or t is list:
+                push((child, d + 1))
+    return False
+
+
+def _check_depth(line: bytes, value: Any) -> None:
+    # A line with at most MAX_DEPTH brackets cannot nest deeper: two C-speed counts spare the walk on almost
+    # every message (a bracket inside a string only makes the bound looser, never wrong).
+    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH or type(value) not in (dict, list):
+        return
+    if _too_deep(value):
+        raise ProtocolError(_TOO_DEEP, PARSE_ERROR)
+
+
+# A \u escape of a UTF-16 surrogate (D800–DFFF). A pair decodes to one code point; a lone one does not.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string or key inside a decoded value holds a surrogate code point (UTF-8 cannot encode it)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            if not v.isascii() and _SURROGATE.search(v):
+                return True
+        elif t is dict:
+            stack.extend(v)
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+    return False
 
 
 def decode(line: bytes) -> Any:
@@ -82,7 +169,9 @@ def decode(line: bytes) -> Any:
     except Exception:  # orjson.JSONDecodeError, or anything it refuses (e.g. integers beyond 64 bits)
         pass
     else:
+        # orjson refuses lone surrogates and non-finite numbers itself; it accepts 1024 levels of nesting.
         if _no_duplicate_keys(line, value):
+            _check_depth(line, value)
             return value
     return _reference_decode(line)
 
@@ -137,10 +226,15 @@ def _reference_decode(line: bytes) -> Any:
         value = _decoder.decode(text)
     except _DuplicateKey as exc:
         raise ProtocolError(f"ambiguous message: key {exc.args[0]!r} appears twice in one object", INVALID_REQUEST) from None
+    except _NonFinite as exc:
+        raise ProtocolError(f"message holds the number {exc.args[0]}, which is not finite (peers read it as infinity)", PARSE_ERROR) from None
     except RecursionError:
-        raise ProtocolError("message nests too deeply to examine", PARSE_ERROR) from None
+        raise ProtocolError(_TOO_DEEP, PARSE_ERROR) from None
     except ValueError as exc:
         raise ProtocolError(f"message is not valid JSON ({exc})", PARSE_ERROR) from None
+    if _SURROGATE_ESCAPE.search(line) is not None and has_lone_surrogate(value):
+        raise ProtocolError("message holds a lone UTF-16 surrogate escape (\\uD800–\\uDFFF unpaired): not a character", PARSE_ERROR)
+    _check_depth(line, value)
     return value
 
 
@@ -175,8 +269,9 @@ def check_envelope(value: Any) -> None:
 
 
 def encode(envelope: Any) -> bytes:
-    """Serialise a message mcpwrap writes itself: compact, UTF-8, one line."""
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    """Serialise a message mcpwrap writes itself: compact, UTF-8, one line, standard JSON only (a NaN or an
+    infinity raises instead of becoming a token a peer cannot parse)."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
 
 
 # --- id recovery from lines that cannot be decoded -------------------------------------------------------------
@@ -233,7 +328,7 @@ def recover_id(line: bytes) -> Any:
         found = _scan_head_for_id(line[:_SCAN_LIMIT])
     except ValueError:
         found = None
-    if isinstance(found, (int, str)):
+    if _answerable_id(found):
         return found
     m = _ID_TAIL.search(line[-512:])
     if m:
@@ -241,9 +336,18 @@ def recover_id(line: bytes) -> Any:
             value = json.loads(m.group(1))
         except ValueError:
             return None
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
+        if _answerable_id(value):
             return value
     return None
+
+
+def _answerable_id(value: Any) -> bool:
+    """An id mcpwrap can write back: a string without lone surrogates, or an integer a double holds."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return not _SURROGATE.search(value)
+    return isinstance(value, int) and -_FLOAT_OVERFLOW < value < _FLOAT_OVERFLOW
 
 
 def looks_like_request(line: bytes) -> bool:

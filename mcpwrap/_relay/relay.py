@@ -16,8 +16,15 @@ Design
 - The writes one read produces are flushed together, audit records first: nothing is forwarded before the
   record that describes it is written (or, when it cannot be and the audit log's policy is ``block``, it is
   answered instead of forwarded).
+- Before the chain, every message passes the protocol gate (:mod:`mcpwrap._relay.gate`): forms MCP does not
+  have (a look-alike method name, a request without an id, positional params…) are refused and audited.
 - Requests are tracked per direction (the client's and the server's ids overlap). A response is matched to
-  the request it answers before the chain sees it. Ids mcpwrap sends itself use the ``mcpwrap-`` prefix.
+  the request it answers before the chain sees it. Each direction holds at most
+  :data:`~mcpwrap._relay.tracking.MAX_IN_FLIGHT` requests in flight (pending, held, and mcpwrap's own requests to the client); the excess is answered at
+  once with the block contract (rule ``in-flight-limit``), to whoever sent it.
+- Ids mcpwrap sends itself are ``mcpwrap-`` plus 128 random bits (never derived from anything a peer can
+  read), and never accepted from a peer: the gate refuses a server request under that prefix, and a client
+  response under it that answers none of mcpwrap's requests is dropped, never routed to the server.
 - Invariant: every request that enters gets exactly one response — from the peer, from mcpwrap when it
   blocks or refuses it, or from mcpwrap when the child exits with the request pending.
 - Held requests (a HOLD verdict, e.g. waiting for a person's approval; see :mod:`.holds`): the relay keeps the
@@ -45,7 +52,7 @@ from .._chain import Chain
 from .._errors import AuditError, ProtocolError
 from .._log import warning
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
-from . import holds, process
+from . import gate, holds, process, tracking
 from . import jsonrpc as rpc
 from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 from .holds import HeldRequest
@@ -92,6 +99,7 @@ class Relay:
         client_in: int = 0,
         client_out: int = 1,
         sandbox: Any = None,
+        max_in_flight: int = tracking.MAX_IN_FLIGHT,
     ) -> None:
         self.command = command
         self.sandbox = sandbox  # a mcpwrap._sandbox.SandboxPlan: starts the child sandboxed (None: as is)
@@ -111,8 +119,7 @@ class Relay:
         self.held: dict[Any, HeldRequest] = {}  # client requests held by a HOLD verdict (under _pending_lock)
         self._own_requests: dict[str, Callable[[dict], None]] = {}  # mcpwrap's requests to the client
         self._exiting = False  # set once pending requests were answered on the child's exit
-        self._own_ids = 0
-        self._own_ids_lock = threading.Lock()
+        self.max_in_flight = max_in_flight
         self.child: subprocess.Popen | None = None
         self.client_eof = threading.Event()
         self.child_exited = threading.Event()
@@ -256,6 +263,7 @@ class Relay:
             return
         try:
             rpc.check_envelope(value)
+            gate.check(value, direction)
         except ProtocolError as exc:
             self._refuse(direction, line, exc, out, envelope=value)
             return
@@ -276,6 +284,7 @@ class Relay:
         for element in elements:
             try:
                 rpc.check_envelope(element)
+                gate.check(element, direction)
             except ProtocolError as exc:
                 untouched = False
                 self._refuse(direction, line, exc, inner, envelope=element, in_batch=True)
@@ -303,12 +312,8 @@ class Relay:
         request: PendingRequest | None = None
         is_response = "method" not in envelope
         msg_id = envelope.get("id")
-        if is_response and direction is Direction.CLIENT_TO_SERVER and isinstance(msg_id, str) and msg_id.startswith("mcpwrap-"):
-            with self._pending_lock:
-                on_response = self._own_requests.pop(msg_id, None)
-            if on_response is not None:
-                self._deliver_own_response(msg_id, envelope, on_response, len(line))
-                return _DROPPED
+        if is_response and direction is Direction.CLIENT_TO_SERVER and gate.is_own_id(msg_id):
+            return self._own_response(msg_id, envelope, line)
         if is_response:
             with self._pending_lock:
                 request = self.pending[direction.reverse].pop(msg_id, None)
@@ -324,6 +329,7 @@ class Relay:
         elif "id" in envelope:
             with self._pending_lock:
                 duplicate = msg_id in self.pending[direction] or (direction is Direction.CLIENT_TO_SERVER and msg_id in self.held)
+                full = self._in_flight(direction) >= self.max_in_flight
             if duplicate:
                 self._refuse(
                     direction,
@@ -333,6 +339,9 @@ class Relay:
                     envelope=envelope,
                     in_batch=in_batch,
                 )
+                return _DROPPED
+            if full:
+                self._refuse_over_limit(direction, line, envelope, out, in_batch)
                 return _DROPPED
         msg = Message(direction, line, envelope, self.session, request, in_batch=in_batch)
         if direction is Direction.CLIENT_TO_SERVER and msg.kind is not Kind.RESULT and msg.kind is not Kind.ERROR:
@@ -407,8 +416,9 @@ class Relay:
             direction=direction.value,
             id=msg_id,
             action="block",
-            interceptor="framing",
-            rule="unexaminable-message",
+            interceptor="protocol" if error.rule else "framing",
+            rule=error.rule or "unexaminable-message",
+            method=envelope.get("method") if isinstance(envelope, dict) and isinstance(envelope.get("method"), str) else None,
             reason=str(error),
             size=size if size is not None else len(line),
             answered=answered,
@@ -486,10 +496,33 @@ class Relay:
     # --- held requests (HoldOwner) and mcpwrap's own messages to the client -------------------------------
 
     def next_own_id(self) -> str:
-        """An id for a request mcpwrap sends itself; the prefix keeps it apart from both peers' ids."""
-        with self._own_ids_lock:
-            self._own_ids += 1
-            return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
+        """An id for a request mcpwrap sends itself (see :func:`mcpwrap._relay.tracking.new_own_id`)."""
+        return tracking.new_own_id()
+
+    # --- request tracking (the policies live in mcpwrap._relay.tracking) -----------------------------------------
+
+    def _in_flight(self, direction: Direction) -> int:
+        """Requests in flight from ``direction``'s sender (caller holds _pending_lock)."""
+        if direction is Direction.CLIENT_TO_SERVER:
+            return len(self.pending[direction]) + len(self.held)
+        return len(self.pending[direction]) + len(self._own_requests)
+
+    def _refuse_over_limit(self, direction: Direction, line: bytes, envelope: dict, out: _Batch, in_batch: bool) -> None:
+        msg = Message(direction, line, envelope, self.session, in_batch=in_batch)
+        response, record = tracking.over_limit(msg, self.max_in_flight, len(line))
+        out.reply.append(rpc.encode(response))
+        self._audit_event("refused", **record)
+
+    def _own_response(self, msg_id: Any, envelope: dict, line: bytes) -> Any:
+        """A client response under mcpwrap's id prefix: the answer to one of its own requests, or dropped. It never
+        reaches the server (the server cannot have asked under that prefix: the gate refuses it)."""
+        with self._pending_lock:
+            on_response = self._own_requests.pop(msg_id, None)
+        if on_response is not None:
+            self._deliver_own_response(msg_id, envelope, on_response, len(line))
+        else:
+            self._audit_event("refused", **tracking.stray_own_response(msg_id, len(line)))
+        return _DROPPED
 
     def _take_held(self, held: HeldRequest) -> bool:
         """Whether ``held`` was still held (and is no longer). Caller holds _pending_lock."""
@@ -566,6 +599,8 @@ class Relay:
         with self._pending_lock:
             if self._exiting or self.client_eof.is_set():
                 return None
+            if self._in_flight(Direction.SERVER_TO_CLIENT) >= self.max_in_flight:
+                return None  # the caller falls back as when the client cannot be written to
             self._own_requests[own_id] = on_response
         self._audit_event("own-request", direction="s2c", id=own_id, method=method)
         self._flush_audit()

@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError, McpwrapError
-from .._fs import create_new
+from .._errors import ConfigError, McpwrapError, UnsafeFileError
+from .._fs import create_new, ensure_dir, read_file
 from .._message import APPROVAL_REMEMBER
 from .._paths import approval_key_path, approvals_dir
 from .overrides import add_rule, override_rule  # override_rule: what the approval interceptor remembers
@@ -112,8 +112,8 @@ class ApprovalQueue:
     def ensure(self) -> Path:
         """Create the queue directory (0700) if needed and check that it is private."""
         try:
-            self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.dir.mkdir(mode=0o700, exist_ok=True)
+            if not os.path.lexists(self.dir):
+                ensure_dir(self.dir, what="approval queue")  # 0700, and every missing parent too
             _check_private(self.dir, "approval queue", directory=True)
         except OSError as exc:
             raise ApprovalError(f"cannot use the approval queue {self.dir}: {exc.strerror or exc}") from None
@@ -130,10 +130,9 @@ class ApprovalQueue:
     @staticmethod
     def _read_json(path: Path) -> dict | None:
         try:
-            with open(path, "rb") as f:
-                value = json.loads(f.read())
-        except (FileNotFoundError, ValueError, UnicodeDecodeError):
-            return None
+            value = json.loads(read_file(path, what="approval queue file"))
+        except (FileNotFoundError, UnsafeFileError, ValueError, UnicodeDecodeError):
+            return None  # a link or a file others could write is no decision
         return value if isinstance(value, dict) else None
 
     # --- the waiting process ------------------------------------------------------------------------------
@@ -225,14 +224,14 @@ def load_or_create_key(path: str | os.PathLike | None = None) -> bytes:
     """The HMAC key for stateless approval state: created once (0600, race-free), then read."""
     p = Path(path) if path is not None else approval_key_path()
     try:
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_dir(p.parent, what="approval key")
         if not p.exists():
             try:
                 _write_new(p, secrets.token_bytes(KEY_BYTES))
             except FileExistsError:  # pragma: no cover - lost a race on the temporary name
                 pass
         _check_private(p, "approval key", directory=False)
-        key = p.read_bytes()
+        key = read_file(p, secret=True, what="approval key")
     except OSError as exc:
         raise ApprovalError(f"cannot use the approval key {p}: {exc.strerror or exc}") from None
     if len(key) < KEY_BYTES:

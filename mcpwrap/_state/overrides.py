@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from .._config import check_keys, expect, locate, read_yaml
-from .._errors import ConfigError
-from .._fs import PRIVATE_DIR_MODE, atomic_write, locked
+from .._errors import ConfigError, UnsafeFileError
+from .._fs import atomic_write, ensure_dir, locked, read_file
 from .._paths import overrides_path
 from .._policy.rules import Rule, parse_rules
 from .._policy.sections import parse_version
@@ -67,9 +67,11 @@ def stamp(path: str | os.PathLike | None = None) -> tuple | None:
 def _read(p: Path, errors: list | None) -> tuple[list, tuple[Rule, ...]]:
     """The file's rules as written and compiled; ([], ()) when there is no file."""
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file(p, what="overrides file").decode("utf-8")
     except FileNotFoundError:
         return [], ()
+    except UnsafeFileError as exc:  # its rules allow calls: a link or a file others can write is not the user's word
+        raise ConfigError(str(exc), file=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read overrides file: {exc}", file=str(p)) from None
     raw, positions = read_yaml(text, str(p))
@@ -108,7 +110,7 @@ def add_rule(rule: dict, path: str | os.PathLike | None = None) -> Path:
     Rule(rule, 0, ("rule",), SOURCE)  # validate before touching the file
     p = _path(path)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        ensure_dir(p.parent, what="overrides file")
         with locked(p.with_name(p.name + ".lock")):
             written, _ = _read(p, None)  # refuse to build on a file the policy could not load
             rules = list(written)

@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .._errors import McpwrapError
-from .._fs import PRIVATE_DIR_MODE, atomic_write, locked
+from .._errors import McpwrapError, UnsafeFileError
+from .._fs import atomic_write, ensure_dir, locked, read_file
 
 __all__ = [
     "PinStore",
@@ -117,11 +117,13 @@ class PinStore:
     def _read(self, server: str) -> str | None:
         p = self.path(server)
         try:
-            return p.read_text(encoding="utf-8")
+            return read_file(p, what="pin file").decode("utf-8")
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise PinStoreError(f"cannot read pin file {p}: {exc.strerror or exc}") from None
+        except UnsafeFileError as exc:  # a link or a file others can write: its approvals could be anyone's
+            raise PinStoreError(str(exc)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PinStoreError(f"cannot read pin file {p}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def _parse(self, server: str, text: str | None) -> dict:
         if text is None:
@@ -173,7 +175,10 @@ class PinStore:
     # --- writing -------------------------------------------------------------------------------------------
 
     def _lock_path(self, server: str) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        try:
+            ensure_dir(self.root, what="pin files")
+        except UnsafeFileError as exc:
+            raise PinStoreError(str(exc)) from None
         return self.root / (_file_name(server) + ".lock")
 
     def _write(self, server: str, doc: dict) -> None:

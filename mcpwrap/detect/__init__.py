@@ -18,6 +18,7 @@ SECRET_TYPES = (
     "anthropic_key",
     "google_api_key",
     "jwt",
+    "basic_auth",
     "password_assignment",
 )
 ALL_TYPES = SECRET_TYPES + PII_TYPES

@@ -33,7 +33,7 @@ from urllib.parse import unquote_to_bytes
 
 from .. import _text
 from .._re2 import utf8
-from .._text import BIDI_CONTROLS, INVISIBLE_RANGES, char_class
+from .._text import BIDI_CONTROLS, CONFUSABLES, INVISIBLE_RANGES, char_class, fold_confusables
 
 __all__ = [
     "INVISIBLE_RANGES",
@@ -134,30 +134,9 @@ def sanitize(text: str) -> tuple[str, dict[str, int]]:
 
 # --- confusables ------------------------------------------------------------------------------------------------
 
-# Cyrillic and Greek letters that render like Latin ones (the subset used to dodge keyword filters).
-_CONFUSABLES = {
-    # Cyrillic lower / upper
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h", "ԁ": "d", "ԛ": "q",
-    "ԝ": "w", "ɡ": "g", "ӏ": "l", "ү": "y", "ո": "n", "ս": "u",
-    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t",
-    "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ј": "j", "Ԁ": "d", "Ԛ": "q", "Ԝ": "w", "Ү": "y",
-    # Greek
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x", "γ": "y", "η": "n", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k",
-    "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
-    # Latin look-alikes outside ASCII that NFKC keeps
-    "ı": "i", "ȷ": "j", "ʏ": "y", "ɪ": "i", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴏ": "o", "ᴜ": "u",
-}
-_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
-_LOOKALIKE_CLASS = "".join(sorted(set(_CONFUSABLES)))
+# The look-alike table is shared with the name checks (tool names, method names): mcpwrap._text.CONFUSABLES.
+_LOOKALIKE_CLASS = "".join(sorted(set(CONFUSABLES)))
 _MIXED_WORD_RE = re.compile(f"[A-Za-z][{_LOOKALIKE_CLASS}]|[{_LOOKALIKE_CLASS}][A-Za-z]")
-
-
-def fold_confusables(text: str) -> str:
-    if text.isascii():
-        return text
-    return text.translate(_CONFUSABLE_TABLE)
 
 
 def mixed_script_words(text: str) -> int:

@@ -45,6 +45,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._protocol import MAX_DEPTH
 from .._text import clean_text, find_invisible, visible
 
 __all__ = [
@@ -403,10 +404,12 @@ _SCHEMA_WORDS = frozenset(
 
 
 def _strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
-    """Every string in a JSON value, keys included (a property name is model-visible too), with its path."""
-    if depth > 64:  # schemas nest, but not this deep; treat as one opaque string so it is still examined
-        yield path, repr(value)[: MAX_SCAN_CHARS + 1]
-        return
+    """Every string in a JSON value, keys included (a property name is model-visible too), with its path.
+
+    Reaches as deep as the decoder accepts (MAX_DEPTH); deeper can only be a value built in-process, which is
+    refused rather than scanned in part."""
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"{path} nests deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
         if value not in _SCHEMA_WORDS:
             yield path, value
@@ -442,8 +445,10 @@ def _scan_strings(value: Any, root: str, other_tools: Mapping[str, str] | None, 
 
 def _properties(schema: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str, dict]]:
     """(name, path, subschema) of every named property, nested objects and array items included."""
-    if not isinstance(schema, dict) or depth > 16:
+    if not isinstance(schema, dict):
         return
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"{path} nests deeper than {MAX_DEPTH} levels")
     props = schema.get("properties")
     if isinstance(props, dict):
         for name, sub in props.items():

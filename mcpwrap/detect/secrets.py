@@ -15,7 +15,7 @@ Design
 
 Types: ``email``, ``phone``, ``payment_card``, ``us_ssn``, ``iban``, ``private_key``, ``aws_access_key``,
 ``aws_secret_key``, ``github_token``, ``gitlab_token``, ``slack_token``, ``stripe_key``, ``openai_key``,
-``anthropic_key``, ``google_api_key``, ``jwt``, ``password_assignment``.
+``anthropic_key``, ``google_api_key``, ``jwt``, ``basic_auth``, ``password_assignment``.
 """
 
 from __future__ import annotations
@@ -286,6 +286,20 @@ def _v_any(buf: bytes, s: int, e: int) -> bool:
     return True
 
 
+def _v_basic_auth(buf: bytes, s: int, e: int) -> bool:
+    """base64 of ``user:password`` (printable, both parts non-empty): Docker's ``auths.*.auth``, npm's ``_auth``,
+    an HTTP ``Basic`` credential."""
+    if e < len(buf) and (_word_char(buf[e]) or buf[e] in b"+/="):
+        return False
+    value = buf[s:e]
+    try:
+        decoded = base64.b64decode(value + b"=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (ValueError, binascii.Error):
+        return False
+    user, sep, password = decoded.partition(":")
+    return bool(sep and user and password) and decoded.isprintable() and " " not in user
+
+
 # --- detectors --------------------------------------------------------------------------------------------------
 
 _ASSIGN_KEYS = (
@@ -325,6 +339,14 @@ _DETECTORS: list[tuple[str, str, str | None, Callable[[bytes, int, int], bool]]]
     ("openai_key", r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,200}", None, _v_prefixed(3, 3.5)),
     ("google_api_key", r"AIza[0-9A-Za-z_\-]{35}|ya29\.[0-9A-Za-z_\-]{30,500}", None, _v_prefixed(4)),
     ("jwt", r"eyJ[A-Za-z0-9_\-]{8,2000}\.eyJ[A-Za-z0-9_\-]{8,8000}\.[A-Za-z0-9_\-]{8,2000}", None, _v_jwt),
+    (
+        "basic_auth",
+        # base64 user:password where credential files keep it: Docker's config.json ("auth": "…"), npm's .npmrc
+        # (_auth=…), an Authorization header (Basic …).
+        r"(?:(?i:_?auth)[\"']?\s{0,3}[:=]\s{0,3}[\"']?|(?i:basic)\s{1,3})(?P<value>[A-Za-z0-9+/]{8,1024}={0,2})",
+        "value",
+        _v_basic_auth,
+    ),
     (
         "password_assignment",
         r"(?i:" + _ASSIGN_KEYS + r")[\"'`]?\s{0,3}(?::=|=>|[:=])\s{0,3}[\"'`]?(?P<value>[^\s\"'`,;<>]{8,200})",
@@ -382,6 +404,7 @@ _CONTEXT = 64  # bytes before a candidate that a context pattern (aws … secret
 _DIGIT_KINDS = frozenset({"us_ssn", "payment_card", "phone"})
 _PREFIX_KINDS = (
     (b"-----", ("private_key",)),
+    (b"_auth", ("basic_auth",)),
     (b"github_pat_", ("github_token",)),
     (b"gh", ("github_token", "password_assignment", "email")),
     (b"gl", ("gitlab_token", "email")),
@@ -397,7 +420,7 @@ _PREFIX_KINDS = (
     (b"ya29.", ("google_api_key",)),
     (b"eyJ", ("jwt", "email")),
 )
-_LETTER_KINDS = ("aws_access_key", "aws_secret_key", "password_assignment", "iban", "email")
+_LETTER_KINDS = ("aws_access_key", "aws_secret_key", "basic_auth", "password_assignment", "iban", "email")
 _BY_KIND: dict[str, Any] = {kind: entry for kind, *entry in _COMPILED}
 _EMAIL_RX = _BY_KIND["email"][0]
 

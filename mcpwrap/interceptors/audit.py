@@ -25,13 +25,14 @@ _redactor: Any = None  # the secrets redactor, looked up on first use (None: not
 
 
 def _get_redactor() -> Any:
-    """``mcpwrap.detect.secrets.redact_json`` — (value) -> (redacted value, counts) — or None if absent."""
+    """``mcpwrap.detect.redact.redact_value`` — (value) -> (redacted value, counts), the traffic's redaction with
+    every detector — or None if absent."""
     global _redactor
     if _redactor is None:
         try:
-            from ..detect.secrets import redact_json
+            from ..detect.redact import redact_value
 
-            _redactor = redact_json
+            _redactor = redact_value
         except ImportError:
             _redactor = _REDACTOR_MISSING
             warning(

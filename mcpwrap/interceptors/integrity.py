@@ -13,6 +13,11 @@ What the interceptor sees and does
 - ``tools/call`` / ``prompts/get`` / ``resources/read`` requests for something withheld get the block
   contract, with a reason telling the person how to review it (``mcpwrap tools review``,
   ``mcpwrap tools approve SERVER TOOL``).
+- Ambiguous names: a tool name listed twice in one listing (on one page or across its pages), or beside a name
+  a model cannot tell from it (equal after NFKC, invisible-character removal, case folding and look-alike
+  folding: :func:`mcpwrap._text.ambiguous_names`), is hostile — which definition would a call run? Every copy
+  is withheld, none is pinned or compared with a pin, and calls to it (or to any name that reads the same) get
+  the block contract until a listing without the clash arrives (rule ``integrity.ambiguous-name``).
 
 Invariants
 - Nothing in MCP traffic can approve a definition: this module only ever *adds* pending entries; moving one
@@ -35,6 +40,7 @@ from .._config import Config, Section, check_keys, expect
 from .._errors import ConfigError
 from .._message import Action, Direction, Kind, Message, Verdict
 from .._state.pins import INSTRUCTIONS, PinStore, definition_hash, entry_key, new_entry, utc_now
+from .._text import ambiguous_names, skeleton
 from ..detect.poison import Finding, scan_instructions, scan_prompt, scan_resource, scan_tool, tool_definition
 
 __all__ = ["IntegritySettings", "IntegrityInterceptor", "ACTIONS", "NEW_TOOLS"]
@@ -47,12 +53,13 @@ RULE_POISONED = "integrity.poisoned"
 RULE_CHANGED = "integrity.changed"
 RULE_NEW = "integrity.new-tool"
 RULE_REJECTED = "integrity.rejected"
-RULE_DUPLICATE = "integrity.duplicate-name"
+RULE_DUPLICATE = "integrity.duplicate-name"  # also listed by another server (reported, not withheld)
+RULE_AMBIGUOUS = "integrity.ambiguous-name"  # listed twice, or beside a look-alike, by this server (withheld)
 RULE_PINNED = "integrity.pinned"
 
 # Statuses of one listed definition. The first two pass; the others are withheld (poisoned: unless "warn").
 PASSED = ("approved", "pinned")
-_RULE_OF = {"poisoned": RULE_POISONED, "held": RULE_CHANGED, "held-new": RULE_NEW, "rejected": RULE_REJECTED}
+_RULE_OF = {"poisoned": RULE_POISONED, "held": RULE_CHANGED, "held-new": RULE_NEW, "rejected": RULE_REJECTED, "ambiguous": RULE_AMBIGUOUS}
 
 
 @dataclass
@@ -141,6 +148,11 @@ def withheld_reason(server: str, name: str, status: str, findings: list[dict], *
         return f"{label} is new on a server whose tools are pinned, and new tools are held for review; {review}"
     if status == "rejected":
         return f"{label} offers a definition that a person rejected (`mcpwrap tools reject`); it stays withheld"
+    if status == "ambiguous":
+        return (
+            f"{label} is listed more than once, or beside a name that reads the same, so a call to it could run either "
+            "definition; every copy is withheld until the server lists its tools without the clash"
+        )
     return f"{label} is withheld"
 
 
@@ -169,6 +181,9 @@ class IntegrityInterceptor(Interceptor):
         self.withheld_tools: dict[str, _Withheld] = {}
         self.passed_tools: set[str] = set()
         self.withheld_prompts: dict[str, _Withheld] = {}
+        self.ambiguous_tools: dict[str, _Withheld] = {}  # this listing's ambiguous names (until the next listing)
+        self._ambiguous_skeletons: frozenset[str] = frozenset()
+        self._listed: list[str] = []  # every tool name of the current listing so far, repeats included
         self.withheld_resources: dict[str, _Withheld] = {}
         self._scan_cache: dict[tuple, list[Finding]] = {}
         # The later pages of a paginated first listing belong to the same first sight of the server.
@@ -221,7 +236,12 @@ class IntegrityInterceptor(Interceptor):
         params = msg.params if isinstance(msg.params, dict) else {}
         if msg.method == "tools/call":
             name = msg.tool_name
-            if name is None or name in self.passed_tools:
+            if name is None:
+                return None
+            ambiguous = self._ambiguous(name)
+            if ambiguous is not None:
+                return Verdict.block(ambiguous.reason, rule=ambiguous.rule, details={"tool": name, "status": ambiguous.status})
+            if name in self.passed_tools:
                 return None
             held = self.withheld_tools.get(name)
             if held is None:
@@ -242,6 +262,29 @@ class IntegrityInterceptor(Interceptor):
         if held is None:
             return None
         return Verdict.block(held.reason, rule=held.rule, details={"status": held.status})
+
+    def _ambiguous(self, name: str) -> _Withheld | None:
+        held = self.ambiguous_tools.get(name)
+        if held is None and self._ambiguous_skeletons and skeleton(name) in self._ambiguous_skeletons:
+            held = _Withheld("ambiguous", withheld_reason(self.server, name, "ambiguous", []), RULE_AMBIGUOUS)
+        return held
+
+    def _note_ambiguous(self, tools: list, first_page: bool) -> set[str]:
+        """This page's names that are ambiguous in the listing so far (recorded; see the module docstring)."""
+        if first_page:  # a new listing: what it lists decides again
+            self._listed = []
+            self.ambiguous_tools = {}
+            self._ambiguous_skeletons = frozenset()
+        names = [t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)]
+        self._listed += names
+        bad = ambiguous_names(self._listed) if len(self._listed) > 1 else set()
+        for name in bad:
+            if name not in self.ambiguous_tools:
+                self.ambiguous_tools[name] = _Withheld("ambiguous", withheld_reason(self.server, name, "ambiguous", []), RULE_AMBIGUOUS)
+            self.passed_tools.discard(name)
+            self.withheld_tools.pop(name, None)
+        self._ambiguous_skeletons = frozenset(skeleton(n) for n in self.ambiguous_tools)
+        return bad
 
     def _approved_since(self, name: str, held: _Withheld) -> bool:
         """A person approved exactly the definition this session's server offers (since it was listed)."""
@@ -342,19 +385,20 @@ class IntegrityInterceptor(Interceptor):
         tools = result.get("tools")
         if not isinstance(tools, list):
             return None
+        request_params = msg.request.params if msg.request is not None else None
+        params = request_params if isinstance(request_params, dict) else {}
+        ambiguous = self._note_ambiguous(tools, first_page="cursor" not in params)
         others = self._other_tools()
         other_tools = {name: ", ".join(servers) for name, servers in others.items()}
         own_names = frozenset(str(t.get("name", "")).casefold() for t in tools if isinstance(t, dict))
         items = []
         for tool in tools:
-            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or tool["name"] in ambiguous:
                 continue
             definition = tool_definition(tool)
             digest = definition_hash(definition)
             findings = [f.to_dict() for f in self._scan("tool", tool, digest, other_tools, own_names)]
             items.append(("tool", tool["name"], definition, digest, findings))
-        request_params = msg.request.params if msg.request is not None else None
-        params = request_params if isinstance(request_params, dict) else {}
         statuses = self._decide(items, next_page="cursor" in params)
         duplicates = {name: others[name] for name in statuses if name in others}
         if duplicates and self.store is not None:
@@ -365,8 +409,8 @@ class IntegrityInterceptor(Interceptor):
                         entry["also_on"] = sorted(servers)
             self.store.update(self.server, note)
 
-        withheld: list[str] = []
-        report: list[dict] = []
+        withheld: list[str] = sorted({t["name"] for t in tools if isinstance(t, dict) and t.get("name") in ambiguous})
+        report: list[dict] = [{"tool": name, "status": "ambiguous"} for name in withheld]
         flagged: list[str] = []
         for _kind, name, _definition, digest, findings in items:
             status = statuses[name]
@@ -387,18 +431,23 @@ class IntegrityInterceptor(Interceptor):
         details: dict[str, Any] = {}
         if report:
             details["definitions"] = report
+        if ambiguous:
+            details["ambiguous_names"] = sorted(ambiguous)
         if duplicates:
             details["duplicate_names"] = duplicates
         if pinned:
             details["pinned"] = pinned
         if withheld:
-            kept = [t for t in tools if not (isinstance(t, dict) and t.get("name") in withheld)]
+            hidden = set(withheld)
+            kept = [t for t in tools if not (isinstance(t, dict) and t.get("name") in hidden)]
             envelope = dict(msg.envelope)
             envelope["result"] = {**result, "tools": kept}
-            first = self.withheld_tools[withheld[0]]
-            reason = f"withheld {len(withheld)} tool(s) from the listing: " + "; ".join(
-                f"{n} ({self.withheld_tools[n].status})" for n in withheld
-            ) + f". {_how_to_review(self.server, withheld[0])}"
+            why = {**self.withheld_tools, **self.ambiguous_tools}
+            first = why[withheld[0]]
+            copies = len(tools) - len(kept)
+            reason = f"withheld {copies} tool definition(s) from the listing: " + "; ".join(f"{n} ({why[n].status})" for n in withheld)
+            if any(why[n].status != "ambiguous" for n in withheld):
+                reason += f". {_how_to_review(self.server, next(n for n in withheld if why[n].status != 'ambiguous'))}"
             return Verdict.modify(envelope, {"withheld_tools": withheld}, reason=reason, rule=first.rule, details=details)
         if flagged:
             return Verdict(Action.PASS, f"poisoning findings in {', '.join(flagged)} (action: warn, passed)", RULE_POISONED, details=details)

@@ -35,6 +35,7 @@ from .._policy.readings import UNKNOWN
 from .._policy.risk import classify, classify_name
 from .._policy.sections import POLICY_SECTIONS
 from .._state import overrides
+from .._text import fold_confusables
 
 __all__ = ["PolicyInterceptor", "enforced_policy"]
 
@@ -187,8 +188,13 @@ class PolicyInterceptor(Interceptor):
 
     def _response_patterns(self, msg: Message) -> Verdict | None:
         # mcpgw matches the message's text; escapes (\\u0041, \\/, …) would hide a pattern from it. So every
-        # pattern also runs over the decoded message and over each decoded string (keys included) on its own.
-        texts = [msg.raw.decode("utf-8", "replace"), json.dumps(msg.envelope, ensure_ascii=False), *_decoded_strings(msg.envelope)]
+        # pattern also runs over the decoded message and over each decoded string (keys included) on its own, over
+        # each string as a reader takes it (NFKC, invisible characters removed, look-alike letters folded: the
+        # client's sanitiser removes the invisibles anyway), and over a tool result's text items joined.
+        strings = _decoded_strings(msg.envelope)
+        texts = [msg.raw.decode("utf-8", "replace"), json.dumps(msg.envelope, ensure_ascii=False), *strings]
+        texts += [r for t in strings if not t.isascii() and (r := fold_confusables(clean_text(t))) != t]
+        texts += _joined_text_items(msg.result)
         for source, search in self.policy.response_patterns:
             if any(search(t) is not None for t in texts):
                 return Verdict.block(
@@ -291,6 +297,17 @@ def enforced_policy(config: Config) -> Policy:
     policy = policy_of(config, overrides=overrides.load_rules())
     config._mcpwrap_policy = (stamp, policy)  # type: ignore[attr-defined]
     return policy
+
+
+def _joined_text_items(result: Any) -> list[str]:
+    """The text items of a result's ``content`` read as one text (a model reads them one after the other)."""
+    content = result.get("content") if isinstance(result, dict) else None
+    if not isinstance(content, list):
+        return []
+    items = [c["text"] for c in content if isinstance(c, dict) and isinstance(c.get("text"), str)]
+    if len(items) < 2:
+        return []
+    return ["".join(items), "\n".join(items)]
 
 
 def _decoded_strings(value: Any) -> list[str]:

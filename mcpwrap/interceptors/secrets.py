@@ -1,10 +1,20 @@
 """Secrets and PII in both directions: detect (audit only), redact, or block — per detector.
 
-What is scanned: the decoded string values of ``params`` (requests and notifications) and of ``result`` and
-``error`` (responses), in both directions — tool-call arguments, tool results (text, ``structuredContent``,
-embedded resources), ``resources/read`` contents, ``prompts/get`` messages, sampling requests and responses,
-log notifications. Protocol housekeeping (``initialize``, the ``*/list`` methods, ``ping``) and base64
-``data``/``blob`` of binary content are not scanned.
+What is scanned: every decoded string of ``params`` (requests and notifications) and of ``result`` and
+``error`` (responses), in both directions, whatever the method — tool-call arguments, tool results (text,
+``structuredContent``, embedded resources), ``resources/read`` contents, ``prompts/get`` messages, sampling
+requests and responses, log notifications, and also ``initialize``/``server/discover`` results (server info,
+instructions), every ``*/list`` result (tool descriptions and schemas included), ``ping`` results and errors:
+a secret reaches a peer whatever method carries it. Object keys are scanned like values (a secret can be sent
+as a key). Only real binary content is skipped (see :func:`mcpwrap._strings.is_binary_content`).
+
+Every string is read in the views a reader may take of it (as written; NFKC without invisible characters; with
+its key, ``"password": "…"``; a textual ``blob`` decoded): :mod:`mcpwrap.detect.redact`, which the audit log's
+redaction shares.
+
+Keys are redacted in place. When two keys of one object would become the same placeholder (or a placeholder
+equal to another key), the message would repeat a key — ambiguous, so it is blocked instead
+(rule ``secrets-key-collision``).
 
 A redaction replaces the secret inside its string with ``[REDACTED:<type>]`` (see
 :mod:`mcpwrap.detect.secrets`); the relay re-encodes the message, so it stays valid JSON and valid MCP, and
@@ -23,8 +33,8 @@ from typing import Any
 from .._chain import ChainContext
 from .._config import Section, expect
 from .._errors import ConfigError
-from .._message import Direction, Kind, Message, Verdict
-from .._strings import HOUSEKEEPING_METHODS, content_roots, iter_strings, json_path, map_strings
+from .._message import Direction, Message, Verdict
+from .._strings import KeyCollision, content_roots, json_path
 from ..detect import ALL_TYPES, PII_TYPES
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
@@ -102,17 +112,16 @@ class SecretsInterceptor(ScopedInterceptor):
 
     @property
     def detector(self) -> Any:
+        """:mod:`mcpwrap.detect.redact` (scan, rewrite, public_path) over the detectors of detect.secrets."""
         # Compiling the patterns costs tens of milliseconds: paid on the first message with content, not at
         # `wrap` start-up (clients start a wrapped server per session and wait for it).
         if self._detector is None:
-            from ..detect import secrets
+            from ..detect import redact
 
-            self._detector = secrets
+            self._detector = redact
         return self._detector
 
     def inspect(self, msg: Message) -> Verdict | None:
-        if msg.method in HOUSEKEEPING_METHODS or msg.kind is Kind.ERROR and not isinstance(msg.error, dict):
-            return None
         s = self.settings.resolve(self.session.server, msg.tool_name)
         if not s["enabled"]:
             return None
@@ -124,21 +133,20 @@ class SecretsInterceptor(ScopedInterceptor):
         if not kinds:
             return None
         envelope = msg.envelope
+        redactor = self.detector
         found: Counter = Counter()
-        paths: dict[tuple, list] = {}
+        hits: dict[tuple, Any] = {}
         for root in content_roots(envelope):
-            for path, text in iter_strings(envelope[root], (root,)):
-                findings = self.detector.scan_text(text, kinds)
-                if findings:
-                    paths[path] = findings
-                    found.update(f.kind for f in findings)
+            hits.update(redactor.scan(envelope[root], kinds, (root,)))
+        for hit in hits.values():
+            found.update(f.kind for f in hit.findings)
         if not found:
             return None
         enforce = s["mode"] == "enforce"
         by_action: dict[str, list[str]] = {}
         for kind in found:
             by_action.setdefault(actions[kind], []).append(kind)
-        where = sorted(json_path(p) for p in paths)[:MAX_REPORTED_PATHS]
+        where = sorted(redactor.public_path(p, kinds) for p in sorted(hits, key=json_path)[:MAX_REPORTED_PATHS])
         details = {"found": dict(found), "paths": where}
         what = "arguments" if from_client and msg.method == "tools/call" else "content"
         if "block" in by_action:
@@ -153,20 +161,21 @@ class SecretsInterceptor(ScopedInterceptor):
         if not redact:
             return Verdict.allow(rule="secrets-detect", reason="secrets/PII detected (audit only): " + ", ".join(sorted(found)), details=details)
         counts: Counter = Counter()
-
-        def rewrite(path: tuple, text: str) -> str | None:
-            findings = paths.get(path)
-            if not findings:
-                return None
-            # The findings of the first pass are applied: a 10 MB result is scanned once, not twice.
-            new = self.detector.apply_findings(text, findings, redact, counts)
-            return None if new is text else new
-
         new_envelope = dict(envelope)
-        for root in content_roots(envelope):
-            new_envelope[root] = map_strings(envelope[root], rewrite, (root,))
-        # Strings under the message's own root (`params`/`result`) were addressed from the envelope; map_strings
-        # received the root key in its path prefix so the flagged paths line up.
+        try:
+            for root in content_roots(envelope):
+                # The findings of the first pass are applied (a 10 MB result is scanned once, not twice); the root
+                # key is the path prefix, so the flagged paths (keys included) line up.
+                new_envelope[root] = redactor.rewrite(envelope[root], hits, redact, counts, (root,))
+        except KeyCollision as exc:
+            where_key = redactor.public_path(exc.path, kinds)
+            return Verdict.block(
+                f"the {what} hold a secret as an object key, and redacting it would leave two keys {exc.key!r} in the "
+                f"object at {where_key}: an ambiguous message is not forwarded",
+                rule="secrets-key-collision",
+                enforce=enforce,
+                details={**details, "collision": where_key},
+            )
         changes = {"redacted": dict(counts), "paths": where}
         return Verdict.modify(
             new_envelope,

@@ -127,6 +127,16 @@ def test_an_interrupted_enable_never_leaves_a_truncated_file(tmp_path, mcpwrap_h
         now = config.read_bytes()
         assert now in (original, enabled), f"kill after {k}/8 of a run left a file of {len(now)} bytes"
     assert killed_mid_run >= 4  # the kills did land while enable was running
+    # A kill inside the milliseconds the client's lock is held leaves the lock directory behind. Until it is
+    # stale (proper-lockfile's rule) the next run refuses and changes nothing; once stale, it is taken over.
+    lock = tmp_path / ".claude.json.lock"
+    if lock.exists():
+        before = config.read_bytes()
+        refused = subprocess.run(enable_cmd(config), capture_output=True, timeout=300)
+        assert refused.returncode != 0 and b"held by the client" in refused.stderr
+        assert config.read_bytes() == before
+        old = time.time() - 60
+        os.utime(lock, (old, old))
     # the next run cleans up any temporary file a killed run left behind, and completes
     assert subprocess.run(enable_cmd(config), capture_output=True, timeout=300).returncode == 0
     assert config.read_bytes() == enabled

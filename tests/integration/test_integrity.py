@@ -167,3 +167,22 @@ async def test_no_false_positives_on_the_reference_servers(tmp_path, name, comma
     assert not [r for r in records if r.get("action") != "pass" or any("definitions" in (v.get("details") or {}) for v in r.get("verdicts", []))]
     listed = [json.loads(line) for line in mcpwrap_cli("tools", "list", "--json", "--server", name).stdout.splitlines()]
     assert {r["tool"] for r in listed if r["status"] == "approved"} >= set(direct)
+
+
+async def test_a_tool_listed_twice_is_withheld_whole_and_calls_to_it_are_blocked(tmp_path):
+    """Issue 16, item 1: a rug-pulled definition followed by the pinned original under the same name (and a
+    look-alike of it) used to reach the client beside each other; the first call could run either."""
+    spec, audit = tmp_path / "spec.json", tmp_path / "audit.jsonl"
+    write_spec(spec, [QUOTE, ECHO])
+    async with rig.sdk_session(wrapped(spec, audit)) as s:
+        assert sorted(t.name for t in (await s.list_tools()).tools) == ["echo", "quote"]
+    write_spec(spec, [RUG_PULLED, ECHO, QUOTE, {**QUOTE, "name": "qu\u043ete"}])
+    async with rig.sdk_session(wrapped(spec, audit)) as s:
+        assert [t.name for t in (await s.list_tools()).tools] == ["echo"]
+        for name in ("quote", "qu\u043ete", "QUOTE"):
+            result = await s.call_tool(name, {"lang": "en"})
+            assert result.is_error and "listed more than once" in result.content[0].text
+        assert not (await s.call_tool("echo", {"text": "hi"})).is_error
+    records = [r for r in integrity_records(audit) if r.get("rule") == "integrity.ambiguous-name"]
+    listing = next(r for r in records if r.get("details", {}).get("ambiguous_names"))
+    assert sorted(listing["details"]["ambiguous_names"]) == sorted(["qu\u043ete", "quote"])

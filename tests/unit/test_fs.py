@@ -121,3 +121,111 @@ def test_a_kept_lock_is_released_between_uses(tmp_path):
     assert mine.fd is not None and os.fstat(mine.fd)
     mine.close()
     assert mine.fd is None
+
+
+# --- opening mcpwrap's own files (issue 16, item 18) ----------------------------------------------------------
+
+from mcpwrap._errors import UnsafeFileError  # noqa: E402
+
+OTHER_UID = 54321  # a uid nobody on this machine uses: as root, the tests can make files "another user's"
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making a file another user's needs root (CI runs as root)")
+
+
+def bashrc(tmp_path: Path) -> Path:
+    target = tmp_path / "victim" / ".bashrc"
+    target.parent.mkdir()
+    target.write_text("# the user's shell start-up\n")
+    return target
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_a_symbolic_link_is_never_followed_and_its_target_is_untouched(tmp_path, create):
+    victim = bashrc(tmp_path)
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(victim)
+    with pytest.raises(UnsafeFileError) as err:
+        _fs.open_file(link, os.O_RDWR | os.O_APPEND, create=create, what="audit log")
+    assert "symbolic link" in str(err.value) and str(link) in str(err.value) and "remove the link" in str(err.value)
+    assert victim.read_text() == "# the user's shell start-up\n"
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(UnsafeFileError):
+        _fs.open_file(dangling, os.O_WRONLY, create=True)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(UnsafeFileError, match="named pipe"):
+        _fs.open_file(fifo, os.O_RDONLY)  # without O_NONBLOCK this open would wait for a writer forever
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602, 0o777])
+def test_a_file_others_can_write_is_refused_with_the_fix(tmp_path, mode):
+    f = tmp_path / "pins.json"
+    f.write_text("{}")
+    os.chmod(f, mode)
+    with pytest.raises(UnsafeFileError) as err:
+        _fs.read_file(f, what="pin file")
+    assert f"run: chmod go-w {f}" in str(err.value)
+    assert stat.S_IMODE(f.stat().st_mode) == mode  # never "fixed" behind the user's back
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_a_secret_others_can_read_is_refused(tmp_path, mode):
+    f = tmp_path / "audit.key"
+    f.write_text("k" * 64)
+    os.chmod(f, mode)
+    with pytest.raises(UnsafeFileError, match="chmod 600"):
+        _fs.read_file(f, secret=True, what="audit key file")
+    os.chmod(f, 0o600)
+    assert _fs.read_file(f, secret=True) == b"k" * 64
+
+
+@needs_root
+def test_another_users_file_is_refused_and_left_as_it_is(tmp_path):
+    f = tmp_path / "audit.jsonl"
+    f.write_text("planted\n")
+    os.chmod(f, 0o600)
+    os.chown(f, OTHER_UID, OTHER_UID)
+    with pytest.raises(UnsafeFileError) as err:
+        _fs.open_file(f, os.O_RDWR | os.O_APPEND, create=True, what="audit log")
+    assert f"uid {OTHER_UID}" in str(err.value) and "never uses or changes another user's file" in str(err.value)
+    assert f.read_text() == "planted\n" and f.stat().st_uid == OTHER_UID
+
+
+def test_a_directory_others_can_write_is_refused_unless_sticky(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(UnsafeFileError, match=f"run: chmod go-w {shared}"):
+        _fs.open_file(shared / "audit.jsonl", os.O_RDWR, create=True, what="audit log")
+    assert not (shared / "audit.jsonl").exists()
+    os.chmod(shared, 0o1777)  # like /tmp: nobody may rename or remove another's file there
+    os.close(_fs.open_file(shared / "audit.jsonl", os.O_RDWR, create=True))
+
+
+@needs_root
+def test_a_directory_of_another_user_is_refused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, OTHER_UID, OTHER_UID)
+    with pytest.raises(UnsafeFileError, match="belongs to uid"):
+        _fs.ensure_dir(theirs)
+
+
+def test_created_files_are_owner_only_and_ensure_dir_makes_every_missing_parent_0700(tmp_path):
+    home = tmp_path / "a" / "b" / "mcpwrap-home"
+    _fs.ensure_dir(home / "pins")
+    for d in (tmp_path / "a", tmp_path / "a" / "b", home, home / "pins"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    os.close(_fs.open_file(home / "pins" / "x.json", os.O_WRONLY, create=True))
+    assert stat.S_IMODE((home / "pins" / "x.json").stat().st_mode) == 0o600
+
+
+def test_the_lock_file_is_opened_the_same_way(tmp_path):
+    victim = bashrc(tmp_path)
+    (tmp_path / "audit.jsonl.lock").symlink_to(victim)
+    with pytest.raises(UnsafeFileError):
+        FileLock(tmp_path / "audit.jsonl.lock").open()

@@ -124,3 +124,36 @@ def test_clean_text_is_nfkc_without_invisibles():
 def test_visible_escapes_hidden_and_control_characters():
     assert visible("a\u200bb\x1b[31m\n") == "a\\u200bb\\u001b[31m "
     assert visible("\U000e0041") == "\\U000e0041"
+
+
+# --- names a reader cannot tell apart (issue 16, item 1) -------------------------------------------------------
+
+from mcpwrap._text import ambiguous_names, confusable, skeleton  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("read_file", "READ_FILE"),
+        ("read_file", " read_file\t"),
+        ("read_file", "read\u200b_file"),
+        ("read_file", "read_file\x00"),
+        ("read_file", "\uff52ead_file"),  # full width
+        ("read_file", "r\u0435ad_file"),  # Cyrillic e (in the table)
+        ("read_file", "re\u0251d_file"),  # Latin alpha (no table lists it: a stand-in)
+        ("read-file", "read\u2010file"),  # a Unicode hyphen for an ASCII one
+        ("read_file", "re\u0301ad_file"),  # a combining mark
+    ],
+)
+def test_names_that_read_the_same_are_confusable(a, b):
+    assert confusable(a, b) and ambiguous_names([a, b]) == {a, b}
+
+
+@pytest.mark.parametrize("a, b", [("read_file", "read_files"), ("検索", "翻訳"), ("検索", "go"), ("read_file", "write_file"), ("a.b", "a_b")])
+def test_different_names_are_not(a, b):
+    assert not confusable(a, b) and ambiguous_names([a, b]) == set()
+
+
+def test_a_repeated_name_is_ambiguous_and_skeletons_are_stable():
+    assert ambiguous_names(["x", "y", "x"]) == {"x"}
+    assert skeleton("Read_File ") == skeleton("read_file") == "read_file"

@@ -191,3 +191,17 @@ def test_any_single_change_to_a_keyed_log_is_reported(tmp_path_factory, op, i, j
     path.write_bytes(b"".join(lines))
     report = verify([path], KEY, state_of=gone)
     assert report.exit_code == 1 and report.problems, (op, a, b)
+
+
+def test_a_record_relabelled_with_another_key_is_not_taken_for_a_record_before_the_key(tmp_path):
+    # The first records of a keyed log given another key id (so their MAC goes unchecked) and new content: only a
+    # key-added marker may start the key's segment after other records, so these are damage, not "before the key".
+    lines = lines_of(write_log(tmp_path / "audit.jsonl", sessions=2, messages=3))
+    for i in (0, 1):
+        head, kid, tail = lines[i].partition(b'"kid":"')
+        lines[i] = head.replace(b'"event":"session-start"', b'"event":"session-start","note":"edited"') + kid + b"0" * 16 + tail[16:]
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"".join(lines))
+    report = verify([damaged], KEY, state_of=gone)
+    assert report.exit_code == 1 and report.before_key == 0
+    assert any(p.kind == "wrong-key" for p in report.problems)

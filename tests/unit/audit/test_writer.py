@@ -33,7 +33,7 @@ def call(arguments, session=None) -> Message:
 
 
 def fake_redact(value):
-    """A stand-in for mcpwrap.detect.secrets.redact_json: replaces the test secret wherever it occurs."""
+    """A stand-in for mcpwrap.detect.redact.redact_value: replaces the test secret wherever it occurs."""
     count = 0
 
     def walk(v):
@@ -105,7 +105,7 @@ def test_long_arguments_are_cut(tmp_path, redactor):
 
 def test_missing_redactor_falls_back_to_shape_and_says_so_once(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(_audit, "_redactor", None)
-    monkeypatch.setitem(sys.modules, "mcpwrap.detect.secrets", None)  # import fails as if absent
+    monkeypatch.setitem(sys.modules, "mcpwrap.detect.redact", None)  # import fails as if absent
     first = observe(tmp_path, "redacted", {"token": SECRET})
     second = observe(tmp_path, "redacted", {"token": SECRET})
     assert first["arguments"] == second["arguments"] == {"token": f"str[{len(SECRET)}]"}

@@ -139,10 +139,15 @@ def test_sanitisation_strips_ansi_and_invisibles_from_results():
     assert i.inspect(tool_result(sess, "run", "\x1b[32mok\x1b[0m")) is None
 
 
-def test_sanitisation_leaves_image_data_alone():
+def test_sanitisation_leaves_image_data_alone_but_not_text_dressed_as_an_image():
     i, sess = icpt()
-    msg = result(sess, "tools/call", {"content": [{"type": "image", "data": "\u200b\x1b[0m", "mimeType": "image/png"}]}, tool="t")
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(64))).decode()
+    msg = result(sess, "tools/call", {"content": [{"type": "image", "data": png, "mimeType": "image/png"}]}, tool="t")
     assert i.inspect(msg) is None
+    # Not base64 image data, whatever the item says: text, and sanitised like any text the client shows.
+    msg = result(sess, "tools/call", {"content": [{"type": "image", "data": "\u200b\x1b[0m", "mimeType": "image/png"}]}, tool="t")
+    v = i.inspect(msg)
+    assert v.action is Action.MODIFY and v.envelope["result"]["content"][0]["data"] == ""
 
 
 def test_tool_definitions_warn_by_default_and_can_block():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -29,6 +30,9 @@ POSITIVES = [
     ("google_api_key", "AIzaSyD3xK9mP2qR7vT5wY8zB1nC4hJ6gF0eL2u"),
     ("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkFsaWNlIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
     ("password_assignment", 'DB_PASSWORD="t9#Lq2$vX8pK"'),
+    ("basic_auth", '"auth": "YWxpY2U6UzNjcjN0LXJlZ2lzdHJ5LXB3"'),  # Docker config.json: base64 of alice:S3cr3t-registry-pw
+    ("basic_auth", "_auth=YWxpY2U6UzNjcjN0LXJlZ2lzdHJ5LXB3"),  # .npmrc
+    ("basic_auth", "Authorization: Basic YWxpY2U6UzNjcjN0LXJlZ2lzdHJ5LXB3"),
     ("email", "alice.smith@example.org"),
     ("phone", "+44 20 7946 0958"),
     ("phone", "(415) 555-0132"),
@@ -64,6 +68,9 @@ NEGATIVES = [
     "const password = 'Password used to generate key';",
     "llvm-toolchain (1:12~++20210127035054+8e464dd76bef-1~exp1)",
     "sku 4017082279985",
+    '"auth": "anVzdHRleHRub2NvbG9u"',  # base64 of text without user:password
+    "Basic configuration of the author; auth: oauth2; basic_auth: false",
+    "Authorization: Basic ${CREDENTIALS}",
 ]
 
 
@@ -107,12 +114,16 @@ def test_redact_json_with_type_subset_and_settings():
     assert counts == {"aws_access_key": 1}  # by default emails are detected, not removed
 
 
-def test_binary_fields_are_not_scanned():
-    # base64 of bytes that happen to spell an AWS key id when read as text
-    value = {"content": [{"type": "image", "data": AWS_KEY + "AAAA", "mimeType": "image/png"},
-                         {"type": "resource", "resource": {"uri": "file:///x", "blob": AWS_KEY}}]}
+def test_binary_content_is_not_scanned_but_a_blob_that_is_not_binary_is():
+    # base64 of a PNG whose bytes happen to spell an AWS key id when read as text: binary, left alone
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 7).decode() + "/" + AWS_KEY + "/AA"
+    value = {"content": [{"type": "image", "data": png, "mimeType": "image/png"},
+                         {"type": "resource", "resource": {"uri": "file:///x", "mimeType": "image/png", "blob": png}}]}
     new, counts = redact_json(value)
     assert counts == {} and new == value
+    # a blob without a binary mimeType is text to whoever shows it
+    new, counts = redact_json({"type": "resource", "resource": {"uri": "file:///x", "blob": AWS_KEY}})
+    assert counts == {"aws_access_key": 1}
 
 
 def test_escaped_json_cannot_hide_an_email():
@@ -170,12 +181,6 @@ def test_sampling_request_and_resources_are_scanned():
     assert icpt.inspect(samp).action is Action.MODIFY
     res = result(sess, "resources/read", {"contents": [{"uri": "file:///x", "text": f"k {AWS_KEY}"}]})
     assert icpt.inspect(res).envelope["result"]["contents"][0]["text"] == "k [REDACTED:aws_access_key]"
-
-
-def test_housekeeping_is_not_scanned():
-    sess = session()
-    icpt = make_interceptor(SecretsInterceptor, sess, config()["secrets"])
-    assert icpt.inspect(result(sess, "tools/list", {"tools": [{"name": "t", "description": f"e.g. {AWS_KEY}"}]})) is None
 
 
 def test_audit_mode_does_not_enforce():

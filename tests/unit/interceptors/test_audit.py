@@ -18,7 +18,7 @@ GITHUB = "ghp_Zq8Xw2Lk9Pm4Rt6Vb1Nc3Hy7Ju5Gf0Ds2Ea4"
 
 
 def test_the_secrets_redactor_is_present():
-    assert importlib.util.find_spec("mcpwrap.detect.secrets") is not None
+    assert importlib.util.find_spec("mcpwrap.detect.redact") is not None
 
 
 def test_real_redactor_keeps_secrets_out_of_records(tmp_path, monkeypatch):

@@ -292,3 +292,105 @@ def test_later_pages_of_the_first_listing_are_pinned_even_with_new_tools_hold(tm
     other = {**ECHO, "name": "echo2"}
     msg = listing(s, [BENIGN, ECHO, other], id=3)
     assert listed_names(icpt.inspect(msg), msg) == ["quote", "echo"]
+
+
+# --- ambiguous tool names (issue 16, item 1) ----------------------------------------------------------------------
+
+
+def page(sess: Session, tools: list, cursor: str | None = None, *, next_cursor: str | None = None, id: int = 1) -> Message:
+    params = {"cursor": cursor} if cursor is not None else {}
+    req = PendingRequest(id, "tools/list", Direction.CLIENT_TO_SERVER, params)
+    result: dict = {"tools": tools}
+    if next_cursor:
+        result["nextCursor"] = next_cursor
+    return Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": id, "result": result}, sess, req)
+
+
+def named(tool: dict, name: str) -> dict:
+    return {**tool, "name": name}
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (named(POISONED, "quote"), BENIGN),  # a poisoned definition, then a clean one under the same name
+        (RUGGED, BENIGN),  # a rug-pulled definition, then the pinned original
+        (BENIGN, RUGGED),
+        (BENIGN, BENIGN),  # even two identical copies: the listing is malformed
+    ],
+    ids=["poisoned-then-clean", "rug-pull-then-original", "original-then-rug-pull", "identical"],
+)
+def test_every_copy_of_a_name_listed_twice_is_withheld(tmp_path, first, second):
+    icpt, s = make(tmp_path), session()
+    icpt.inspect(listing(s, [BENIGN, ECHO]))  # first sight: quote is pinned
+    pins_before = PinStore(tmp_path / "pins").load("srv")
+    msg = listing(s, [first, ECHO, second])
+    v = icpt.inspect(msg)
+    assert v.action is Action.MODIFY and listed_names(v, msg) == ["echo"]
+    assert v.rule == "integrity.ambiguous-name" and v.details["ambiguous_names"] == ["quote"]
+    assert v.changes == {"withheld_tools": ["quote"]}
+    assert "2 tool definition(s)" in v.reason
+    # neither copy is pinned or recorded as a pending change: nothing in it can be approved by mistake
+    assert PinStore(tmp_path / "pins").load("srv")["entries"]["tool:quote"] == pins_before["entries"]["tool:quote"]
+    blocked = icpt.inspect(call(s, "quote"))
+    assert blocked.action is Action.BLOCK and blocked.rule == "integrity.ambiguous-name"
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    ["QUOTE", "quote ", "\u200bquote", "qu\u043ete", "\uff51uote", "quo\u0074\u0301e", "quot\u0435", "quote\x00", "q\u1d1cote"],
+    ids=["case", "trailing-space", "zero-width", "cyrillic-o", "full-width", "combining-mark", "cyrillic-e", "nul", "small-capital-u"],
+)
+def test_names_a_model_cannot_tell_apart_are_ambiguous(tmp_path, look_alike):
+    icpt, s = make(tmp_path), session()
+    msg = listing(s, [BENIGN, named(RUGGED, look_alike), ECHO])
+    v = icpt.inspect(msg)
+    assert listed_names(v, msg) == ["echo"]
+    assert sorted(v.details["ambiguous_names"]) == sorted(["quote", look_alike])
+    for name in ("quote", look_alike, "Quote"):  # and any other spelling that reads the same
+        assert icpt.inspect(call(s, name)).rule == "integrity.ambiguous-name"
+    assert icpt.inspect(call(s, "echo")) is None
+
+
+def test_a_name_repeated_on_a_later_page_withholds_it_and_blocks_calls_to_the_copy_already_shown(tmp_path):
+    icpt, s = make(tmp_path), session()
+    first = page(s, [BENIGN, ECHO], next_cursor="p2")
+    assert listed_names(icpt.inspect(first), first) == ["quote", "echo"]  # page one is forwarded as it is
+    assert icpt.inspect(call(s, "quote")) is None
+    second = page(s, [named(POISONED, "quote"), named(BENIGN, "other")], cursor="p2", id=2)
+    v = icpt.inspect(second)
+    assert listed_names(v, second) == ["other"]
+    assert v.details["ambiguous_names"] == ["quote"]
+    assert icpt.inspect(call(s, "quote")).rule == "integrity.ambiguous-name"
+
+
+def test_a_clean_listing_ends_the_ambiguity(tmp_path):
+    icpt, s = make(tmp_path), session()
+    icpt.inspect(listing(s, [BENIGN, BENIGN]))
+    assert icpt.inspect(call(s, "quote")).action is Action.BLOCK
+    msg = listing(s, [BENIGN, ECHO], id=2)
+    assert listed_names(icpt.inspect(msg), msg) == ["quote", "echo"]
+    assert icpt.inspect(call(s, "quote")) is None
+
+
+def test_different_names_in_other_scripts_are_not_ambiguous(tmp_path):
+    icpt, s = make(tmp_path), session()
+    tools = [named(BENIGN, "検索"), named(ECHO, "翻訳"), named(BENIGN, "read_file"), named(ECHO, "read_files"), named(ECHO, "go")]
+    msg = listing(s, tools)
+    v = icpt.inspect(msg)
+    assert listed_names(v, msg) == ["検索", "翻訳", "read_file", "read_files", "go"]
+
+
+def test_the_relays_catalog_keeps_no_entry_for_an_ambiguous_name():
+    s = session()
+    s.tools.record_page([BENIGN, named(RUGGED, "Quote"), ECHO], first_page=True, last_page=True)
+    assert s.tools.get("quote") is None and s.tools.get("Quote") is None and s.tools.get("echo") == ECHO
+    assert s.tools.ambiguous == {"quote", "Quote"}
+    # across pages: page two repeats a name from page one
+    s.tools.record_page([BENIGN], first_page=True, last_page=False)
+    assert s.tools.get("quote") == BENIGN
+    s.tools.record_page([RUGGED, ECHO], first_page=False, last_page=True)
+    assert s.tools.get("quote") is None and s.tools.get("echo") == ECHO
+    # the next listing decides again
+    s.tools.record_page([RUGGED], first_page=True, last_page=True)
+    assert s.tools.get("quote") == RUGGED and not s.tools.ambiguous

@@ -126,3 +126,19 @@ def test_bare_relative_paths_resolve_against_the_servers_working_directory(value
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)  # the server inherits mcpwrap's working directory: here, the home directory
     assert builtin_decision({"path": value}, tool="read_file") == "deny"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://169.254.169.\n254/latest/meta-data/",  # WHATWG parsers delete tabs and newlines inside a URL
+        "http://169.254.\t169.254/latest",
+        "http://metadata.google.inter\rnal/computeMetadata/v1/",
+        "http://169\u3002254\u3002169\u3002254/",  # ideographic full stops: IDNA reads them as dots
+        "169\uff61254\uff61169\uff61254",
+        "http://0xa9\u30020xfe\u30020xa9\u30020xfe/latest",
+    ],
+    ids=["newline", "tab", "carriage-return", "ideographic-dots", "halfwidth-dots-bare", "ideographic-dots-hex"],
+)
+def test_spellings_found_when_attacking_the_host_readings_are_denied(value):
+    assert builtin_decision({"url": value}) == "deny", value

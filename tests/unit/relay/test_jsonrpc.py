@@ -207,3 +207,116 @@ def test_fast_decode_catches_tricky_duplicates(line):
     with pytest.raises(ProtocolError) as err:
         rpc.decode(line)
     assert err.value.code == rpc.INVALID_REQUEST
+
+
+# --- what the decoder accepts, every later stage can carry (issue 16: items 4, 5, 7) ---------------------------
+
+from mcpwrap._audit.writer import _dumps as audit_dumps  # noqa: E402
+from mcpwrap._protocol import MAX_DEPTH  # noqa: E402
+from mcpwrap._strings import iter_strings, map_strings  # noqa: E402
+from mcpwrap.detect.secrets import redact_json  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["\\udc00", "\\uD800", "\\udbff", "\\ude00\\ud83d", "\\ud83d\\ud83d", "\\ud83dx", "x\\udfff"],
+    ids=["low", "high-upper-case", "high-last", "reversed-pair", "two-highs", "high-then-text", "text-then-low"],
+)
+@pytest.mark.parametrize("where", ["id", "value", "key", "deep-value", "after-escaped-backslash"])
+def test_lone_surrogates_are_refused_on_every_decoding_path(escape, where):
+    lines = {
+        "id": b'{"jsonrpc":"2.0","id":"%s","method":"ping"}',
+        "value": b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"%s"}}',
+        "key": b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"%s":1}}}',
+        "deep-value": b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":[[[{"b":"%s"}]]]}}',
+        # an escaped backslash sends the line to the stdlib decoder (the fast path cannot vouch for it)
+        "after-escaped-backslash": b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"C:\\\\\\\\dir","q":"%s"}}',
+    }
+    line = lines[where] % escape.encode()
+    with pytest.raises(ProtocolError) as err:
+        rpc.decode(line)
+    assert err.value.code == rpc.PARSE_ERROR and "surrogate" in str(err.value)
+    with pytest.raises(ProtocolError):
+        rpc._reference_decode(line)
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted():
+    assert rpc.decode(b'{"a":"\\ud83d\\ude00","b":"\\\\udc00"}') == {"a": "\U0001f600", "b": "\\udc00"}
+
+
+@pytest.mark.parametrize(
+    "number",
+    [b"1e999", b"-1e999", b"1E+400", b"-0.5e309", b"1" + b"0" * 309, b"-" + b"9" * 400, b"17976931348623159" + b"0" * 292],
+)
+def test_non_finite_numbers_are_refused_on_every_decoding_path(number):
+    for line in (b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"v":%s}}' % number,
+                 b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"\\\\","v":[%s]}}' % number):
+        with pytest.raises(ProtocolError) as err:
+            rpc.decode(line)
+        assert err.value.code == rpc.PARSE_ERROR and "not finite" in str(err.value)
+
+
+def test_the_largest_finite_numbers_and_underflow_are_accepted():
+    assert rpc.decode(b'{"v":[1.7976931348623157e308,-1e308,1e-999,179769313486231570' + b"0" * 291 + b"]}")["v"][2] == 0.0
+
+
+def _nest(depth: int, inner: bytes = b'"x"') -> bytes:
+    return b'{"a":' * (depth - 1) + b"[" + inner + b"]" + b"}" * (depth - 1)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, MAX_DEPTH + 40, 1000, 1025])
+@pytest.mark.parametrize("slow_path", [False, True])
+def test_messages_deeper_than_max_depth_are_refused_at_decode(depth, slow_path):
+    line = _nest(depth, b'"\\\\"' if slow_path else b'"x"')
+    with pytest.raises(ProtocolError) as err:
+        rpc.decode(line)
+    assert err.value.code == rpc.PARSE_ERROR and str(MAX_DEPTH) in str(err.value)
+
+
+def test_the_depth_the_decoder_accepts_is_the_depth_the_walkers_reach():
+    value = rpc.decode(_nest(MAX_DEPTH, b'"AKIAZ7QW3ERT5YUI2OPA"'))
+    strings = list(iter_strings(value, keys=True))
+    assert [s for _, s in strings if s.startswith("AKIA")] == ["AKIAZ7QW3ERT5YUI2OPA"]
+    assert "AKIA" not in json.dumps(redact_json(value)[0])
+    assert map_strings(value, lambda p, s: "y") != value
+    audit_dumps({"event": "x", "arguments": value})  # the audit writer serialises it
+    # one level more cannot come from the decoder; a walker refuses it instead of stopping short in silence
+    deeper = {"a": value}
+    with pytest.raises(ValueError):
+        list(iter_strings(deeper))
+    with pytest.raises(ValueError):
+        map_strings(deeper, lambda p, s: "y")
+
+
+_ESCAPES = st.integers(0, 0xFFFF).map(lambda cp: f"\\u{cp:04x}")
+_RAW = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\'), max_size=3)
+_STRING = st.lists(st.one_of(_ESCAPES, _RAW, st.sampled_from(["\\\\", '\\"', "\\n", "\\/"])), max_size=6).map(lambda parts: '"' + "".join(parts) + '"')
+_NUMBER = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(-99, 99), st.integers(-420, 420)),
+    st.integers(300, 420).map(lambda n: "9" * n),
+)
+_SCALAR = st.one_of(_STRING, _NUMBER, st.sampled_from(["true", "false", "null"]))
+_TEXT = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]"),
+        st.lists(st.tuples(_STRING, inner), max_size=3).map(lambda kv: "{" + ",".join(f"{k}:{v}" for k, v in kv) + "}"),
+        st.tuples(st.integers(MAX_DEPTH - 3, MAX_DEPTH + 3), inner).map(lambda d: "[" * d[0] + d[1] + "]" * d[0]),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(params=_TEXT, msg_id=st.one_of(_STRING, _NUMBER))
+def test_no_message_the_decoder_accepts_makes_encode_or_the_audit_writer_fail(params, msg_id):
+    line = ('{"jsonrpc":"2.0","id":' + msg_id + ',"method":"tools/call","params":{"name":"t","arguments":' + params + "}}").encode()
+    try:
+        value = rpc.decode(line)
+    except ProtocolError:
+        return
+    assert rpc.decode(rpc.encode(value)) == value  # re-encoding a modified message never fails, never changes it
+    audit_dumps({"event": "message", "id": value["id"], "arguments": value["params"]["arguments"]})
+    list(iter_strings(value, keys=True))  # every string is reachable by the scanners
+    redact_json(value["params"])
