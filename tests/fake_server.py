@@ -15,6 +15,7 @@ payload of ``--payload-bytes``), ``ping``, and any other request with ``{"echo":
   --request-on-call METHOD send a server→client request (e.g. sampling/createMessage) during each tools/call,
                            wait for its answer, then answer the call with the reply included
   --spawn-grandchild       start a sleeping grandchild in the same process group (must not be orphaned)
+  --record FILE            append every line received to FILE (what a client declared, as the server saw it)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ parser.add_argument("--notify-on-call", type=int, default=0)
 parser.add_argument("--request-on-call")
 parser.add_argument("--spawn-grandchild", action="store_true")
 parser.add_argument("--pidfile")
+parser.add_argument("--record")
 opts = parser.parse_args()
 
 out = sys.stdout.buffer
@@ -108,6 +110,9 @@ for raw in inp:
     line = raw.strip()
     if not line:
         continue
+    if opts.record:
+        with open(opts.record, "ab") as f:
+            f.write(line + b"\n")
     msgs = json.loads(line)
     batch = isinstance(msgs, list)
     replies = []
