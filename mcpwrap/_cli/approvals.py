@@ -63,6 +63,12 @@ def _num(value: Any, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
+def _call_cell(entry: dict) -> str:
+    """The tool (or request) of an entry, from the call itself: the entry's other fields are only labels."""
+    call = entry.get("call")
+    return call_lines(call)[0].partition(": ")[2] if isinstance(call, dict) else printable(str(entry.get("tool")))
+
+
 def _arguments_cell(entry: dict) -> str:
     call = entry.get("call")
     if not isinstance(call, dict) or not isinstance(call.get("params"), dict):
@@ -85,7 +91,7 @@ def _table(entries: list[dict]):
         cells = (
             str(e.get("id", "?")),
             printable(str(e.get("server"))),
-            str(e.get("tool")),
+            _call_cell(e),
             _arguments_cell(e),
             printable(str(e.get("rule"))) + (f"\n{printable(str(e['reason']))}" if e.get("reason") else ""),
             _age(now - _num(e.get("created_ts"), now)),

@@ -18,6 +18,8 @@ Who may decide
   form, a desktop notification. The person types it into ``mcpwrap approve`` at a terminal, which reads it from
   ``/dev/tty`` and writes the MAC, never the code. Neither the code nor anything from which it could be
   derived is written to this directory, the audit log, stderr or anything the model reads.
+- The code keys the MAC through scrypt (:data:`CODE_KDF_N`): a decision file someone else reads — or a decision
+  diverted to a queue of their making — is no faster to turn into the code than guessing it online.
 - The waiting process verifies each attempt in constant time, consumes it (the file is removed when read),
   answers it with an outcome file, and after :data:`MAX_CODE_ATTEMPTS` wrong ones denies the call. A denial
   needs no code: refusing is always safe. Decision files of any other name or shape are wrong attempts.
@@ -98,6 +100,12 @@ _TOKEN_BYTES = 8  # names one decision attempt
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
 MAX_CODE_ATTEMPTS = 3  # wrong codes for one call before it is denied
+# The code is stretched with scrypt before it keys a MAC: 16 MiB and tens of milliseconds per guess, paid once by
+# `mcpwrap approve` and at most MAX_CODE_ATTEMPTS + 1 times per call by the wrapper, and 2^40 times by anyone
+# trying every code against a decision file offline.
+CODE_KDF_N = 2**14
+CODE_KDF_R = 8
+CODE_KDF_MAXMEM = 64 << 20
 OUTCOME_TTL = 120.0  # seconds an answer to a decision attempt waits to be collected before the listing removes it
 MAX_STATE_FILE_BYTES = 64 << 20  # an entry holds the whole call; anything larger here was not written by mcpwrap
 _MAC_CONTEXT = "mcpwrap-approval-decision/1"
@@ -149,10 +157,18 @@ def normalize_code(text: str) -> str | None:
     return typed
 
 
+def _code_key(code: str, approval_id: str) -> bytes:
+    # scrypt, salted with the approval: everything a decision MACs is public, so a decision file read (or diverted)
+    # by another process is an offline test of guesses at the code; each guess must cost what this costs.
+    return hashlib.scrypt(
+        code.encode("ascii"), salt=f"{_MAC_CONTEXT}:{approval_id}".encode("ascii"), n=CODE_KDF_N, r=CODE_KDF_R, p=1, dklen=32, maxmem=CODE_KDF_MAXMEM
+    )
+
+
 def decision_mac(code: str, approval_id: str, digest: str, decision: str, remember: str) -> str:
-    """HMAC-SHA256, keyed by the one-time code, over what the person decided about which call."""
+    """HMAC-SHA256, keyed by (a slow hash of) the one-time code, over what the person decided about which call."""
     material = json.dumps([_MAC_CONTEXT, approval_id, digest, decision, remember], separators=(",", ":"))
-    return hmac.new(code.encode("ascii"), material.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_code_key(code, approval_id), material.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def verify_mac(code: str, approval_id: str, digest: str, record: dict) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "FORM_MAX_CHARS",
     "FORM_MAX_LINES",
     "TERMINAL_CHOICE",
+    "CODE_WARNING",
     "visible",
     "render",
     "printable",
@@ -44,6 +45,8 @@ FORM_MAX_LINES = 30  # lines of the rendered call
 SHORT_DIGEST_HEX = 16  # hex digits of the digest shown to people (64 bits: enough to compare two screens)
 _NAME_LINE_CHARS = 200  # of the tool line in a form that cannot show the call
 TERMINAL_CHOICE = "approve-in-terminal"  # the form's choice that closes it and leaves the call to the terminal
+# A steered model may simply ask the person for the code; the person must know where it belongs.
+CODE_WARNING = "Type the code only into `mcpwrap approve` in your own terminal; never give it to the assistant or paste it into a chat."
 
 
 def _escape(c: str) -> str:
@@ -171,6 +174,7 @@ def elicitation_params(
         approval_id, code = terminal
         verb = "See the whole call and approve it" if not fits else "Or approve it"
         head.append(f"{verb} in a terminal: run `mcpwrap approve {approval_id}` and type the code {code}.")
+        head.append(CODE_WARNING)
         choices.append(TERMINAL_CHOICE)
     elif terminal_later:
         head.append(

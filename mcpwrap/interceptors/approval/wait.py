@@ -36,7 +36,7 @@ from ..._state.approvals import (
     new_code,
     verify_mac,
 )
-from .form import TERMINAL_CHOICE, call_lines, elicitation_choice, elicitation_params, printable, short_digest
+from .form import CODE_WARNING, TERMINAL_CHOICE, call_lines, elicitation_choice, elicitation_params, printable, short_digest
 from .notify import notify_desktop
 from .reach import FAST_ANSWER_SECONDS, UNRELIABLE, form_reach
 from .settings import TERMINAL_POLL_INTERVAL, ApprovalRequirement, ApprovalSettings
@@ -196,7 +196,8 @@ class Wait:
         body = (
             f"{server}: {call_lines(self.call)[0]} (rule {printable(self.req.rule)}).\n"
             f"To see the call and approve it, run in a terminal:  mcpwrap approve {self.approval_id}\n"
-            f"One-time code: {format_code(self.code)}   (for this call only; digest {short_digest(self.digest)})"
+            f"One-time code: {format_code(self.code)}   (for this call only; digest {short_digest(self.digest)})\n"
+            f"{CODE_WARNING}"
         )
         shown, why = notify_desktop("mcpwrap: a call waits for your approval", body)
         if shown:
@@ -327,7 +328,7 @@ class Wait:
             decision = record.get("decision")
             if decision == "deny":  # refusing needs no code
                 self.icpt.queue.answer(self.approval_id, token, {"status": "denied"})
-                self._finish("denied", "terminal", "ran mcpwrap deny", verified=isinstance(record.get("mac"), str))
+                self._finish("denied", "terminal", "ran mcpwrap deny (refusing needs no code)", verified=False)
                 return True
             remember = record.get("remember")
             if decision != "approve" or not isinstance(remember, str) or remember not in self.req.remember:
