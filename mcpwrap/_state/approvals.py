@@ -280,7 +280,7 @@ class ApprovalQueue:
         for _ in range(16):
             approval_id = secrets.token_hex(_ID_BYTES)
             record = {**entry, "id": approval_id, "pid": os.getpid()}
-            data = json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8")
+            data = json.dumps(record, indent=1).encode("ascii")  # ASCII escapes: any string the decoder accepted fits
             if _write_new(self._entry_path(approval_id), data):
                 return approval_id
         raise ApprovalError("cannot allocate an approval id")  # pragma: no cover - 16 collisions in a row

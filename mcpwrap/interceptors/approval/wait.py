@@ -304,7 +304,8 @@ class Wait:
                 )
             elif decision == TERMINAL_CHOICE:
                 self.elicitation_id = None
-                self.channels.remove("elicitation")
+                if "elicitation" in self.channels:
+                    self.channels.remove("elicitation")
                 self.held.audit("approval", status="form-closed", channel="elicitation", choice=what, **self._fields())
                 return False
             else:
@@ -337,8 +338,10 @@ class Wait:
             if record.get("digest") != self.digest:
                 self._wrong(token, "the call it approves is not the call that is held")
                 continue
-            assert self.code is not None
-            if not verify_mac(self.code, self.approval_id, self.digest, record):
+            code = self.code
+            if code is None:  # decided meanwhile (the code dies with the decision)
+                return True
+            if not verify_mac(code, self.approval_id, self.digest, record):
                 self._wrong(token, "wrong code")
                 continue
             self.icpt.queue.answer(self.approval_id, token, {"status": "approved", "remember": remember})
