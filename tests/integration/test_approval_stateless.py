@@ -10,7 +10,7 @@ import pytest
 from approval_rig import wait_for_code
 from approval_support import approval_command, approval_env, approval_records, cli_at_terminal, screen_of
 from mcp import Client, StdioServerParameters, types
-from rig import TIME, read_audit
+from rig import TIME, child_env, read_audit, wrap_command
 
 from mcpwrap.interceptors.approval import FAST_ANSWER_SECONDS
 
@@ -122,19 +122,26 @@ async def test_approval_without_state_asks_again(tmp_path, mcpwrap_home):
 
 
 async def test_an_approved_call_is_not_replayed_with_another_request_state(tmp_path, mcpwrap_home):
-    """The approval covers one call: the same call again with any requestState attached (four replays worked on the
-    old design, through the "continuation" of an approved call) is a new call and is asked again."""
-    _approve.seen.clear()
-    async with _client(tmp_path, mcpwrap_home, _approve) as client:
+    """With a real policy: the approval covers one call. The same call again with any requestState attached (four
+    replays worked on the old design, through the "continuation" of an approved call) is a new call, asked again."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"rules:\n  - {{name: confirm-time, action: approve, match: {{tools: [{TOOL}]}}}}\n  - {{name: everything-else, action: allow}}\n")
+    audit = tmp_path / "audit.jsonl"
+    cmd = wrap_command(TIME, "--policy", str(policy), audit_log=audit)
+    params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=child_env(MCPWRAP_HOME=str(mcpwrap_home)))
+    async with Client(params, elicitation_callback=_approve) as client:
         session = client.session
         first = await session.call_tool(TOOL, ARGS, allow_input_required=True)
         ok = await session.call_tool(TOOL, ARGS, input_responses=APPROVED, request_state=first.request_state, allow_input_required=True)
         assert not ok.is_error
-        for state in ("anything", "server-opaque", first.request_state[:-1] + "x"):
+        for state in ("anything", "server-opaque", "x"):
             again = await session.call_tool(TOOL, ARGS, input_responses={"k": {"action": "accept"}}, request_state=state, allow_input_required=True)
-            assert isinstance(again, types.InputRequiredResult) or _blocked(again), state
-    released = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "hold-released"]
-    assert len(released) == 1
+            # mcpwrap asks a person again (its own input request): the server never sees the call
+            assert isinstance(again, types.InputRequiredResult) and set(again.input_requests) == {"mcpwrap.approval"}, state
+    records = read_audit(audit)
+    assert len([r for r in records if r["event"] == "hold-released"]) == 1  # the approved call, once
+    passed = [r for r in records if r.get("event") == "message" and r.get("kind") == "request" and r.get("tool") == TOOL and r.get("action") == "pass"]
+    assert passed == []  # no retry went through as a "continuation"
 
 
 async def test_a_stateless_decline_faster_than_a_person_falls_back_to_the_terminal(tmp_path, mcpwrap_home):
