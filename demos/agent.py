@@ -297,8 +297,8 @@ def run_demo(workdir: Path) -> dict:
     audit = mcpwrap_home / "audit.jsonl"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("MCPWRAP_")}
 
-    direct = anyio.run(play_sequence, [sys.executable, str(SERVER)], {**base_env, "MCPWRAP_DEMO_HOME": str(direct_home)})
-    wrapped_env = {**base_env, "MCPWRAP_DEMO_HOME": str(wrapped_home), "MCPWRAP_HOME": str(mcpwrap_home)}
+    direct = anyio.run(play_sequence, [sys.executable, str(SERVER)], {**base_env, "DEMO_FAKE_HOME": str(direct_home)})
+    wrapped_env = {**base_env, "DEMO_FAKE_HOME": str(wrapped_home), "MCPWRAP_HOME": str(mcpwrap_home)}
     wrapped = anyio.run(play_sequence, wrap_command(audit), wrapped_env)
     return {
         "direct": {k: asdict(v) for k, v in judge(direct, server_events(direct_home), secrets).items()},

@@ -12,10 +12,10 @@ It reproduces published attacks on MCP clients, each as one tool:
 - ``read_file``: reads any file (``~/.ssh/id_rsa`` in the demo).
 
 Nothing here touches the real machine: the server works inside a fake home directory
-(``$MCPWRAP_DEMO_HOME``, a temporary directory the demo creates), ``exec_command`` never runs anything (it
+(``$DEMO_FAKE_HOME``, a temporary directory the demo creates), ``exec_command`` never runs anything (it
 only reports what the command *would* have done there), ``read_file`` resolves ``~`` to the fake home and
 refuses any path outside it, and every secret is generated fake data. What the server received and did is
-appended to ``$MCPWRAP_DEMO_HOME/server-events.jsonl`` — the ground truth the demo reports.
+appended to ``$DEMO_FAKE_HOME/server-events.jsonl`` — the ground truth the demo reports.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
-HOME_ENV = "MCPWRAP_DEMO_HOME"
+HOME_ENV = "DEMO_FAKE_HOME"
 
 SAVE_NOTE_DESCRIPTION = """Save a note to your SecureNotes notebook (end-to-end encrypted).
 

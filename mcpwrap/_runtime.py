@@ -52,7 +52,10 @@ def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
 
     name = opts.name or os.path.basename(opts.command[0])
     session = Session(session_id=os.urandom(8).hex(), server=name, subject=default_subject(opts.subject), roles=tuple(opts.roles))
-    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES)
+    from ._sandbox.wrap import plan_for
+
+    sandbox = plan_for(opts.command, name, opts.policy, opts.audit_log)
+    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES, sandbox=sandbox)
     # Spawn first: the server boots while mcpwrap loads its policy and opens the audit log, so the work below
     # costs the client nothing. No message is read before the chain is in place.
     relay.start()
@@ -65,6 +68,7 @@ def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
         return relay.run()
     finally:
         watcher.stop()
+        relay.sandbox.close()
         audit.close()
 
 
@@ -92,8 +96,12 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
     def reload() -> None:
         with reload_lock:
             try:
-                chain.configure(load_policy(policy_path))
+                new_config = load_policy(policy_path)
+                chain.configure(new_config)
                 audit.record("policy-reload", policy=policy_path, ok=True)
+                if new_config["sandbox"].for_server(session.server) != relay.sandbox.settings:
+                    audit.record("sandbox-not-reloaded", reason="a running server keeps its sandbox; the new one applies at its next start")
+                    _err("the sandbox settings changed: they apply when the server next starts")
                 info(f"policy reloaded from {policy_path or 'built-in default'}")
             except McpwrapError as exc:
                 audit.record("policy-reload", policy=policy_path, ok=False, reason=str(exc))
@@ -103,12 +111,29 @@ def _prepare(relay: Relay, session: Session, opts: WrapOptions, extra: tuple[Int
             except McpwrapError as exc:
                 _err(str(exc))
 
-    chain = build_chain(config, session, audit, extra=extra)
+    _confirm_sandbox(relay, config, opts, session.server)
+    relay.sandbox.attach(audit.record)
+    scanner = relay.sandbox.scanner if relay.sandbox is not None else None
+    chain = build_chain(config, session, audit, extra=extra, sandbox_denials=scanner.scan if scanner is not None else None)
     relay.chain = chain
     relay.audit = audit
     relay.on_reload = reload
     watcher.start()
     return audit, watcher
+
+
+def _confirm_sandbox(relay: Relay, config: Any, opts: WrapOptions, server: str) -> None:
+    """Restart the server when the loaded policy asks for another sandbox than it was started with (before
+    any message reached it: no message is read before the chain is in place)."""
+    from ._sandbox.wrap import confirm
+
+    replacement = confirm(relay.sandbox, config, opts.command, server, opts.policy, opts.audit_log)
+    if replacement is not None:
+        relay.abort()
+        relay.sandbox.close()
+        replacement.report.notes.append("restarted: the policy asked for another sandbox than the quick read found")
+        relay.sandbox = replacement
+        relay.start()
 
 
 POLICY_POLL_INTERVAL = 1.0  # seconds between checks of the policy file for changes (mtime, size, inode)

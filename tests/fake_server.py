@@ -53,7 +53,8 @@ if opts.pidfile:
     with open(opts.pidfile, "a") as f:
         f.write(f"{os.getpid()}\n")
 if opts.spawn_grandchild:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    # The pidfile's path in its command line lets a test find it from outside a PID namespace too.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", opts.pidfile or ""])
     if opts.pidfile:
         with open(opts.pidfile, "a") as f:
             f.write(f"{child.pid}\n")

@@ -43,6 +43,9 @@ COMMAND_MODULES: list[str] = [
     # approvals / approve / deny
     "mcpwrap._cli.approvals",
 
+    # sandbox: check
+    "mcpwrap._cli.sandbox",
+
 ]
 
 

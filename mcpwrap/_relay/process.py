@@ -7,6 +7,10 @@ signal n, as a shell reports it.
 
 Ending it: the client's EOF closes the child's stdin; the child gets ``CHILD_EXIT_GRACE`` to exit on its own
 (the MCP SDKs wait as long), then SIGTERM to the group, ``TERM_GRACE`` more, then SIGKILL.
+
+Signals sent to mcpwrap: SIGINT and SIGTERM are forwarded to the child's group (the server decides how to end,
+and mcpwrap follows it); SIGHUP asks for a policy reload and never ends anything; SIGPIPE is ignored (a closed
+pipe is seen as ``EPIPE`` by the writer).
 """
 
 from __future__ import annotations
@@ -15,19 +19,33 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from .._errors import CommandNotFound, McpwrapError
 
-__all__ = ["CHILD_EXIT_GRACE", "TERM_GRACE", "spawn", "signal_group", "exit_status", "end_after_eof", "kill_and_reap"]
+__all__ = [
+    "CHILD_EXIT_GRACE",
+    "TERM_GRACE",
+    "spawn",
+    "signal_group",
+    "exit_status",
+    "end_after_eof",
+    "kill_and_reap",
+    "install_signal_handlers",
+]
 
 CHILD_EXIT_GRACE = 2.0  # after the client's EOF, time for the server to exit on its own (the SDK waits 2 s too)
 TERM_GRACE = 2.0  # after SIGTERM to the group, before SIGKILL
 
 
-def spawn(command: list[str], env: dict | None) -> subprocess.Popen:
-    """Start ``command`` (no shell) with pipes for stdin and stdout; a precise error if it cannot start."""
+def spawn(command: list[str], env: dict | None, popen: Callable[..., subprocess.Popen] | None = None) -> subprocess.Popen:
+    """Start ``command`` (no shell) with pipes for stdin and stdout; a precise error if it cannot start.
+
+    ``popen`` replaces :class:`subprocess.Popen` (same arguments): the sandbox's, which starts the child inside
+    its namespaces and Landlock domain (:mod:`mcpwrap._sandbox`)."""
     try:
-        return subprocess.Popen(
+        return (popen or subprocess.Popen)(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -84,3 +102,26 @@ def kill_and_reap(child: subprocess.Popen | None) -> None:
     if child is not None and child.poll() is None:
         signal_group(child, signal.SIGKILL)
         child.wait()
+
+
+def install_signal_handlers(on_signal: Callable[[int], None], on_hangup: Callable[[], None]) -> None:
+    """SIGINT/SIGTERM → ``on_signal(signum)`` (forward to the child's group); SIGHUP → ``on_hangup()`` (reload),
+    in its own thread: a reload reads files and may take a while, the relay keeps relaying meanwhile.
+
+    Python delivers signals to the main thread only, so this does nothing when the relay runs elsewhere.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def forward(signum: int, _frame: Any) -> None:
+        on_signal(signum)
+
+    def hangup(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=on_hangup, name="mcpwrap-reload", daemon=True).start()
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, hangup)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)

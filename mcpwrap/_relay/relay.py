@@ -1,7 +1,11 @@
-"""The relay: the child process, the two pumps, request tracking and shutdown. It knows nothing of policy.
+"""The relay: request tracking, the two pumps, and refusing what cannot be examined. It knows nothing of policy.
 
     client ──stdin──► [c2s pump] ──chain──► child stdin
     client ◄─stdout── [s2c pump] ◄─chain─── child stdout          child stderr → our stderr (inherited)
+
+The package around this module: :mod:`.framing` cuts lines, :mod:`.jsonrpc` decodes strictly and writes the
+block contract, :mod:`.io` writes to one pipe, :mod:`.process` spawns, signals and ends the server,
+:mod:`.holds` is the handle of a held request, :mod:`.learn` keeps the session's facts up to date.
 
 Design
 - Each pump is an OS thread doing blocking reads of whole chunks: read → frame → decode → chain → write.
@@ -9,24 +13,24 @@ Design
   message); the GIL is released while a pump waits in ``read``/``write``.
 - A message no interceptor modified is forwarded as the exact bytes received. mcpwrap serialises only what
   it writes itself: modified messages, block answers, and errors for refused lines.
+- The writes one read produces are flushed together, audit records first: nothing is forwarded before the
+  record that describes it is written (or, when it cannot be and the audit log's policy is ``block``, it is
+  answered instead of forwarded).
 - Requests are tracked per direction (the client's and the server's ids overlap). A response is matched to
   the request it answers before the chain sees it. Ids mcpwrap sends itself use the ``mcpwrap-`` prefix.
 - Invariant: every request that enters gets exactly one response — from the peer, from mcpwrap when it
   blocks or refuses it, or from mcpwrap when the child exits with the request pending.
-- Held requests (a HOLD verdict, e.g. waiting for a person's approval): the request is neither forwarded nor
-  answered; the relay keeps it as a :class:`HeldRequest` and hands that handle to the verdict's callback, which
-  later *releases* it (the bytes frozen at interception are forwarded and the request becomes pending) or
-  *answers* it (block contract, or a response mcpwrap composes). Exactly one of these happens, decided under
-  the pending lock, so it races safely with the child's exit. Other traffic keeps flowing meanwhile. A held
-  request counts as in flight for the duplicate-id check; the client's ``notifications/cancelled`` ends it
-  without an answer; child exit answers it like a pending request; client EOF ends it.
+- Held requests (a HOLD verdict, e.g. waiting for a person's approval; see :mod:`.holds`): the relay keeps the
+  request in ``held`` and decides its end under the pending lock, so a release, an answer, the client's
+  ``notifications/cancelled`` (ends it without an answer), the child's exit (answers it like a pending
+  request) and the client's EOF (ends it) race safely. Other traffic keeps flowing meanwhile. A held request
+  counts as in flight for the duplicate-id check.
 - mcpwrap's own requests to the client (:meth:`Relay.send_client_request`, ids from :meth:`next_own_id`) are
   answered by the client to mcpwrap: such a response is routed to the registered callback and never reaches
   the server.
-- Lifecycle (:mod:`mcpwrap._relay.process`): client EOF → close the child's stdin → grace → SIGTERM to the
-  child's process group → grace → SIGKILL. When the child exits, pending requests are answered and mcpwrap exits
-  with the child's status (128+n for a signal). SIGINT/SIGTERM are forwarded to the child's group; SIGHUP
-  calls the reload hook and never kills the relay.
+- Lifecycle (:mod:`.process`): client EOF → close the child's stdin → grace → SIGTERM to the child's group →
+  grace → SIGKILL. When the child exits, what it wrote is drained, pending requests are answered and mcpwrap
+  exits with the child's status. SIGHUP calls the reload hook and never kills the relay.
 """
 
 from __future__ import annotations
@@ -35,26 +39,32 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .._chain import Chain
 from .._errors import AuditError, ProtocolError
 from .._log import warning
 from .._message import Action, Direction, Kind, Message, PendingRequest, Session, Verdict
+from . import holds, process
 from . import jsonrpc as rpc
-from . import process
 from .framing import DEFAULT_MAX_MESSAGE_BYTES, Frame, LineReader
 from .holds import HeldRequest
 from .io import PipeWriter
 from .learn import learn_from_client, learn_from_server
 
-__all__ = ["Relay", "HeldRequest"]
+__all__ = ["Relay", "HeldRequest", "AuditQueue", "DRAIN_GRACE"]
 
 DRAIN_GRACE = 1.0  # after the child exits, time to read what it left in the pipe
 
 
-def _log(text: str) -> None:
-    warning(text)
+class AuditQueue(Protocol):
+    """What the relay needs of the audit log: queue a record, and write the queued ones."""
+
+    def record(self, event: str, **fields: Any) -> object: ...
+
+    def flush(self) -> None:
+        """Write what was recorded; raise AuditError when it cannot and the log's policy is ``block``."""
+        ...
 
 
 class _Batch:
@@ -75,14 +85,16 @@ class Relay:
         session: Session,
         chain: Chain | None = None,
         *,
-        audit: Any = None,
+        audit: AuditQueue | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         env: dict | None = None,
         on_reload: Callable[[], None] | None = None,
         client_in: int = 0,
         client_out: int = 1,
+        sandbox: Any = None,
     ) -> None:
         self.command = command
+        self.sandbox = sandbox  # a mcpwrap._sandbox.SandboxPlan: starts the child sandboxed (None: as is)
         self.session = session
         self.chain = chain if chain is not None else Chain([])  # reconfigured in place on reload
         self.audit = audit
@@ -104,12 +116,12 @@ class Relay:
         self.child: subprocess.Popen | None = None
         self.client_eof = threading.Event()
         self.child_exited = threading.Event()
-        self._stopping = False
 
-    # --- process lifecycle -----------------------------------------------------------------------------------
+    # --- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.child = process.spawn(self.command, self.env)
+        """Spawn the server (before the chain is configured: it boots while mcpwrap loads its policy)."""
+        self.child = process.spawn(self.command, self.env, self.sandbox.popen if self.sandbox is not None else None)
         assert self.child.stdin is not None and self.child.stdout is not None
         self.to_server = PipeWriter(self.child.stdin.fileno(), "server")
         self.to_client = PipeWriter(self.client_out_fd, "client")
@@ -120,14 +132,14 @@ class Relay:
         if self.child is None:
             self.start()
         assert self.child is not None
-        self._install_signals()
+        process.install_signal_handlers(self._signal_group, self._reload)
         self._audit_event("session-start", command=self.command, pid=self.child.pid)
         self._flush_audit()
         c2s = threading.Thread(target=self._pump, args=(Direction.CLIENT_TO_SERVER,), name="mcpwrap-c2s", daemon=True)
         s2c = threading.Thread(target=self._pump, args=(Direction.SERVER_TO_CLIENT,), name="mcpwrap-s2c", daemon=True)
         c2s.start()
         s2c.start()
-        status = self._wait_child()
+        status = process.exit_status(self.child)
         self.child_exited.set()
         s2c.join(DRAIN_GRACE)  # what the child wrote before exiting is still delivered
         if s2c.is_alive():
@@ -140,34 +152,16 @@ class Relay:
         self.chain.close()
         return status
 
-    def _wait_child(self) -> int:
-        assert self.child is not None
-        return process.exit_status(self.child)
-
-    def _install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def forward(signum: int, _frame: Any) -> None:
-            self._signal_group(signum)
-
-        def reload(_signum: int, _frame: Any) -> None:
-            if self.on_reload is not None:
-                threading.Thread(target=self.on_reload, name="mcpwrap-reload", daemon=True).start()
-
-        signal.signal(signal.SIGINT, forward)
-        signal.signal(signal.SIGTERM, forward)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, reload)
-        if hasattr(signal, "SIGPIPE"):
-            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-
     def abort(self) -> None:
         """Start-up failed after the child was spawned (bad policy, unwritable audit log): end it, reap it."""
         process.kill_and_reap(self.child)
 
     def _signal_group(self, signum: int) -> None:
         process.signal_group(self.child, signum)
+
+    def _reload(self) -> None:
+        if self.on_reload is not None:
+            self.on_reload()
 
     def _client_gone(self) -> None:
         """The client closed our stdin: let the server finish, then make sure it ends."""
@@ -196,7 +190,7 @@ class Relay:
                 if out.reply:
                     reply_to.write(*out.reply)
         except Exception as exc:  # pragma: no cover - a bug here must not leave the client hanging silently
-            _log(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
+            warning(f"internal error in the {direction.value} pump: {type(exc).__name__}: {exc}")
         if direction is Direction.CLIENT_TO_SERVER:
             self._client_gone()
 
@@ -348,7 +342,9 @@ class Relay:
         result: Any = None
         held: HeldRequest | None = None
         if outcome.action is Action.HOLD:
-            held = self._hold(msg, line)
+            held = HeldRequest(self, msg, holds.freeze(msg, line))
+            with self._pending_lock:
+                self.held[msg_id] = held
             result = _DROPPED
         elif outcome.action is Action.BLOCK:
             verdict = outcome.decisive
@@ -372,7 +368,7 @@ class Relay:
             learn_from_server(self.session, msg, result if isinstance(result, dict) else envelope)
         chain.observe(msg, outcome)
         if held is not None:
-            self._start_hold(held, outcome.decisive)
+            holds.start(held, outcome.decisive)
         return result
 
     def _refuse(
@@ -417,9 +413,9 @@ class Relay:
             size=size if size is not None else len(line),
             answered=answered,
         )
-        _log(f"refused a {direction.value} message: {error}")
+        warning(f"refused a {direction.value} message: {error}")
 
-    # --- session knowledge -----------------------------------------------------------------------------------
+    # --- ends: cancellation, undeliverable requests, the child's exit ----------------------------------------
 
     def _mark_cancelled(self, direction: Direction, msg: Message) -> None:
         params = msg.params
@@ -429,7 +425,7 @@ class Relay:
                 held = self.held.pop(params["requestId"], None) if direction is Direction.CLIENT_TO_SERVER else None
             if held is not None:  # a cancelled request is not answered (MCP cancellation)
                 self._audit_event("hold-ended", id=held.id, method=held.msg.method, tool=held.msg.tool_name, reason="cancelled by the client")
-                held._end("cancelled by the client")
+                held.end("cancelled by the client")
             if request is not None:
                 request.cancelled = True
 
@@ -485,45 +481,15 @@ class Relay:
             self._flush_audit()
             self.to_client.write(*answers)
         for h in held:
-            h._end(f"server exited with status {status}")
+            h.end(f"server exited with status {status}")
 
-    # --- helpers ---------------------------------------------------------------------------------------------
+    # --- held requests (HoldOwner) and mcpwrap's own messages to the client -------------------------------
 
     def next_own_id(self) -> str:
         """An id for a request mcpwrap sends itself; the prefix keeps it apart from both peers' ids."""
         with self._own_ids_lock:
             self._own_ids += 1
             return f"mcpwrap-{self.session.session_id}-{self._own_ids}"
-
-    # --- held requests and mcpwrap's own messages to the client ------------------------------------------------
-
-    def _hold(self, msg: Message, line: bytes) -> HeldRequest:
-        # Freeze what a release will forward now: later changes to the envelope object cannot reach the server.
-        if msg.modified:
-            frozen = rpc.encode(rpc.annotate_modified(msg))
-        elif msg.in_batch:
-            frozen = rpc.encode(msg.envelope)
-        else:
-            frozen = line + b"\n"
-        held = HeldRequest(self, msg, frozen)
-        with self._pending_lock:
-            self.held[msg.id] = held
-        return held
-
-    def _start_hold(self, held: HeldRequest, verdict: Verdict | None) -> None:
-        callback = verdict.hold if verdict is not None else None
-        try:
-            if not callable(callback):
-                raise TypeError("a hold verdict needs a callable hold")
-            callback(held)
-        except Exception as exc:  # fail closed: a hold that cannot be started is answered with a block
-            held.answer(
-                Verdict.block(
-                    f"the request was held but could not be decided ({type(exc).__name__}: {exc})",
-                    rule="interceptor-error",
-                    interceptor=verdict.interceptor if verdict is not None else "relay",
-                )
-            )
 
     def _take_held(self, held: HeldRequest) -> bool:
         """Whether ``held`` was still held (and is no longer). Caller holds _pending_lock."""
@@ -532,7 +498,7 @@ class Relay:
             return True
         return False
 
-    def _release_held(self, held: HeldRequest, envelope: dict | None) -> bool:
+    def release_held(self, held: HeldRequest, envelope: dict | None) -> bool:
         data = held.forward_bytes if envelope is None else rpc.encode(envelope)
         params = held.msg.envelope.get("params") if envelope is None else envelope.get("params")
         with self._pending_lock:
@@ -542,19 +508,19 @@ class Relay:
             if not server_gone:
                 self.pending[Direction.CLIENT_TO_SERVER][held.id] = PendingRequest(held.id, held.msg.method or "", Direction.CLIENT_TO_SERVER, params)
         if server_gone:
-            gone = {"mcpwrap": {"action": "error", "reason": "server exited"}}
-            response = rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", gone)
+            response = rpc.error_response(
+                held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running", {"mcpwrap": {"action": "error", "reason": "server exited"}}
+            )
             self.to_client.write(rpc.encode(response))
-            held._end("server exited")
+            held.end("server exited")
             return False
-        self._audit_event(
-            "hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), size=len(data)
-        )
+        held_ms = round(held.held_seconds * 1000, 3)
+        self._audit_event("hold-released", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=held_ms, size=len(data))
         if not self._flush_audit():  # the release cannot be recorded (audit.on_failure: block): answer, don't forward
             with self._pending_lock:
                 self.pending[Direction.CLIENT_TO_SERVER].pop(held.id, None)
             self.to_client.write(rpc.encode(rpc.blocked_request_response(held.msg, _audit_unwritable())))
-            held._end("audit log unwritable")
+            held.end("audit log unwritable")
             return False
         if not self.to_server.write(data):  # the server's stdin closed meanwhile: answer instead of losing it
             with self._pending_lock:
@@ -563,19 +529,19 @@ class Relay:
                 self._audit_event("answered-on-exit", direction="s2c", id=held.id, method=request.method, tool=request.tool_name, reason="server stdin closed")
                 self._flush_audit()
                 self.to_client.write(rpc.encode(rpc.error_response(held.id, rpc.SERVER_UNAVAILABLE, "the MCP server is no longer running")))
-        held._end("released")
+        held.end("released")
         return True
 
-    def _answer_held(self, held: HeldRequest, response: dict, event: str, reason: str) -> bool:
+    def answer_held(self, held: HeldRequest, response: dict, reason: str) -> bool:
         with self._pending_lock:
             if not self._take_held(held):
                 return False
         self._audit_event(
-            "hold-" + event, id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason
+            "hold-answered", id=held.id, method=held.msg.method, tool=held.msg.tool_name, held_ms=round(held.held_seconds * 1000, 3), reason=reason
         )
         self._flush_audit()
         self.to_client.write(rpc.encode(response))
-        held._end(event)
+        held.end("answered")
         return True
 
     def _end_holds(self, reason: str) -> None:
@@ -586,7 +552,7 @@ class Relay:
             self._own_requests.clear()
         for h in held:
             self._audit_event("hold-ended", id=h.id, method=h.msg.method, tool=h.msg.tool_name, reason=reason)
-            h._end(reason)
+            h.end(reason)
         if held:
             self._flush_audit()
 
@@ -635,7 +601,12 @@ class Relay:
         try:
             on_response(envelope)
         except Exception as exc:  # the callback's owner decides; a failure here must not stop the pump
-            _log(f"handling the client's answer to {own_id} failed: {type(exc).__name__}: {exc}")
+            warning(f"handling the client's answer to {own_id} failed: {type(exc).__name__}: {exc}")
+
+    def record_now(self, event: str, **fields: Any) -> None:
+        """Record an audit event and write it at once (for a hold's own thread: no pump flushes there)."""
+        self._audit_event(event, **fields)
+        self._flush_audit()
 
     def _audit_event(self, event: str, **fields: Any) -> None:
         if self.audit is not None:

@@ -19,11 +19,13 @@ from .._audit.writer import AuditLog
 from .._chain import Chain, ChainContext, Interceptor
 from .._config import Config, Section, load_config, parse_config, sections_by_key
 from .._message import Session
+from .._sandbox.settings import SANDBOX_SECTION
 from .approval import ApprovalInterceptor
 from .audit import AuditInterceptor
 from .injection import InjectionInterceptor
 from .integrity import IntegrityInterceptor
 from .policy import PolicyInterceptor
+from .sandbox import SandboxDenials
 from .schema import SchemaInterceptor
 from .secrets import SecretsInterceptor
 
@@ -45,7 +47,8 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
 )
 
 _ALL: tuple[type[Interceptor], ...] = (*INTERCEPTORS, AuditInterceptor)
-SECTIONS: dict[str, Section] = sections_by_key(s for cls in _ALL for s in cls.sections)
+# The sandbox section is applied when the server is started (mcpwrap/_sandbox/wrap.py), not by an interceptor.
+SECTIONS: dict[str, Section] = sections_by_key([*(s for cls in _ALL for s in cls.sections), SANDBOX_SECTION])
 
 
 def parse_policy(raw: object, *, file: str | None = None, positions: dict | None = None) -> Config:
@@ -64,13 +67,18 @@ def build_chain(
     audit_log: AuditLog | None = None,
     *,
     extra: Iterable[InterceptorFactory] = (),
+    sandbox_denials: Callable[[str, str], None] | None = None,
 ) -> Chain:
     """One session's chain, configured from ``config``. ``extra`` factories (tests only: see
-    :mod:`mcpwrap.testing`) are placed after the others and before audit."""
+    :mod:`mcpwrap.testing`) are placed after the others and before audit. ``sandbox_denials`` (the sandbox's
+    refusal recogniser, when the server runs in one) gets the text of results, to record refusals a server
+    reports only there."""
     classes: list[InterceptorFactory] = [*INTERCEPTORS, *extra]
     names = frozenset(getattr(factory, "name", "") for factory in classes)
     context = ChainContext(session=session, audit=audit_log, installed=names)
     interceptors: list[Interceptor] = [factory(context) for factory in classes]
+    if sandbox_denials is not None:
+        interceptors.append(SandboxDenials(context, sandbox_denials))
     if audit_log is not None:
         interceptors.append(AuditInterceptor(context, audit_log))
     chain = Chain(interceptors)

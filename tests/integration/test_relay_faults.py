@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -176,17 +177,32 @@ def test_sigterm_is_forwarded_and_sighup_does_not_kill(tmp_path):
 
 
 def test_no_orphans_the_whole_process_group_ends(tmp_path):
-    pidfile = tmp_path / "pids"
+    (tmp_path / "run").mkdir()  # not beside the audit log: the sandbox keeps the server out of that directory
+    pidfile = tmp_path / "run" / "pids"
     with peer(tmp_path, "--spawn-grandchild", "--pidfile", str(pidfile)) as p:
         p.send(call(1))
         p.recv()
         assert p.close() == 0
-    pids = [int(x) for x in pidfile.read_text().split()]
-    assert len(pids) == 2
+    assert len(pidfile.read_text().split()) == 2  # the server and its grandchild both started
+    # Their pids are the server's own (a PID namespace when sandboxed): find them by the pidfile's path in
+    # their command lines instead.
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and _running_with(str(pidfile)):
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    assert not _running_with(str(pidfile))
+
+
+def _running_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read() and _alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -314,15 +330,21 @@ def test_cancelled_request_late_response_is_not_an_error(tmp_path):
 def test_invalid_policy_is_a_clear_error_and_leaves_no_child(tmp_path):
     bad = tmp_path / "policy.yaml"
     bad.write_text("audit:\n  record_arguments: everything\n")
-    pidfile = tmp_path / "pids"
+    # Not beside the policy file: the sandbox keeps the server out of the directory entries next to mcpwrap's
+    # files (it can create files in subdirectories only).
+    (tmp_path / "run").mkdir()
+    pidfile = tmp_path / "run" / "pids"
     proc = subprocess.run(
         [*MCPWRAP, "wrap", "--policy", str(bad), "--audit-log", str(tmp_path / "a.jsonl"), "--", *FAKE, "--pidfile", str(pidfile)],
         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2
     assert f"{bad}:2:" in proc.stderr and "record_arguments" in proc.stderr and "Traceback" not in proc.stderr
-    if pidfile.exists():  # the server may have started before the policy was read: it must be gone
-        assert not any(_alive(int(pid)) for pid in pidfile.read_text().split())
+    # the server may have started before the policy was read: it must be gone
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running_with(str(pidfile)):
+        time.sleep(0.05)
+    assert not _running_with(str(pidfile))
 
 
 def test_requests_after_the_server_died_are_answered(tmp_path):

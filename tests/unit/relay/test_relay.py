@@ -1,4 +1,6 @@
-"""The relay's flush path when the audit log cannot be written and audit.on_failure is block."""
+"""The relay's tracking and flush path, called directly (the pumps run in the integration tests).
+
+Here: what happens when the audit log cannot be written and audit.on_failure is block."""
 
 from __future__ import annotations
 
@@ -68,40 +70,3 @@ def test_flush_failure_is_reported_to_the_pump():
     relay = Relay(["true"], Session("s1", "srv"), Chain([]), audit=BrokenLog())
     assert relay._flush_audit() is False
     assert Relay(["true"], Session("s1", "srv"), Chain([]))._flush_audit() is True
-
-
-def test_a_held_request_is_not_released_unaudited():
-    """An approved hold whose release cannot be recorded is answered with the block contract instead."""
-    import os
-
-    from mcpwrap._errors import AuditError
-    from mcpwrap._message import Message
-    from mcpwrap._relay.holds import HeldRequest
-    from mcpwrap._relay.io import PipeWriter
-
-    class BrokenLog:
-        def record(self, event, **fields):
-            return {}
-
-        def flush(self):
-            raise AuditError("disk full")
-
-    relay = Relay(["true"], Session("s1", "srv"), Chain([]), audit=BrokenLog())
-    server_r, server_w = os.pipe()
-    client_r, client_w = os.pipe()
-    relay.to_server, relay.to_client = PipeWriter(server_w, "server"), PipeWriter(client_w, "client")
-    envelope = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "delete", "arguments": {}}}
-    raw = line(envelope)
-    held = HeldRequest(relay, Message(Direction.CLIENT_TO_SERVER, raw.rstrip(b"\n"), envelope, relay.session), raw)
-    relay.held[5] = held
-    try:
-        assert held.release() is False
-        relay.to_server.close()
-        relay.to_client.close()
-        assert os.read(server_r, 65536) == b""  # nothing reached the server
-        answer = json.loads(os.read(client_r, 65536))
-        assert answer["id"] == 5 and answer["result"]["isError"] is True and "audit log" in json.dumps(answer)
-        assert relay.pending[Direction.CLIENT_TO_SERVER] == {} and relay.held == {}
-    finally:
-        os.close(server_r)
-        os.close(client_r)

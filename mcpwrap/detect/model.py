@@ -1,0 +1,654 @@
+"""The learned injection tier: a hashed n-gram linear model over what the model will read.
+
+Design
+------
+*What is scored* (:func:`text_view`). A tool result is turned into the one text an AI model would read: every
+string value and object key of the result in document order (protocol ``_meta`` and binary payloads —
+``data`` of image/audio items, ``blob`` — left out; a string repeated verbatim counted once), joined by
+newlines, so an instruction split over two content items or hidden in a key is read as a whole. A string that
+is itself JSON (what TypeScript servers return as ``text``) is parsed and viewed the same way, so pretty and
+compact JSON of the same value give the same view. Decoded layers are appended after the visible text: JSON
+escapes (``\\u0069gnore``) are unescaped in place, HTML tags are removed (comments and hidden elements keep
+their text, prose attribute values such as ``alt``/``title`` are kept), base64/hex/percent runs that decode
+to text and text hidden in Unicode tag characters are added as extra lines. Non-ASCII text is normalised as
+:mod:`mcpwrap.detect.normalize` does (NFKC, invisible characters removed, look-alikes folded).
+
+*Context* (:class:`Context`). What the wrapper knows and a corpus classifier does not: the session's tool names
+and the arguments of the call that produced the result. Before hashing, a session tool name is replaced by
+the token ``qqtool``; an e-mail address becomes ``qqaddr`` (``qqargaddr`` when the call's arguments contain
+it: the user asked about it), a URL ``qqurl`` (``qqargurl`` when its host is in the arguments). "Send all
+invoices to qqaddr using qqtool" is then the same feature pattern whatever the names, and the model learns
+from the training carriers how strongly it weighs — it is in the text view, so training and inference see
+the same thing.
+
+*Features.* Over the UTF-8 bytes of the normalised view (lower case, every run of digits folded to one ``0``,
+whitespace runs folded to one space): byte 4-grams, words (maximal runs of letters, digits and non-ASCII bytes)
+and word bigrams, each hashed into ``2**bits`` buckets with fixed multiplicative hashes (never Python's
+salted ``hash()``), all in numpy over whole arrays: no per-token Python loop.
+
+*Windows.* An injection is local; a bag of n-grams over a 200 KB page would dilute it. Features are summed
+per block of :data:`BLOCK` bytes, and every window of a few consecutive blocks (the sizes are stored with the
+weights) is scored as ``sigmoid(bias + sum(w) / sqrt(count))``; the text's score is the highest window's.
+Training builds its examples with the very same functions (:func:`feature_rows`).
+
+*Cost and sampling.* Everything is linear in the view. A view longer than :data:`MAX_DEEP_BYTES` is scored
+on its head (:data:`HEAD_BYTES`), its tail (:data:`TAIL_BYTES`) and :data:`SAMPLE_WINDOWS` windows of
+:data:`SAMPLE_BYTES` at offsets drawn from a per-process random key (a hostile server cannot aim at the gaps;
+the scores of such huge views are therefore not reproducible across processes — everything up to
+:data:`MAX_DEEP_BYTES` is). The joined strings are cut the same way before they are normalised, so a 10 MB
+result costs its linear passes (walking the JSON, joining, one translate) plus what 256 KB costs. JSON text
+longer than :data:`MAX_JSON_PARSE_CHARS` inside a string is read with its punctuation blanked instead of being
+parsed and walked value by value. The phrase detector (:mod:`mcpwrap.detect.injection`) still reads all of it.
+
+*Weights* are package data (``models/injection-*.npz``), produced by
+``benchmarks/detection/training/train.py``; loading them needs no network. The file records its own
+feature settings, threshold and the digest of the training data manifest.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import secrets as _secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from . import normalize as nz
+
+__all__ = [
+    "Context",
+    "ModelScore",
+    "Model",
+    "load",
+    "score",
+    "text_view",
+    "feature_bytes",
+    "DEFAULT_MODEL",
+]
+
+DEFAULT_MODEL = "injection-v1.npz"
+BLOCK = 128  # bytes per block: windows are whole numbers of blocks
+CHAR_GRAMS = (4,)  # byte n-gram orders hashed (3 and 5 are supported; all three cost 2.5x the time of 4 alone)
+MAX_DEEP_BYTES = 256 * 1024  # views up to this size are scored everywhere (~30-40 ns a byte)
+HEAD_BYTES = 128 * 1024  # larger views: the head, the tail and sampled windows, MAX_DEEP_BYTES in all
+TAIL_BYTES = 64 * 1024
+SAMPLE_WINDOWS = 32
+SAMPLE_BYTES = 2 * 1024
+MAX_JSON_DEPTH = 64  # nested JSON-in-strings and containers deeper than this are read as plain text
+MAX_JSON_PARSE_CHARS = 1 << 20  # JSON text longer than this is read with its punctuation blanked, not parsed
+MAX_MARKUP_CHARS = 4 * 1024 * 1024  # longer strings keep their tags (stripping is linear, but costs a copy)
+MAX_DECODED_RUNS = 32  # encoded runs decoded per string
+MAX_ADDRESSES = 4096  # e-mail addresses / URLs tokenised per view; later ones are left as text
+DEDUPE_MIN_CHARS = 64  # strings at least this long are counted once per view
+TOP_FEATURES = 8
+
+# --- text view ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the wrapper knows about the call a text answers.
+
+    ``tools``: tool names of the session (this server's and, where known, other servers'); ``arguments``: the
+    arguments of the call that produced the result (any JSON value). Both are optional; fill what is cheap.
+    """
+
+    tools: frozenset[str] = frozenset()
+    arguments: Any = None
+
+    @staticmethod
+    def of(tools: Iterable[str] = (), arguments: Any = None) -> Context:
+        return Context(frozenset(t for t in tools if isinstance(t, str)), arguments)
+
+
+_BINARY_TYPES = frozenset({"image", "audio"})
+
+
+def _strings(value: Any, out: list[str], seen: set[str], depth: int = 0, top: bool = True) -> None:
+    """Append the strings a model reads in ``value`` (keys and values, document order) to ``out``."""
+    if isinstance(value, str):
+        _string(value, out, seen, depth)
+        return
+    if depth > MAX_JSON_DEPTH:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if top and k == "_meta":
+                continue  # protocol metadata: clients do not show it to the model
+            if isinstance(k, str) and " " in k:
+                _string(k, out, seen, depth)  # a key that is prose is read; identifiers carry nothing
+            if isinstance(v, str):
+                if k == "blob" or (k == "data" and value.get("type") in _BINARY_TYPES):
+                    continue  # base64 of binary content, not text
+                _string(v, out, seen, depth + 1)
+            elif isinstance(v, (dict, list)):
+                _strings(v, out, seen, depth + 1, top=False)
+    elif isinstance(value, list):
+        for v in value:
+            if isinstance(v, str):
+                _string(v, out, seen, depth + 1)
+            elif isinstance(v, (dict, list)):
+                _strings(v, out, seen, depth + 1, top=False)
+
+
+def _string(s: str, out: list[str], seen: set[str], depth: int) -> None:
+    if len(s) >= DEDUPE_MIN_CHARS:
+        if s in seen:
+            return
+        seen.add(s)
+    head = s[:1]
+    if head.isspace():
+        head = s.lstrip()[:1]
+    if head in ("{", "[") and depth < MAX_JSON_DEPTH:
+        if len(s) > MAX_JSON_PARSE_CHARS:
+            # Too large to walk value by value within the cost bound: read the JSON text with its punctuation
+            # blanked out, which pretty and compact spellings of one value share once whitespace is folded.
+            out.append(s.translate(_JSON_PUNCTUATION))
+            return
+        parsed = _parse_json(s)
+        if isinstance(parsed, (dict, list)):
+            _strings(parsed, out, seen, depth + 1, top=False)
+            return
+    out.append(s)
+
+
+_JSON_PUNCTUATION = str.maketrans({c: " " for c in '{}[]":,'})
+
+
+def _parse_json(s: str) -> Any:
+    try:
+        import orjson
+
+        return orjson.loads(s)
+    except ImportError:  # pragma: no cover - orjson is a dependency; json is the same reading, slower
+        pass
+    except Exception:  # noqa: BLE001 - not JSON (orjson.JSONDecodeError), or JSON orjson refuses (e.g. > 64-bit ints)
+        pass
+    try:
+        return json.loads(s)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _sample(s: str) -> str:
+    """``s`` itself, or for a very long string its head, tail and randomly placed samples."""
+    if len(s) <= MAX_DEEP_BYTES:
+        return s
+    parts = [s[:HEAD_BYTES]]
+    lo, hi = HEAD_BYTES, len(s) - TAIL_BYTES - SAMPLE_BYTES
+    if hi > lo:
+        offsets = sorted(lo + _secrets.randbelow(hi - lo) for _ in range(SAMPLE_WINDOWS))
+        parts += [s[o : o + SAMPLE_BYTES] for o in offsets]
+    parts.append(s[-TAIL_BYTES:])
+    return "\n".join(parts)
+
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\([nrt\"\\/])")
+_ESCAPE_CHARS = {"n": "\n", "r": " ", "t": " ", '"': '"', "\\": "\\", "/": "/"}
+_MARKUP_HINT = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*[\s/>]|!--)")
+_TAG = re.compile(r"<!--|-->|</?[a-zA-Z][^<>]{0,1024}>")
+_PROSE_ATTR = rb"""(?i)\b(?:alt|title|aria-label|content|placeholder|summary|label)\s*=\s*["']([^"'<>]{12,})["']"""  # unbounded: RE2 expands counted repeats
+
+
+@functools.lru_cache(maxsize=1)
+def _prose_attr_re() -> Any:
+    return _re2_or_re(_PROSE_ATTR)
+
+
+def _unescape(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        c = chr(int(m.group(1), 16))
+        return " " if 0xD800 <= ord(c) <= 0xDFFF else c
+    return _ESCAPE_CHARS[m.group(2)]
+
+
+def _layers(s: str) -> tuple[str, list[str]]:
+    """The visible reading of one string and its decoded layers."""
+    extra: list[str] = []
+    if "\\" in s and ("\\u" in s or "\\n" in s):
+        s = _ESCAPE.sub(_unescape, s)
+    if "<" in s and len(s) <= MAX_MARKUP_CHARS and _MARKUP_HINT.search(s) is not None:
+        extra.extend(m.group(1).decode("utf-8", "replace") for m in _prose_attr_re().finditer(s.encode("utf-8", "surrogatepass")))
+        s = _TAG.sub(" ", s)
+        if "&" in s:
+            import html
+
+            s = html.unescape(s)
+    if not s.isascii():
+        tags = nz.tag_text(s)
+        if tags:
+            extra.append(tags)
+    if len(s) >= nz.MIN_BASE64_RUN:
+        buf = s.encode("utf-8", "surrogatepass")
+        spans = []
+        for m in _runs_re().finditer(buf):
+            kind = "b64" if m.lastindex == 1 else ("hex" if m.lastindex == 2 else "pct")
+            spans.append((kind, m.start(), m.end()))
+            if len(spans) >= MAX_RUN_CANDIDATES:
+                break
+        if spans:
+            # Byte offsets index a latin-1 reading 1:1, and the runs themselves are ASCII.
+            for dec in nz.decode_runs(buf.decode("latin-1"), spans)[:MAX_DECODED_RUNS]:
+                extra.append(dec.text)
+    return s, extra
+
+
+MAX_RUN_CANDIDATES = 256  # encoded-run candidates looked at per view
+
+
+@functools.lru_cache(maxsize=1)
+def _runs_re() -> Any:
+    # The candidates of normalize.decode_runs (same pattern), found by RE2: Python's engine tries the class at
+    # every byte (~25 ms on 200 KB of prose).
+    return _re2_or_re(rb"([A-Za-z0-9+/_\-]{24,}={0,2})|((?:[0-9A-Fa-f]{2}){16,})|((?:%[0-9A-Fa-f]{2}[^%\s]{0,2}){6,})")
+
+
+def text_view(value: Any, context: Context | None = None) -> str:
+    """The text a model reads in ``value`` — a tool result (or any JSON value) or a string — with decoded
+    layers appended. ``context`` is not used here (it is applied by :func:`feature_bytes`); it is accepted so
+    callers can pass one object around."""
+    strings: list[str] = []
+    _strings(value, strings, set(), 0, top=isinstance(value, dict))
+    joined = _sample("\n".join(strings))
+    visible, hidden = _layers(joined)
+    return "\n".join([visible, *hidden]) if hidden else visible
+
+
+# --- feature bytes ----------------------------------------------------------------------------------------------
+
+_DIGITS_AND_SPACE = bytes(
+    (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\n\f\v" else i)) if i < 128 else i for i in range(256)
+)
+_SPACES = re.compile(rb" {2,}")
+_DIGIT_RUNS = re.compile(rb"0{2,}")
+_ADDRESS = re.compile(
+    # Unbounded repeats: RE2 is linear either way, and a counted repeat such as {1,512} is expanded into a
+    # program 512 states long that runs ~100x slower.
+    rb"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+|(?:https?|ftp)://[^\s\"'<>)\]]+|\bwww\.[a-z0-9-]+\.[^\s\"'<>)\]]+"
+)
+_HOST = re.compile(rb"(?:[a-z]+://)?([^/\s?#:]+)")
+
+
+def _re2_or_re(pattern: bytes) -> Any:
+    try:
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False
+        return re2.compile(pattern, options)
+    except Exception:  # noqa: BLE001 - RE2 missing or refusing: Python's engine (these patterns are bounded)
+        return re.compile(pattern)
+
+
+@functools.lru_cache(maxsize=1)
+def _address_re() -> Any:
+    return _re2_or_re(_ADDRESS.pattern)
+
+
+@functools.lru_cache(maxsize=32)
+def _tools_re(tools: frozenset[str]) -> Any:
+    names: set[str] = set()
+    for t in tools:
+        low = t.lower()
+        if len(low) >= 3:
+            names.add(low)
+            squashed = re.sub(r"[_\-.]", "", low)
+            if squashed != low and len(squashed) >= 6:
+                names.add(squashed)
+    if not names:
+        return None
+    alternation = b"|".join(re.escape(n.encode("utf-8")) for n in sorted(names, key=len, reverse=True))
+    return _re2_or_re(rb"(?:^|[^a-z0-9_])(" + alternation + rb")(?:$|[^a-z0-9_])")
+
+
+def _argument_text(arguments: Any) -> bytes:
+    if arguments is None:
+        return b""
+    parts: list[str] = []
+    _strings(arguments, parts, set(), 0, top=False)
+    return "\n".join(parts).lower().encode("utf-8", "surrogatepass")
+
+
+def feature_bytes(view: str, context: Context | None = None) -> bytes:
+    """The normalised UTF-8 bytes features are hashed from (see the module docstring)."""
+    if view.isascii():
+        text = view.lower()
+    else:
+        norm = nz.normalize(view)
+        text = norm.text
+    buf = text.encode("utf-8", "surrogatepass")
+    if b"@" in buf or b"://" in buf or b"www." in buf:
+        buf = _tokenise_addresses(buf, _argument_text(context.arguments) if context is not None else b"")
+    if context is not None and context.tools:
+        rx = _tools_re(context.tools)
+        if rx is not None:
+            buf = _replace_group(rx, buf, b"qqtool")
+    buf = buf.translate(_DIGITS_AND_SPACE)
+    if b"00" in buf:
+        buf = _DIGIT_RUNS.sub(b"0", buf)  # a number is one token: digit-run n-grams said "numbers", not "attack"
+    if b"  " in buf:
+        buf = _SPACES.sub(b" ", buf)
+    return buf
+
+
+def _tokenise_addresses(buf: bytes, args: bytes) -> bytes:
+    out: list[bytes] = []
+    last = 0
+    for i, m in enumerate(_address_re().finditer(buf)):
+        if i >= MAX_ADDRESSES:
+            break
+        s, e = m.span()
+        found = m.group(0)
+        if b"@" in found and b"://" not in found:
+            token = b" qqargaddr " if args and found in args else b" qqaddr "
+        else:
+            host = _HOST.match(found)
+            h = host.group(1) if host else b""
+            token = b" qqargurl " if args and h and h in args else b" qqurl "
+        out.append(buf[last:s])
+        out.append(token)
+        last = e
+    if not out:
+        return buf
+    out.append(buf[last:])
+    return b"".join(out)
+
+
+def _replace_group(rx: Any, buf: bytes, token: bytes) -> bytes:
+    out: list[bytes] = []
+    last = 0
+    pos = 0
+    n = len(buf)
+    count = 0
+    while pos < n and count < MAX_ADDRESSES:
+        m = rx.search(buf, pos)
+        if m is None:
+            break
+        s, e = m.span(1)
+        out.append(buf[last:s])
+        out.append(token)
+        last = pos = e
+        count += 1
+    if not out:
+        return buf
+    out.append(buf[last:])
+    return b"".join(out)
+
+
+# --- hashing ----------------------------------------------------------------------------------------------------
+
+# Fixed odd multipliers (multiplicative hashing): the top bits of code * A index the table.
+_MULT = {3: 0x9E3779B1, 4: 0x85EBCA77, 5: 0xC2B2AE3D, "w": 0x27D4EB2F, "b": 0x165667B1}
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyz0123456789":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[128:] = True
+_Q = np.uint64(0x100000001B3)  # polynomial base for word hashes (odd: invertible mod 2**64)
+
+
+@functools.lru_cache(maxsize=4)
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q**i and Q**-i (mod 2**64) for i < n, n a power of two."""
+    q_inv = pow(int(_Q), -1, 1 << 64)
+    with np.errstate(over="ignore"):
+        p = np.full(n, _Q, dtype=np.uint64)
+        p[0] = 1
+        np.cumprod(p, out=p)
+        ip = np.full(n, np.uint64(q_inv), dtype=np.uint64)
+        ip[0] = 1
+        np.cumprod(ip, out=ip)
+    return p, ip
+
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << max(12, (n - 1).bit_length())
+
+
+@dataclass(slots=True)
+class Features:
+    """Hashed features of one byte string: ``char_idx[k, i]`` is the bucket of the ``CHAR_GRAMS[k]``-gram at
+    byte i (``-1`` past the end); words and bigrams have their own index and start arrays."""
+
+    n: int
+    char_idx: np.ndarray  # (len(CHAR_GRAMS), n) int32
+    word_idx: np.ndarray  # (w,) int64
+    word_pos: np.ndarray  # (w,) int64
+    word_end: np.ndarray  # (w,) int64
+    bigram_idx: np.ndarray  # (w-1,) int64
+
+
+def hash_features(buf: bytes, bits: int) -> Features:
+    b = np.frombuffer(buf, dtype=np.uint8)
+    n = len(b)
+    shift32 = np.uint32(32 - bits)
+    with np.errstate(over="ignore"):
+        # The big-endian 4-byte code at every offset, read through a strided view (one copy, no shifts).
+        padded = np.frombuffer(buf + b"\0\0\0\0\0", dtype=np.uint8)
+        code4 = np.lib.stride_tricks.as_strided(padded, shape=(n, 4), strides=(1, 1)).view(">u4").reshape(n).astype(np.uint32)
+        char_idx = np.empty((len(CHAR_GRAMS), n), dtype=np.int32 if bits < 31 else np.int64)
+        for k, g in enumerate(CHAR_GRAMS):
+            if g == 3:
+                code = (code4 >> np.uint32(8)) * np.uint32(_MULT[3])
+            elif g == 4:
+                code = code4 * np.uint32(_MULT[4])
+            else:
+                code = (code4 * np.uint32(0x01000193) + padded[4 : n + 4]) * np.uint32(_MULT[5])
+            np.right_shift(code, shift32, out=char_idx[k], casting="unsafe")
+            char_idx[k, max(0, n - g + 1) :] = -1
+        isw = _WORD_BYTE[b]
+        edges = np.diff(isw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)
+        if len(starts):
+            pw, ipw = _powers(_pow2_at_least(n + 1))
+            prefix = np.zeros(n + 1, dtype=np.uint64)
+            np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
+            wh = (prefix[ends] - prefix[starts]) * ipw[starts]
+            wh ^= wh >> np.uint64(29)
+            w32 = (wh ^ (wh >> np.uint64(32))).astype(np.uint32)
+            word_idx = ((w32 * np.uint32(_MULT["w"])) >> shift32).astype(np.int64)
+            big = w32[:-1] * np.uint32(0x01000193) ^ (w32[1:] + np.uint32(0x7F4A7C15))
+            bigram_idx = ((big * np.uint32(_MULT["b"])) >> shift32).astype(np.int64)
+        else:
+            word_idx = bigram_idx = np.zeros(0, dtype=np.int64)
+    return Features(n, char_idx, word_idx, starts.astype(np.int64), ends.astype(np.int64), bigram_idx)
+
+
+# --- the model --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ModelScore:
+    """The learned tier's verdict on one text.
+
+    ``score``: probability-like value in [0, 1] of the highest-scoring window; ``window``: its byte span in the
+    feature bytes; ``excerpt``: its text; ``strongest_features``: the n-grams that pushed it up most, with
+    their contributions to the logit."""
+
+    score: float
+    threshold: float
+    window: tuple[int, int] = (0, 0)
+    excerpt: str = ""
+    strongest_features: list[tuple[str, float]] = field(default_factory=list)
+    sampled: bool = False  # the view was longer than MAX_DEEP_BYTES and was scored on samples
+
+    @property
+    def flagged(self) -> bool:
+        return self.score >= self.threshold
+
+
+class Model:
+    """Weights and settings loaded from one ``.npz`` file."""
+
+    def __init__(self, data: Any) -> None:
+        self.bits = int(data["bits"])
+        self.weights = np.asarray(data["weights"], dtype=np.float32)
+        if self.weights.shape != (1 << self.bits,):
+            raise ValueError("weights do not match the hash size")
+        # One extra zero weight at index -1: n-grams past the end of the text (index -1) then add nothing,
+        # without a mask.
+        self._wpad = np.concatenate([self.weights, np.zeros(1, dtype=np.float32)])
+        self.bias = float(data["bias"])
+        self.window_blocks = tuple(int(x) for x in data["window_blocks"])
+        self.threshold = float(data["threshold"])
+        if tuple(int(x) for x in data["char_grams"]) != CHAR_GRAMS:
+            raise ValueError("the weights were trained with other n-gram orders")
+        self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
+
+    # Per-block sums of weights and feature counts: the basis of every window's score.
+    def block_sums(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
+        nb = max(1, -(-f.n // BLOCK))
+        w = self.weights
+        wp = self._wpad
+        contrib = np.zeros(nb * BLOCK, dtype=np.float32)
+        contrib[: f.n] = wp[f.char_idx[0]]
+        for k in range(1, len(CHAR_GRAMS)):
+            contrib[: f.n] += wp[f.char_idx[k]]
+        sums = contrib.reshape(nb, BLOCK).sum(axis=1, dtype=np.float64)
+        # An n-gram of every order starts at every byte except near the end, where the longer ones do not fit.
+        g_count = len(CHAR_GRAMS)
+        counts = np.full(nb, float(g_count * BLOCK))
+        counts[-1] = float(g_count * (f.n - (nb - 1) * BLOCK))
+        for i in range(max(0, f.n - max(CHAR_GRAMS) + 1), f.n):
+            counts[i // BLOCK] -= g_count - sum(1 for g in CHAR_GRAMS if i + g <= f.n)
+        if len(f.word_idx):
+            wb = f.word_pos // BLOCK
+            sums += np.bincount(wb, weights=w[f.word_idx], minlength=nb)
+            counts += np.bincount(wb, minlength=nb)
+            if len(f.bigram_idx):
+                bb = wb[:-1]
+                sums += np.bincount(bb, weights=w[f.bigram_idx], minlength=nb)
+                counts += np.bincount(bb, minlength=nb)
+        return sums, counts
+
+    def window_logits(self, sums: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Logits of every window (all sizes), with each window's first block and block count."""
+        nb = len(sums)
+        cs = np.concatenate([[0.0], np.cumsum(sums)])
+        cc = np.concatenate([[0.0], np.cumsum(counts)])
+        logits, firsts, sizes = [], [], []
+        for k in self.window_blocks:
+            k = min(k, nb)
+            s = cs[k:] - cs[: nb - k + 1]
+            c = cc[k:] - cc[: nb - k + 1]
+            logits.append(self.bias + s / np.sqrt(np.maximum(c, 1.0)))
+            firsts.append(np.arange(nb - k + 1))
+            sizes.append(np.full(nb - k + 1, k))
+            if k == nb:
+                break
+        return np.concatenate(logits), np.concatenate(firsts), np.concatenate(sizes)
+
+    def score_bytes(self, buf: bytes, explain: bool = True) -> ModelScore:
+        if not buf.strip():
+            return ModelScore(0.0, self.threshold)
+        f = hash_features(buf, self.bits)
+        sums, counts = self.block_sums(f)
+        logits, firsts, sizes = self.window_logits(sums, counts)
+        best = int(np.argmax(logits))
+        start, end = int(firsts[best]) * BLOCK, min(f.n, int(firsts[best] + sizes[best]) * BLOCK)
+        result = ModelScore(_sigmoid(float(logits[best])), self.threshold, (start, end))
+        if explain:
+            result.excerpt = buf[start:end].decode("utf-8", "replace")
+            result.strongest_features = self._explain(buf, f, start, end)
+        return result
+
+    def _explain(self, buf: bytes, f: Features, start: int, end: int) -> list[tuple[str, float]]:
+        """The n-grams of a window with the largest total contribution to its logit."""
+        agg: dict[str, float] = {}
+        w = self.weights
+        count = 0
+        for k, g in enumerate(CHAR_GRAMS):
+            idx = f.char_idx[k, start:end]
+            for i in np.flatnonzero(idx >= 0):
+                gram = buf[start + i : start + i + g].decode("utf-8", "replace")
+                agg[gram] = agg.get(gram, 0.0) + float(w[idx[i]])
+                count += 1
+        sel = np.flatnonzero((f.word_pos >= start) & (f.word_pos < end))
+        for j in sel:
+            word = buf[f.word_pos[j] : f.word_end[j]].decode("utf-8", "replace")
+            agg[word] = agg.get(word, 0.0) + float(w[f.word_idx[j]])
+            count += 1
+            if j + 1 < len(f.word_pos):
+                bigram = word + " " + buf[f.word_pos[j + 1] : f.word_end[j + 1]].decode("utf-8", "replace")
+                agg[bigram] = agg.get(bigram, 0.0) + float(w[f.bigram_idx[j]])
+                count += 1
+        norm = 1.0 / math.sqrt(max(count, 1))
+        top = sorted(agg.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]
+        return [(k, round(v * norm, 3)) for k, v in top if v > 0]
+
+    def score(self, value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
+        view = text_view(value, context)
+        buf = feature_bytes(view, context)
+        sampled = False
+        if len(buf) > MAX_DEEP_BYTES:
+            buf = _sample_bytes(buf)
+            sampled = True
+        result = self.score_bytes(buf, explain)
+        result.sampled = sampled
+        return result
+
+
+def _sample_bytes(buf: bytes) -> bytes:
+    parts = [buf[:HEAD_BYTES]]
+    lo, hi = HEAD_BYTES, len(buf) - TAIL_BYTES - SAMPLE_BYTES
+    if hi > lo:
+        for o in sorted(lo + _secrets.randbelow(hi - lo) for _ in range(SAMPLE_WINDOWS)):
+            parts.append(buf[o : o + SAMPLE_BYTES])
+    parts.append(buf[-TAIL_BYTES:])
+    return b" ".join(parts)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str = DEFAULT_MODEL) -> Model:
+    """The packaged model ``name`` (read once per process; no network)."""
+    ref = resources.files(__package__) / "models" / name
+    with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
+        return Model(data)
+
+
+def score(value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
+    """Score a tool result (any JSON value) or a string with the packaged model."""
+    return load().score(value, context, explain=explain)
+
+
+def feature_rows(model_bits: int, window_blocks: tuple[int, ...], buf: bytes, *, tile: bool = False) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """For training: the windows of ``buf`` as ``(start, end, bucket indexes, counts)`` — the same windows and
+    features :meth:`Model.score_bytes` scores (the window's logit is ``bias + w[idx] @ counts / sqrt(sum(counts))``).
+    ``tile``: only the windows that tile the text (stride = window size) instead of every block offset."""
+    f = hash_features(buf, model_bits)
+    nb = max(1, -(-f.n // BLOCK))
+    # block of every feature occurrence
+    pos_char = np.broadcast_to(np.arange(f.n), f.char_idx.shape)
+    valid = f.char_idx >= 0
+    idx_all = np.concatenate([f.char_idx[valid], f.word_idx, f.bigram_idx])
+    blk_all = np.concatenate([(pos_char[valid] // BLOCK), f.word_pos // BLOCK, f.word_pos[:-1] // BLOCK if len(f.bigram_idx) else np.zeros(0, np.int64)])
+    order = np.argsort(blk_all, kind="stable")
+    idx_all, blk_all = idx_all[order], blk_all[order]
+    bounds = np.searchsorted(blk_all, np.arange(nb + 1))
+    seen: set[tuple[int, int]] = set()
+    for k in window_blocks:
+        k = min(k, nb)
+        for first in range(0, nb - k + 1, k if tile else 1):
+            if (first, k) in seen:
+                continue
+            seen.add((first, k))
+            ids = idx_all[bounds[first] : bounds[first + k]]
+            if len(ids) == 0:
+                continue
+            u, c = np.unique(ids, return_counts=True)
+            yield first * BLOCK, min(f.n, (first + k) * BLOCK), u, c
+        if k == nb:
+            break
