@@ -15,7 +15,8 @@ payload of ``--payload-bytes``), ``ping``, and any other request with ``{"echo":
   --request-on-call METHOD send a server→client request (e.g. sampling/createMessage) during each tools/call,
                            wait for its answer, then answer the call with the reply included
   --spawn-grandchild       start a sleeping grandchild in the same process group (must not be orphaned)
-  --record FILE            append every line received to FILE (what a client declared, as the server saw it)
+  --record FILE            append every line received to FILE (what a client declared, as the server saw it;
+                           create FILE first: the sandbox lets a server write files named on its command line)
 """
 
 from __future__ import annotations

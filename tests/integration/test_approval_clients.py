@@ -35,6 +35,7 @@ def claude_code_declarations(tmp_path: Path, mcpwrap_home: Path) -> tuple[dict, 
     for d in (home, project):
         d.mkdir()
     received, audit = tmp_path / "received.jsonl", tmp_path / "audit.jsonl"
+    received.touch()  # the sandbox lets the server write files named on its command line that exist
     server = [*MCPWRAP, "wrap", "--name", "recorder", "--audit-log", str(audit), "--", *FAKE, "--record", str(received)]
     state = {
         "mcpServers": {"recorder": {"type": "stdio", "command": server[0], "args": server[1:], "env": {"MCPWRAP_HOME": str(mcpwrap_home)}}},
