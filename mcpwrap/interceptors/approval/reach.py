@@ -19,10 +19,10 @@ The table (by ``clientInfo.name``, with the versions and sources it is based on)
 client name         form         why
 =================== ============ ====================================================================
 ``claude-code``     unreliable   Claude Code declares form elicitation since 2.1.76. Its terminal UI shows
-                                 forms (one 2.1.x regression auto-declined them there too, issue 62319);
+                                 forms (one 2.1.x regression auto-declined them there too, anthropics/claude-code#62319);
                                  its print/SDK mode and its VS Code extension decline without showing them
-                                 (issues 51785, 41292); the copy embedded in Claude Desktop never renders
-                                 them and the request times out after 60 s (issue 88901).
+                                 (anthropics/claude-code#41292); the copy embedded in Claude Desktop never renders
+                                 them and the request times out after 60 s (anthropics/claude-code#88901).
 ``claude-ai``       none         Claude Desktop declares no elicitation capability.
 anything else       by its capabilities, with the fast-decline check
 =================== ============ ====================================================================

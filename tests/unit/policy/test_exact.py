@@ -41,7 +41,7 @@ def test_matches_the_call_and_nothing_else():
     assert rule_of(doc, Call("tools/call", "git_push", dict(ARGS))) == "pushed-once"
     assert rule_of(doc, Call("tools/call", "git_push", dict(reversed(list(ARGS.items()))))) == "pushed-once"  # key order
     for other in (
-        {**ARGS, "force": True},  # one more argument: the issue's `{"remote":"origin","force":true}`
+        {**ARGS, "force": True},  # one more argument: the force push a remembered plain push must not allow
         {"remote": "origin"},
         {**ARGS, "branch": "MAIN"},
         {**ARGS, "branch": "main "},
