@@ -7,10 +7,12 @@ Rows (official SDK client, server-everything, `echo`):
   direct                               the server alone
   wrapped, no approve rule             the approval interceptor in the chain, nothing to approve
   wrapped, elicitation (instant)       every call held; the client's form callback approves at once
-  wrapped, terminal (instant)          every call held; a watcher decides through the queue as soon as it appears
-The last two measure mcpwrap's own round trip (the person's thinking time excluded). The terminal row is
-bounded below by the queue's poll interval. Also printed: the interceptor's cost on a message without an
-approval note (the common case), in microseconds.
+  wrapped, terminal (instant)          every call held; a watcher reads the one-time code from the notification
+                                       and approves through the queue as `mcpwrap approve` does, at once
+The last two measure mcpwrap's own round trip (the person's thinking and typing time excluded). The terminal row
+is bounded below by the queue's poll interval and includes the code's key stretching (scrypt) twice: once by
+the approving side, once by the wrapper verifying it. Also printed: the interceptor's cost on a message without
+an approval note (the common case), in microseconds, and the cost of one code stretching.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]
 
 import anyio  # noqa: E402
-from approval_rig import ENV, HOOKS  # noqa: E402
+from approval_rig import ENV, HOOKS, code_in, fake_notifier, notifications  # noqa: E402
 from mcp import types  # noqa: E402
 from rig import EVERYTHING, child_env, sdk_session, wrap_command  # noqa: E402
 
@@ -38,9 +40,11 @@ from rig import EVERYTHING, child_env, sdk_session, wrap_command  # noqa: E402
 def env_for(home: str, channels: list[str] | None) -> dict:
     extra = {"MCPWRAP_HOME": home}
     if channels is not None:
+        screen = fake_notifier(Path(home).parent / "screen")
         extra.update(
             MCPWRAP_TEST_HOOKS=HOOKS,
             PYTHONPATH=str(ROOT / "tests"),
+            PATH=f"{screen}{os.pathsep}{os.environ['PATH']}",
             **{ENV: json.dumps({"tools": ["echo"], "channels": channels, "timeout": 60})},
         )
     return child_env(**extra)
@@ -59,13 +63,23 @@ async def run_calls(cmd: list[str], env: dict, calls: int, **kw) -> list[float]:
 
 
 def terminal_watcher(home: str, stop: threading.Event) -> None:
-    from mcpwrap._state.approvals import ApprovalError, ApprovalQueue
+    """A person who approves each call the moment its notification appears (what `mcpwrap approve` writes)."""
+    from mcpwrap._state.approvals import ApprovalError, ApprovalQueue, call_digest, decision_mac, normalize_code
 
     queue = ApprovalQueue(Path(home) / "approvals")
+    screen = Path(home).parent / "screen"
+    done: set[str] = set()
     while not stop.is_set():
+        codes = dict(filter(None, (code_in(text) for text in notifications(screen))))
         for entry in queue.pending() if queue.dir.exists() else []:
+            code = codes.get(entry["id"])
+            if code is None or entry["id"] in done:
+                continue
+            digest = call_digest(entry["server"], entry["call"])
             try:
-                queue.decide(entry["id"], "approve")
+                mac = decision_mac(normalize_code(code) or "", entry["id"], digest, "approve", "once")
+                queue.send_decision(entry["id"], "approve", digest=digest, mac=mac)
+                done.add(entry["id"])
             except ApprovalError:
                 pass
         time.sleep(0.01)
@@ -78,10 +92,11 @@ async def approve_now(ctx, params):
 def interceptor_cost() -> float:
     from mcpwrap._chain import ChainContext
     from mcpwrap._message import Direction, Message, Session
-    from mcpwrap.interceptors.approval import ApprovalInterceptor
+    from mcpwrap.interceptors.approval import ApprovalInterceptor, ApprovalSettings
 
     session = Session(session_id="bench", server="bench")
     icpt = ApprovalInterceptor(ChainContext(session))
+    icpt.configure(ApprovalSettings())
     msg = Message(
         Direction.CLIENT_TO_SERVER, b"", {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x"}}}, session
     )
@@ -121,6 +136,13 @@ async def main(calls: int) -> None:
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
         print(f"{name:<34} {p50 * 1000:>9.2f} {p95 * 1000:>9.2f} {p50 / base:>9.2f}")
     print(f"\napproval interceptor on a call without an approval note: {interceptor_cost():.2f} µs per message")
+    print(f"one-time code stretching (scrypt, once per side of a terminal approval): {code_stretch_cost():.1f} ms")
+
+
+def code_stretch_cost() -> float:
+    from mcpwrap._state.approvals import decision_mac
+
+    return min(timeit.repeat(lambda: decision_mac("7KQ2M9XD", "1a2b3c4d", "sha256:x", "approve", "once"), number=1, repeat=5)) * 1000
 
 
 if __name__ == "__main__":

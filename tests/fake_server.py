@@ -18,6 +18,8 @@ payload of ``--payload-bytes``), ``ping``, and any other request with ``{"echo":
   --read-outs              also list "leak" (its result carries one secret in both content and
                            structuredContent), "fail" (answered with a JSON-RPC error) and "delete"
   --log-received FILE      append every line received (raw) to FILE: what really reached the server
+  --record FILE            the same (what a client declared, as the server saw it; create FILE first: the
+                           sandbox lets a server write files named on its command line)
   --server-request-id ID   the id of the --request-on-call request (a string; default: 0, 1, 2…)
   --flood-requests N       on tools/call "flood", send N roots/list requests to the client (ids "f0"…); each
                            answer is reported as a tools/call result (only the first reaches the client)
@@ -49,7 +51,7 @@ parser.add_argument("--request-on-call")
 parser.add_argument("--spawn-grandchild", action="store_true")
 parser.add_argument("--pidfile")
 parser.add_argument("--read-outs", action="store_true")
-parser.add_argument("--log-received")
+parser.add_argument("--log-received", "--record", dest="log_received")
 parser.add_argument("--server-request-id")
 parser.add_argument("--flood-requests", type=int, default=0)
 parser.add_argument("--tools-file")

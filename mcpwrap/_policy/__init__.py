@@ -6,6 +6,7 @@ Modules, lowest first (each imports only those above it in this list)::
     risk        risk classes of tools (read, write, external, destructive, execute)
     terms       modes, actions, directions, name lists, name globs (NameSet)
     readings    how a rule reads a call's arguments; Unknown arguments and MAYBE
+    exact       the exact-call condition: literal names and the canonical digest of the arguments
     rules       Rule, argument conditions, approve options, parse_rules
     batch       many conditions on one argument matched with one RE2 set
     sections    the admission-control sections of the policy file

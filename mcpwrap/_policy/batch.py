@@ -91,6 +91,8 @@ class Candidates:
             groups: dict[tuple, list[tuple[int, ArgCondition]]] = {}
             for pos, (rule, _) in enumerate(self.items):
                 for cond in rule.conditions:
+                    if not isinstance(cond, ArgCondition):  # an exact call compares one digest: nothing to batch
+                        continue
                     groups.setdefault((cond.key, cond.any_reading, cond.casefolds, cond.kind, cond.fold), []).append((pos, cond))
             batches: dict[int, ConditionBatch] = {}
             for members in groups.values():

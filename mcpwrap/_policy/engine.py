@@ -246,7 +246,9 @@ class PolicyView:
         if rule.risks is not None:
             lines.append(f"risk class {call.risk!r}")
         for cond in rule.conditions:
-            text = cond.explain(call.arguments) if rule.action != "allow" else None
+            # A deny/approve condition names the reading that matched; an allow rule's match is every reading,
+            # so it is described by its patterns; an exact call describes itself.
+            text = cond.explain(call.arguments) if rule.action != "allow" or cond.kind == "exact" else None
             if text is None:
                 text = f"argument {cond.key!r} matched {', '.join(repr(p) for p in cond.patterns)}"
             lines.append(text)

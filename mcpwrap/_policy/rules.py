@@ -8,7 +8,7 @@
         mode: audit                 # optional: overrides the file's mode for this rule
         reason: "..."               # optional: the block reason shown to the client
         case_sensitive: true        # optional (see below)
-        match: {methods, tools, servers, subjects, roles, direction, risk, arguments, argument_patterns}
+        match: {methods, tools, servers, subjects, roles, direction, risk, arguments, argument_patterns, exact}
         timeout: 120                # approve only: timeout, on_timeout, channels, remember
 
 Rule semantics (a superset of mcpgw's ``version: v1`` format, which loads unchanged):
@@ -26,6 +26,8 @@ Rule semantics (a superset of mcpgw's ``version: v1`` format, which loads unchan
   matches when *any* reading of *any* element matches, case-insensitively; an **allow** rule matches only
   when *every* element's canonical readings match, case-sensitively. So a spelling trick can make a deny
   rule fire, never an allow rule. Globs in a rule that name a path are normalised the way values are.
+- ``exact`` (:mod:`mcpwrap._policy.exact`) matches one call and nothing else: literal server, tool and
+  subject, and the canonical digest of the whole arguments object. "Remember always" writes it.
 - ``mode`` on a rule overrides the file's ``mode``.
 
 Matching is three-valued where something is not known: a ``risk`` condition on a tool of unknown class
@@ -43,6 +45,7 @@ from .._config import check_keys, expect
 from .._errors import ConfigError
 from .._message import APPROVAL_CHANNELS, APPROVAL_REMEMBER, DEFAULT_APPROVAL_TIMEOUT
 from .._re2 import RegexError, compile_regex
+from .exact import ExactCall
 from .normalize import clean_text, compile_glob, glob_to_regex, is_path_like, normalize_path
 from .readings import MAYBE, Recorded, Unknown, allow_groups, deny_readings, has_redaction, resolve, shape_presence, wild_readings
 from .risk import RISK_CLASSES
@@ -55,7 +58,7 @@ UNKNOWN_RISK = "?"  # the risk class of a tool that was never listed: a risk con
 
 _RULE_KEYS = {"name", "description", "action", "mode", "reason", "match", "case_sensitive", "timeout", "on_timeout", "channels", "remember"}
 _APPROVE_KEYS = ("timeout", "on_timeout", "channels", "remember")
-_MATCH_KEYS = {"methods", "tools", "servers", "subjects", "roles", "direction", "risk", "arguments", "argument_patterns"}
+_MATCH_KEYS = {"methods", "tools", "servers", "subjects", "roles", "direction", "risk", "arguments", "argument_patterns", "exact"}
 
 
 class ArgCondition:
@@ -219,7 +222,7 @@ class Rule:
 
     __slots__ = (
         "name", "index", "action", "mode", "reason", "description", "raw", "approve",
-        "methods", "tools", "servers", "subjects", "roles", "directions", "risks", "conditions", "source",
+        "methods", "tools", "servers", "subjects", "roles", "directions", "risks", "conditions", "source", "exact",
     )
 
     def __init__(self, raw: dict, index: int, path: tuple, source: str = "policy") -> None:
@@ -274,7 +277,7 @@ class Rule:
         # Deny and approve catch any reading, case-insensitively; allow needs every canonical reading, exactly.
         any_reading = self.action != "allow"
         fold = (cs is not True) if any_reading else (cs is False)
-        conditions: list[ArgCondition] = []
+        conditions: list[ArgCondition | ExactCall] = []
         for field_name, kind in (("arguments", "glob"), ("argument_patterns", "regex")):
             if field_name not in match:
                 continue
@@ -287,6 +290,9 @@ class Rule:
                 if not isinstance(key, str) or (key != "*" and any(not part for part in key.split("."))):
                     raise ConfigError("an argument name must be a non-empty dot path or *", path=kpath)
                 conditions.append(ArgCondition(key, kind, str_list(patterns, kpath), any_reading, fold, kpath))
+        self.exact = ExactCall(match["exact"], mpath + ("exact",)) if "exact" in match else None
+        if self.exact is not None:
+            conditions.append(self.exact)  # its arguments test: the digest (never batched, see batch.py)
         self.conditions = tuple(conditions)
 
     def _parse_approve(self, raw: dict, path: tuple) -> ApproveOptions | None:
@@ -323,6 +329,8 @@ class Rule:
             return False
         if self.roles is not None and not any(self.roles(r) for r in roles):
             return False
+        if self.exact is not None and not self.exact.identity_match(server, subject):
+            return False
         return True
 
     def message_match(self, direction: str, method: str, tool: str | None, risk: str | None) -> Any:
@@ -332,6 +340,8 @@ class Rule:
         if self.methods is not None and not self.methods(method):
             return False
         if self.tools is not None and not self.tools(tool):
+            return False
+        if self.exact is not None and not self.exact.message_match(method, tool):
             return False
         if self.risks is not None:
             if risk == UNKNOWN_RISK:

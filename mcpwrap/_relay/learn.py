@@ -21,6 +21,9 @@ def learn_from_client(session: Session, msg: Message) -> None:
         return
     if msg.method == "initialize":
         s = session
+        # A client may probe with a stateless request (server/discover) and fall back to initialize: the session
+        # is then a legacy one, whatever the probe said.
+        s.stateless = False
         s.protocol_version = params.get("protocolVersion") if isinstance(params.get("protocolVersion"), str) else s.protocol_version
         if isinstance(params.get("capabilities"), dict):
             s.client_capabilities = params["capabilities"]

@@ -8,7 +8,8 @@ is written in the policy's own rule format and its rules are evaluated before th
     rules:
       - name: remembered-files-write-1a2b3c4d
         action: allow
-        match: {servers: [files], tools: [write], arguments: {path: /tmp/a}}
+        match:
+          exact: {server: files, tool: write, subject: alice, arguments: {path: /tmp/a}, digest: "sha256:…"}
 
 Design and invariants
 - This module is the only reader and the only writer of the file. Both validate with the policy's own rule
@@ -23,12 +24,13 @@ Design and invariants
 - A rule is added, or replaced in place by name (keeping the order of evaluation); adding a rule that is
   already there unchanged does not rewrite the file, so running wrappers, which reload when the file changes,
   are not reloaded for nothing.
+- A remembered approval is an ``exact`` rule (:mod:`mcpwrap._policy.exact`): it matches the call the person was
+  shown — literal server, tool and subject, the whole arguments object by its canonical digest — and nothing
+  else. The arguments are written out in full, so the file says what it allows.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from .._config import check_keys, expect, locate, read_yaml
 from .._errors import ConfigError, UnsafeFileError
 from .._fs import atomic_write, ensure_dir, locked, read_file
 from .._paths import overrides_path
+from .._policy.exact import arguments_digest
 from .._policy.rules import Rule, parse_rules
 from .._policy.sections import parse_version
 
@@ -48,7 +51,7 @@ FILE_HEADER = """\
 # Same format as the policy's rules; checked before them. `mcpwrap policy validate` checks this file.
 # Delete a rule to be asked again.
 """
-_GLOB_SPECIALS = "*?["
+_NAME_PART_CHARS = 40  # of a server or tool name in a remembered rule's name
 
 
 def _path(path: str | os.PathLike | None) -> Path:
@@ -132,50 +135,47 @@ def add_rule(rule: dict, path: str | os.PathLike | None = None) -> Path:
 def _dump(doc: dict) -> str:
     import yaml
 
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    # ASCII only: a value holding a bidirectional override or an invisible character is written as an escape,
+    # so a person reading the file sees what a rule allows (and nothing can reorder the lines around it).
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False, default_flow_style=False)
 
 
 # --- the rule that remembers one approval ------------------------------------------------------------------------
 
 
-def _glob_literal(text: str) -> str:
-    """A glob that matches exactly ``text`` (fnmatch syntax: special characters in brackets)."""
-    return "".join(f"[{c}]" if c in _GLOB_SPECIALS else c for c in text)
+def _name_part(text: str) -> str:
+    """A readable, safe piece of a rule name (the name is a label: the ``exact`` condition does the matching)."""
+    kept = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "_" for c in text)
+    return kept[:_NAME_PART_CHARS] or "_"
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
-    if isinstance(value, dict):
-        if not value and prefix:
-            raise ValueError(f"argument {prefix!r} is an empty object, which a rule cannot pin")
-        for key, inner in value.items():
-            if not isinstance(key, str) or "." in key:
-                raise ValueError(f"argument name {key!r} cannot be written as a dot path")
-            _flatten(inner, f"{prefix}.{key}" if prefix else key, out)
-    elif isinstance(value, str):
-        out[prefix] = _glob_literal(value)
-    elif isinstance(value, bool) or value is None or isinstance(value, (int, float)):
-        out[prefix] = json.dumps(value)
-    else:
-        raise ValueError(f"argument {prefix!r} is a list, which a rule cannot pin exactly")
+def override_rule(*, server: str, tool: str, arguments: Any, subject: str | None = None) -> dict:
+    """The ``allow`` rule that remembers an approval of exactly this call (:mod:`mcpwrap._policy.exact`).
 
-
-def override_rule(*, server: str, tool: str, arguments: Any) -> dict:
-    """The ``allow`` rule that remembers an approval of ``tool`` with exactly these arguments.
-
-    Raises ValueError when the arguments cannot be pinned exactly by per-argument globs (lists); the
-    approval is then not remembered "always" rather than remembered too broadly.
+    Server, tool and subject are literals and the whole arguments object is pinned by its canonical digest,
+    so a call with one more, one less or one different argument, another tool or another server is not
+    matched. The arguments are written out for people to read. Raises ValueError when they are not an object
+    or would not read back from the file as the same value; the approval is then not remembered "always"
+    rather than remembered as something else.
     """
-    pinned: dict[str, str] = {}
-    if arguments is not None:
-        if not isinstance(arguments, dict):
-            raise ValueError("the call's arguments are not an object")
-        _flatten(arguments, "", pinned)
-    material = json.dumps([server, tool, pinned], sort_keys=True).encode("utf-8")
-    rule: dict = {
-        "name": f"remembered-{server}-{tool}-{hashlib.sha256(material).hexdigest()[:8]}",
+    if arguments is not None and not isinstance(arguments, dict):
+        raise ValueError("the call's arguments are not an object")
+    digest = arguments_digest(arguments)  # ValueError for NaN/infinity
+    try:
+        import yaml
+
+        round_trip = yaml.safe_load(_dump({"arguments": arguments}))["arguments"]
+    except Exception as exc:  # e.g. a lone surrogate cannot be written as UTF-8
+        raise ValueError(f"the arguments cannot be written to the overrides file: {exc}") from None
+    if arguments_digest(round_trip) != digest:
+        raise ValueError("the arguments would not read back from the overrides file as the same value")
+    exact: dict = {"server": server, "tool": tool}
+    if subject is not None:
+        exact["subject"] = subject
+    exact["arguments"] = arguments
+    exact["digest"] = digest
+    return {
+        "name": f"remembered-{_name_part(server)}-{_name_part(tool)}-{digest[len('sha256:'):][:12]}",
         "action": "allow",
-        "match": {"servers": [server], "tools": [tool]},
+        "match": {"exact": exact},
     }
-    if pinned:
-        rule["match"]["arguments"] = pinned
-    return rule

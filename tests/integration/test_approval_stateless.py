@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import json
 
+import anyio
 import pytest
-from approval_support import approval_command, approval_env, approval_records
+from approval_rig import wait_for_code
+from approval_support import approval_command, approval_env, approval_records, cli_at_terminal, screen_of
 from mcp import Client, StdioServerParameters, types
-from rig import TIME, read_audit
+from rig import TIME, child_env, read_audit, wrap_command
+
+from mcpwrap.interceptors.approval import FAST_ANSWER_SECONDS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -31,6 +35,7 @@ _approve.seen = []
 
 
 async def _decline(ctx, params):
+    await anyio.sleep(FAST_ANSWER_SECONDS + 0.3)  # a person reads the form, then declines
     return types.ElicitResult(action="decline")
 
 
@@ -114,3 +119,47 @@ async def test_approval_without_state_asks_again(tmp_path, mcpwrap_home):
     async with _client(tmp_path, mcpwrap_home, _approve) as client:
         result = await client.session.call_tool(TOOL, ARGS, input_responses=APPROVED, allow_input_required=True)
     assert isinstance(result, types.InputRequiredResult)
+
+
+async def test_an_approved_call_is_not_replayed_with_another_request_state(tmp_path, mcpwrap_home):
+    """With a real policy: the approval covers one call. The same call again with any requestState attached (four
+    replays worked on the old design, through the "continuation" of an approved call) is a new call, asked again."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"rules:\n  - {{name: confirm-time, action: approve, match: {{tools: [{TOOL}]}}}}\n  - {{name: everything-else, action: allow}}\n")
+    audit = tmp_path / "audit.jsonl"
+    cmd = wrap_command(TIME, "--policy", str(policy), audit_log=audit)
+    params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=child_env(MCPWRAP_HOME=str(mcpwrap_home)))
+    async with Client(params, elicitation_callback=_approve) as client:
+        session = client.session
+        first = await session.call_tool(TOOL, ARGS, allow_input_required=True)
+        ok = await session.call_tool(TOOL, ARGS, input_responses=APPROVED, request_state=first.request_state, allow_input_required=True)
+        assert not ok.is_error
+        for state in ("anything", "server-opaque", "x"):
+            again = await session.call_tool(TOOL, ARGS, input_responses={"k": {"action": "accept"}}, request_state=state, allow_input_required=True)
+            # mcpwrap asks a person again (its own input request): the server never sees the call
+            assert isinstance(again, types.InputRequiredResult) and set(again.input_requests) == {"mcpwrap.approval"}, state
+    records = read_audit(audit)
+    assert len([r for r in records if r["event"] == "hold-released"]) == 1  # the approved call, once
+    passed = [r for r in records if r.get("event") == "message" and r.get("kind") == "request" and r.get("tool") == TOOL and r.get("action") == "pass"]
+    assert passed == []  # no retry went through as a "continuation"
+
+
+async def test_a_stateless_decline_faster_than_a_person_falls_back_to_the_terminal(tmp_path, mcpwrap_home):
+    async def declines_unseen(ctx, params):
+        return types.ElicitResult(action="decline")
+
+    async with _client(tmp_path, mcpwrap_home, declines_unseen) as client:
+        async with anyio.create_task_group() as tg:
+            box: dict = {}
+
+            async def call():
+                box["result"] = await client.call_tool(TOOL, ARGS)
+
+            tg.start_soon(call)
+            approval_id, code = await anyio.to_thread.run_sync(wait_for_code, screen_of(mcpwrap_home))
+            rc, out = await anyio.to_thread.run_sync(lambda: cli_at_terminal(mcpwrap_home, "approve", approval_id, code=code))
+            assert rc == 0 and 'timezone: "UTC"' in out, out
+    assert not box["result"].is_error and box["result"].structured_content["timezone"] == "UTC"
+    statuses = [(r["status"], r.get("channel")) for r in approval_records(read_audit(tmp_path / "audit.jsonl"))]
+    assert statuses[0] == ("requested", "stateless") and statuses[-1] == ("approved", "terminal")
+    assert ("channel-failed", "stateless") in statuses

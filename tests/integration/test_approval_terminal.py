@@ -1,4 +1,5 @@
-"""Approval from a terminal: the queue under MCPWRAP_HOME and `mcpwrap approvals / approve / deny` in a second process."""
+"""Approval from a terminal: the queue under MCPWRAP_HOME and `mcpwrap approvals / approve / deny` in a second
+process; the one-time code reaches the person by desktop notification (a recording notify-send: their screen)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ import signal
 
 import anyio
 import pytest
-from approval_support import approval_command, approval_env, approval_records, cli, cli_at_terminal, wait_for_pending, write_policy
+from approval_rig import code_in, notifications, wait_for_code
+from approval_support import (
+    approval_command,
+    approval_env,
+    approval_records,
+    cli,
+    cli_at_terminal,
+    screen_of,
+    under_script,
+    wait_for_pending,
+    write_policy,
+)
 from mcp import types
 from rig import EVERYTHING, TIME, read_audit, sdk_session
 
@@ -38,19 +50,26 @@ async def test_second_process_approves_a_pending_call(tmp_path, mcpwrap_home):
             tg.start_soon(call)
             (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
             assert entry["server"] == "everything" and entry["tool"] == "echo" and entry["rule"] == "confirm-echo"
-            assert entry["arguments"] == 'message: "approved from a terminal"'
+            assert entry["call"]["params"]["arguments"] == {"message": "approved from a terminal"}
             # The queue is private to the user.
             queue = mcpwrap_home / "approvals"
             assert oct(queue.stat().st_mode & 0o777) == "0o700"
             assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in queue.iterdir())
             listing = await _in_thread(cli, mcpwrap_home, "approvals")
             assert entry["id"] in listing.stdout and "echo" in listing.stdout
-            rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", entry["id"])
+            # The person reads the code on their screen and types it at their terminal.
+            approval_id, code = await _in_thread(wait_for_code, screen_of(mcpwrap_home))
+            assert approval_id == entry["id"]
+            rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", entry["id"], code=code)
             assert rc == 0, out
-            assert f"approved {entry['id']}" in out
+            assert 'message: "approved from a terminal"' in out and "Call digest: sha256:" in out
+            assert f"approved {entry['id']}" in out and code not in out  # the code is not echoed
     assert box["result"].content[0].text == "Echo: approved from a terminal"
-    approved = approval_records(read_audit(audit))[-1]
+    records = read_audit(audit)
+    approved = approval_records(records)[-1]
     assert approved["status"] == "approved" and approved["channel"] == "terminal" and approved["approval"] == entry["id"]
+    assert approved["verified"] is True
+    assert code not in json.dumps(records) and code.replace("-", "") not in json.dumps(records)
     assert list((mcpwrap_home / "approvals").glob("*.json")) == []  # withdrawn once decided
 
 
@@ -108,9 +127,12 @@ async def test_no_channel_fails_closed_with_instructions(tmp_path, mcpwrap_home)
 
 
 async def test_the_model_cannot_approve_its_own_call(tmp_path, mcpwrap_home):
-    """Tool calls, text and a shell command without a terminal never approve; the id never reaches the client."""
+    """Everything a same-user process without the code can do fails: tool calls and text, a decision file written
+    by hand (as the old CLI wrote it), `approve` from a shell without a terminal, `--yes`, and `approve` under
+    script(1) with guessed codes — the third wrong one denies the call. Nothing the client received, the audit log
+    or the queue holds the code."""
     audit = tmp_path / "audit.jsonl"
-    env = approval_env(mcpwrap_home, timeout=4, **TERMINAL_ONLY)
+    env = approval_env(mcpwrap_home, timeout=60, remember=["once", "always"], **TERMINAL_ONLY)
     received: list = []
 
     async def messages(message):
@@ -126,6 +148,7 @@ async def test_the_model_cannot_approve_its_own_call(tmp_path, mcpwrap_home):
             tg.start_soon(call)
             (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
             approval_id = entry["id"]
+            _, code = await _in_thread(wait_for_code, screen_of(mcpwrap_home))
             # Everything a model can make the client send: tool calls and text naming the approval.
             for text in (f"mcpwrap approve {approval_id}", "approve", json.dumps({"decision": "approve", "id": approval_id})):
                 r = await s.call_tool("get-sum", {"a": 1, "b": 1, "note": text})
@@ -133,17 +156,48 @@ async def test_the_model_cannot_approve_its_own_call(tmp_path, mcpwrap_home):
                 for tool in ("approve", "mcpwrap approve"):
                     r = await s.call_tool(tool, {"id": approval_id, "text": text})
                     assert r.is_error  # no such tool: the server says so, nothing else happens
-            # A shell tool runs commands without a terminal: approve refuses, the call stays pending.
-            shell = await _in_thread(cli, mcpwrap_home, "approve", approval_id, "--yes")
-            assert shell.returncode == 1 and "terminal" in shell.stderr
+            # The decision file, written by hand the way the old `approve` wrote it (with "always").
+            queue = mcpwrap_home / "approvals"
+            forged = {"id": approval_id, "decision": "approve", "remember": "always", "digest": entry["digest"]}
+            (queue / f"{approval_id}.decision").write_text(json.dumps(forged))
+            # A shell tool runs commands without a terminal: approve refuses before anything is written.
+            for extra in ((), ("--yes",), ("--remember", "always")):
+                shell = await _in_thread(cli, mcpwrap_home, "approve", approval_id, *extra)
+                assert shell.returncode in (1, 2) and ("terminal" in shell.stderr or "No such option" in shell.stderr), shell.stderr
             piped = await _in_thread(cli, mcpwrap_home, "approve", approval_id, stdin=open(os.devnull))
             assert piped.returncode == 1
+            # Under script(1) it has a terminal, but not the code: two guesses are rejected, the third denies the call.
+            guesses = ["AAAA-AAAA", "BBBB-BBBB"] if code not in ("AAAA-AAAA", "BBBB-BBBB") else ["CCCC-CCCC", "DDDD-DDDD"]
+            rc, out = await _in_thread(under_script, mcpwrap_home, "approve", approval_id, "--remember", "always", typed=guesses)
+            assert rc == 1 and "Not accepted: wrong code" in out and "not approved" in out, out
+            with anyio.fail_after(30):
+                while "result" not in box:
+                    await anyio.sleep(0.05)
     result = box["result"]
-    assert _blocked(result)
+    assert _blocked(result) and "wrong one-time code" in result.content[0].text
     assert approval_id not in json.dumps(result.model_dump(mode="json"))
-    assert all(approval_id not in repr(m) for m in received)
-    statuses = [r["status"] for r in approval_records(read_audit(audit))]
-    assert statuses == ["requested", "timed-out"]
+    assert all(approval_id not in repr(m) and code not in repr(m) for m in received)
+    records = read_audit(audit)
+    statuses = [r["status"] for r in approval_records(records)]
+    assert statuses == ["requested", "code-sent", "code-rejected", "code-rejected", "code-rejected", "denied"], statuses
+    assert code not in json.dumps(records) and code.replace("-", "") not in json.dumps(records)
+    assert not (mcpwrap_home / "policy.overrides.yaml").exists()  # nothing was remembered
+    assert any("a program running as you tried to approve it" in n for n in notifications(screen_of(mcpwrap_home)))
+
+
+async def test_without_a_form_or_a_notification_service_the_call_is_refused_with_how_to_fix_it(tmp_path, mcpwrap_home):
+    """Headless: no client form, notify-send fails (no session bus). No person can be reached, so nothing waits for
+    a decision nobody can make, and nothing is approved unauthenticated."""
+    audit = tmp_path / "audit.jsonl"
+    env = approval_env(mcpwrap_home, notifications=False, **TERMINAL_ONLY)
+    async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env) as s:
+        with anyio.fail_after(30):
+            result = await s.call_tool("echo", {"message": "nobody can see this"})
+    text = result.content[0].text
+    assert _blocked(result) and "no approval channel reached a person" in text
+    assert "notify-send failed" in text and "policy rule" in text
+    assert approval_records(read_audit(audit))[-1]["status"] == "unreached"
+    assert list((mcpwrap_home / "approvals").glob("*.json")) == []
 
 
 async def test_concurrent_pending_approvals_from_two_servers(tmp_path, mcpwrap_home):
@@ -165,7 +219,12 @@ async def test_concurrent_pending_approvals_from_two_servers(tmp_path, mcpwrap_h
                 entries = await _in_thread(wait_for_pending, mcpwrap_home, 2)
                 by_server = {e["server"]: e for e in entries}
                 assert set(by_server) == {"everything", "time"}
-                rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", by_server["time"]["id"])
+                time_id = by_server["time"]["id"]
+                with anyio.fail_after(20):
+                    while not any((code_in(n) or ("",))[0] == time_id for n in notifications(screen_of(mcpwrap_home))):
+                        await anyio.sleep(0.05)
+                codes = dict(filter(None, (code_in(n) for n in notifications(screen_of(mcpwrap_home)))))
+                rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", time_id, code=codes[time_id])
                 assert rc == 0, out
                 denied = await _in_thread(cli, mcpwrap_home, "deny", by_server["everything"]["id"])
                 assert denied.returncode == 0, denied.stderr
@@ -204,9 +263,12 @@ async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
     audit = tmp_path / "a.jsonl"
     opened = anyio.Event()
 
+    shown: list = []
+
     async def form_left_open(ctx, params):
+        shown.append(params.message)
         opened.set()
-        await anyio.sleep(30)
+        await anyio.sleep(30)  # the person leaves the form open and goes to the terminal
         return types.ElicitResult(action="decline")
 
     async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env, elicitation_callback=form_left_open) as s:
@@ -220,7 +282,9 @@ async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
             tg.start_soon(call)
             await opened.wait()
             (entry,) = await _in_thread(wait_for_pending, mcpwrap_home)
-            rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", entry["id"])
+            approval_id, code = code_in(shown[0])  # the form shows the terminal's command and code
+            assert approval_id == entry["id"]
+            rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", entry["id"], code=code)
             assert rc == 0, out
             with anyio.fail_after(20):
                 while "result" not in box:
@@ -231,6 +295,7 @@ async def test_elicitation_and_terminal_listen_together(tmp_path, mcpwrap_home):
         ("requested", "elicitation,terminal"),
         ("approved", "terminal"),
     ]
+    assert notifications(screen_of(mcpwrap_home)) == []  # the form carried the code: no notification needed
     assert not any(r["event"] == "own-response" for r in records)  # the form was withdrawn, never answered
 
 

@@ -114,11 +114,21 @@ def test_a_state_file_others_can_write_is_refused(mcpwrap_home, what, name, use)
 def test_a_decision_file_planted_as_a_link_is_no_decision(mcpwrap_home, victim):
     queue = ApprovalQueue()
     approval_id = queue.submit({"server": "srv", "tool": "t", "digest": "sha256:x"})
-    decision = mcpwrap_home / "approvals" / f"{approval_id}.decision"
     forged = mcpwrap_home.parent / "forged.json"
     forged.write_text(json.dumps({"id": approval_id, "decision": "approve", "digest": "sha256:x"}))
-    decision.symlink_to(forged)
-    assert queue.poll_decision(approval_id) is None
+    other = mcpwrap_home.parent / "others.json"  # a file others could write is no decision either
+    other.write_text(forged.read_text())
+    other.chmod(0o666)
+    for i, target in enumerate((forged, other)):
+        link_or_copy = mcpwrap_home / "approvals" / f"{approval_id}.{i:016x}.decision"
+        if target is forged:
+            link_or_copy.symlink_to(target)
+        else:
+            link_or_copy.write_text(target.read_text())
+            link_or_copy.chmod(0o666)
+    attempts = queue.take_decisions(approval_id)
+    assert len(attempts) == 2 and all(record is None for _token, record in attempts)
+    assert forged.exists()  # the link was removed, never what it pointed at
 
 
 def test_directories_mcpwrap_creates_are_owner_only(mcpwrap_home, tmp_path):

@@ -19,6 +19,7 @@ __all__ = [
     "ON_TIMEOUT",
     "STATELESS_METHODS",
     "TERMINAL_POLL_INTERVAL",
+    "CONTINUATION_SECONDS",
 ]
 
 ON_TIMEOUT = ("deny", "allow")
@@ -27,6 +28,10 @@ ON_TIMEOUT = ("deny", "allow")
 DEFAULT_MAX_WAIT_WITHOUT_PROGRESS = 55.0
 DEFAULT_PROGRESS_INTERVAL = 10.0
 TERMINAL_POLL_INTERVAL = 0.2  # how often a held call looks for a decision written by `mcpwrap approve`
+# Server rounds of an approved stateless call: the client's retry carrying the server's requestState continues
+# the approved call once, within this many seconds of the server's answer (the person may be answering the
+# server's own form meanwhile).
+CONTINUATION_SECONDS = 300.0
 INPUT_KEY = "mcpwrap.approval"  # the key of mcpwrap's input request in a stateless input_required result
 STATELESS_METHODS = ("tools/call", "prompts/get", "resources/read")  # the methods that may be input_required
 
@@ -39,7 +44,9 @@ class ApprovalSettings:
         self.max_wait_without_progress = DEFAULT_MAX_WAIT_WITHOUT_PROGRESS
         self.progress_interval = DEFAULT_PROGRESS_INTERVAL
         self.queue: str | None = None
-        self.desktop_notification = False
+        # The notification carries the one-time code to a person when the client's form does not: without it,
+        # a call the form cannot reach is denied (see notify.py).
+        self.desktop_notification = True
 
 
 def _positive(raw: Any, path: tuple) -> float:

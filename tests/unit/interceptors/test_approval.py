@@ -11,6 +11,7 @@ from factories import make_interceptor
 
 from mcpwrap._errors import ConfigError
 from mcpwrap._message import Action, ApprovalNeed, Direction, Message, Session, Verdict
+from mcpwrap._state.approvals import call_digest, call_of
 from mcpwrap.interceptors import parse_policy as parse_config
 from mcpwrap.interceptors.approval import (
     DEFAULT_MAX_WAIT_WITHOUT_PROGRESS,
@@ -20,8 +21,9 @@ from mcpwrap.interceptors.approval import (
     ApprovalSettings,
     _elicitation_choice,
     _elicitation_params,
-    summarize_arguments,
+    render,
 )
+from mcpwrap.interceptors.approval.form import FORM_MAX_CHARS, TERMINAL_CHOICE, call_lines
 
 NOTE = {
     "rule": "confirm",
@@ -93,6 +95,10 @@ MODERN_ELICIT = dict(protocol_version="2026-07-28", stateless=True, client_capab
         (MODERN_ELICIT, ["elicitation", "stateless", "terminal"], ["stateless"]),  # servers may not send requests
         (MODERN_ELICIT, ["terminal", "stateless"], ["terminal"]),  # the rule's order decides
         (dict(protocol_version="2026-07-28", stateless=True, client_capabilities={}), ["stateless", "terminal"], ["terminal"]),
+        # Claude Code probes with server/discover (stateless) and falls back to initialize: a legacy session.
+        ({**LEGACY_ELICIT, "stateless": True}, ["elicitation", "stateless", "terminal"], ["elicitation", "terminal"]),
+        # Claude Desktop declares no elicitation: the terminal only.
+        (dict(protocol_version="2025-06-18", client_capabilities={}, client_info={"name": "claude-ai"}), ["elicitation", "terminal"], ["terminal"]),
     ],
 )
 def test_available_channels(tmp_path, kw, channels, expected):
@@ -148,22 +154,61 @@ def test_requirement_defaults():
     assert ApprovalRequirement(ApprovalNeed(rule="r", reason="", remember=("always",)), ApprovalSettings()).remember == ["once", "always"]
 
 
-def test_form_shows_server_tool_arguments_rule_and_remember_choices():
+def form_of(msg: Message, req: ApprovalRequirement, **kw) -> dict:
+    return _elicitation_params(msg, req, 30, call_digest(msg.session.server, call_of(msg.method, msg.params)), modern_form=True, **kw)
+
+
+def test_form_shows_server_tool_arguments_digest_rule_and_remember_choices():
     sess = session(**LEGACY_ELICIT)
     req = ApprovalRequirement(need(NOTE), ApprovalSettings())
-    params = _elicitation_params(call(sess), req, 30, modern_form=True)
+    msg = call(sess)
+    params = form_of(msg, req)
     assert "'files'" in params["message"] and "Tool: write" in params["message"]
     assert 'path: "/tmp/x"' in params["message"] and "confirm — writes files" in params["message"]
+    digest = call_digest("files", call_of(msg.method, msg.params))
+    assert f"Call digest: {digest[:len('sha256:') + 16]}" in params["message"]
     assert params["mode"] == "form"
     props = params["requestedSchema"]["properties"]
-    assert props["decision"]["enum"] == ["approve", "deny"] and props["remember"]["enum"] == ["once", "session"]
-    assert "mode" not in _elicitation_params(call(sess), req, 30, modern_form=False)  # 2025-06-18 has no mode
+    # Deny is first and the default: a client that fills in a form by itself refuses.
+    assert props["decision"]["enum"] == ["deny", "approve"] and props["decision"]["default"] == "deny"
+    assert props["remember"]["enum"] == ["once", "session"]
+    assert "this exact call (same tool, same arguments) again" in props["remember"]["description"]  # the form says what session means
+    assert "mode" not in _elicitation_params(msg, req, 30, digest, modern_form=False)  # 2025-06-18 has no mode
+    with_terminal = form_of(msg, req, terminal=("1a2b3c4d", "ABCD-EFGH"))
+    assert "mcpwrap approve 1a2b3c4d" in with_terminal["message"] and "ABCD-EFGH" in with_terminal["message"]
+    assert with_terminal["requestedSchema"]["properties"]["decision"]["enum"] == ["deny", "approve", TERMINAL_CHOICE]
 
 
-def test_summary_is_bounded():
-    text = summarize_arguments({f"k{i}": "x" * 1000 for i in range(50)})
-    assert len(text) < 2500 and "more" in text and "(1002 characters)" in text
-    assert summarize_arguments(None) == "(no arguments)"
+def test_every_argument_is_shown_whole_and_visible():
+    """Nothing is cut: each argument appears in full, invisible characters escaped, and parses back exactly."""
+    args = {f"k{i}": "x" * 1000 for i in range(5)} | {"tail": "harmless... \u202e\u200b\n; rm -rf ~", "n": [1, {"a": None}]}
+    lines = call_lines({"method": "tools/call", "params": {"name": "write", "arguments": args}})
+    assert lines[:2] == ["Tool: write", "Arguments:"]
+    shown = dict(line.strip().split(": ", 1) for line in lines[2:])
+    assert {k: json.loads(v) for k, v in shown.items()} == args
+    assert all(line.isprintable() for line in lines)
+    assert "\\u202e" in shown["tail"] and "\\u200b" in shown["tail"] and "\\n" in shown["tail"]
+
+
+def test_a_call_too_long_for_a_form_cannot_be_approved_in_it():
+    sess = session(**LEGACY_ELICIT)
+    req = ApprovalRequirement(need(NOTE), ApprovalSettings())
+    msg = call(sess, args={"path": "/tmp/x", "text": "a" * FORM_MAX_CHARS + "; and a dangerous tail"})
+    form = form_of(msg, req, terminal=("1a2b3c4d", "ABCD-EFGH"))
+    assert form["requestedSchema"]["properties"]["decision"]["enum"] == ["deny", TERMINAL_CHOICE]
+    assert "remember" not in form["requestedSchema"]["properties"]
+    assert "too long to show here in full" in form["message"] and "cannot be approved in this form" in form["message"]
+    assert "mcpwrap approve 1a2b3c4d" in form["message"] and "dangerous tail" not in form["message"]
+    assert form_of(msg, req)["requestedSchema"]["properties"]["decision"]["enum"] == ["deny"]  # no terminal: deny only
+    # An "approve" the form did not offer is a denial.
+    answer = {"action": "accept", "content": {"decision": "approve"}}
+    assert _elicitation_choice(answer, ["once"], ("deny", TERMINAL_CHOICE))[0] == "deny"
+
+
+def test_render_is_json_a_person_can_read():
+    value = {"é": "日本 \u2028 \ud800", "n": 1.5, "t": True}
+    text = render(value)
+    assert text.isprintable() and json.loads(text) == value and "日本" in text
 
 
 @pytest.mark.parametrize(
@@ -266,15 +311,18 @@ def test_stateless_state_is_refused(tmp_path, how):
     assert "not valid" in verdict.reason and state not in verdict.reason
 
 
-def test_session_memory_survives_a_reload(tmp_path):
+def test_session_memory_survives_a_reload_and_remembers_the_exact_call(tmp_path):
     sess = session(**MODERN_ELICIT)
     icpt, result = first_leg(tmp_path, sess)
     msg = retry(sess, result["requestState"], answer={"action": "accept", "content": {"decision": "approve", "remember": "session"}})
     icpt.inspect(msg).hold(FakeHeld(msg))
     icpt.configure(ApprovalSettings())  # SIGHUP reconfigures the same chain
     reloaded = icpt
-    verdict = reloaded.inspect(call(sess, args={"path": "/other"}))
+    verdict = reloaded.inspect(call(sess, msg_id=5))
     assert verdict.action is Action.PASS and verdict.rule == "confirm"
+    # "session" is this exact call: other or one more argument is asked again.
+    assert reloaded.inspect(call(sess, msg_id=6, args={"path": "/other", "text": "hi"})).action is Action.HOLD
+    assert reloaded.inspect(call(sess, msg_id=7, args={"path": "/tmp/x", "text": "hi", "force": True})).action is Action.HOLD
     other = session(**MODERN_ELICIT)
     assert interceptor(other, tmp_path).inspect(call(other)).action is Action.HOLD
 
@@ -316,19 +364,33 @@ def test_audit_never_sees_the_state(tmp_path):
     assert state not in json.dumps(held.records)
 
 
-def test_server_rounds_of_an_approved_call_are_not_asked_again(tmp_path):
-    """The server may answer the approved call with its own input_required; its retry continues that call."""
+def server_answer(sess: Session, msg_id, result: dict) -> Message:
+    return Message(Direction.SERVER_TO_CLIENT, b"", {"jsonrpc": "2.0", "id": msg_id, "result": result}, sess)
+
+
+def test_server_rounds_of_an_approved_call_continue_once_with_the_servers_state_only(tmp_path):
+    """The server may answer the approved call with its own input_required; the client's retry carrying exactly that
+    requestState continues the call, once. Any other state, a second use, or another call is asked again."""
     sess = session(**MODERN_ELICIT)
     icpt, result = first_leg(tmp_path, sess)
     msg = retry(sess, result["requestState"])
     icpt.inspect(msg).hold(FakeHeld(msg))
-    server_round = call(sess, msg_id=4, extra={"inputResponses": {"server-key": {"action": "accept"}}, "requestState": "server-opaque"})
-    verdict = icpt.inspect(server_round)
+    server_round = {"inputResponses": {"server-key": {"action": "accept"}}, "requestState": "server-opaque"}
+    # Before the server answered, no state continues anything (what replayed on the old design).
+    assert icpt.inspect(call(sess, msg_id=3, extra=dict(server_round))).action is Action.HOLD
+    icpt.inspect(server_answer(sess, 2, {"resultType": "input_required", "inputRequests": {}, "requestState": "server-opaque"}))
+    for state in ("made-up", "server-opaque2", ""):
+        assert icpt.inspect(call(sess, msg_id=4, extra={**server_round, "requestState": state})).action is Action.HOLD, state
+    other_args = call(sess, msg_id=5, args={"path": "/etc/passwd"}, extra=dict(server_round))
+    assert icpt.inspect(other_args).action is Action.HOLD
+    verdict = icpt.inspect(call(sess, msg_id=6, extra=dict(server_round)))
     assert verdict.action is Action.PASS and verdict.details == {"approval": "continuation"}
-    # Without a requestState it is a new call, and other arguments are another call: both are asked again.
-    assert icpt.inspect(call(sess, msg_id=5)).action is Action.HOLD
-    other = call(sess, msg_id=6, args={"path": "/etc/passwd"}, extra={"requestState": "server-opaque"})
-    assert icpt.inspect(other).action is Action.HOLD
+    assert icpt.inspect(call(sess, msg_id=7, extra=dict(server_round))).action is Action.HOLD  # used once
+    # The continued round may itself get another round from the server: chained, each state once.
+    icpt.inspect(server_answer(sess, 6, {"resultType": "input_required", "inputRequests": {}, "requestState": "round-2"}))
+    assert icpt.inspect(call(sess, msg_id=8, extra={**server_round, "requestState": "round-2"})).action is Action.PASS
+    assert icpt.inspect(call(sess, msg_id=9, extra={**server_round, "requestState": "round-2"})).action is Action.HOLD
+    assert icpt.inspect(call(sess, msg_id=10)).action is Action.HOLD  # the same call without a state is a new call
 
 
 def test_a_server_round_that_needs_approval_keeps_the_servers_fields(tmp_path):
@@ -385,6 +447,6 @@ def test_chain_stops_at_a_hold_and_refuses_to_hold_a_response():
 def test_the_form_cannot_be_forged_by_names_or_values(tool, args):
     sess = session(**LEGACY_ELICIT)
     req = ApprovalRequirement(need(NOTE), ApprovalSettings())
-    message = _elicitation_params(call(sess, tool=tool, args=args), req, 30, modern_form=True)["message"]
+    message = form_of(call(sess, tool=tool, args=args), req)["message"]
     assert sum(line.startswith("Rule:") for line in message.splitlines()) == 1
     assert all(line.isprintable() for line in message.splitlines())

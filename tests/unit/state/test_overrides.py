@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import subprocess
 import sys
@@ -25,19 +24,20 @@ def allow(name: str, tool: str = "echo", **match) -> dict:
 
 
 def test_override_rule_pins_exactly_these_arguments():
-    rule = override_rule(server="files", tool="write", arguments={"path": "/tmp/*.txt", "opts": {"mode": "a", "n": 3, "force": True}})
+    args = {"path": "/tmp/*.txt", "opts": {"mode": "a", "n": 3, "force": True}, "paths": ["/a", "/b"], "empty": {}}
+    rule = override_rule(server="files", tool="write", subject="alice", arguments=args)
     assert rule["action"] == "allow"
-    assert rule["match"]["servers"] == ["files"] and rule["match"]["tools"] == ["write"]
-    args = rule["match"]["arguments"]
-    assert args == {"path": "/tmp/[*].txt", "opts.mode": "a", "opts.n": "3", "opts.force": "true"}
-    # Glob specials are literal: the pattern matches the approved value and nothing else.
-    assert fnmatch.fnmatchcase("/tmp/*.txt", args["path"]) and not fnmatch.fnmatchcase("/tmp/secret.txt", args["path"])
-    assert override_rule(server="files", tool="write", arguments={"path": "/tmp/*.txt", "opts": {"mode": "a", "n": 3, "force": True}})["name"] == rule["name"]
-    assert override_rule(server="files", tool="write", arguments={"path": "/tmp/x"})["name"] != rule["name"]
-    assert "arguments" not in override_rule(server="s", tool="t", arguments={})["match"]
+    exact = rule["match"]["exact"]
+    # Readable: the whole call as it was approved, names as literals; matched by the digest of the arguments.
+    assert exact["server"] == "files" and exact["tool"] == "write" and exact["subject"] == "alice"
+    assert exact["arguments"] == args and exact["digest"].startswith("sha256:")
+    assert set(rule["match"]) == {"exact"}  # no globs, no per-argument patterns
+    same = override_rule(server="files", tool="write", subject="alice", arguments=dict(reversed(list(args.items()))))
+    assert same["name"] == rule["name"]  # key order is not part of the call
+    assert override_rule(server="files", tool="write", subject="alice", arguments={"path": "/tmp/x"})["name"] != rule["name"]
 
 
-@pytest.mark.parametrize("args", [{"paths": ["/a", "/b"]}, {"a.b": 1}, {"o": {}}, ["positional"]])
+@pytest.mark.parametrize("args", [["positional"], "text", {"n": float("inf")}, {"n": float("nan")}])
 def test_arguments_a_rule_cannot_pin_are_refused(args):
     with pytest.raises(ValueError):
         override_rule(server="s", tool="t", arguments=args)
@@ -45,17 +45,38 @@ def test_arguments_a_rule_cannot_pin_are_refused(args):
 
 def test_remembered_approvals_match_exactly_what_was_approved():
     """A remembered rule, written to the store and read back, matches the approved call and no other."""
-    args = {"query": "select * from t where a = 'x?'", "limit": 3, "deep": {"flag": True, "none": None}, "path": "/tmp/[a]"}
-    rule = override_rule(server="db", tool="sql", arguments=args)
+    args = {"query": "select * from t where a = 'x?'", "limit": 3, "deep": {"flag": True, "none": None}, "path": "/tmp/[a]",
+            "list": [1, "two", {"three": 3.0}], "yes": "yes", "big": 2**70, "text": "line\nbreak\u202e"}
+    rule = override_rule(server="db", tool="sql", subject="u", arguments=args)
     add_rule(rule)
     overrides = load_rules()
     policy = make_policy({"rules": [{"name": "deny-all", "action": "deny"}]}, overrides=overrides)
     view = policy.view("db", "u")
     assert view.decide(Call("tools/call", "sql", args)).rule_name == rule["name"]
     for changed in ({**args, "query": "select 1 from t where a = 'xy'"}, {**args, "limit": 4}, {**args, "path": "/tmp/a"},
-                    {**args, "deep": {"flag": False, "none": None}}):
+                    {**args, "deep": {"flag": False, "none": None}}, {**args, "force": True}, {k: v for k, v in args.items() if k != "yes"},
+                    {**args, "limit": 3.0}, {**args, "limit": True}, {**args, "list": [1, "two", {"three": 3}]},
+                    {**args, "deep": {"flag": 1, "none": None}}, {**args, "query": args["query"].upper()}):
         assert view.decide(Call("tools/call", "sql", changed)).rule_name == "deny-all", changed
     assert policy.view("other-server", "u").decide(Call("tools/call", "sql", args)).rule_name == "deny-all"
+    assert policy.view("db", "someone-else").decide(Call("tools/call", "sql", args)).rule_name == "deny-all"
+    assert view.decide(Call("tools/call", "SQL", args)).rule_name == "deny-all"
+    assert view.decide(Call("prompts/get", "sql", args)).rule_name == "deny-all"
+    text = overrides_path().read_text(encoding="utf-8")
+    assert text.isascii() and "\\u202E" in text and "/tmp/[a]" in text  # readable, invisible characters escaped
+
+
+@pytest.mark.parametrize("server, tool", [("*", "*"), ("db", "sql*"), ("[d]b", "s?l"), ("db", "sql\u200b")])
+def test_glob_like_names_are_literals(mcpwrap_home, server, tool):
+    """A server or tool whose name looks like a glob is remembered as that name, matching nothing else."""
+    args = {"q": 1}
+    add_rule(override_rule(server=server, tool=tool, arguments=args))
+    policy = make_policy({"rules": [{"name": "deny-all", "action": "deny"}]}, overrides=load_rules())
+    assert policy.view(server, "u").decide(Call("tools/call", tool, args)).action == "allow"
+    for other_server, other_tool in ((server, "sql_drop"), ("db2", tool), (server, "sql"), ("db", "sql")):
+        if (other_server, other_tool) == (server, tool):
+            continue
+        assert policy.view(other_server, "u").decide(Call("tools/call", other_tool, args)).action == "deny", (other_server, other_tool)
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
