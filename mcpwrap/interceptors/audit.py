@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from .._audit.writer import AUDIT_SECTION, AuditLog, AuditSettings, shape_of
 from .._chain import ChainContext, Interceptor, Outcome
 from .._config import Config
@@ -40,6 +42,18 @@ def _get_redactor() -> Any:
                 "recording argument shapes instead"
             )
     return None if _redactor is _REDACTOR_MISSING else _redactor
+
+
+def _surely_fits(args: Any, limit: int) -> bool:
+    """Whether the stdlib encoding of ``args`` (what a cut record holds) is at most ``limit`` characters, decided
+    with orjson (~10x faster) where that is certain: its UTF-8 bytes are at least as many as the characters of
+    the stdlib's text, which differs only by writing a float's exponent with a sign (``1e+16`` for ``1e16``), at
+    most one character per ``e``. Anything else (an integer beyond 64 bits, a near miss) takes the exact path."""
+    try:
+        data = orjson.dumps(args, default=str)
+    except TypeError:
+        return False
+    return len(data) + data.count(b"e") <= limit
 
 
 class AuditInterceptor(Interceptor):
@@ -144,7 +158,7 @@ class AuditInterceptor(Interceptor):
                     fields["redactions"] = counts
         if form == "shape":
             args = shape_of(args)
-        elif form != "unrecorded":
+        elif form != "unrecorded" and not _surely_fits(args, self.settings.max_argument_chars):
             text = json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
             if len(text) > self.settings.max_argument_chars:
                 args, form = text[: self.settings.max_argument_chars] + "…", "truncated"

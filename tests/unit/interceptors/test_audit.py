@@ -6,6 +6,8 @@ import importlib.util
 import json
 
 from factories import session, tool_call
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpwrap._audit.writer import AuditLog, AuditSettings
 from mcpwrap._chain import ChainContext, Outcome
@@ -49,3 +51,29 @@ def audit_interceptor(log: AuditLog, settings: AuditSettings) -> AuditIntercepto
     icpt = AuditInterceptor(ChainContext(log.session, log), log)
     icpt.configure(settings)
     return icpt
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, limit=st.integers(min_value=16, max_value=200))
+def test_the_fast_size_check_never_keeps_what_the_exact_one_cuts(value, limit):
+    # The fast check may send a value to the exact path needlessly, never let an over-long one through uncut.
+    exact = len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+    if _audit._surely_fits(value, limit):
+        assert exact <= limit
+
+
+def test_a_long_argument_is_cut_and_says_so(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl", session(), AuditSettings(record_arguments="full", max_argument_chars=32))
+    fields: dict = {}
+    kept = audit_interceptor(log, log.settings).argument_form({"big": 1e300, "s": "é" * 40}, fields)
+    assert fields["arguments_form"] == "truncated" and kept.endswith("…") and len(kept) == 33
+    fields = {}
+    assert audit_interceptor(log, log.settings).argument_form({"n": 1e16}, fields) == {"n": 1e16}
+    assert fields["arguments_form"] == "full"
