@@ -119,8 +119,12 @@ class AuditInterceptor(Interceptor):
         if msg.request is not None and msg.request.cancelled:
             fields["cancelled"] = True
         if msg.kind is Kind.REQUEST and msg.method == "tools/call":
-            args = msg.params.get("arguments") if isinstance(msg.params, dict) else None
-            recorded = self.argument_form(args, fields)
+            params = msg.params
+            args = params.get("arguments") if isinstance(params, dict) else None
+            # The secrets interceptor read exactly these params with every detector and found nothing (and
+            # nothing replaced them since): they are their own redacted form.
+            clean = params is not None and msg.notes.secrets_clean is params
+            recorded = self.argument_form(args, fields, clean=clean)
             if recorded is not None:
                 fields["arguments"] = recorded
         self.log.record_fields("message", fields)
@@ -137,14 +141,14 @@ class AuditInterceptor(Interceptor):
         except Exception as exc:  # fail closed: never record what could not be checked
             return f"[not recorded: the redactor failed ({type(exc).__name__})]"
 
-    def argument_form(self, args: Any, fields: dict | None = None) -> Any:
+    def argument_form(self, args: Any, fields: dict | None = None, *, clean: bool = False) -> Any:
         """What the record keeps of a call's arguments; ``fields["arguments_form"]`` says which form it is
         (``shape``, ``redacted``, ``full``, or ``truncated`` when cut), so ``policy test --replay`` knows."""
         mode = self.settings.record_arguments
         if mode == "none" or args is None:
             return None
         form = mode
-        if mode == "redacted":
+        if mode == "redacted" and not clean:
             redact = _get_redactor()
             if redact is None:
                 form = "shape"

@@ -77,3 +77,47 @@ def test_a_long_argument_is_cut_and_says_so(tmp_path):
     fields = {}
     assert audit_interceptor(log, log.settings).argument_form({"n": 1e16}, fields) == {"n": 1e16}
     assert fields["arguments_form"] == "full"
+
+
+def _recorded_arguments(tmp_path, monkeypatch, secrets_section: dict, arguments: dict) -> tuple[dict, int]:
+    """Run a tools/call through secrets + audit; the record, and how often the audit redactor ran."""
+    from content_factories import config
+
+    from mcpwrap._chain import Chain
+    from mcpwrap.detect.redact import redact_value
+    from mcpwrap.interceptors.secrets import SecretsInterceptor
+
+    calls = []
+
+    def counting(value, kinds=None):
+        calls.append(value)
+        return redact_value(value, kinds)
+
+    monkeypatch.setattr(_audit, "_redactor", counting, raising=False)
+    sess = session()
+    log = AuditLog(tmp_path / "audit.jsonl", sess, AuditSettings(record_arguments="redacted"))
+    from factories import make_interceptor
+
+    chain = Chain([make_interceptor(SecretsInterceptor, sess, config(secrets=secrets_section)["secrets"]), audit_interceptor(log, log.settings)])
+    msg = tool_call("deploy", arguments, sess=sess)
+    chain.observe(msg, chain.run(msg))
+    log.close()
+    lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    (record,) = [r for r in lines if r["event"] == "message"]
+    return record, len(calls)
+
+
+def test_arguments_the_secrets_scan_found_clean_are_recorded_without_a_second_scan(tmp_path, monkeypatch):
+    record, scans = _recorded_arguments(tmp_path, monkeypatch, {}, {"message": "hello", "n": 1})
+    assert record["arguments"] == {"message": "hello", "n": 1} and record["arguments_form"] == "redacted"
+    assert scans == 0
+
+
+def test_arguments_are_redacted_for_the_record_when_the_traffic_scan_did_not_read_them_all(tmp_path, monkeypatch):
+    # A detector off for the traffic is still applied to the record: the audit redactor runs.
+    record, scans = _recorded_arguments(tmp_path, monkeypatch, {"detectors": {"aws_access_key": "off"}}, {"key": AWS})
+    assert scans == 1 and AWS not in json.dumps(record)
+    # Arguments the traffic scan redacted: the record holds the redacted form, never the secret.
+    (tmp_path / "again").mkdir()
+    record, _ = _recorded_arguments(tmp_path / "again", monkeypatch, {}, {"key": AWS})
+    assert AWS not in json.dumps(record)
