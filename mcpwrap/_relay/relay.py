@@ -393,7 +393,7 @@ class Relay:
     ) -> None:
         """A line that cannot be examined is never forwarded; its sender gets an answer where one is awaited."""
         if isinstance(envelope, dict):
-            msg_id = envelope.get("id") if isinstance(envelope.get("id"), (str, int)) and not isinstance(envelope.get("id"), bool) else None
+            msg_id = rpc.answerable_id(envelope.get("id"))
             is_request = "method" in envelope
         else:
             msg_id = rpc.recover_id(line)
@@ -401,6 +401,11 @@ class Relay:
         answered = None
         if msg_id is not None and is_request:
             out.reply.append(rpc.encode(rpc.error_response(msg_id, error.code, f"mcpwrap refused this message: {error}")))
+            answered = "sender"
+        elif is_request and isinstance(envelope, dict) and "id" in envelope:
+            # An id no peer can match (null, an object, a fraction): JSON-RPC's answer for an id that cannot be
+            # determined is one under id null, so the sender still hears why nothing ran.
+            out.reply.append(rpc.encode(rpc.error_response(None, error.code, f"mcpwrap refused this message: {error}")))
             answered = "sender"
         elif msg_id is not None and direction is Direction.SERVER_TO_CLIENT:
             # A refused response from the server: the client's request must still be answered.
