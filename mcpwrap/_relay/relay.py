@@ -264,6 +264,7 @@ class Relay:
         try:
             rpc.check_envelope(value)
             gate.check(value, direction)
+            gate.check_capability(value, direction, self.session)
         except ProtocolError as exc:
             self._refuse(direction, line, exc, out, envelope=value)
             return
@@ -285,6 +286,7 @@ class Relay:
             try:
                 rpc.check_envelope(element)
                 gate.check(element, direction)
+                gate.check_capability(element, direction, self.session)
             except ProtocolError as exc:
                 untouched = False
                 self._refuse(direction, line, exc, inner, envelope=element, in_batch=True)
