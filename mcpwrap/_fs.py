@@ -211,6 +211,14 @@ def open_file(
         st = os.fstat(fd)
         if owned:
             _check_file_stat(st, p, what, secret)
+            if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+                # A hard link is a second name of some other file (a shell start-up file, a client config):
+                # O_NOFOLLOW does not see it, and appending here would write there.
+                raise UnsafeFileError(
+                    f"the {what} {p} has {st.st_nlink} names (a hard link to another file); mcpwrap does not write to it: "
+                    "move it away and let mcpwrap create a new one",
+                    p,
+                )
         elif not stat.S_ISREG(st.st_mode):
             raise UnsafeFileError(f"the {what} {p} is {_kind(st.st_mode)}, not a regular file", p)
         if _NONBLOCK and hasattr(os, "set_blocking"):

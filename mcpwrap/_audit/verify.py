@@ -316,6 +316,14 @@ class _ChainWalk:
         if not (first.record and first.record.get("event") == "log-rotated"):
             return False
         self.expect_n, self.expect_prev = first.n, first.prev
+        previous = first.record.get("previous")
+        if isinstance(previous, str) and previous and not os.path.lexists(os.path.join(os.path.dirname(first.file), os.path.basename(previous))):
+            # mcpwrap never removes a rotated file: one that is gone took its records with it.
+            self.problems.add(
+                first, "deleted",
+                f"the chain continues from {previous}, which no longer exists beside it: the records of that file (and any before it) were deleted",
+            )  # fmt: skip
+            return True
         report.notes.append(
             f"{first.file} continues from {first.record.get('previous', 'an earlier file')}, which was not given: "
             "the chain is checked from its first record on"

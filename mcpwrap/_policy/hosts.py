@@ -10,7 +10,11 @@ forms:
 - IPv6 → compressed lower case; an IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``) or
   NAT64 (``64:ff9b::a.b.c.d``) address → the IPv4 address it reaches;
 - names → NFKC, the dots IDNA treats as dots (``。``, ``．``, ``｡``) as ``.``, lower case, trailing dots removed,
-  IDNA (punycode) for non-ASCII labels; a name that is then an IPv4 address in any form is that address.
+  IDNA (punycode) for non-ASCII labels; a name that is then an IPv4 address in any form is that address;
+- names whose address is known without DNS → that address: the clouds' metadata aliases (``metadata``,
+  ``instance-data``…) and wildcard-DNS services that answer with the address written into the name
+  (``169-254-169-254.sslip.io``, ``a9fea9fe.nip.io``). Any other name may resolve anywhere: the sandbox's
+  ``network: hosts`` mode, not a policy rule, is what decides where a server may connect.
 
 WHATWG URL parsers (Node's ``fetch``, browsers) delete ASCII tab and newline anywhere in a URL before parsing:
 a value holding them is also read with them removed.
@@ -102,12 +106,46 @@ def canonical_host(host: str) -> str | None:
     v4 = _ipv4(h)
     if v4 is not None:
         return v4
+    known = _resolved_name(h)
+    if known is not None:
+        return known
     if not h.isascii():
         try:
             h = h.encode("idna").decode("ascii")
         except UnicodeError:
             return None
     return h
+
+
+# Names whose address is known without asking DNS: the clouds' metadata aliases (GCE's ``metadata`` is reached
+# through the search domain, AWS's ``instance-data`` inside a VPC) ...
+_METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"})
+# ... and wildcard-DNS services, which answer any name with the address written into it:
+# 169.254.169.254.nip.io, app-169-254-169-254.sslip.io, a9fea9fe.nip.io.
+_WILDCARD_DNS = (".nip.io", ".sslip.io", ".xip.io")
+_HEX8 = re.compile(r"[0-9a-f]{8}")
+
+
+def _resolved_name(name: str) -> str | None:
+    """The address a name is known to resolve to without DNS (see above), or None."""
+    if name in _METADATA_NAMES:
+        return "169.254.169.254"
+    suffix = next((d for d in _WILDCARD_DNS if name.endswith(d)), None)
+    if suffix is None:
+        return None
+    labels = name[: -len(suffix)].split(".")
+    if len(labels) >= 4:  # dotted: the last four labels before the service's domain
+        dotted = ".".join(labels[-4:])
+        if all(p.isdigit() and int(p) < 256 for p in labels[-4:]):
+            return str(ipaddress.IPv4Address(dotted))
+    last = labels[-1]
+    dashed = last.split("-")
+    if len(dashed) >= 4 and all(p.isdigit() and int(p) < 256 for p in dashed[-4:]):
+        return ".".join(str(int(p)) for p in dashed[-4:])
+    tail = last.rsplit("-", 1)[-1]
+    if _HEX8.fullmatch(tail):
+        return str(ipaddress.IPv4Address(int(tail, 16)))
+    return None
 
 
 def _split_authority(authority: str) -> tuple[str, str]:

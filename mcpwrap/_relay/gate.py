@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import ProtocolError
-from .._message import Direction
-from .._protocol import INVALID_REQUEST
+from .._message import Direction, Session
+from .._protocol import INVALID_REQUEST, METHOD_NOT_FOUND
 from .._text import clean_text, skeleton, stands_in_for
 
 __all__ = [
@@ -115,6 +115,27 @@ class GateRefusal(ProtocolError):
 
     def __init__(self, message: str, rule: str) -> None:
         super().__init__(message, INVALID_REQUEST, rule=rule)
+
+
+# Server→client requests and the client capability each needs (MCP: a server must not send them otherwise).
+CAPABILITY_OF_REQUEST = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
+
+
+def check_capability(envelope: dict, direction: Direction, session: Session) -> None:
+    """Refuse a server request for a capability the client did not declare (once the client has said what it
+    supports): no client would answer it, and a request the client cannot have asked for — an elicitation
+    form posing as mcpwrap's own approval form, to a client that has no forms of its own — only misleads."""
+    if direction is not Direction.SERVER_TO_CLIENT or "id" not in envelope:
+        return
+    capability = CAPABILITY_OF_REQUEST.get(envelope.get("method"))  # type: ignore[arg-type]
+    if capability is None or session.protocol_version is None or session.client_supports(capability):
+        return
+    error = ProtocolError(
+        f"the client did not declare the {capability!r} capability; a server may not send {envelope.get('method')!r}",
+        METHOD_NOT_FOUND,
+        rule="protocol.capability",
+    )
+    raise error
 
 
 def fold_method(name: str) -> str:

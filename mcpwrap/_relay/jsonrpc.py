@@ -51,6 +51,7 @@ __all__ = [
     "decode",
     "encode",
     "recover_id",
+    "answerable_id",
     "error_response",
     "block_meta",
     "blocked_request_response",
@@ -375,6 +376,15 @@ def _answerable_id(value: Any) -> bool:
     if isinstance(value, str):
         return not _SURROGATE.search(value)
     return isinstance(value, int) and -_FLOAT_OVERFLOW < value < _FLOAT_OVERFLOW
+
+
+def answerable_id(value: Any) -> Any:
+    """The id to answer a refused request under, or None when there is none to write back. An integral number
+    written with a fraction or exponent (``20.0``, ``1e2``) is the integer a JavaScript or Python peer reads, so
+    its sender can still match the answer; other non-integer ids cannot be matched and get no id."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if _answerable_id(value) else None
 
 
 def looks_like_request(line: bytes) -> bool:

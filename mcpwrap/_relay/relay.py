@@ -265,6 +265,7 @@ class Relay:
         try:
             rpc.check_envelope(value)
             gate.check(value, direction)
+            gate.check_capability(value, direction, self.session)
         except ProtocolError as exc:
             self._refuse(direction, line, exc, out, envelope=value)
             return
@@ -286,6 +287,7 @@ class Relay:
             try:
                 rpc.check_envelope(element)
                 gate.check(element, direction)
+                gate.check_capability(element, direction, self.session)
             except ProtocolError as exc:
                 untouched = False
                 self._refuse(direction, line, exc, inner, envelope=element, in_batch=True)
@@ -394,7 +396,7 @@ class Relay:
     ) -> None:
         """A line that cannot be examined is never forwarded; its sender gets an answer where one is awaited."""
         if isinstance(envelope, dict):
-            msg_id = envelope.get("id") if isinstance(envelope.get("id"), (str, int)) and not isinstance(envelope.get("id"), bool) else None
+            msg_id = rpc.answerable_id(envelope.get("id"))
             is_request = "method" in envelope
         else:
             msg_id = rpc.recover_id(line)
@@ -402,6 +404,11 @@ class Relay:
         answered = None
         if msg_id is not None and is_request:
             out.reply.append(rpc.encode(rpc.error_response(msg_id, error.code, f"mcpwrap refused this message: {error}")))
+            answered = "sender"
+        elif is_request and isinstance(envelope, dict) and "id" in envelope:
+            # An id no peer can match (null, an object, a fraction): JSON-RPC's answer for an id that cannot be
+            # determined is one under id null, so the sender still hears why nothing ran.
+            out.reply.append(rpc.encode(rpc.error_response(None, error.code, f"mcpwrap refused this message: {error}")))
             answered = "sender"
         elif msg_id is not None and direction is Direction.SERVER_TO_CLIENT:
             # A refused response from the server: the client's request must still be answered.

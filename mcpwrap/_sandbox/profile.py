@@ -63,8 +63,17 @@ CREDENTIALS: tuple[str, ...] = (
     "~/.npmrc", "~/.pypirc", "~/.cargo/credentials", "~/.cargo/credentials.toml", "~/.gem/credentials",
     "~/.terraform.d/credentials.tfrc.json", "~/.vault-token", "~/.pgpass", "~/.my.cnf",
     "~/.cache/huggingface/token", "~/.huggingface/token", "~/.config/rclone/rclone.conf",
-    # AI clients' own sign-in tokens
+    "~/.s3cfg", "~/.boto", "~/.m2/settings.xml", "~/.gradle/gradle.properties", "~/.composer/auth.json",
+    "~/.config/composer/auth.json", "~/.wrangler", "~/.config/.wrangler", "~/.local/share/com.vercel.cli", "~/.vercel",
+    "~/.netlify", "~/.config/netlify", "~/.config/github-copilot",
+    # AI clients' own sign-in tokens, and the files where MCP clients keep their servers (with those servers'
+    # environment: API keys); a server has no need to read another server's entry
     "~/.claude/.credentials.json", "~/.codex/auth.json", "~/.gemini/oauth_creds.json",
+    "~/.claude.json", "~/.claude.json.backup*", "~/.cursor/mcp.json", "~/.config/Claude/claude_desktop_config.json",
+    "~/.codeium/windsurf/mcp_config.json", "~/.config/Code/User/mcp.json", "~/.config/Code - Insiders/User/mcp.json",
+    # shell and REPL histories (tokens exported or typed on command lines)
+    "~/.bash_history", "~/.zsh_history", "~/.histfile", "~/.local/share/fish/fish_history", "~/.python_history",
+    "~/.node_repl_history", "~/.psql_history", "~/.mysql_history", "~/.sqlite_history", "~/.lesshst",
     # password managers and keyrings
     "~/.password-store", "~/.local/share/keyrings", "~/.local/share/kwalletd", "~/.config/Bitwarden",
     "~/.config/Bitwarden CLI", "~/.config/1Password", "~/.1password", "~/.config/op", "~/.config/keepassxc",
@@ -81,7 +90,7 @@ ROOT_CREDENTIALS: tuple[str, ...] = ("/etc/shadow", "/etc/gshadow", "/etc/ssh/ss
 # Read but never written: MCP clients' configuration (a server must not unwrap itself or add servers) and
 # files whose content runs later as the person (shell start-up, autostart, user services, PATH entries).
 READ_ONLY: tuple[str, ...] = (
-    "~/.claude.json", "~/.claude.json.backup*", "~/.claude", "$CLAUDE_CONFIG_DIR", "~/.cursor", "~/.config/Cursor",
+    "~/.claude", "$CLAUDE_CONFIG_DIR", "~/.cursor", "~/.config/Cursor",
     "~/.vscode", "~/.config/Code", "~/.config/Code - Insiders", "~/.config/VSCodium", "~/.codeium",
     "~/.config/Claude", "~/.config/zed", "~/.continue", "~/.gemini", "~/.codex",
     "~/.bashrc", "~/.bash_profile", "~/.bash_login", "~/.profile", "~/.zshrc", "~/.zshenv", "~/.zprofile",

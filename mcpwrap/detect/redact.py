@@ -29,6 +29,7 @@ import base64
 import binascii
 import re
 import unicodedata
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ class Hit:
 
     findings: list
     view: str
-    blob: bool = False  # ``view`` is the decoded text of a base64 blob: re-encode after redaction
+    encoding: str | None = None  # ``view`` is the decoded text of a base64/hex/percent-encoded string: re-encode after
 
 
 def _read_view(text: str) -> str:
@@ -79,27 +80,62 @@ def _with_context(key: str, text: str, kinds: frozenset, findings: list) -> list
     return sorted(findings + extra, key=lambda f: f.start) if extra else findings
 
 
-def _decoded_blob(text: str) -> str | None:
-    """The UTF-8 text a base64 ``blob`` holds, or None (not base64, or not text)."""
-    if len(text) > MAX_DECODED_BLOB_CHARS * 4 // 3 + 4 or not text.isascii():
-        return None
+MIN_ENCODED_CHARS = 16  # shorter all-hex or all-base64 strings are identifiers and hashes, not hidden text
+
+
+def _text_of(data: bytes) -> str | None:
     try:
-        data = base64.b64decode(text, validate=True)
         decoded = data.decode("utf-8")
-    except (binascii.Error, ValueError):
+    except ValueError:
         return None
-    return decoded if decoded.isprintable() or all(c.isprintable() or c in "\t\r\n" for c in decoded) else None
+    return decoded if decoded and all(c.isprintable() or c in "\t\r\n" for c in decoded) else None
+
+
+def _decoded_views(text: str) -> list[tuple[str, str]]:
+    """The readable text a whole string encodes, by encoding: base64 (a ``blob``, an item's ``data``, or any
+    string), hex, or percent-encoding. A client or a model may decode any of them, so each is scanned too."""
+    if len(text) > MAX_DECODED_BLOB_CHARS * 4 // 3 + 4 or not text.isascii():
+        return []
+    views = []
+    if "%" in text and not any(c.isspace() for c in text[:4096]):  # a URL or an encoded token, not prose
+        try:
+            unquoted = urllib.parse.unquote(text, errors="strict")
+        except UnicodeDecodeError:
+            unquoted = text
+        if unquoted != text:
+            views.append(("percent", unquoted))
+    if len(text) >= MIN_ENCODED_CHARS:
+        if len(text) % 2 == 0 and text.strip("0123456789abcdefABCDEF") == "":
+            decoded = _text_of(bytes.fromhex(text))
+            if decoded is not None:
+                views.append(("hex", decoded))
+        else:
+            try:
+                decoded = _text_of(base64.b64decode(text, validate=True))
+            except (binascii.Error, ValueError):
+                decoded = None
+            if decoded is not None:
+                views.append(("base64", decoded))
+    return views
+
+
+def _encode(text: str, encoding: str | None) -> str:
+    if encoding == "base64":
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    if encoding == "hex":
+        return text.encode("utf-8").hex()
+    if encoding == "percent":
+        return urllib.parse.quote(text, safe="")
+    return text
 
 
 def scan_string(path: tuple, text: str, kinds: frozenset) -> Hit | None:
     """The findings in one string of a value (its path decides the views: see the module docstring)."""
     key = path[-1] if path else None
-    if key == "blob":
-        decoded = _decoded_blob(text)
-        if decoded is not None:
-            found = secrets.scan_text(decoded, kinds)
-            if found:
-                return Hit(found, decoded, blob=True)
+    for encoding, decoded in _decoded_views(text):
+        found = secrets.scan_text(decoded, kinds)
+        if found:
+            return Hit(found, decoded, encoding=encoding)
     view = text
     findings = secrets.scan_text(text, kinds)
     clean = _read_view(text)
@@ -138,7 +174,7 @@ def rewrite(value: Any, hits: dict[tuple, Hit], redact: frozenset | None, counts
         new = secrets.apply_findings(hit.view, hit.findings, redact, counts)
         if new is hit.view:
             return None  # no finding of a redacting kind: the string stays as written
-        return base64.b64encode(new.encode("utf-8")).decode("ascii") if hit.blob else new
+        return _encode(new, hit.encoding)
 
     return map_strings(value, fn, path, keys=True)
 

@@ -314,7 +314,8 @@ _DETECTORS: list[tuple[str, str, str | None, Callable[[bytes, int, int], bool]]]
         "private_key",
         # A header alone is code that builds or checks PEM text; a key has a body (40+ base64 characters).
         # (Inside JSON text the line breaks are written as \\n, so those count as whitespace too.)
-        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn])*(?:[A-Za-z0-9\-]+:[^\n\\]*(?:\n|\\n))*(?:\s|\\[rn])*"
+        # The armour in any case: "-----begin rsa private key-----" holds the same key for a reader who retypes it.
+        r"(?i:-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)(?:\s|\\[rn])*(?:[A-Za-z0-9\-]+:[^\n\\]*(?:\n|\\n))*(?:\s|\\[rn])*"
         r"[A-Za-z0-9+/=]{40,}(?:[A-Za-z0-9+/=\s:,\-]|\\[rn])*",
         None,
         _v_any,

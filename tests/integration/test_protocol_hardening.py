@@ -150,3 +150,19 @@ def test_server_requests_beyond_the_bound_are_answered_to_the_server(tmp_path):
     assert seen == limit
     over = [r for r in refused(tmp_path) if r.get("rule") == "in-flight-limit"]
     assert [r["direction"] for r in over] == ["s2c"] * 3
+
+
+@pytest.mark.parametrize(
+    "raw_id, answered_as",
+    [(b"20.0", 20), (b"1e2", 100), (b"-3E0", -3), (b"20.5", None), (b"null", None), (b"{}", None), (b"[1]", None), (b"true", None)],
+)
+def test_a_request_with_an_id_mcp_does_not_have_is_answered_not_dropped(tmp_path, raw_id, answered_as):
+    # MCP ids are strings or integers. Any other id is refused, and still answered: under the integer the sender's
+    # JSON reads (20.0 is 20 to JavaScript), or under id null where no peer could match it (JSON-RPC's rule).
+    with peer(tmp_path) as p:
+        p.send(b'{"jsonrpc":"2.0","id":' + raw_id + b',"method":"tools/call","params":{"name":"echo","arguments":{"message":"odd-id"}}}\n')
+        reply = p.recv()
+        assert reply["id"] == answered_as and reply["error"]["code"] == rpc.INVALID_REQUEST
+        assert p.request(2, "tools/call", {"name": "echo", "arguments": {"message": "next"}})["result"]  # the session goes on
+    assert not any(b"odd-id" in line for line in received(tmp_path))
+    assert len(refused(tmp_path)) == 1

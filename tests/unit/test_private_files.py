@@ -154,3 +154,17 @@ def test_readers_of_the_audit_log_do_not_follow_a_link(tmp_path, victim):
         list(read_records([link]))
     report = verify([str(link)], None)
     assert "symbolic link" in (report.unusable or "")
+
+
+@pytest.mark.parametrize("what, name, use", FILES[:2], ids=[f[0] for f in FILES[:2]])
+def test_a_hard_link_planted_in_place_of_a_file_mcpwrap_writes_is_refused(mcpwrap_home, victim, what, name, use):
+    # O_NOFOLLOW does not see a hard link: it is the victim file itself under a second name.
+    path = mcpwrap_home / name
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(mcpwrap_home, 0o700)
+    os.chmod(victim, 0o600)
+    os.link(victim, path)
+    with pytest.raises((McpwrapError, OSError)) as err:
+        use(path)
+    assert "hard link" in str(err.value)
+    assert victim.read_text() == SHELL_RC

@@ -4,6 +4,7 @@ person's answer is remembered as."""
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 import time
 from typing import Any
@@ -34,6 +35,10 @@ __all__ = ["ApprovalInterceptor"]
 _ROUND_FIELDS = ("_meta", "inputResponses", "requestState")  # a stateless request's transport fields, not the call
 
 
+_NOT_CODE = re.compile(rb"[^0-9A-Z]+")
+_CODE_READING = bytes.maketrans(b"ILO", b"110")
+
+
 class ApprovalInterceptor(Interceptor):
     name = "approval"
     sections = (APPROVAL_SECTION,)
@@ -47,6 +52,7 @@ class ApprovalInterceptor(Interceptor):
         self.memory = SessionMemory()  # kept across reloads: the interceptor lives as long as the session
         self._key: bytes | None = None
         self._client_noted = False
+        self.live_codes: set[str] = set()  # codes of calls waiting now (a Wait adds its own, removes it when done)
 
     @classmethod
     def settings_from(cls, config: Config) -> ApprovalSettings:
@@ -67,7 +73,16 @@ class ApprovalInterceptor(Interceptor):
         if msg.direction is not Direction.CLIENT_TO_SERVER:
             if self.memory.released and (msg.kind is Kind.RESULT or msg.kind is Kind.ERROR):
                 self._server_answered(msg)
+            if msg.is_request and msg.method == "elicitation/create":
+                return self._server_form(msg)
             return None
+        if self.live_codes and self._carries_live_code(msg.raw):
+            return Verdict.block(
+                "this message carries the one-time code of a call waiting for approval: the code is typed only into "
+                "`mcpwrap approve` at a terminal, and never reaches a server (a form asking for it is not mcpwrap's)",
+                rule="approval-code-guard",
+                details={"approval": "code withheld"},
+            )
         if not msg.is_request:
             return None
         if not self._client_noted and self.session.client_info:
@@ -99,6 +114,26 @@ class ApprovalInterceptor(Interceptor):
         return Verdict.held(
             lambda held: Wait(self, held, req, channels, call).start(), reason=f"waiting for a person's approval (rule {req.rule})", rule=req.rule
         )
+
+    # --- a server's forms and the codes of held calls ----------------------------------------------------
+
+    def _carries_live_code(self, raw: bytes) -> bool:
+        """Whether ``raw`` holds the code of a call still waiting, however it was typed (case, separators, the
+        letters ``normalize_code`` reads as digits)."""
+        folded = _NOT_CODE.sub(b"", raw.upper().translate(_CODE_READING))
+        return any(code.encode("ascii") in folded for code in list(self.live_codes))
+
+    def _server_form(self, msg: Message) -> Verdict | None:
+        """A server's own elicitation says whose it is before anything else, so no server's form can pass for
+        mcpwrap's approval form (which never asks for the code)."""
+        params = msg.params
+        if not isinstance(params, dict) or not isinstance(params.get("message"), str):
+            return None
+        text = params["message"]
+        prefix = f"[A request from the MCP server {self.session.server!r}, not from mcpwrap.] "
+        envelope = dict(msg.envelope)
+        envelope["params"] = {**params, "message": prefix + text}
+        return Verdict.modify(envelope, {"labelled": "server form"}, reason="a server's form labelled with its origin", rule="approval-form-origin")
 
     # --- channels ---------------------------------------------------------------------------------------
 

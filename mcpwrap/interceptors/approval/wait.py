@@ -62,6 +62,7 @@ class WaitOwner(Protocol):
 
     queue: ApprovalQueue
     settings: ApprovalSettings
+    live_codes: set[str]  # the codes of calls waiting now: no client message carrying one reaches a server
 
     def always_possible(self, msg: Message) -> bool: ...
 
@@ -115,6 +116,7 @@ class Wait:
             try:
                 self.approval_id = self.icpt.queue.submit(self._queue_entry())
                 self.code = new_code()
+                self.icpt.live_codes.add(self.code)
             except ApprovalError as exc:
                 self.channels.remove("terminal")
                 self.held.audit("approval", status="channel-failed", channel="terminal", reason=str(exc), **fields)
@@ -396,6 +398,8 @@ class Wait:
             if self.finished:
                 return
             self.finished = True
+        if self.code is not None:
+            self.icpt.live_codes.discard(self.code)
         self.code = None  # dies with the decision
         self._withdraw()
         wait_ms = round((time.monotonic() - self.started) * 1000, 3)

@@ -50,3 +50,14 @@ def test_expand_lists_each_log_with_its_predecessors_once(tmp_path):
     assert expand([path, path]) == [older, path]
     missing = tmp_path / "none.jsonl"
     assert log_files(missing) == [missing]  # named even when absent, so the reader can say so
+
+
+def test_the_oldest_rotated_file_deleted_is_reported(tmp_path):
+    # mcpwrap never removes a rotated file, so a file the chain continues from that is gone took records with it
+    # (a file that exists but was not given is only a partial check, as above).
+    path = tmp_path / "audit.jsonl"
+    write_log(path, sessions=3, messages=120, settings=AuditSettings(rotate_size=64 * 1024))
+    files = log_files(path)
+    files[0].unlink()
+    report = verify(log_files(path), KEY, state_of=gone)
+    assert report.exit_code == 1 and report.first.kind == "deleted" and files[0].name in report.first.message

@@ -94,7 +94,8 @@ def test_ipv6_metadata_endpoint_in_any_spelling():
 
 
 def test_names_are_canonical_too():
-    assert canonical_host("METADATA.Google.Internal.") == "metadata.google.internal"
+    assert canonical_host("API.Example.COM.") == "api.example.com"
+    assert canonical_host("METADATA.Google.Internal.") == "169.254.169.254"  # a name whose address is known
     assert canonical_host("bücher.de") == "xn--bcher-kva.de"
     assert builtin_decision({"url": "http://metadata.google.internal./computeMetadata/v1/"}) == "deny"
 
@@ -142,3 +143,27 @@ def test_bare_relative_paths_resolve_against_the_servers_working_directory(value
 )
 def test_spellings_found_when_attacking_the_host_readings_are_denied(value):
     assert builtin_decision({"url": value}) == "deny", value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://instance-data/latest/meta-data/",
+        "http://instance-data.ec2.internal/latest/",
+        "http://metadata/computeMetadata/v1/",
+        "http://METADATA.GOOG./computeMetadata/v1/",
+        "http://a9fea9fe.nip.io/latest/",
+        "http://169-254-169-254.sslip.io/",
+        "http://app.169.254.169.254.nip.io/latest",
+        "http://app-a9fea9fe.sslip.io/",
+        "curl -s 169-254-169-254.sslip.io/latest/meta-data",
+    ],
+)
+def test_names_that_resolve_to_the_metadata_endpoint_without_asking_dns_are_denied(value):
+    # Metadata aliases of the clouds, and wildcard-DNS services that answer with the address written in the name.
+    assert builtin_decision({"url": value}) == "deny", value
+
+
+@pytest.mark.parametrize("value", ["http://nip.io/", "http://foo.nip.io/x", "http://example.com/metadata", "metadata", "see 10-2-3.sslip.io docs"])
+def test_other_names_are_left_as_they_are(value):
+    assert builtin_decision({"url": value}) == "allow", value

@@ -161,3 +161,19 @@ def test_the_server_cannot_cancel_mcpwraps_own_request():
 def test_a_refusal_is_a_protocol_error_with_a_rule():
     err = refusal(req("TOOLS/LIST"))
     assert isinstance(err, ProtocolError) and err.rule.startswith("protocol.")
+
+
+@pytest.mark.parametrize("method, capability", sorted(gate.CAPABILITY_OF_REQUEST.items()))
+def test_a_server_request_for_a_capability_the_client_did_not_declare_is_refused(method, capability):
+    from mcpwrap._message import Session
+
+    sess = Session(session_id="s", server="srv")
+    gate.check_capability(req(method, {}), S2C, sess)  # nothing declared yet: not known, passed on
+    sess.protocol_version = "2025-06-18"
+    sess.client_capabilities = {"other": {}}
+    with pytest.raises(ProtocolError) as err:
+        gate.check_capability(req(method, {}), S2C, sess)
+    assert err.value.rule == "protocol.capability" and err.value.code == rpc.METHOD_NOT_FOUND
+    sess.client_capabilities = {capability: {}}
+    gate.check_capability(req(method, {}), S2C, sess)
+    gate.check_capability(req(method, {}), C2S, Session(session_id="t", server="srv", protocol_version="2025-06-18"))

@@ -106,12 +106,12 @@ def test_credentials_and_protected_files_are_refused_and_reported(home, tmp_path
     (state / "audit.key").write_text("k" * 32)
     script = f"cat {home}/.ssh/id_rsa; cat {state}/audit.key; echo x >> {home}/.claude.json; cat {home}/.claude.json; echo ok"
     code, out, plan, records = run(script, env=base_env(home), cwd=str(tmp_path), protect=[str(state)])
-    assert out.split() == ["{}", "ok"]  # the client config is readable, nothing else leaked
+    assert out.split() == ["ok"]  # nothing leaked: the client's config holds its servers' keys, so it is not read either
     denied = {f["path"]: f["denied_by"] for e, f in records if e == "sandbox-denied"}
     assert denied == {
         f"{home}/.ssh/id_rsa": "credentials",
         f"{state}/audit.key": "mcpwrap",
-        f"{home}/.claude.json": "read-only (write)",
+        f"{home}/.claude.json": "credentials",
     }
 
 
