@@ -40,3 +40,19 @@ def test_values_that_look_plain_but_are_read_otherwise_keep_their_readings(value
     out: list = []
     deny_readings(value, out)
     assert reading in out
+
+
+# Words some reader might interpret as a whole (hosts.py resolves metadata aliases, wildcard-DNS names,
+# integer and hex addresses): if a reader ever reads one of them in a plain value, the fast path must not
+# skip it — this fails first.
+_WORDS = ["metadata", "instance-data", "localhost", "a9fea9fe", "0x7f000001", "2130706433", "169", "254", "nip", "io", "x", "-", "ssh"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5).map(" ".join) | st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4).map("-".join))
+@example("metadata")
+@example("instance-data")
+def test_the_plain_path_gives_every_reading_of_words_readers_know(value):
+    out: list = []
+    _str_readings(value, out)
+    assert out == _full(value)
