@@ -45,7 +45,8 @@ from mcpwrap._chain import Interceptor  # noqa: E402
 from mcpwrap._message import Direction, Session  # noqa: E402
 from mcpwrap._relay import jsonrpc as rpc  # noqa: E402
 from mcpwrap._relay.framing import LineReader  # noqa: E402
-from mcpwrap._relay.relay import _DROPPED, Relay, _Batch, _Writer  # noqa: E402
+from mcpwrap._relay.io import PipeWriter as _Writer  # noqa: E402
+from mcpwrap._relay.relay import _DROPPED, Relay, _Batch  # noqa: E402
 from mcpwrap.interceptors import build_chain, load_policy  # noqa: E402
 
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT

@@ -22,12 +22,19 @@ writes its record there; stateful interceptors learn from what was really forwar
 ``observe`` is reported on stderr but cannot un-forward a message; the audit interceptor turns its own write
 failures into blocks of the *next* messages according to its failure policy.
 
+Messages with no text (the fast path): interceptors that only read the text of a message — the composition
+root names them (``text_readers``) — are not called for a message whose content holds nothing but numbers,
+booleans, null, MCP's own field names and a few words shorter than any detector reads (:func:`has_no_text`):
+a ``ping``, a progress notification, ``notifications/initialized``, a result such as ``42``. A differential
+test runs the real detectors on every message this gate lets past them.
+
 Reload is two-phase: every interceptor's ``settings_from(new_config)`` runs first (any ConfigError aborts the
 reload and the previous settings stay everywhere); only then is each ``configure`` called, which must not fail.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -36,7 +43,54 @@ from ._config import Config, Section
 from ._log import error
 from ._message import Action, Message, Session, Verdict
 
-__all__ = ["AuditSink", "ChainContext", "Interceptor", "Chain", "Outcome"]
+__all__ = ["AuditSink", "ChainContext", "Interceptor", "Chain", "Outcome", "has_no_text"]
+
+# MCP's field names that carry no text a model reads (they are still strings a detector would scan: each is
+# checked against every detector by the differential test).
+NO_TEXT_KEYS = frozenset(
+    {"_meta", "progressToken", "progress", "total", "requestId", "content", "type", "text", "isError", "structuredContent"}
+)
+# The fields whose value may be a short string (a content item's type, a small result such as "42").
+SHORT_TEXT_KEYS = frozenset({"type", "text"})
+# Shorter than any detector's shortest input (secrets read 6 characters and more, injection 12), and only
+# printable ASCII letters, digits, space and number punctuation: nothing to normalise, decode or sanitise.
+_SHORT_TEXT = re.compile(r"[A-Za-z0-9 .+\-]{0,5}")
+_SCALARS = (int, float, bool, type(None))  # bool is an int; listed for the reader
+
+
+def has_no_text(envelope: dict) -> bool:
+    """Whether a message's content (``params``, ``result``, ``error``) holds no text to scan: only numbers,
+    booleans, null, arrays, and objects whose keys are :data:`NO_TEXT_KEYS`, with strings only under
+    :data:`SHORT_TEXT_KEYS` and matching ``_SHORT_TEXT``."""
+    for root in ("params", "result", "error"):
+        value = envelope.get(root)
+        if value is None or isinstance(value, _SCALARS):
+            continue
+        if not isinstance(value, (dict, list)):
+            return False  # a string root: text
+        stack: list = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    if k not in NO_TEXT_KEYS:
+                        return False
+                    if isinstance(item, str):
+                        if k not in SHORT_TEXT_KEYS or _SHORT_TEXT.fullmatch(item) is None:
+                            return False
+                    elif isinstance(item, (dict, list)):
+                        stack.append(item)
+                    elif not isinstance(item, _SCALARS):
+                        return False
+            elif isinstance(v, list):
+                for item in v:
+                    if isinstance(item, (dict, list)):
+                        stack.append(item)
+                    elif not isinstance(item, _SCALARS):
+                        return False  # a string in an array: text
+            else:
+                return False
+    return True
 
 
 class AuditSink(Protocol):
@@ -120,9 +174,13 @@ class Outcome:
 
 
 class Chain:
-    def __init__(self, interceptors: Iterable[Interceptor]) -> None:
+    def __init__(self, interceptors: Iterable[Interceptor], *, text_readers: Iterable[str] = ()) -> None:
+        """``text_readers``: names of interceptors whose ``inspect`` only reads text, and so returns None for a
+        message that has none (:func:`has_no_text`); they are not called for such messages."""
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        self.text_readers = frozenset(text_readers)
         self._inspectors: tuple[Interceptor, ...] = ()
+        self._no_text_inspectors: tuple[Interceptor, ...] | None = None  # None: the same as _inspectors
         self._observers: tuple[Interceptor, ...] = ()
         self._refresh()
 
@@ -130,7 +188,10 @@ class Chain:
         # Per-message hot path: call only active interceptors, and only the hooks they override. Each tuple is
         # replaced in one assignment, so a pump reading it mid-reload sees the old or the new one, never a mix.
         active = [i for i in self.interceptors if i.active]
-        self._inspectors = tuple(i for i in active if type(i).inspect is not Interceptor.inspect)
+        inspectors = tuple(i for i in active if type(i).inspect is not Interceptor.inspect)
+        no_text = tuple(i for i in inspectors if i.name not in self.text_readers)
+        self._no_text_inspectors = no_text if len(no_text) < len(inspectors) else None
+        self._inspectors = inspectors
         self._observers = tuple(i for i in active if type(i).observe is not Interceptor.observe)
 
     def configure(self, config: Config) -> None:
@@ -142,7 +203,11 @@ class Chain:
 
     def run(self, msg: Message) -> Outcome:
         outcome = Outcome(Action.PASS)
-        for icpt in self._inspectors:
+        inspectors = self._inspectors
+        no_text = self._no_text_inspectors
+        if no_text is not None and has_no_text(msg.envelope):
+            inspectors = no_text
+        for icpt in inspectors:
             try:
                 verdict = icpt.inspect(msg)
             except Exception as exc:  # fail closed: a broken interceptor blocks

@@ -200,8 +200,7 @@ def parse_config(raw: Any, sections: Sections, *, file: str | None = None, posit
 def load_config(path: str | os.PathLike | None, sections: Sections) -> Config:
     """Load a policy file, or the built-in default (``mcpwrap/default_policy.yaml``) when ``path`` is None."""
     if path is None:
-        raw, positions = read_yaml(builtin_policy_text(), BUILTIN_POLICY_NAME)
-        config = parse_config(raw, sections, file=BUILTIN_POLICY_NAME, positions=positions)
+        config = parse_config(builtin_policy_value(), sections, file=BUILTIN_POLICY_NAME, positions={})
         config.source = None
         return config
     p = Path(path)
@@ -256,8 +255,28 @@ def load_section(path: str | os.PathLike | None, section: Section) -> Any:
 BUILTIN_POLICY_NAME = "<built-in default policy>"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def builtin_policy_text() -> str:
     """The packaged default policy (what ``mcpwrap policy init`` writes)."""
-    from importlib.resources import files
+    try:  # beside this module in every install (importlib.resources costs `wrap` ~9 ms of imports)
+        with open(os.path.join(_PACKAGE_DIR, "default_policy.yaml"), encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:  # pragma: no cover - a package loaded from an archive
+        from importlib.resources import files
 
-    return files("mcpwrap").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+        return files("mcpwrap").joinpath("default_policy.yaml").read_text(encoding="utf-8")
+
+
+def builtin_policy_value() -> Any:
+    """The packaged default policy, decoded. Read from ``default_policy.json``, its twin (a unit test holds the
+    two equal), so that `wrap` without a policy file never imports or runs the YAML parser (~20 ms of its
+    start-up); from the YAML when the twin is missing."""
+    import json
+
+    try:
+        with open(os.path.join(_PACKAGE_DIR, "default_policy.json"), "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:  # pragma: no cover - a package loaded from an archive
+        return read_yaml(builtin_policy_text(), BUILTIN_POLICY_NAME)[0]

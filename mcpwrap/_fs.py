@@ -42,7 +42,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,6 +272,8 @@ def write_temp(
     path = Path(target)
     if isinstance(data, str):
         data = data.encode("utf-8")
+    import tempfile  # here, not at the top: `wrap` imports this module before it spawns the server
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)  # O_EXCL, mode 0600
     try:
         with os.fdopen(fd, "wb") as f:

@@ -97,6 +97,9 @@ class Notes:
     risk: str | None = None  # policy: the risk class of the tool a tools/call names
     listed_risks: dict[str, str] | None = None  # policy: tool → risk class, for a tools/list result
     ratelimit_slots: tuple[str, ...] = ()  # policy: concurrency-capped rate limits this request occupies
+    # secrets → audit: the params value the secrets detectors read with every detector on and found nothing in
+    # (the audit record's redaction of the same arguments would change nothing)
+    secrets_clean: Any = None
 
 
 @dataclass(slots=True)

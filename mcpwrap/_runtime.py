@@ -47,18 +47,25 @@ def _err(text: str) -> None:
 
 
 def run(opts: WrapOptions, *, extra: Iterable[InterceptorFactory] = ()) -> int:
-    from ._message import Session
-    from ._relay.relay import Relay
-
-    name = opts.name or os.path.basename(opts.command[0])
-    session = Session(session_id=os.urandom(8).hex(), server=name, subject=default_subject(opts.subject), roles=tuple(opts.roles))
+    from ._relay import process
     from ._sandbox.wrap import plan_for
 
+    name = opts.name or os.path.basename(opts.command[0])
+    # Spawn first, with nothing imported but what spawning needs (the sandbox plan decides how the server
+    # starts): the server boots while mcpwrap imports the relay and the chain, loads its policy and opens the
+    # audit log, so that work costs the client little. No message is read before the chain is in place.
     sandbox = plan_for(opts.command, name, opts.policy, opts.audit_log)
-    relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES, sandbox=sandbox)
-    # Spawn first: the server boots while mcpwrap loads its policy and opens the audit log, so the work below
-    # costs the client nothing. No message is read before the chain is in place.
-    relay.start()
+    child = process.spawn(opts.command, None, sandbox.popen if sandbox is not None else None)
+    try:
+        from ._message import Session
+        from ._relay.relay import Relay
+
+        session = Session(session_id=os.urandom(8).hex(), server=name, subject=default_subject(opts.subject), roles=tuple(opts.roles))
+        relay = Relay(opts.command, session, max_message_bytes=opts.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES, sandbox=sandbox)
+        relay.start(child)
+    except BaseException:
+        process.kill_and_reap(child)
+        raise
     try:
         audit, watcher = _prepare(relay, session, opts, tuple(extra))
     except BaseException:

@@ -2,8 +2,10 @@
 
 Many mcpwrap processes (one per wrapped server) may share one log. The file is opened with ``O_APPEND`` and
 every flush is a single ``write()`` of whole records, so concurrent writers never interleave inside a line.
-Records of one read from a pipe are written together (one syscall per chunk, not per message), and always
-*before* the messages they describe are forwarded. Each flush seals its records into one global chain while
+Records of one read from a pipe are written together (group commit: one lock, one tail check, one ``write``
+per read, not per message), and always *before* the messages they describe are forwarded. "Written" means a
+completed ``write(2)``: the record survives mcpwrap being killed, not a power cut; the file is synced before
+a rotation and when the log is closed (the contract and why: "Durability" in docs/audit.md). Each flush seals its records into one global chain while
 holding the log's lock (design and format: :mod:`mcpwrap._audit.seal`; keys: :mod:`mcpwrap._audit.keys`;
 rotation: :mod:`mcpwrap._audit.files`; verification: :mod:`mcpwrap._audit.verify`).
 
@@ -264,6 +266,9 @@ class AuditLog:
     def _rotate(self) -> str:
         """Under the lock: move the full file aside; the caller continues the chain in a new file."""
         target = rotated_name(self.path)
+        if self._fd is not None:
+            # A rotated file is final: it reaches the disk before its name changes (cheap, once per file).
+            os.fdatasync(self._fd)
         os.rename(self.path, target)
         self._open()
         return os.path.basename(target)
@@ -281,7 +286,9 @@ class AuditLog:
                 rec["roles"] = list(session.roles)
         if not _RESERVED.isdisjoint(fields):
             fields = {(f"x_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
-        rec.update({k: v for k, v in fields.items() if v is not None})
+        for k, v in fields.items():
+            if v is not None:
+                rec[k] = v
         return rec, _dumps(rec)
 
     def record(self, event: str, **fields: Any) -> dict:
@@ -303,9 +310,20 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 return
-            if not self._pending and self._start is None and not self._lost:
-                return
             bodies = self._pending
+            if self._start is None and not self._lost and self.failed is None:
+                # The common case, one per read batch: nothing to replay, nothing to report.
+                if bodies:
+                    self._pending = []
+                    try:
+                        self._write(bodies)
+                    except OSError as exc:
+                        self._write_failed(exc, len(bodies))
+                        return
+                    self.records_written += len(bodies)
+                return
+            if not bodies and self._start is None and not self._lost:
+                return
             self._pending = []
             queued = len(bodies)
             if self._lost:
@@ -336,6 +354,8 @@ class AuditLog:
         if self._file_lock.fd is None or self._fd is None:
             self._open()
         with self._file_lock:
+            # Under the lock for exactly one tail check, the seal and one write (the contract: a record is in
+            # the file before what it describes is forwarded; see "Durability" in docs/audit.md).
             st = self._current()
             fd = self._fd
             assert fd is not None  # _current() opened it
@@ -401,6 +421,13 @@ class AuditLog:
             with self._lock:
                 self._closed = True
                 if self._fd is not None:
+                    try:
+                        # A session that ended cleanly is durable as a whole (records are otherwise written,
+                        # not synced: see "Durability" in docs/audit.md).
+                        if self.records_written:
+                            os.fdatasync(self._fd)
+                    except OSError:
+                        pass
                     try:
                         os.close(self._fd)
                     except OSError:

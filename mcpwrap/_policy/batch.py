@@ -75,10 +75,13 @@ class ConditionBatch:
 class Candidates:
     """The rules that can match one (direction, method, tool, risk), and their batched argument conditions."""
 
-    __slots__ = ("items", "batchable", "batches", "distinct", "fast", "first_unconditional")
+    __slots__ = ("items", "batchable", "batches", "distinct", "fast", "first_unconditional", "decision")
 
     def __init__(self, items: tuple) -> None:
         self.items = items  # (rule, static match: True or MAYBE), in rule order
+        # The decision, when no argument can change it (set by the policy view that owns this entry, and gone
+        # with it on a reload): None while it has to be evaluated per call.
+        self.decision: Any = None
         self.batchable = len(items) >= BATCH_MIN_CONDITIONS  # too few rules to be worth a set
         self.batches: dict[int, ConditionBatch] | None = None
         self.distinct: list[ConditionBatch] = []

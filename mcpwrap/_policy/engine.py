@@ -3,7 +3,9 @@
 :class:`Policy` is what a policy file compiles to (the overrides file's rules first, then the file's), and
 :meth:`Policy.view` narrows it to the rules that can apply to one identity (server, subject, roles). A view
 caches, per (direction, method, tool, risk), the rules whose static conditions can match
-(:class:`~mcpwrap._policy.batch.Candidates`), so a call only tests the argument conditions of those.
+(:class:`~mcpwrap._policy.batch.Candidates`), so a call only tests the argument conditions of those — and,
+when no argument can change the outcome (no condition before the first certain match), the decision itself.
+A reload compiles a new policy and so new views: nothing cached survives it.
 
 :meth:`PolicyView.decide` decides ``tools/call`` admission, every other message with a method, and
 ``tools/list`` filtering (a listed tool is a hypothetical ``tools/call`` with unknown arguments: it is removed
@@ -181,19 +183,33 @@ class PolicyView:
             found = Candidates(tuple(
                 (r, m) for r in self.rules for m in (r.message_match(direction, method, tool, risk),) if m is not False
             ))
+            found.decision = self._static_decision(found)
             if tool is None or len(tool) <= MAX_CACHED_NAME:
                 if len(self._cache) >= CANDIDATE_CACHE_SIZE:
                     self._cache.clear()
                 self._cache[key] = found
         return found
 
+    def _static_decision(self, cands: Candidates) -> Decision | None:
+        """The decision for every call with these candidates when the arguments cannot change it: every rule up
+        to the first that certainly matches has no argument condition (a notification, most methods other than
+        ``tools/call``, a tool no argument rule names). Cached with the candidates, so a reload (a new view)
+        drops it; None when the arguments must be read."""
+        for rule, static in cands.items:
+            if rule.conditions or static is not True:
+                return None
+            return Decision(rule.action, rule, self.rule_mode_enforces(rule))
+        return self._default
+
     def decide(self, call: Call) -> Decision:
         """First match wins. With unknown arguments, a rule that may or may not match is noted and the walk
         goes on; the decision is undecided if the noted outcomes differ."""
+        cands = self.candidates(call.direction, call.method, call.tool, call.risk)
+        if cands.decision is not None:
+            return cands.decision
         possible: list[tuple] = []
         cache: dict = {}
         args = call.arguments
-        cands = self.candidates(call.direction, call.method, call.tool, call.risk)
         batches = cands.batch_of() if cands.batchable and not isinstance(args, Unknown) else None
         if batches and cands.fast:
             rule = cands.first_match(args, cache)

@@ -24,6 +24,7 @@ when its answer could depend on a redacted one.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .hosts import host_readings
@@ -160,8 +161,24 @@ def _leaves(value: Any, out: list) -> None:
             out.append(v)
 
 
+# A plain value: ASCII letters, digits, spaces and punctuation that no reading interprets (no '.', '/', '\\', '~',
+# ':', '@', '%', '[', control characters). Such a value is its own clean form, is not path-like (no separator,
+# no leading dot or tilde, no drive or scheme) and holds no host (hosts.py needs ':', '.', '[', a digit
+# followed by 'x', or eight digits in a row — ruled out by _HOSTLIKE_DIGITS): its only reading is itself.
+# Most arguments are such words and sentences; reading them costs one match instead of every reader.
+_PLAIN = re.compile(r"[A-Za-z0-9 ,;!?'\"()_\-+*#&=]*")
+_HOSTLIKE_DIGITS = re.compile(r"\d[xX]|\d{8}")
+
+
 def _str_readings(s: str, out: list) -> None:
     out.append(s)
+    if _PLAIN.fullmatch(s) is not None and _HOSTLIKE_DIGITS.search(s) is None:
+        return
+    _other_readings(s, out)
+
+
+def _other_readings(s: str, out: list) -> None:
+    """The readings of ``s`` other than ``s`` itself (appended after it), from every reader."""
     c = clean_text(s)
     if c != s:
         out.append(c)

@@ -239,6 +239,7 @@ def _reference_decode(line: bytes) -> Any:
     return value
 
 
+from orjson import dumps as _orjson_dumps  # noqa: E402
 from orjson import loads as _orjson_loads  # noqa: E402  (after the reference decoder it is checked against)
 
 
@@ -271,8 +272,34 @@ def check_envelope(value: Any) -> None:
 
 def encode(envelope: Any) -> bytes:
     """Serialise a message mcpwrap writes itself: compact, UTF-8, one line, standard JSON only (a NaN or an
-    infinity raises instead of becoming a token a peer cannot parse)."""
+    infinity raises instead of becoming a token a peer cannot parse).
+
+    The bytes are those of ``json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))``, produced by
+    orjson (~10x faster on a redacted 200 KB result) when they are certainly the same: the value holds no float
+    (orjson spells some differently, ``6.103515625e-05`` as ``0.00006103515625``, and writes NaN as null where
+    this must raise) and orjson accepts it (not an integer beyond 64 bits, a non-string key, a lone
+    surrogate). Anything else takes the stdlib's path, as before.
+    """
+    if not _has_float(envelope):
+        try:
+            return _orjson_dumps(envelope) + b"\n"
+        except TypeError:
+            pass
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a JSON value holds a float anywhere (a walk over its containers: strings are not read)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, float):
+            return True
+    return False
 
 
 # --- id recovery from lines that cannot be decoded -------------------------------------------------------------

@@ -126,9 +126,10 @@ class Relay:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Spawn the server (before the chain is configured: it boots while mcpwrap loads its policy)."""
-        self.child = process.spawn(self.command, self.env, self.sandbox.popen if self.sandbox is not None else None)
+    def start(self, child: subprocess.Popen | None = None) -> None:
+        """Spawn the server (before the chain is configured: it boots while mcpwrap loads its policy), or adopt
+        ``child``, spawned by :func:`process.spawn` before this module was even imported."""
+        self.child = child if child is not None else process.spawn(self.command, self.env, self.sandbox.popen if self.sandbox is not None else None)
         assert self.child.stdin is not None and self.child.stdout is not None
         self.to_server = PipeWriter(self.child.stdin.fileno(), "server")
         self.to_client = PipeWriter(self.client_out_fd, "client")

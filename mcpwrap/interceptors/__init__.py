@@ -46,6 +46,10 @@ INTERCEPTORS: tuple[type[Interceptor], ...] = (
     ApprovalInterceptor,
 )
 
+# The concerns whose ``inspect`` only reads the text of a message: the chain skips them for a message with no
+# text (mcpwrap._chain.has_no_text; tests/unit/test_chain.py runs them on what that lets past them).
+TEXT_READERS = frozenset({SecretsInterceptor.name, InjectionInterceptor.name})
+
 _ALL: tuple[type[Interceptor], ...] = (*INTERCEPTORS, AuditInterceptor)
 # The sandbox section is applied when the server is started (mcpwrap/_sandbox/wrap.py), not by an interceptor.
 SECTIONS: dict[str, Section] = sections_by_key([*(s for cls in _ALL for s in cls.sections), SANDBOX_SECTION])
@@ -81,6 +85,6 @@ def build_chain(
         interceptors.append(SandboxDenials(context, sandbox_denials))
     if audit_log is not None:
         interceptors.append(AuditInterceptor(context, audit_log))
-    chain = Chain(interceptors)
+    chain = Chain(interceptors, text_readers=TEXT_READERS)
     chain.configure(config)
     return chain

@@ -41,7 +41,9 @@ from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 __all__ = ["SecretsInterceptor", "DETECTOR_ACTIONS", "MAX_REPORTED_PATHS"]
 
 DETECTOR_ACTIONS = ("off", "detect", "redact", "block")
+_EVERY_DETECTOR = frozenset(ALL_TYPES)
 MAX_REPORTED_PATHS = 20
+MAX_CACHED_KINDS = 256  # resolved entries whose active kinds are remembered (one per server/tool in use)
 # Addresses and phone numbers are everywhere in ordinary tool output (git logs, contacts, tickets): recorded,
 # not removed, unless the policy says so. Everything that grants access is removed.
 _DEFAULT_DETECT_ONLY = ("email", "phone")
@@ -109,6 +111,7 @@ class SecretsInterceptor(ScopedInterceptor):
     def __init__(self, context: ChainContext) -> None:
         super().__init__(context)
         self._detector: Any = None
+        self._kinds: dict[int, tuple[dict, frozenset]] = {}  # id(detectors of a resolved entry) → (it, active kinds)
 
     @property
     def detector(self) -> Any:
@@ -129,7 +132,15 @@ class SecretsInterceptor(ScopedInterceptor):
         if (from_client and not s["arguments"]) or (not from_client and not s["results"]):
             return None
         actions: dict[str, str] = s["detectors"]
-        kinds = frozenset(t for t, a in actions.items() if a != "off")
+        # The active kinds of one resolved (server, tool) entry, derived once: a reload resolves new entries.
+        cached = self._kinds.get(id(actions))
+        if cached is not None and cached[0] is actions:
+            kinds = cached[1]
+        else:
+            kinds = frozenset(t for t, a in actions.items() if a != "off")
+            if len(self._kinds) >= MAX_CACHED_KINDS:
+                self._kinds.clear()
+            self._kinds[id(actions)] = (actions, kinds)
         if not kinds:
             return None
         envelope = msg.envelope
@@ -141,6 +152,10 @@ class SecretsInterceptor(ScopedInterceptor):
         for hit in hits.values():
             found.update(f.kind for f in hit.findings)
         if not found:
+            if kinds >= _EVERY_DETECTOR:
+                # Read with every detector and nothing found: the audit record's redaction of these params
+                # (the same scan, over no more views) would find nothing either.
+                msg.notes.secrets_clean = envelope.get("params")
             return None
         enforce = s["mode"] == "enforce"
         by_action: dict[str, list[str]] = {}

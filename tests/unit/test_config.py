@@ -43,3 +43,12 @@ def test_load_section_reads_one_section_and_ignores_the_others(tmp_path):
     assert load_section(policy, section) == "/x"
     policy.write_text("something_else: 1\n")
     assert load_section(policy, section) == "default"
+
+
+def test_the_default_policys_json_twin_is_the_yaml():
+    # `wrap` without a policy file reads default_policy.json (no YAML parser at start-up); `policy init` writes
+    # default_policy.yaml. After editing the YAML, write read_yaml(builtin_policy_text(), "")[0] to the twin
+    # with json.dumps(..., indent=1, ensure_ascii=False).
+    from mcpwrap._config import builtin_policy_text, builtin_policy_value, read_yaml
+
+    assert builtin_policy_value() == read_yaml(builtin_policy_text(), "default_policy.yaml")[0]

@@ -355,3 +355,39 @@ def test_response_patterns_apply_to_what_the_model_reads(content):
     env = {"jsonrpc": "2.0", "id": 9, "result": {"content": content}}
     msg = Message(S2C, json.dumps(env).encode(), env, s, PendingRequest(9, "tools/call", C2S, {}))
     assert icpt.inspect(msg).rule == "response-patterns"
+
+
+def test_a_cached_decision_is_dropped_on_reload():
+    # A decision no argument can change is cached per (direction, method, tool, risk); a reload must not
+    # keep answering with the previous policy's.
+    s = session()
+    allow = {"rules": [{"name": "ping-ok", "action": "allow", "match": {"methods": ["ping"]}}]}
+    deny = {"rules": [{"name": "no-ping", "action": "deny", "match": {"methods": ["ping"]}}]}
+    icpt = build(allow, s)
+    for _ in range(3):  # the second and later calls are answered from the cache
+        assert icpt.inspect(request(s, "ping")).rule == "ping-ok"
+    assert icpt.view.candidates("c2s", "ping", None, None).decision is not None
+    icpt.configure(compiled(deny))
+    verdict = icpt.inspect(request(s, "ping"))
+    assert verdict.action is Action.BLOCK and verdict.rule == "no-ping"
+    icpt.configure(compiled(allow))
+    assert icpt.inspect(request(s, "ping")).rule == "ping-ok"
+
+
+def test_a_decision_that_depends_on_arguments_is_never_cached():
+    s = session()
+    doc = {
+        "rules": [
+            {"name": "no-etc", "action": "deny", "match": {"tools": ["read"], "arguments": {"path": ["/etc/*"]}}},
+            {"name": "read-ok", "action": "allow", "match": {"tools": ["read"]}},
+        ]
+    }
+    icpt = build(doc, s)
+    assert icpt.inspect(call(s, "read", {"path": "notes"})).rule == "read-ok"
+    assert icpt.view.candidates("c2s", "tools/call", "read", icpt._risk("read")).decision is None
+    blocked = icpt.inspect(call(s, "read", {"path": "/etc/passwd"}))
+    assert blocked.action is Action.BLOCK and blocked.rule == "no-etc"
+    # A spelling trick still reaches every reading: the plain-string path only takes values no reader changes.
+    for spelling in ("/etc/./passwd", "//etc/passwd", "/tmp/../etc/passwd", "/ｅｔｃ/passwd", "/etc\u200b/passwd"):
+        tricked = icpt.inspect(call(s, "read", {"path": spelling}))
+        assert tricked.action is Action.BLOCK and tricked.rule == "no-etc", spelling

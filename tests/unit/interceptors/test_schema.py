@@ -7,6 +7,8 @@ import socket
 import pytest
 from content_factories import call, config, result, session
 from factories import make_interceptor
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpwrap._message import Action
 from mcpwrap.interceptors import schema as schema_mod
@@ -208,3 +210,80 @@ def test_jsonschema_is_imported_lazily():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+# --- the direct check of the common subset ------------------------------------------------------------------------
+
+_NAMES = st.sampled_from(["path", "n", "flag", "x", "mode"])
+_PROPERTY = st.one_of(
+    st.just(True),
+    st.just({}),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["string", "integer", "number", "boolean", "null", "array", "object"])}, optional={"description": st.just("d")}
+    ),
+    st.fixed_dictionaries({"type": st.just("string"), "enum": st.just(["a"])}),  # outside the subset: jsonschema decides
+)
+_SCHEMAS = st.fixed_dictionaries(
+    {"type": st.just("object")},
+    optional={
+        "properties": st.dictionaries(_NAMES, _PROPERTY, max_size=4),
+        "required": st.lists(_NAMES, max_size=3, unique=True),
+        "additionalProperties": st.booleans(),
+        "$schema": st.sampled_from(
+            ["https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-04/schema#"]
+        ),
+    },
+)
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=3),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)  # fmt: skip
+_INSTANCES = st.one_of(st.dictionaries(_NAMES, _VALUES, max_size=5), _VALUES)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(schema=_SCHEMAS, strict=st.booleans(), data=st.data())
+def test_the_direct_check_accepts_only_what_jsonschema_accepts(schema, strict, data):
+    from mcpwrap.interceptors.schema import fast_check
+
+    # Instances built from the schema's own names (each present or not, any value) and from anything at all.
+    names = list(schema.get("properties", {})) + schema.get("required", [])
+    own = st.fixed_dictionaries({}, optional={n: _VALUES for n in names}).flatmap(
+        lambda d: st.dictionaries(_NAMES, _VALUES, max_size=2).map(lambda extra: {**extra, **d})
+    )
+    instance = data.draw(st.one_of(own, _INSTANCES))
+    try:
+        validator = compile_schema(schema, strict=strict)
+    except UnusableSchema:  # e.g. draft 4's "required" needs one name at least: the interceptor reports it
+        return
+    check = fast_check(validator.schema)
+    if check is not None and check(instance):
+        assert list(validator.iter_errors(instance)) == [], (schema, instance)
+
+
+def test_the_direct_check_covers_the_common_shape():
+    from mcpwrap.interceptors.schema import fast_check
+
+    properties = {"path": {"type": "string", "description": "p"}, "n": {"type": "integer"}}
+    schema = {"type": "object", "properties": properties, "required": ["path"], "additionalProperties": False}
+    check = fast_check(schema)
+    assert check is not None
+    assert check({"path": "a", "n": 3}) and check({"path": "a"})
+    assert not check({"n": 3}) and not check({"path": 1}) and not check({"path": "a", "n": True}) and not check({"path": "a", "z": 1})
+    assert fast_check({"type": "object", "properties": {"p": {"type": "string", "pattern": "^a"}}}) is None
+    assert fast_check({"type": "object", "$ref": "#/$defs/x"}) is None
+
+
+@pytest.mark.parametrize("kind", ["string", "integer", "number", "boolean", "null", "array", "object"])
+@pytest.mark.parametrize("dialect", [None, "http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-04/schema#"])
+def test_the_direct_type_checks_agree_with_jsonschema_on_every_kind_of_value(kind, dialect):
+    from mcpwrap.interceptors.schema import fast_check
+
+    schema = {"type": "object", "properties": {"v": {"type": kind}}, "required": ["v"]}
+    if dialect:
+        schema["$schema"] = dialect
+    validator = compile_schema(schema)
+    check = fast_check(validator.schema)
+    for value in (True, False, 0, 1, -1, 2**70, 1.0, 1.5, -0.0, "", "s", None, [], [1], {}, {"a": 1}):
+        if check is not None and check({"v": value}):
+            assert list(validator.iter_errors({"v": value})) == [], (kind, value)

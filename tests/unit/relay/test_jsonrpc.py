@@ -320,3 +320,49 @@ def test_no_message_the_decoder_accepts_makes_encode_or_the_audit_writer_fail(pa
     audit_dumps({"event": "message", "id": value["id"], "arguments": value["params"]["arguments"]})
     list(iter_strings(value, keys=True))  # every string is reachable by the scanners
     redact_json(value["params"])
+
+
+_ENCODABLE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats()  # NaN and infinities included: encode must refuse them
+    | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=12),  # surrogates too
+    lambda inner: st.lists(inner, max_size=4)
+    | st.lists(inner, max_size=3).map(tuple)  # mcpwrap's own answers may hold tuples
+    | st.dictionaries(st.text(max_size=6) | st.integers(0, 9), inner, max_size=4),
+    max_leaves=15,
+)
+
+
+def _stdlib(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=_ENCODABLE)
+def test_encode_writes_the_stdlib_bytes_or_refuses_what_it_refuses(value):
+    try:
+        expected = _stdlib(value)
+    except (ValueError, UnicodeEncodeError) as exc:
+        with pytest.raises(type(exc)):
+            rpc.encode(value)
+        return
+    assert rpc.encode(value) == expected
+
+
+@pytest.mark.parametrize("value", [{"x": 1e16}, {"x": 1e-7}, {"n": 2**70}, {1: "int key"}, {"s": "\ud800"}, {"a": None}, {"t": "x\u2028\x7f\x00\b"}])
+def test_encode_matches_the_stdlib_on_the_forms_that_differ(value):
+    try:
+        expected = _stdlib(value)
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            rpc.encode(value)
+        return
+    assert rpc.encode(value) == expected
+
+
+def test_encode_refuses_nan_and_infinity():
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError):
+            rpc.encode({"result": {"x": bad}})

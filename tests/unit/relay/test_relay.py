@@ -70,3 +70,60 @@ def test_flush_failure_is_reported_to_the_pump():
     relay = Relay(["true"], Session("s1", "srv"), Chain([]), audit=BrokenLog())
     assert relay._flush_audit() is False
     assert Relay(["true"], Session("s1", "srv"), Chain([]))._flush_audit() is True
+
+
+class _LogReadingWriter:
+    """A pipe writer double that, when the relay calls it, reads the audit log: the records of what it is
+    given must already be in the file (written, not queued), whatever the relay does around the call."""
+
+    def __init__(self, log_path, direction: str) -> None:
+        self.log_path = log_path
+        self.direction = direction
+        self.forwarded: list[dict] = []
+        self.closed = False
+
+    def write(self, *chunks: bytes) -> bool:
+        with open(self.log_path, "rb") as f:
+            records = [json.loads(x) for x in f.read().splitlines()]
+        recorded = {(r.get("direction"), r.get("kind"), r.get("method"), r.get("id")) for r in records if r["event"] == "message"}
+        for raw in b"".join(chunks).splitlines():
+            envelope = json.loads(raw)
+            kind = "request" if "id" in envelope else "notification"
+            assert (self.direction, kind, envelope["method"], envelope.get("id")) in recorded, envelope
+            self.forwarded.append(envelope)
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_records_are_in_the_log_before_the_relay_forwards(tmp_path):
+    import os
+
+    from mcpwrap._audit.writer import AuditLog
+    from mcpwrap.interceptors import build_chain, load_policy
+
+    session = Session("s1", "srv", "alice")
+    config = load_policy(None)
+    log = AuditLog(tmp_path / "audit.jsonl", session, config["audit"])
+    relay = Relay(["true"], session, build_chain(config, session, log), audit=log)
+    relay.to_server = _LogReadingWriter(log.path, "c2s")
+    relay.to_client = _LogReadingWriter(log.path, "s2c")
+    relay._client_gone = lambda: None  # no child here: the pump's end of input ends the test
+    INFO = {"name": "t", "version": "0"}
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": INFO}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "hello"}}},
+    ]
+    r, w = os.pipe()
+    relay.client_in = r
+    # One read may carry several lines (one flush for them all) or one line each: written in two parts.
+    os.write(w, b"".join(line(m) for m in messages[:3]))
+    os.write(w, line(messages[3]))
+    os.close(w)
+    relay._pump(Direction.CLIENT_TO_SERVER)
+    os.close(r)
+
+    assert [m.get("id") for m in relay.to_server.forwarded] == [1, None, 2, 3]
