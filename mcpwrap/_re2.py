@@ -165,20 +165,21 @@ def finditer_spans(rx: Any, buf: bytes, pos: int = 0, endpos: int | None = None)
 
 _UNANCHORED: Any = None  # re2's search mode, looked up on first use (importing re2 is not paid at start-up)
 
-_last_text: Any = None
-_last_bytes: bytes = b""
+# (text, its UTF-8): one tuple, replaced whole, so two pump threads never pair one's text with the other's bytes.
+_last: tuple[Any, bytes] = (None, b"")
 
 
 def utf8(text: str) -> bytes:
     """``text`` as UTF-8 (lone surrogates kept), remembering the last one: the secrets and injection
     detectors scan the same string values one after the other, so a 10 MB result is encoded once."""
-    global _last_text, _last_bytes
-    if text is _last_text:
-        return _last_bytes
+    global _last
+    last_text, last_bytes = _last
+    if text is last_text:
+        return last_bytes
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates (JSON allows "\ud800"): keep them rather than fail
         data = text.encode("utf-8", "surrogatepass")
     if len(text) > 4096:  # only worth remembering for large strings
-        _last_text, _last_bytes = text, data
+        _last = (text, data)
     return data

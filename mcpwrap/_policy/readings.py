@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from .hosts import host_readings
 from .normalize import clean_text, could_be_relative_path, is_path_like, normalize_path, stringify
@@ -162,11 +163,11 @@ def _leaves(value: Any, out: list) -> None:
 
 
 # A plain value: ASCII letters, digits, spaces and punctuation that no reading interprets (no '.', '/', '\\', '~',
-# ':', '@', '%', '[', control characters). Such a value is its own clean form, is not path-like (no separator,
+# ':', '@', '%', '[', quotes, control characters). Such a value is its own clean form, is not path-like (no separator,
 # no leading dot or tilde, no drive or scheme) and holds no host (hosts.py needs ':', '.', '[', a digit
 # followed by 'x', or eight digits in a row — ruled out by _HOSTLIKE_DIGITS): its only reading is itself.
 # Most arguments are such words and sentences; reading them costs one match instead of every reader.
-_PLAIN = re.compile(r"[A-Za-z0-9 ,;!?'\"()_\-+*#&=]*")
+_PLAIN = re.compile(r"[A-Za-z0-9 ,;!?()_\-+*#&=]*")  # no quotes: a shell reads r'm' as rm
 _HOSTLIKE_DIGITS = re.compile(r"\d[xX]|\d{8}")
 
 
@@ -182,7 +183,14 @@ def _other_readings(s: str, out: list) -> None:
     c = clean_text(s)
     if c != s:
         out.append(c)
-    for x in (s, c) if c != s else (s,):
+    seen = [s, c] if c != s else [s]
+    for x in list(seen):
+        for v in _shell_and_url_readings(x):  # as a shell or a URL parser would read it
+            if v not in seen:
+                seen.append(v)
+                if v not in out:
+                    out.append(v)
+    for x in seen:
         # As a path: resolved the way the server would open it. A bare relative value (".ssh/id_rsa") is
         # resolved against the working directory the server inherits, and still matched as written.
         if is_path_like(x) or could_be_relative_path(x):
@@ -193,6 +201,55 @@ def _other_readings(s: str, out: list) -> None:
         for h in host_readings(x):
             if h not in out:
                 out.append(h)
+
+
+MAX_GLOB_MATCHES = 32  # paths a shell glob in a value is expanded to (only one path component may hold wildcards)
+
+
+def _shell_and_url_readings(x: str) -> list[str]:
+    """Other texts a program may make of ``x``: percent-decoded (``%2F`` is ``/`` to a URL parser and to many
+    tools), with shell quotes and backslash escapes removed (``.s''sh`` is ``.ssh`` to a shell), and each
+    shell glob in it expanded the way the shell would, on this machine (``~/.ssh/i?_rsa``)."""
+    found: list[str] = []
+    if "%" in x:
+        decoded = unquote(x)
+        if decoded != x:
+            found.append(decoded)
+    for y in [x, *found]:
+        if "'" in y or '"' in y or "\\" in y:
+            unquoted = _SHELL_ESCAPE.sub(r"\1", y).replace("'", "").replace('"', "")
+            if unquoted != y and unquoted not in found:
+                found.append(unquoted)
+    for y in [x, *found]:
+        if "/" in y and ("*" in y or "?" in y or "[" in y):
+            for match in _glob_readings(y):
+                if match not in found:
+                    found.append(match)
+    return found
+
+
+_SHELL_ESCAPE = re.compile(r"\\(.)")
+
+
+def _glob_readings(text: str) -> list[str]:
+    """``text`` with each whitespace-separated word that is a one-wildcard-component path glob replaced by
+    what it matches on this machine (one reading per match, at most MAX_GLOB_MATCHES)."""
+    import glob
+    import itertools
+    import os
+
+    out: list[str] = []
+    words = text.split()
+    for i, word in enumerate(words):
+        if "/" not in word or not any(ch in word for ch in "*?["):
+            continue
+        parts = os.path.expanduser(word).split("/")
+        if sum(1 for p in parts if any(ch in p for ch in "*?[")) != 1:
+            continue  # more than one wildcard directory level: not expanded (a walk of the file system)
+        pattern = "/".join(parts)
+        for match in itertools.islice(glob.iglob(pattern), MAX_GLOB_MATCHES):
+            out.append(" ".join([*words[:i], match, *words[i + 1 :]]))
+    return out
 
 
 def deny_readings(value: Any, out: list) -> None:

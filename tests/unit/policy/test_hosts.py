@@ -167,3 +167,22 @@ def test_names_that_resolve_to_the_metadata_endpoint_without_asking_dns_are_deni
 @pytest.mark.parametrize("value", ["http://nip.io/", "http://foo.nip.io/x", "http://example.com/metadata", "metadata", "see 10-2-3.sslip.io docs"])
 def test_other_names_are_left_as_they_are(value):
     assert builtin_decision({"url": value}) == "allow", value
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{home}/.ssh/i?_rsa", "cat {home}/.ssh/id_*", "cat {home}/.s''sh/id_rsa", 'cat "{home}/.ss"h/id_rsa', "cat {home}/.s\\sh/id_rsa",
+     "{home}%2F.ssh%2Fid_rsa", "{home}/.ssh/[i]d_rsa"],
+)
+def test_shell_and_url_spellings_of_a_key_path_are_denied(template, tmp_path, monkeypatch):
+    # What a shell or a URL parser makes of the value is read too: quotes and escapes removed, %-escapes
+    # decoded, a glob expanded on this machine (where the key is).
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_rsa").write_text("key")
+    monkeypatch.setenv("HOME", str(home))
+    assert builtin_decision({"command": template.format(home=home)}) == "deny"
+
+
+def test_quotes_in_ordinary_text_change_nothing():
+    assert builtin_decision({"text": "it's \"fine\": see docs/README.md and 50% of *.txt"}) == "allow"
