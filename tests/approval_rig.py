@@ -212,15 +212,15 @@ class ProcessWatch(threading.Thread):
         super().__init__(name="process-watch", daemon=True)
         self.seen: set[bytes] = set()
         self.rounds = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.seen.update(process_texts().values())
             self.rounds += 1
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join(BUS_START_TIMEOUT)
 
 
