@@ -1,6 +1,6 @@
 """Shared pieces of the approval integration tests: environment, policy file, the person's screen (a private
-session bus whose notification service records what it shows), a second process at a terminal (a person) or without one (a script, a model's shell tool), and the
-same under script(1) (a model with a pseudo-terminal)."""
+session bus whose notification service records what it shows), a second process at a terminal (a person) or
+without one (a script, a model's shell tool), and the same under script(1) (a model with a pseudo-terminal)."""
 
 from __future__ import annotations
 

@@ -46,8 +46,19 @@ METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
 NO_REPLY_EXPECTED = 0x1
 MAX_MESSAGE = 1 << 20  # bytes: far above any reply this client waits for; a larger claimed length is a broken peer
 MAX_AUTH_LINE = 4096  # bytes of one SASL line
-_FIELDS = {1: ("path", "o"), 2: ("interface", "s"), 3: ("member", "s"), 4: ("error_name", "s"), 5: ("reply_serial", "u"), 6: ("destination", "s"), 7: ("sender", "s"), 8: ("signature", "g")}
+# The header fields this client reads and writes: code -> (attribute of Message, type).
+_FIELDS = {
+    1: ("path", "o"),
+    2: ("interface", "s"),
+    3: ("member", "s"),
+    4: ("error_name", "s"),
+    5: ("reply_serial", "u"),
+    6: ("destination", "s"),
+    7: ("sender", "s"),
+    8: ("signature", "g"),
+}
 _FIELD_CODES = {name: (code, sig) for code, (name, sig) in _FIELDS.items()}
+# Fixed-size types: struct format and size (each is aligned to its size).
 _FIXED = {"y": ("B", 1), "b": ("I", 4), "n": ("h", 2), "q": ("H", 2), "i": ("i", 4), "u": ("I", 4), "x": ("q", 8), "t": ("Q", 8), "d": ("d", 8), "h": ("I", 4)}
 _ALIGN = {**{k: size for k, (_, size) in _FIXED.items()}, "s": 4, "o": 4, "g": 1, "a": 4, "(": 8, "{": 8, "v": 1}
 
@@ -320,7 +331,7 @@ class Connection:
         try:
             self.sock.settimeout(self._left())
             self.sock.sendall(data)
-        except socket.timeout:
+        except TimeoutError:
             raise DBusError("the session bus did not answer in time") from None
         except OSError as exc:
             raise DBusError(f"the session bus connection failed ({exc.strerror or exc})") from None
@@ -330,7 +341,7 @@ class Connection:
             try:
                 self.sock.settimeout(self._left())
                 chunk = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 raise DBusError("the session bus did not answer in time") from None
             except OSError as exc:
                 raise DBusError(f"the session bus connection failed ({exc.strerror or exc})") from None
