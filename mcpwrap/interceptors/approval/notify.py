@@ -54,6 +54,12 @@ def markup_escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _wire_text(text: str) -> str:
+    # D-Bus strings are valid UTF-8 without NUL, and a bus disconnects a sender that breaks that: a name with a NUL
+    # or a lone surrogate must not be what keeps the notification from the person.
+    return text.replace("\0", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def _notify_bus(title: str, body: str) -> tuple[bool, str]:
     address = session_bus_address()
     if address is None:
@@ -68,7 +74,7 @@ def _notify_bus(title: str, body: str) -> tuple[bool, str]:
                 *_NOTIFICATIONS,
                 "Notify",
                 "susssasa{sv}i",
-                [APP_NAME, 0, "", title, markup_escaped(body), [], {"urgency": ("y", URGENCY_CRITICAL)}, 0],
+                [APP_NAME, 0, "", _wire_text(title), _wire_text(markup_escaped(body)), [], {"urgency": ("y", URGENCY_CRITICAL)}, 0],
             )
         except DBusError as exc:
             return False, f"the desktop notification service failed ({exc})"

@@ -84,6 +84,16 @@ def test_notification_goes_over_the_session_bus_escaped_and_critical(tmp_path, m
         bus.stop()
 
 
+def test_text_the_bus_would_refuse_is_made_valid_not_dropped(tmp_path, monkeypatch, linux):
+    bus = NotificationBus(tmp_path / "screen")
+    try:
+        use(monkeypatch, bus.env())
+        assert _notify_desktop("t\0itle", "a\0b \ud800 c") == (True, "")
+        assert notifications(tmp_path / "screen") == ["t\ufffditle\na\ufffdb ? c"]
+    finally:
+        bus.stop()
+
+
 def test_an_abstract_socket_address_and_the_runtime_directory_fallback(tmp_path, monkeypatch, linux):
     name = f"mcpwrap-test-{os.getpid()}-{id(tmp_path)}"
     bus = NotificationBus(tmp_path / "screen", listen=f"unix:abstract={name}")
