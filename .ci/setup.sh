@@ -2,6 +2,9 @@
 # Sets up what mcpwrap's demo, tests and benchmarks need, from the registries only, and says what it is doing:
 #   .venv/            Python venv with mcpwrap (editable) and the extras asked for
 #   tests/servers/    the npm MCP servers and the Claude Code CLI, pinned by package-lock.json (tests only)
+#   dbus-daemon       a private session bus for the approval tests' desktop notifications (tests only, Linux;
+#                     Debian/Ubuntu package dbus-daemon, part of dbus on older releases; installed with apt-get
+#                     when missing and this runs as root, else named)
 #
 #   bash .ci/setup.sh           everything the tests need: extras test,dev and the npm servers
 #   bash .ci/setup.sh --demo    only what the demo needs: extra demo (the mcp SDK); no npm at all
@@ -71,6 +74,18 @@ if [ "$covered" = 0 ] || ! .venv/bin/python -c "$installed_ok" 2>/dev/null; then
   .venv/bin/python -c 'import mcpwrap, mcp'  # fail here, clearly, if the install did not take
   echo "$py_hash $all" > .venv/.mcpwrap-setup
   say "Python packages ready in $(( $(now) - start )) s"
+fi
+
+# --- dbus-daemon: the approval tests run a private session bus with a fake notification service -------------------
+if [ "$want_npm" = 1 ] && [ "$(uname -s)" = Linux ] && ! command -v dbus-daemon >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing dbus-daemon with apt-get (the approval tests' private session bus)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dbus-daemon >&2 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q dbus >&2
+  else
+    say "dbus-daemon not found: the approval tests run a private session bus. Install it (Debian/Ubuntu: sudo apt-get"
+    say "install dbus-daemon; Fedora: dbus-daemon; Arch: dbus), then run this again."
+    exit 1
+  fi
 fi
 
 # --- npm: the real MCP servers and the Claude Code CLI the integration tests run --------------------------------

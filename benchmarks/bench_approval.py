@@ -40,11 +40,10 @@ from rig import EVERYTHING, child_env, sdk_session, wrap_command  # noqa: E402
 def env_for(home: str, channels: list[str] | None) -> dict:
     extra = {"MCPWRAP_HOME": home}
     if channels is not None:
-        screen = fake_notifier(Path(home).parent / "screen")
         extra.update(
+            fake_notifier(Path(home).parent / "screen"),  # a private session bus whose notification service records
             MCPWRAP_TEST_HOOKS=HOOKS,
             PYTHONPATH=str(ROOT / "tests"),
-            PATH=f"{screen}{os.pathsep}{os.environ['PATH']}",
             **{ENV: json.dumps({"tools": ["echo"], "channels": channels, "timeout": 60})},
         )
     return child_env(**extra)

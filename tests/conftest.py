@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -14,3 +16,12 @@ def mcpwrap_home(tmp_path, monkeypatch):
     home = tmp_path / "mcpwrap-home"
     monkeypatch.setenv("MCPWRAP_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _private_session_buses():
+    """The approval tests' private session buses (approval_rig) end with the test that started them."""
+    yield
+    rig = sys.modules.get("approval_rig")
+    if rig is not None:
+        rig.stop_buses()

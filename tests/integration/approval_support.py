@@ -1,6 +1,6 @@
-"""Shared pieces of the approval integration tests: environment, policy file, the person's screen (a recording
-notify-send), a second process at a terminal (a person) or without one (a script, a model's shell tool), and the
-same under script(1) (a model with a pseudo-terminal)."""
+"""Shared pieces of the approval integration tests: environment, policy file, the person's screen (a private
+session bus whose notification service records what it shows), a second process at a terminal (a person) or
+without one (a script, a model's shell tool), and the same under script(1) (a model with a pseudo-terminal)."""
 
 from __future__ import annotations
 
@@ -17,25 +17,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-from approval_rig import ENV, HOOKS, fake_notifier
+from approval_rig import ENV, HOOKS, fake_notifier, no_session_bus
 from rig import MCPWRAP, ROOT, child_env, wrap_command
 
 WAIT_FOR_QUEUE = 20.0  # seconds a test waits for a held call to appear in the queue (slow shared machine)
 
 
 def screen_of(home: Path) -> Path:
-    """The person's screen for a test's wrappers: where the recording notify-send writes (see approval_rig)."""
+    """The person's screen for a test's wrappers: where the fake notification service writes (see approval_rig)."""
     return home.parent / "screen"
 
 
-def approval_env(home: Path, *, notifications: bool = True, **script: Any) -> dict[str, str]:
+def approval_env(home: Path, *, notifications: bool | None = True, **script: Any) -> dict[str, str]:
     """Environment for a wrapped server whose calls to ``script["tools"]`` need approval. Desktop notifications
-    go to :func:`screen_of` (or fail as without a notification service, with ``notifications=False``)."""
-    notifier = fake_notifier(screen_of(home) if notifications else home.parent / "no-notification-service", works=notifications)
+    go to :func:`screen_of`; with ``notifications=False`` they fail as on a session bus without a notification
+    service, with ``notifications=None`` there is no session bus at all (a headless machine)."""
+    if notifications is None:
+        notifier = no_session_bus(home.parent / "headless")
+    else:
+        notifier = fake_notifier(screen_of(home) if notifications else home.parent / "no-notification-service", works=notifications)
     return child_env(
         MCPWRAP_HOME=str(home),
         MCPWRAP_TEST_HOOKS=HOOKS,
-        PATH=f"{notifier}{os.pathsep}{os.environ['PATH']}",
+        **notifier,
         PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         **{ENV: json.dumps(script)},
     )

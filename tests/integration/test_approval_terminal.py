@@ -1,15 +1,18 @@
 """Approval from a terminal: the queue under MCPWRAP_HOME and `mcpwrap approvals / approve / deny` in a second
-process; the one-time code reaches the person by desktop notification (a recording notify-send: their screen)."""
+process; the one-time code reaches the person by desktop notification (a private session bus whose notification service records what it shows: their screen)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import anyio
 import pytest
-from approval_rig import code_in, notifications, wait_for_code
+from approval_rig import ProcessWatch, code_in, holders_of, notification_bus, notifications, process_texts, wait_for_code
 from approval_support import (
     approval_command,
     approval_env,
@@ -185,19 +188,76 @@ async def test_the_model_cannot_approve_its_own_call(tmp_path, mcpwrap_home):
     assert any("a program running as you tried to approve it" in n for n in notifications(screen_of(mcpwrap_home)))
 
 
-async def test_without_a_form_or_a_notification_service_the_call_is_refused_with_how_to_fix_it(tmp_path, mcpwrap_home):
-    """Headless: no client form, notify-send fails (no session bus). No person can be reached, so nothing waits for
-    a decision nobody can make, and nothing is approved unauthenticated."""
+@pytest.mark.parametrize(
+    "notifications, why",
+    [
+        (False, "the desktop notification service failed (org.freedesktop.DBus.Error.ServiceUnknown"),  # a bus, no daemon
+        (None, "no session bus for desktop notifications"),  # headless: no bus at all
+    ],
+    ids=["no-notification-service", "no-session-bus"],
+)
+async def test_without_a_form_or_a_notification_service_the_call_is_refused_with_how_to_fix_it(tmp_path, mcpwrap_home, notifications, why):
+    """No client form, and the code cannot be shown: a session bus without a notification service, or no session
+    bus at all (an SSH session, a server). No person can be reached, so nothing waits for a decision nobody can
+    make, and nothing is approved unauthenticated."""
     audit = tmp_path / "audit.jsonl"
-    env = approval_env(mcpwrap_home, notifications=False, **TERMINAL_ONLY)
+    env = approval_env(mcpwrap_home, notifications=notifications, **TERMINAL_ONLY)
     async with sdk_session(approval_command(EVERYTHING, audit_log=audit), env=env) as s:
         with anyio.fail_after(30):
             result = await s.call_tool("echo", {"message": "nobody can see this"})
     text = result.content[0].text
     assert _blocked(result) and "no approval channel reached a person" in text
-    assert "notify-send failed" in text and "policy rule" in text
+    assert why in text and "policy rule" in text
     assert approval_records(read_audit(audit))[-1]["status"] == "unreached"
     assert list((mcpwrap_home / "approvals").glob("*.json")) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+async def test_the_code_is_in_no_process_arguments_or_environment(tmp_path, mcpwrap_home):
+    """Every process's arguments (and a same-user process's environment) are readable in /proc by any process, one
+    with no terminal included: the one-time code must never be there, or that process approves the call itself.
+    Every process is read over and over from before the call until the notification was shown, and once more
+    while the wrapper waits for the notification service's answer: a process that carries the notification (as
+    notify-send did) is alive then, and is read; one that lives only milliseconds may slip between two reads."""
+    env = approval_env(mcpwrap_home, **TERMINAL_ONLY)
+    bus = notification_bus(screen_of(mcpwrap_home))
+    at_notify: list[bytes] = []
+    bus.on_notify = lambda summary, body: at_notify.extend(process_texts().values())
+    watch = ProcessWatch()
+    watch.start()
+    try:
+        async with sdk_session(approval_command(EVERYTHING, audit_log=tmp_path / "a.jsonl"), env=env) as s:
+            async with anyio.create_task_group() as tg:
+                box: dict = {}
+
+                async def call():
+                    box["result"] = await s.call_tool("echo", {"message": "watched"})
+
+                tg.start_soon(call)
+                approval_id, code = await _in_thread(wait_for_code, screen_of(mcpwrap_home))
+                rounds = watch.rounds
+                await _in_thread(_wait_until, lambda: watch.rounds > rounds + 1)  # a whole round after the notification
+                watch.stop()
+                assert watch.rounds > 2 and at_notify
+                assert holders_of(code, watch.seen) == [] and holders_of(code, at_notify) == []
+                rc, out = await _in_thread(cli_at_terminal, mcpwrap_home, "approve", approval_id, code=code)
+                assert rc == 0, out
+        assert box["result"].content[0].text == "Echo: watched"
+    finally:
+        watch.stop()
+    # The watch does find a code where a process carries it.
+    control = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", code], stdin=subprocess.PIPE)
+    try:
+        _wait_until(lambda: holders_of(code, process_texts().values()))  # once the child has exec'd
+    finally:
+        control.communicate(b"")
+
+
+def _wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 async def test_concurrent_pending_approvals_from_two_servers(tmp_path, mcpwrap_home):

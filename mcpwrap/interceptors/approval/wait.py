@@ -45,8 +45,8 @@ __all__ = ["Wait", "WaitOwner", "ASK_TERMINAL", "unreached_reason"]
 
 ASK_TERMINAL = (
     "A person can approve such calls in a client that shows MCP approval forms, or from a terminal with "
-    "`mcpwrap approve` when a desktop notification can carry its one-time code (notify-send or osascript, with a "
-    "notification service running); or allow the call with a policy rule."
+    "`mcpwrap approve` when a desktop notification can carry its one-time code (a session bus with a notification "
+    "service, or macOS); or allow the call with a policy rule."
 )
 
 

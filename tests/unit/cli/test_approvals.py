@@ -1,5 +1,5 @@
 """`mcpwrap approvals / approve / deny` against a queue filled directly, a stand-in for the waiting wrapper, and a
-scripted terminal; and the desktop notification command."""
+scripted terminal (the desktop notification: tests/unit/interceptors/test_approval_notify.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from mcpwrap._cli import approvals as cli_approvals
 from mcpwrap._cli.app import app
 from mcpwrap._state.approvals import ApprovalQueue, call_digest, format_code, new_code, verify_mac
-from mcpwrap.interceptors.approval import _notify_desktop
 
 runner = CliRunner()
 CALL = {"method": "tools/call", "params": {"name": "write_file", "arguments": {"path": "/tmp/x"}}}
@@ -203,31 +202,6 @@ def test_deny_unknown_id(mcpwrap_home):
     submit()
     result = runner.invoke(app, ["deny", "0000abcd"])
     assert result.exit_code == 1 and "no pending approval '0000abcd'" in result.output
-
-
-def test_desktop_notification_uses_the_standard_command(tmp_path, monkeypatch):
-    log = tmp_path / "notified"
-    fake = tmp_path / "bin" / "notify-send"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {log}\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake.parent))
-    monkeypatch.setattr("sys.platform", "linux")
-    assert _notify_desktop("mcpwrap: approval needed", "files: <b>write_file</b> & co — mcpwrap approve 1a2b3c4d") == (True, "")
-    lines = log.read_text().splitlines()
-    assert "mcpwrap: approval needed" in lines and "--urgency=critical" in lines
-    assert any("&lt;b&gt;write_file&lt;/b&gt; &amp; co" in line for line in lines)  # no markup from names
-
-
-def test_a_failing_or_missing_notification_command_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("sys.platform", "linux")
-    assert _notify_desktop("t", "b") == (False, "no notification command (notify-send, osascript) is installed")
-    fake = tmp_path / "notify-send"
-    fake.write_text("#!/bin/sh\necho 'Cannot autolaunch D-Bus' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    shown, why = _notify_desktop("t", "b")
-    assert not shown and "notify-send failed (exit status 1: Cannot autolaunch D-Bus)" == why
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")

@@ -1,19 +1,18 @@
 """A held call waiting for a person, driven directly: the one-time code, wrong attempts, forms nobody saw.
 
-The interceptor holds a call; a stand-in for the relay's HeldRequest records what the wait does; a recording
-``notify-send`` on PATH is the person's screen (approval_rig.fake_notifier).
+The interceptor holds a call; a stand-in for the relay's HeldRequest records what the wait does; a private
+session bus with a recording notification service is the person's screen (approval_rig.fake_notifier).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
 
 import pytest
-from approval_rig import code_in, fake_notifier, notifications, wait_for_code
+from approval_rig import code_in, fake_notifier, no_session_bus, notifications, wait_for_code
 from factories import make_interceptor
 
 from mcpwrap._message import Action, ApprovalNeed, Direction, Message, Session
@@ -98,9 +97,10 @@ class Held:
 
 @pytest.fixture
 def screen(tmp_path, monkeypatch):
-    """The person's screen: a notify-send that records, first on PATH."""
-    directory = fake_notifier(tmp_path / "screen")
-    monkeypatch.setenv("PATH", f"{directory}{os.pathsep}{os.environ['PATH']}")
+    """The person's screen: a private session bus whose notification service records what it shows."""
+    directory = tmp_path / "screen"
+    for name, value in fake_notifier(directory).items():
+        monkeypatch.setenv(name, value)
     return directory
 
 
@@ -224,23 +224,38 @@ def test_a_decline_a_person_had_time_to_read_is_a_denial(tmp_path, screen, monke
 
 
 def test_a_form_nobody_saw_and_no_notification_is_unreached_not_a_denial(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", f"{fake_notifier(tmp_path / 'no-daemon', works=False)}{os.pathsep}{os.environ['PATH']}")
+    for name, value in fake_notifier(tmp_path / "no-daemon", works=False).items():
+        monkeypatch.setenv(name, value)
     icpt, held = hold(tmp_path, FORMS)
     held.asked[0][2]({"jsonrpc": "2.0", "id": "own-1", "result": {"action": "cancel"}})
     held.wait_end()
     assert held.statuses()[-1] == "unreached" and "denied" not in held.statuses()
     reason = held.answers[0].reason
     assert "no approval channel reached a person" in reason and "nobody saw it" in reason
-    assert "notify-send failed" in reason and "policy rule" in reason
+    assert "notification service failed (org.freedesktop.DBus.Error.ServiceUnknown" in reason and "policy rule" in reason
 
 
 def test_without_forms_and_notifications_the_terminal_cannot_be_used(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", f"{fake_notifier(tmp_path / 'no-daemon', works=False)}{os.pathsep}{os.environ['PATH']}")
+    for name, value in fake_notifier(tmp_path / "no-daemon", works=False).items():
+        monkeypatch.setenv(name, value)
     icpt, held = hold(tmp_path, NO_FORMS)
     held.wait_end()
     assert held.statuses()[-1] == "unreached"
     assert "no channel could show the one-time code" in held.answers[0].reason
     assert list((tmp_path / "queue").glob("*.json")) == []  # withdrawn: nobody could approve it
+
+
+def test_headless_without_a_session_bus_the_terminal_cannot_be_used(tmp_path, monkeypatch):
+    """No session bus at all (an SSH session, a server): the same fallback as a bus without a notification
+    service — the call is unreached, with the reason, and its queue entry withdrawn."""
+    for name, value in no_session_bus(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    icpt, held = hold(tmp_path, NO_FORMS)
+    held.wait_end()
+    assert held.statuses()[-1] == "unreached" and "denied" not in held.statuses()
+    reason = held.answers[0].reason
+    assert "no channel could show the one-time code" in reason and "no session bus for desktop notifications" in reason
+    assert list((tmp_path / "queue").glob("*.json")) == []
 
 
 def test_notifications_can_be_turned_off(tmp_path, screen):
