@@ -313,59 +313,9 @@ def test_keyed_audit_log_reports_removed_trailing_sessions(tmp_path: Path) -> No
     assert _verify(audit, home) == 1
 
 
-@xf("the one-time code is passed to notify-send on its command line: /proc/<pid>/cmdline is readable by every "
-    "process (any user, unless /proc is mounted hidepid), so a process with no terminal reads the code and MACs its "
-    "own decision; the session D-Bus carries the same body to any same-user monitor (invariant 7)")
-def test_a_process_without_a_terminal_cannot_learn_the_code_from_the_notification(tmp_path: Path) -> None:
-    import re
-    import threading
-    import time
-
-    from mcpwrap._state.approvals import ApprovalQueue, call_digest, decision_mac, normalize_code
-
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    # Stands in for the desktop's notify-send (which lives for tens of ms; this one waits so the probe is
-    # deterministic): it accepts the notification and exits 0.
-    (bindir / "notify-send").write_text("#!/bin/sh\nsleep 3\nexit 0\n")
-    (bindir / "notify-send").chmod(0o755)
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(APPROVE_POLICY.replace("timeout: 3", "timeout: 30").replace("[elicitation]", "[terminal]")
-                      + "approval:\n  desktop_notification: true\n")
-    spied: dict = {}
-
-    def spy() -> None:  # another local process: no terminal, same user, reads /proc
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and not spied:
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
-                except OSError:
-                    continue
-                m = re.search(r"mcpwrap approve (\S+).*One-time code: (\S+)", cmd, re.S)
-                if m:
-                    spied.update(id=m.group(1), code=m.group(2))
-                    break
-        if spied:
-            q = ApprovalQueue(home / "approvals")
-            entry = q.get(spied["id"])
-            digest = call_digest(entry["server"], entry["call"])
-            code = normalize_code(spied["code"])
-            q.send_decision(spied["id"], "approve", remember="once", digest=digest,
-                            mac=decision_mac(code, spied["id"], digest, "approve", "once"))
-
-    thread = threading.Thread(target=spy)
-    thread.start()
-    try:
-        with wrapped(tmp_path, {}, "--policy", str(policy), env_extra={"PATH": f"{bindir}:{os.environ['PATH']}"}) as (peer, log, audit):
-            reply = peer.request(7, "tools/call", {"name": "delete_file", "arguments": {"path": "/important"},
-                                                   "_meta": {"progressToken": "p"}}, timeout=40)
-    finally:
-        thread.join()
-    assert not any(isinstance(m, dict) and m.get("method") == "tools/call" for m in received(log)), f"approved by a spy: {spied}"
-    assert blocked(reply)
+# The one-time code once travelled on notify-send's command line (readable in /proc by any process). It now goes
+# over the session bus; tests/integration/test_approval_terminal.py scans every process's arguments and
+# environment while a call is held (test_the_code_is_in_no_process_arguments_or_environment).
 
 
 def test_keyed_audit_log_reports_a_deleted_oldest_rotated_file(tmp_path: Path) -> None:
