@@ -186,3 +186,16 @@ def test_shell_and_url_spellings_of_a_key_path_are_denied(template, tmp_path, mo
 
 def test_quotes_in_ordinary_text_change_nothing():
     assert builtin_decision({"text": "it's \"fine\": see docs/README.md and 50% of *.txt"}) == "allow"
+
+
+@pytest.mark.parametrize(
+    "method, params",
+    [
+        ("prompts/get", {"name": "summarise", "arguments": {"file": "~/.ssh/id_rsa"}}),
+        ("resources/subscribe", {"uri": "file:///home/me/.aws/credentials"}),
+        ("completion/complete", {"ref": {"type": "ref/prompt", "name": "p"}, "argument": {"name": "url", "value": "http://169.254.169.254/"}}),
+    ],
+)
+def test_every_request_that_names_something_to_read_is_covered_by_the_builtin_rules(method, params):
+    view = __import__("mcpwrap._policy.engine", fromlist=["policy_of"]).policy_of(load_policy(None), overrides=()).view("s", "u")
+    assert view.decide(Call(method, None, params)).action == "deny"
