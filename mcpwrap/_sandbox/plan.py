@@ -343,6 +343,26 @@ def _make_dumpable_off() -> None:
             pass
 
 
+_RELOCATING = tuple(p[1:] for p in CREDENTIALS if p.startswith("$"))
+
+
+def _homes(home: str) -> list[str]:
+    """``home`` and the person's own home directory (from the password database, and mcpwrap's HOME) when they
+    differ: a server given another HOME must still not read the real one's stores."""
+    out = [home]
+    candidates = [os.environ.get("HOME", "")]
+    try:
+        import pwd
+
+        candidates.append(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError):
+        pass
+    for h in candidates:
+        if h and os.path.isabs(h) and os.path.normpath(h) not in (os.path.normpath(x) for x in out) and h != "/":
+            out.append(os.path.normpath(h))
+    return out
+
+
 def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd: str, protect: list[str], create: list[str], use_ns: bool) -> None:
     settings, report = plan.settings, plan.report
     home = env.get("HOME") or os.path.expanduser("~")
@@ -365,12 +385,19 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
     for pattern in settings.deny_write:
         for p in with_resolved(expand(pattern, home, env)):
             limits.append(Limit(p, landlock.READ, "policy (write)", overridable=False))
+    # The person's stores wherever they are: under the HOME the server is given, the person's own home (a client
+    # may give the server another HOME), and where either environment moves them (KUBECONFIG, GNUPGHOME, …).
+    homes = _homes(home)
+    envs = [env] if all(os.environ.get(k) == env.get(k) for k in _RELOCATING) else [env, dict(os.environ)]
     for pattern in CREDENTIALS + (ROOT_CREDENTIALS if os.geteuid() == 0 else ()):
-        for p in with_resolved(expand(pattern, home, env)):
-            limits.append(Limit(p, 0, "credentials"))
+        for h in homes:
+            for e in envs:
+                for p in with_resolved(expand(pattern, h, e)):
+                    limits.append(Limit(p, 0, "credentials"))
     for pattern in READ_ONLY:
-        for p in with_resolved(expand(pattern, home, env)):
-            limits.append(Limit(p, landlock.READ, "read-only"))
+        for h in homes:
+            for p in with_resolved(expand(pattern, h, env)):
+                limits.append(Limit(p, landlock.READ, "read-only"))
     limits.append(Limit("/dev", 0, "device"))
     if "PATH" in env:  # nothing on the PATH may be replaced: it runs later as the person
         for d in env["PATH"].split(os.pathsep):

@@ -65,7 +65,12 @@ CREDENTIALS: tuple[str, ...] = (
     "~/.cache/huggingface/token", "~/.huggingface/token", "~/.config/rclone/rclone.conf",
     "~/.s3cfg", "~/.boto", "~/.m2/settings.xml", "~/.gradle/gradle.properties", "~/.composer/auth.json",
     "~/.config/composer/auth.json", "~/.wrangler", "~/.config/.wrangler", "~/.local/share/com.vercel.cli", "~/.vercel",
-    "~/.netlify", "~/.config/netlify", "~/.config/github-copilot",
+    "~/.netlify", "~/.config/netlify", "~/.config/github-copilot", "~/.kaggle", "~/.config/sops", "~/.config/age",
+    "~/.fly", "~/.config/helm/repositories.yaml", "~/.databrickscfg", "~/.snowflake", "~/.config/hcloud",
+    # the same stores where the environment moves them (KUBECONFIG may list several files)
+    "$KUBECONFIG", "$AWS_SHARED_CREDENTIALS_FILE", "$AWS_CONFIG_FILE", "$DOCKER_CONFIG", "$GNUPGHOME",
+    "$CLOUDSDK_CONFIG", "$PASSWORD_STORE_DIR", "$GH_CONFIG_DIR", "$AZURE_CONFIG_DIR", "$KAGGLE_CONFIG_DIR",
+    "$NETRC", "$PGPASSFILE", "$SOPS_AGE_KEY_FILE", "$GOOGLE_APPLICATION_CREDENTIALS", "$REGISTRY_AUTH_FILE",
     # AI clients' own sign-in tokens, and the files where MCP clients keep their servers (with those servers'
     # environment: API keys); a server has no need to read another server's entry
     "~/.claude/.credentials.json", "~/.codex/auth.json", "~/.gemini/oauth_creds.json",
@@ -198,6 +203,8 @@ def expand(pattern: str, home: str, env: dict[str, str]) -> list[str]:
         base = env.get(name)
         if not base:
             return []
+        if os.pathsep in base:  # a list of paths (KUBECONFIG): each one
+            return [p for part in base.split(os.pathsep) if part for p in expand(part + ("/" + rest if rest else ""), home, env)]
         pattern = base + ("/" + rest if rest else "")
     if pattern == "~" or pattern.startswith("~/"):
         pattern = home + pattern[1:]

@@ -99,7 +99,9 @@ def spawn_settings(policy_path: str | None) -> tuple[SandboxSettings, dict]:
 
 def protected_paths(policy_path: str | None, audit_log: str | None, raw: Any) -> list[str]:
     """mcpwrap's own files for this session: never granted to the server, whatever the policy says."""
-    paths = [str(mcpwrap_home()), str(overrides_path())]
+    # The default home as well as this session's: a per-project MCPWRAP_HOME must not open the person's own
+    # ~/.mcpwrap (its audit key seals their main log).
+    paths = [str(mcpwrap_home()), str(overrides_path()), os.path.join(os.path.expanduser("~"), ".mcpwrap")]
     if policy_path:
         paths.append(policy_path)
     if audit_log:

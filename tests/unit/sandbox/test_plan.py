@@ -258,3 +258,28 @@ def test_other_systems_say_they_are_not_sandboxed(home, monkeypatch):
     assert plan.report.summary().startswith("not sandboxed")
     with pytest.raises(SandboxUnavailable):
         prepare(["true"], base_env(home), None, ServerSandbox(require=True), "srv")
+
+
+def test_credential_stores_moved_by_the_environment_are_protected_there(home, tmp_path):
+    # KUBECONFIG (a list), GNUPGHOME, DOCKER_CONFIG… say where the person keeps a store instead of its default place.
+    need_abi(1)
+    elsewhere = tmp_path / "work"
+    (elsewhere / "gnupg").mkdir(parents=True)
+    (elsewhere / "gnupg" / "key").write_text("GPG-SECRET")
+    (elsewhere / "kube-a").write_text("KUBE-A-SECRET")
+    (elsewhere / "kube-b").write_text("KUBE-B-SECRET")
+    (elsewhere / "plain.txt").write_text("ordinary")
+    env = base_env(home) | {"GNUPGHOME": str(elsewhere / "gnupg"), "KUBECONFIG": f"{elsewhere}/kube-a:{elsewhere}/kube-b"}
+    script = f"cat {elsewhere}/gnupg/key {elsewhere}/kube-a {elsewhere}/kube-b {elsewhere}/plain.txt 2>/dev/null; echo done"
+    code, out, plan, records = run(script, env=env, cwd=str(tmp_path))
+    assert "SECRET" not in out and "ordinary" in out and "done" in out
+
+
+def test_the_persons_own_home_is_protected_when_the_server_gets_another(home, tmp_path, monkeypatch):
+    need_abi(1)
+    real = tmp_path / "real-home"
+    (real / ".ssh").mkdir(parents=True)
+    (real / ".ssh" / "id_ed25519").write_text("REAL-KEY")
+    monkeypatch.setenv("HOME", str(real))  # mcpwrap's own HOME: the person's
+    code, out, plan, records = run(f"cat {real}/.ssh/id_ed25519 2>/dev/null; echo done", env=base_env(home), cwd=str(tmp_path))
+    assert "REAL-KEY" not in out and "done" in out
