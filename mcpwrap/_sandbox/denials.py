@@ -18,6 +18,7 @@ substring searches and splitting only (linear in the line; lines are cut at :dat
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 
@@ -106,8 +107,23 @@ def _error_name(word: str) -> str:
     return "EPERM" if "perm" in lowered and "denied" not in lowered else "EACCES"
 
 
+# Terminal control bytes (C0 but tab/newline/carriage return, DEL, and C1 as UTF-8): an escape sequence in the
+# server's stderr would act on the person's terminal (OSC 52 writes the clipboard, others retitle or redraw).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+_OWN_PREFIX = re.compile(rb"(^|\n)([ \t]*mcpwrap)", re.IGNORECASE)
+
+
+def defang(data: bytes, at_line_start: bool) -> tuple[bytes, bool]:
+    """The server's stderr as it may reach a person: control bytes shown as ``\\xNN``, and a line that begins
+    like mcpwrap's own messages marked as the server's. Returns the bytes and whether they end a line."""
+    shown = _CONTROL.sub(lambda m: b"".join(b"\\x%02x" % b for b in m.group()), data)
+    shown = _OWN_PREFIX.sub(lambda m: m.group(1) + b"[server] " + m.group(2) if m.group(1) or at_line_start else m.group(0), shown)
+    return shown, shown.endswith(b"\n") if shown else at_line_start
+
+
 class StderrRelay:
-    """Copies the server's stderr to mcpwrap's, unchanged, scanning complete lines for refusals.
+    """Copies the server's stderr to mcpwrap's, scanning complete lines for refusals. What reaches the person is
+    defanged (:func:`defang`): no terminal control sequence, no line posing as mcpwrap's.
 
     The server's stderr used to be mcpwrap's own (inherited). Through a pipe it cannot reach the terminal or
     socket mcpwrap's stderr is (no ``TIOCSTI`` into a terminal, no reading back from a socket pair).
@@ -124,6 +140,7 @@ class StderrRelay:
 
     def _run(self) -> None:
         tail = b""
+        at_line_start = True
         try:
             while True:
                 try:
@@ -135,7 +152,8 @@ class StderrRelay:
                 if not data:
                     break
                 try:
-                    _write_all(self.out_fd, data)
+                    shown, at_line_start = defang(data, at_line_start)
+                    _write_all(self.out_fd, shown)
                 except OSError:
                     pass  # our stderr is gone: keep draining so the server never blocks on a full pipe
                 if self.scanner is not None:

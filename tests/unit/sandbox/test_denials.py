@@ -81,3 +81,18 @@ def test_stderr_is_relayed_unchanged_and_scanned_by_line(tmp_path):
     with os.fdopen(out_r, "rb") as f:
         assert f.read() == payload
     assert [rec["path"] for rec in records] == ["/home/u/.ssh/id_rsa"]
+
+
+def test_the_servers_stderr_reaches_a_person_defanged():
+    from mcpwrap._sandbox.denials import defang
+
+    # OSC 52 (write the clipboard), a title change, C1 controls: shown, not acted on
+    raw = b"ok\x1b]52;c;ZXZpbA==\x07\x1b]0;title\x07 \xc2\x9b2J\n"
+    shown, ended = defang(raw, True)
+    assert b"\x1b" not in shown and b"\x07" not in shown and b"\xc2\x9b" not in shown and ended
+    assert shown.startswith(b"ok\\x1b]52;c;ZXZpbA==\\x07")
+    # a line posing as mcpwrap's own is marked as the server's, at a line start only (also across reads)
+    shown, ended = defang(b"mcpwrap: type the code here\nnot mcpwrap\n  MCPWRAP: x", True)
+    assert shown == b"[server] mcpwrap: type the code here\nnot mcpwrap\n[server]   MCPWRAP: x" and not ended
+    assert defang(b"mcpwrap: continued", False)[0] == b"mcpwrap: continued"
+    assert defang(b"plain text, caf\xc3\xa9\n", True)[0] == b"plain text, caf\xc3\xa9\n"
