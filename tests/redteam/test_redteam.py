@@ -414,11 +414,11 @@ def test_the_approvals_listing_shows_terminal_controls_escaped(tmp_path: Path) -
 
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "notify-send").write_text("#!/bin/sh\nexit 0\n")  # a desktop that takes the notification
-    (bindir / "notify-send").chmod(0o755)
-    env_path = f"{bindir}:{os.environ['PATH']}"
+    from approval_rig import fake_notifier
+
+    screen = tmp_path / "screen"
+    screen.mkdir()
+    bus = fake_notifier(screen)  # a desktop that takes the notification (a private session bus)
     policy = tmp_path / "policy.yaml"
     policy.write_text(APPROVE_POLICY.replace("{tools: [delete_file]}", "{tools: ['delete*']}").replace("timeout: 3", "timeout: 8")
                       .replace("[elicitation]", "[terminal]"))
@@ -428,7 +428,7 @@ def test_the_approvals_listing_shows_terminal_controls_escaped(tmp_path: Path) -
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline:
             r = subprocess.run([sys.executable, "-m", "mcpwrap", "approvals"], capture_output=True,
-                               env=child_env(MCPWRAP_HOME=str(home), PATH=env_path))
+                               env=child_env(MCPWRAP_HOME=str(home), **bus))
             if b"delete_file" in r.stdout:
                 listing.append(r.stdout + r.stderr)
                 return
@@ -437,7 +437,7 @@ def test_the_approvals_listing_shows_terminal_controls_escaped(tmp_path: Path) -
     thread = threading.Thread(target=list_pending)
     thread.start()
     try:
-        with wrapped(tmp_path, {}, "--policy", str(policy), env_extra={"PATH": env_path}) as (peer, log, audit):
+        with wrapped(tmp_path, {}, "--policy", str(policy), env_extra=bus) as (peer, log, audit):
             peer.request(7, "tools/call", {"name": "delete_file\x1b[2K\rread_file", "arguments": {"path": "/x\x1b[8m hidden \x1b[0m",
                                            "n": "\u202eevil"}, "_meta": {"progressToken": "p"}}, timeout=30)
     finally:
