@@ -37,7 +37,10 @@ def read_audit(path: str | os.PathLike) -> list[dict]:
         return []
     # JSONL records are separated by "\n" only: str.splitlines() would also split inside a record at a raw
     # U+2028/U+2029/U+0085, which json.dumps(ensure_ascii=False) leaves unescaped in recorded arguments.
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").split("\n") if line.strip()]
+    # A record still being written has no newline yet: a reader running beside the writer leaves it for later.
+    text = p.read_bytes().decode("utf-8", "replace")
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.split("\n") if line.strip()]
 
 
 def child_env(**extra: str) -> dict[str, str]:
