@@ -265,6 +265,10 @@ def text_view(value: Any, context: Context | None = None) -> str:
 _DIGITS_AND_SPACE = bytes(
     (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\n\f\v" else i)) if i < 128 else i for i in range(256)
 )
+# The same, keeping line breaks: version 2 reads line structure (blockquotes, fenced blocks, role lines).
+_DIGITS_AND_SPACE_LINES = bytes(
+    (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\f\v" else i)) if i < 128 else i for i in range(256)
+)
 _SPACES = re.compile(rb" {2,}")
 _DIGIT_RUNS = re.compile(rb"0{2,}")
 _ADDRESS = re.compile(
@@ -315,8 +319,9 @@ def _argument_text(arguments: Any) -> bytes:
     return "\n".join(parts).lower().encode("utf-8", "surrogatepass")
 
 
-def feature_bytes(view: str, context: Context | None = None) -> bytes:
-    """The normalised UTF-8 bytes features are hashed from (see the module docstring)."""
+def feature_bytes(view: str, context: Context | None = None, *, keep_lines: bool = True) -> bytes:
+    """The normalised UTF-8 bytes features are hashed from (see the module docstring). ``keep_lines``: line
+    breaks stay (version 2 reads line structure); otherwise they are spaces, as version 1 was trained."""
     if view.isascii():
         text = view.lower()
     else:
@@ -329,7 +334,7 @@ def feature_bytes(view: str, context: Context | None = None) -> bytes:
         rx = _tools_re(context.tools)
         if rx is not None:
             buf = _replace_group(rx, buf, b"qqtool")
-    buf = buf.translate(_DIGITS_AND_SPACE)
+    buf = buf.translate(_DIGITS_AND_SPACE_LINES if keep_lines else _DIGITS_AND_SPACE)
     if b"00" in buf:
         buf = _DIGIT_RUNS.sub(b"0", buf)  # a number is one token: digit-run n-grams said "numbers", not "attack"
     if b"  " in buf:
@@ -584,7 +589,7 @@ class Model:
 
     def score(self, value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
         view = text_view(value, context)
-        buf = feature_bytes(view, context)
+        buf = feature_bytes(view, context, keep_lines=False)
         sampled = False
         if len(buf) > MAX_DEEP_BYTES:
             buf = _sample_bytes(buf)
@@ -611,11 +616,338 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+# --- version 2: cue-gated windows, hashed word embeddings and structural features, one hidden layer ----------------
+#
+# What version 1 could not do: tell a quoted instruction from a live one, and stay cheap. Version 2 scores only
+# windows a cheap pre-pass finds cues in, and reads each with
+#   * a bag of hashed words and word bigrams, mapped to a small learned embedding (mean over the window), and
+#   * explicit structural features: cues of text addressed to the model (you/your, the assistant, role
+#     markers, override and concealment wording, actions towards new recipients or session tools, secrets,
+#     urgency, claims to speak for the user) and cues of quoted text (inside a fenced block, a blockquote,
+#     quotation marks or code spans, after reporting phrases, in a document dense with discussion words),
+# combined by one hidden layer, so that "ignore previous instructions" in a blockquote of an advisory and the
+# same words live in an e-mail can score differently. Window = three blocks of V2_BLOCK bytes centred on a
+# candidate block; the text's score is the highest candidate window's.
+
+V2_BLOCK = 128
+V2_MAX_WINDOWS = 12  # candidate windows scored per text (the cost bound of the model proper)
+V2_MAX_CUE_HITS = 50_000  # gate matches looked at per text (beyond: the blocks found so far compete)
+
+# The gate: words any instruction to an AI, or any action request, almost always contains. A text without
+# one of these is not scored (ordinary logs, data and code cost one linear RE2 pass).
+_V2_GATE = (
+    rb"\b(?:you|your|yours|yourself|assistant|ai|chatbot|llm|gpt|chatgpt|claude|gemini|copilot|agent|model|bot|ignore|"
+    rb"disregard|forget|override|bypass|instructions?|prompt|system|important|urgent|immediately|qqaddr|qqurl|qqtool|"
+    rb"qqargaddr|qqargurl|passwords?|credentials?|secrets?|tokens?|send|forward|transfer|share|delete|grant|upload|post|"
+    rb"email|e-mail|mail|export|invite|pay|reveal|print|repeat|say|respond|reply|pretend|jailbreak|dan|admin|inst|human|"
+    rb"remove|wipe|run|execute|call|copy|bitte|sende|envoie|envoyez|"
+    + "envía|envie|invia|stuur|überweise|transfère|transfiere|partage|comparte|condividi|schicke|manda|leite|lösche|".encode()
+    + rb"supprimez)\b|<\||\[/?inst|###|<information|<important"
+)
+
+# Structural cue categories (one alternation; the group that matched names the category).
+# Structural cue categories. One alternation, specific phrases first (the leftmost, first-listed alternative
+# wins, so "do not tell" reads as concealment, not as a bare "do not"); sentence-initial imperatives are counted
+# by a second pass because they overlap the other categories.
+V2_CUES = (
+    ("role-marker", rb"<\|?(?:system|im_start|im_end|user|assistant|inst)|\[/?inst\]|###\s*(?:instruction|system|response|input)|"
+                    rb"(?:^|\n)\s*(?:human|assistant|system|user)\s*:|<information|<important|<admin|\[system|system override|"
+                    rb"end of (?:document|text|context|input)|</tool|<user>|begin admin"),
+    ("conceal", rb"do not (?:tell|mention|inform|reveal|notify|ask|show|alert)|don't (?:tell|mention|inform|reveal|notify|ask|show)|"
+                rb"without (?:telling|asking|notifying|confirmation|confirming)|\bsecretly\b|\bquietly\b|\bsilently\b|never mention|"
+                rb"not mention|nothing looks|between us"),
+    ("user-claim", rb"this is (?:the|your) (?:user|owner|admin|developer|account owner)|from (?:me, )?the user|"
+                   rb"the user (?:asked|wants|has authori[sz]ed|knows|agreed)|authori[sz]ed by the user|approved by the user|"
+                   rb"user's standing|on behalf of the user"),
+    ("pretend", rb"\b(?:pretend|act as|you are now|roleplay|role-play|from now on|developer mode|dan|unrestricted|no restrictions|jailbroken)\b"),
+    ("secret", rb"\b(?:passwords?|api keys?|credentials|tokens?|secrets?|ssh|private keys?|iban|bank details|one-time codes?|otp|"
+               rb"2fa|salary|salaries)\b|\.env\b|\.aws"),
+    ("new-target", rb"\bqq(?:addr|url)\b"),
+    ("asked-target", rb"\bqqarg(?:addr|url)\b"),
+    ("session-tool", rb"\bqqtool\b"),
+    ("reporting", rb"for example|e\.g\.|such as|for instance|like this|looks like|\ban attacker|\battackers|the attacker|"
+                  rb"\bmalicious|\bpayloads?\b|\bexample|could (?:write|say|inject|embed|hide)|might (?:write|say)|\btypical|"
+                  rb"\bsample|test case|\btest_|\bassert|\bdetects?\b|detection|detector|\bflag(?:ged|s)?\b|\bblocked\b|labell?ed|"
+                  rb"\bincident|advisory|phishing|red.team|said:|contained the text|reads:"),
+    ("discussion", rb"\b(?:injections?|injected|jailbreaks?|attacks?|mitigations?|guardrails?|vulnerab\w*|exploit\w*|"
+                   rb"adversarial|security|threat|defen[cs]es?|classifiers?)\b"),
+    ("urgency", rb"\b(?:important|urgent|immediately|asap|right now|must|required|mandatory|critical|attention)\b|!!!"),
+    ("override", rb"\b(?:ignore|disregard|forget|override|bypass|overrule|supersede|instead)\b"),
+    ("instructions", rb"\b(?:instructions?|directives?|system prompt|prompt|task|guidelines|rules)\b"),
+    ("prior-new", rb"\b(?:previous|prior|above|earlier|preceding|original|initial|new|updated)\b"),
+    ("to-ai", rb"\b(?:assistant|ai|a\.i\.|chatbot|language model|llms?|gpt|chatgpt|claude|gemini|copilot|agent|bot|model)\b"),
+    ("you", rb"\b(?:you|your|yours|yourself|you're|you'll)\b"),
+    ("action", rb"\b(?:send|forward|email|e-mail|mail|upload|post|share|transfer|wire|pay|export|copy|leak|grant|invite|delete|"
+               rb"remove|wipe|erase|run|execute|call|invoke|print|output|reveal|repeat|respond|reply|say|write|approve|create|"
+               rb"open|submit|add|change|set|move|publish)\b"),
+    ("imperative", rb"(?:^|[.!?:>\n]\s*)(?:please\s+)?(?:send|forward|ignore|disregard|forget|delete|transfer|share|grant|upload|post|"
+                   rb"email|call|use|run|print|reveal|output|say|respond|reply|tell|stop|make|change|update|remove|pay|invite|copy|"
+                   rb"export|give|open|add|set|create|write|answer|act|pretend|do not|don't)\b"),
+)
+V2_STRUCT = [name for name, _ in V2_CUES] + [
+    "in-fence", "blockquote", "quote-marks", "code-spans", "doc-discussion", "doc-reporting", "doc-kb", "code-symbols", "questions", "position",
+]
+_V2_CODE = np.zeros(256, dtype=bool)
+for _c in b"{}()[];=<>$|\\/_":
+    _V2_CODE[_c] = True
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_gate_re() -> Any:
+    return _re2_or_re(_V2_GATE)
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_cue_re() -> Any:
+    return _re2_or_re(b"|".join(b"(" + pat + b")" for _n, pat in V2_CUES[:-1]))
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_imperative_re() -> Any:
+    return _re2_or_re(V2_CUES[-1][1])
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_doc_re() -> Any:
+    # Document-level counts: discussion and reporting vocabulary (groups 1 and 2).
+    return _re2_or_re(b"(" + dict(V2_CUES)["discussion"] + b")|(" + dict(V2_CUES)["reporting"] + b")")
+
+
+def v2_candidates(buf: bytes, k: int = V2_MAX_WINDOWS) -> np.ndarray:
+    """The blocks whose windows are scored: the ``k`` blocks with the most gate cues (ties: earlier first)."""
+    nb = max(1, -(-len(buf) // V2_BLOCK))
+    pos = []
+    for i, m in enumerate(_v2_gate_re().finditer(buf)):
+        if i >= V2_MAX_CUE_HITS:
+            break
+        pos.append(m.start())
+    if not pos:
+        return np.zeros(0, dtype=np.int64)
+    hits = np.bincount(np.asarray(pos, dtype=np.int64) // V2_BLOCK, minlength=nb)
+    # A window is three blocks: rank blocks by the cues of their window.
+    win = hits.astype(np.float64)
+    win[1:] += hits[:-1]
+    win[:-1] += hits[1:]
+    win += hits * 0.01  # the centre counts a little more: windows centred on the cues
+    order = np.argsort(-win, kind="stable")[:k]
+    order = order[win[order] > 0]
+    return np.sort(order)
+
+
+def v2_span(buf_len: int, block: int) -> tuple[int, int]:
+    return max(0, (block - 1) * V2_BLOCK), min(buf_len, (block + 2) * V2_BLOCK)
+
+
+def _word_hashes(buf: bytes, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashed words and word bigrams of ``buf``: (word bucket, word start, word end, bigram bucket)."""
+    b = np.frombuffer(buf, dtype=np.uint8)
+    n = len(b)
+    shift32 = np.uint32(32 - bits)
+    isw = _WORD_BYTE[b]
+    edges = np.diff(isw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    if not len(starts):
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z, z
+    with np.errstate(over="ignore"):
+        pw, ipw = _powers(_pow2_at_least(n + 1))
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
+        wh = (prefix[ends] - prefix[starts]) * ipw[starts]
+        wh ^= wh >> np.uint64(29)
+        w32 = (wh ^ (wh >> np.uint64(32))).astype(np.uint32)
+        word_idx = ((w32 * np.uint32(_MULT["w"])) >> shift32).astype(np.int64)
+        big = w32[:-1] * np.uint32(0x01000193) ^ (w32[1:] + np.uint32(0x7F4A7C15))
+        bigram_idx = ((big * np.uint32(_MULT["b"])) >> shift32).astype(np.int64)
+    return word_idx, starts.astype(np.int64), ends.astype(np.int64), bigram_idx
+
+
+@dataclass(slots=True)
+class WindowInputs:
+    """What the network reads for a set of windows: bag ids (concatenated, ``offsets`` per window), and the
+    raw structural features (one row per window, columns :data:`V2_STRUCT`)."""
+
+    spans: list[tuple[int, int]]
+    ids: np.ndarray
+    offsets: np.ndarray  # len(spans) + 1
+    struct: np.ndarray  # (len(spans), len(V2_STRUCT)) float32
+    cue_text: list[list[tuple[str, str]]]  # per window: (category, matched text), for explanations
+
+
+def v2_inputs(buf: bytes, blocks: np.ndarray, bits: int, *, explain: bool = False) -> WindowInputs:
+    """The inputs of the windows centred on ``blocks`` (training and scoring use this one function)."""
+    n = len(buf)
+    spans = [v2_span(n, int(b)) for b in blocks]
+    # Document-level reading: discussion and reporting density, fenced-block boundaries.
+    disc = rep = 0
+    if len(spans):
+        for m in _v2_doc_re().finditer(buf):
+            if m.lastindex == 1:
+                disc += 1
+            else:
+                rep += 1
+    kb = max(n, 256) / 1024.0
+    fences = []
+    if b"```" in buf:
+        i = buf.find(b"```")
+        while i >= 0 and len(fences) < 4096:
+            fences.append(i)
+            i = buf.find(b"```", i + 3)
+    fences_arr = np.asarray(fences, dtype=np.int64)
+    ncat = len(V2_CUES)
+    struct = np.zeros((len(spans), len(V2_STRUCT)), dtype=np.float32)
+    cue_text: list[list[tuple[str, str]]] = []
+    pieces = []
+    cue_re = _v2_cue_re()
+    for j, (s, e) in enumerate(spans):
+        w = buf[s:e]
+        pieces.append(w)
+        counts = [0] * ncat
+        found: list[tuple[str, str]] = []
+        for m in cue_re.finditer(w):
+            c = (m.lastindex or 1) - 1
+            counts[c] += 1
+            if explain:
+                found.append((V2_CUES[c][0], m.group(0).decode("utf-8", "replace").strip()))
+        imp = _v2_imperative_re().findall(w)
+        counts[ncat - 1] = len(imp)
+        if explain and imp:
+            found.append(("imperative", imp[0].decode("utf-8", "replace").strip(" .!?:>\n")))
+        cue_text.append(found)
+        row = struct[j]
+        row[:ncat] = np.log1p(np.asarray(counts, dtype=np.float32))
+        mid = (s + e) // 2
+        row[ncat] = float(np.count_nonzero(fences_arr < mid) % 2) if len(fences) else 0.0
+        lines = w.split(b"\n")
+        row[ncat + 1] = sum(1 for ln in lines if ln.lstrip().startswith(b">")) / max(1, len(lines))
+        row[ncat + 2] = math.log1p(w.count(b'"') + w.count("\u201c".encode()) + w.count("\u201d".encode()) + w.count("\u00ab".encode()) + w.count(b"'"))
+        row[ncat + 3] = math.log1p(w.count(b"`"))
+        row[ncat + 4] = math.log1p(disc / kb)
+        row[ncat + 5] = math.log1p(rep / kb)
+        row[ncat + 6] = math.log1p(kb)
+        wb = np.frombuffer(w, dtype=np.uint8)
+        row[ncat + 7] = float(np.count_nonzero(_V2_CODE[wb])) / max(1, len(wb)) if len(wb) else 0.0
+        row[ncat + 8] = math.log1p(w.count(b"?"))
+        row[ncat + 9] = s / max(1, n)
+    # Bag ids: words and bigrams of every window (each window hashed on its own bytes).
+    joined = b"\n".join(pieces)
+    widx, wpos, _wend, bidx = _word_hashes(joined, bits)
+    bounds = np.zeros(len(spans) + 1, dtype=np.int64)
+    acc = 0
+    for j, p in enumerate(pieces):
+        acc += len(p) + (1 if j else 0)
+        bounds[j + 1] = acc
+    bounds[-1] = len(joined) + 1
+    win_of_word = np.searchsorted(bounds[1:], wpos, side="right") if len(wpos) else wpos
+    same = win_of_word[:-1] == win_of_word[1:] if len(wpos) > 1 else np.zeros(0, dtype=bool)
+    ids = np.concatenate([widx, bidx[same]]) if len(widx) else widx
+    owner = np.concatenate([win_of_word, win_of_word[:-1][same]]) if len(widx) else win_of_word
+    order = np.argsort(owner, kind="stable")
+    ids = ids[order]
+    offsets = np.searchsorted(owner[order], np.arange(len(spans) + 1))
+    return WindowInputs(spans, ids.astype(np.int64), offsets.astype(np.int64), struct, cue_text)
+
+
+class ModelV2:
+    """Version 2 weights (``kind = window-mlp``) and their forward pass."""
+
+    def __init__(self, data: Any) -> None:
+        self.bits = int(data["bits"])
+        emb = np.asarray(data["emb_q"], dtype=np.float32) * np.asarray(data["emb_scale"], dtype=np.float32)[:, None]
+        if emb.shape[0] != (1 << self.bits):
+            raise ValueError("embeddings do not match the hash size")
+        self.emb = emb
+        self.mu = np.asarray(data["mu"], dtype=np.float32)
+        self.sd = np.asarray(data["sd"], dtype=np.float32)
+        self.w1 = np.asarray(data["w1"], dtype=np.float32)
+        self.b1 = np.asarray(data["b1"], dtype=np.float32)
+        self.w2 = np.asarray(data["w2"], dtype=np.float32)
+        self.b2 = float(data["b2"])
+        self.threshold = float(data["threshold"])
+        self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
+        if list(self.meta.get("struct", V2_STRUCT)) != V2_STRUCT or self.w1.shape[0] != emb.shape[1] + len(V2_STRUCT):
+            raise ValueError("the weights were trained with other structural features")
+        # For the tests and callers that read v1's attribute: the embedding table stands in for the weights.
+        self.weights = self.emb
+
+    def forward(self, inp: WindowInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Window logits, the input rows and the hidden activations."""
+        k = len(inp.spans)
+        d = self.emb.shape[1]
+        bag = np.zeros((k, d), dtype=np.float32)
+        if len(inp.ids):
+            vec = self.emb[inp.ids]
+            cnt = np.diff(inp.offsets)
+            nz_ = cnt > 0
+            sums = np.add.reduceat(vec, np.minimum(inp.offsets[:-1], len(inp.ids) - 1), axis=0)
+            bag[nz_] = sums[nz_] / cnt[nz_, None]
+        x = np.concatenate([bag, (inp.struct - self.mu) / self.sd], axis=1)
+        h = np.maximum(x @ self.w1 + self.b1, 0.0)
+        return h @ self.w2 + self.b2, x, h
+
+    def score_bytes(self, buf: bytes, explain: bool = True) -> ModelScore:
+        if not buf.strip():
+            return ModelScore(0.0, self.threshold)
+        blocks = v2_candidates(buf)
+        if not len(blocks):
+            return ModelScore(0.0, self.threshold)
+        inp = v2_inputs(buf, blocks, self.bits, explain=explain)
+        z, x, h = self.forward(inp)
+        best = int(np.argmax(z))
+        start, end = inp.spans[best]
+        result = ModelScore(_sigmoid(float(z[best])), self.threshold, (start, end))
+        if explain:
+            result.excerpt = buf[start:end].decode("utf-8", "replace")
+            result.strongest_features = self._explain(buf, inp, best, x[best], h[best])
+        return result
+
+    def _explain(self, buf: bytes, inp: WindowInputs, j: int, x: np.ndarray, h: np.ndarray) -> list[tuple[str, float]]:
+        """Gradient x input of the window's logit: structural cues (named by the text that matched) and words."""
+        grad = self.w1 @ (self.w2 * (h > 0))
+        d = self.emb.shape[1]
+        out: dict[str, float] = {}
+        ncat = len(V2_CUES)
+        cue_names = {}
+        for cat, text in inp.cue_text[j]:
+            cue_names.setdefault(cat, text)
+        for c, name in enumerate(V2_STRUCT):
+            v = float(grad[d + c] * x[d + c])
+            if v > 0.05:
+                label = f"{name}: {cue_names[name]}" if c < ncat and name in cue_names else name
+                out[label] = v
+        ids = inp.ids[inp.offsets[j] : inp.offsets[j + 1]]
+        if len(ids):
+            start, end = inp.spans[j]
+            w = buf[start:end]
+            widx, wpos, wend, _b = _word_hashes(w, self.bits)
+            contrib = (self.emb[widx] @ grad[:d]) / max(1, len(ids))
+            for i in np.argsort(-contrib)[:TOP_FEATURES]:
+                if contrib[i] > 0.02:
+                    word = w[wpos[i] : wend[i]].decode("utf-8", "replace")
+                    out[word] = max(out.get(word, 0.0), float(contrib[i]))
+        top = sorted(out.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]
+        return [(k, round(v, 3)) for k, v in top]
+
+    def score(self, value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
+        view = text_view(value, context)
+        buf = feature_bytes(view, context)
+        sampled = False
+        if len(buf) > MAX_DEEP_BYTES:
+            buf = _sample_bytes(buf)
+            sampled = True
+        result = self.score_bytes(buf, explain)
+        result.sampled = sampled
+        return result
+
+
 @functools.lru_cache(maxsize=4)
-def load(name: str = DEFAULT_MODEL) -> Model:
+def load(name: str = DEFAULT_MODEL) -> Model | ModelV2:
     """The packaged model ``name`` (read once per process; no network)."""
     ref = resources.files(__package__) / "models" / name
     with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
+        if "kind" in data and str(data["kind"]) == "window-mlp":
+            return ModelV2(data)
         return Model(data)
 
 
