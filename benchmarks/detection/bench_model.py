@@ -29,7 +29,9 @@ from mcpwrap.detect import injection  # noqa: E402
 from mcpwrap.detect import model as M  # noqa: E402
 
 WORDS = ("the of and to in is for that on with as was by this it from are be at or an have not which "
-         "server request file result order invoice meeting report config build release user data value").split()
+         "server request file result order invoice meeting report config build release user data value "
+         # words the learned tier's pre-pass stops at: without them most texts would skip the model entirely
+         "you your send please email share").split()
 
 
 def prose(n: int, rng: random.Random) -> str:

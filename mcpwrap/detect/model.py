@@ -1,4 +1,4 @@
-"""The learned injection tier: a hashed n-gram linear model over what the model will read.
+"""The learned injection tier: a small network over cue-selected windows of what the model will read.
 
 Design
 ------
@@ -21,24 +21,38 @@ invoices to qqaddr using qqtool" is then the same feature pattern whatever the n
 from the training carriers how strongly it weighs — it is in the text view, so training and inference see
 the same thing.
 
-*Features.* Over the UTF-8 bytes of the normalised view (lower case, every run of digits folded to one ``0``,
-whitespace runs folded to one space): byte 4-grams, words (maximal runs of letters, digits and non-ASCII bytes)
-and word bigrams, each hashed into ``2**bits`` buckets with fixed multiplicative hashes (never Python's
-salted ``hash()``), all in numpy over whole arrays: no per-token Python loop.
+*The model* (version 2, :class:`ModelV2`). A tool result is out of place when it holds an instruction
+addressed to the AI that reads it; the hard negatives are documents with imperatives addressed to people and
+documents that discuss or quote such instructions. The normalised bytes (lower case, digits folded to ``0``,
+line breaks kept) are cut into blocks of :data:`V2_BLOCK` bytes. A pre-pass (one RE2 scan) counts *gate cues*
+per block — words nearly every instruction to a model or request for an action contains (you/your, the
+assistant, ignore, send, password, a context token, a role marker); a text without any is not scored further
+(most logs, data and code). The :data:`V2_MAX_WINDOWS` blocks with the most cues around them are the centres
+of three-block windows, and each window is read as
+  * a bag of hashed words and word bigrams (fixed multiplicative hashes, never Python's salted ``hash()``)
+    mapped to a learned embedding of a few dimensions (mean over the window; int8 weights in the file), and
+  * structural features (:data:`V2_STRUCT`): counts of cue categories (:data:`V2_CUES`: role markers,
+    concealment, claims to speak for the user, override wording, actions, new recipients and session tools,
+    secrets, urgency, sentence-initial imperatives — and reporting phrases, discussion words, code) and the
+    window's scope (inside a fenced block, blockquote lines, quotation marks, code spans, the document's
+    density of discussion and reporting words),
+then one hidden layer (ReLU) gives the window's logit; the text's score is the sigmoid of the highest. The
+explanation is gradient-times-input of that window: the cues (named by the text they matched) and the words
+that pushed it up. Training (``benchmarks/detection/training/train2.py``) builds its windows with these very
+functions (:func:`v2_candidates`, :func:`v2_inputs`).
 
-*Windows.* An injection is local; a bag of n-grams over a 200 KB page would dilute it. Features are summed
-per block of :data:`BLOCK` bytes, and every window of a few consecutive blocks (the sizes are stored with the
-weights) is scored as ``sigmoid(bias + sum(w) / sqrt(count))``; the text's score is the highest window's.
-Training builds its examples with the very same functions (:func:`feature_rows`).
-
-*Cost and sampling.* Everything is linear in the view. A view longer than :data:`MAX_DEEP_BYTES` is scored
-on its head (:data:`HEAD_BYTES`), its tail (:data:`TAIL_BYTES`) and :data:`SAMPLE_WINDOWS` windows of
+*Cost and sampling.* Everything is linear in the view, and the model proper reads at most
+:data:`V2_MAX_WINDOWS` windows of 384 bytes whatever the size. A view longer than :data:`MAX_DEEP_BYTES` is
+scored on its head (:data:`HEAD_BYTES`), its tail (:data:`TAIL_BYTES`) and :data:`SAMPLE_WINDOWS` windows of
 :data:`SAMPLE_BYTES` at offsets drawn from a per-process random key (a hostile server cannot aim at the gaps;
 the scores of such huge views are therefore not reproducible across processes — everything up to
 :data:`MAX_DEEP_BYTES` is). The joined strings are cut the same way before they are normalised, so a 10 MB
 result costs its linear passes (walking the JSON, joining, one translate) plus what 256 KB costs. JSON text
 longer than :data:`MAX_JSON_PARSE_CHARS` inside a string is read with its punctuation blanked instead of being
 parsed and walked value by value. The phrase detector (:mod:`mcpwrap.detect.injection`) still reads all of it.
+
+*Version 1* (:class:`Model`, a hashed byte/word n-gram logistic model over every window) is still readable by
+:func:`load` for comparison; it is not packaged.
 
 *Weights* are package data (``models/injection-*.npz``), produced by
 ``benchmarks/detection/training/train.py``; loading them needs no network. The file records its own
@@ -47,6 +61,7 @@ feature settings, threshold and the digest of the training data manifest.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
@@ -72,7 +87,7 @@ __all__ = [
     "DEFAULT_MODEL",
 ]
 
-DEFAULT_MODEL = "injection-v1.npz"
+DEFAULT_MODEL = "injection-v2.npz"
 BLOCK = 128  # bytes per block: windows are whole numbers of blocks
 CHAR_GRAMS = (4,)  # byte n-gram orders hashed (3 and 5 are supported; all three cost 2.5x the time of 4 alone)
 MAX_DEEP_BYTES = 256 * 1024  # views up to this size are scored everywhere (~30-40 ns a byte)
@@ -630,100 +645,186 @@ def _sigmoid(x: float) -> float:
 # candidate block; the text's score is the highest candidate window's.
 
 V2_BLOCK = 128
-V2_MAX_WINDOWS = 12  # candidate windows scored per text (the cost bound of the model proper)
-V2_MAX_CUE_HITS = 50_000  # gate matches looked at per text (beyond: the blocks found so far compete)
+V2_MAX_WINDOWS = 8  # candidate windows scored per text (the cost bound of the model proper)
 
 # The gate: words any instruction to an AI, or any action request, almost always contains. A text without
-# one of these is not scored (ordinary logs, data and code cost one linear RE2 pass).
-_V2_GATE = (
-    rb"\b(?:you|your|yours|yourself|assistant|ai|chatbot|llm|gpt|chatgpt|claude|gemini|copilot|agent|model|bot|ignore|"
-    rb"disregard|forget|override|bypass|instructions?|prompt|system|important|urgent|immediately|qqaddr|qqurl|qqtool|"
-    rb"qqargaddr|qqargurl|passwords?|credentials?|secrets?|tokens?|send|forward|transfer|share|delete|grant|upload|post|"
-    rb"email|e-mail|mail|export|invite|pay|reveal|print|repeat|say|respond|reply|pretend|jailbreak|dan|admin|inst|human|"
-    rb"remove|wipe|run|execute|call|copy|bitte|sende|envoie|envoyez|"
-    + "envía|envie|invia|stuur|überweise|transfère|transfiere|partage|comparte|condividi|schicke|manda|leite|lösche|".encode()
-    + rb"supprimez)\b|<\||\[/?inst|###|<information|<important"
-)
+# one of these is not scored (ordinary logs, data and code). It is found without a per-match Python step (a
+# regular expression costs ~1 us a match, and prose has a cue every few words): the 4- and 6-byte codes at
+# every offset are looked up in two small hashed tables built from these words (a rare hash collision only
+# adds a candidate), and only at word starts.
+V2_GATE_WORDS = (
+    "you your yours yourself assistant ai chatbot llm gpt chatgpt claude gemini copilot agent agents model bot ignore "
+    "disregard forget override bypass instruction instructions prompt system important urgent immediately qqaddr qqurl "
+    "qqtool qqargaddr qqargurl password passwords credentials secret secrets token tokens send forward transfer share "
+    "delete grant upload post email e-mail mail export invite pay reveal print repeat say respond reply pretend "
+    "jailbreak admin human remove wipe run execute call copy bitte sende envoie envoyez envía envie invia stuur "
+    "überweise transfère transfiere partage comparte condividi schicke manda leite lösche supprimez"
+).split()
+_V2_GATE_EXTRA = ("<|im", "<|sy", "<|us", "[ins", "[/in", "### ", "<inf", "<imp", "<sys", "<adm")  # role markers
+_V2_BOUNDARY = b" .,;:!?'\"\n)]>-/"
+_V2_GATE_BITS = 16
 
-# Structural cue categories (one alternation; the group that matched names the category).
-# Structural cue categories. One alternation, specific phrases first (the leftmost, first-listed alternative
-# wins, so "do not tell" reads as concealment, not as a bare "do not"); sentence-initial imperatives are counted
-# by a second pass because they overlap the other categories.
-V2_CUES = (
-    ("role-marker", rb"<\|?(?:system|im_start|im_end|user|assistant|inst)|\[/?inst\]|###\s*(?:instruction|system|response|input)|"
-                    rb"(?:^|\n)\s*(?:human|assistant|system|user)\s*:|<information|<important|<admin|\[system|system override|"
-                    rb"end of (?:document|text|context|input)|</tool|<user>|begin admin"),
-    ("conceal", rb"do not (?:tell|mention|inform|reveal|notify|ask|show|alert)|don't (?:tell|mention|inform|reveal|notify|ask|show)|"
-                rb"without (?:telling|asking|notifying|confirmation|confirming)|\bsecretly\b|\bquietly\b|\bsilently\b|never mention|"
-                rb"not mention|nothing looks|between us"),
-    ("user-claim", rb"this is (?:the|your) (?:user|owner|admin|developer|account owner)|from (?:me, )?the user|"
-                   rb"the user (?:asked|wants|has authori[sz]ed|knows|agreed)|authori[sz]ed by the user|approved by the user|"
-                   rb"user's standing|on behalf of the user"),
-    ("pretend", rb"\b(?:pretend|act as|you are now|roleplay|role-play|from now on|developer mode|dan|unrestricted|no restrictions|jailbroken)\b"),
-    ("secret", rb"\b(?:passwords?|api keys?|credentials|tokens?|secrets?|ssh|private keys?|iban|bank details|one-time codes?|otp|"
-               rb"2fa|salary|salaries)\b|\.env\b|\.aws"),
-    ("new-target", rb"\bqq(?:addr|url)\b"),
-    ("asked-target", rb"\bqqarg(?:addr|url)\b"),
-    ("session-tool", rb"\bqqtool\b"),
-    ("reporting", rb"for example|e\.g\.|such as|for instance|like this|looks like|\ban attacker|\battackers|the attacker|"
-                  rb"\bmalicious|\bpayloads?\b|\bexample|could (?:write|say|inject|embed|hide)|might (?:write|say)|\btypical|"
-                  rb"\bsample|test case|\btest_|\bassert|\bdetects?\b|detection|detector|\bflag(?:ged|s)?\b|\bblocked\b|labell?ed|"
-                  rb"\bincident|advisory|phishing|red.team|said:|contained the text|reads:"),
-    ("discussion", rb"\b(?:injections?|injected|jailbreaks?|attacks?|mitigations?|guardrails?|vulnerab\w*|exploit\w*|"
-                   rb"adversarial|security|threat|defen[cs]es?|classifiers?)\b"),
-    ("urgency", rb"\b(?:important|urgent|immediately|asap|right now|must|required|mandatory|critical|attention)\b|!!!"),
-    ("override", rb"\b(?:ignore|disregard|forget|override|bypass|overrule|supersede|instead)\b"),
-    ("instructions", rb"\b(?:instructions?|directives?|system prompt|prompt|task|guidelines|rules)\b"),
-    ("prior-new", rb"\b(?:previous|prior|above|earlier|preceding|original|initial|new|updated)\b"),
-    ("to-ai", rb"\b(?:assistant|ai|a\.i\.|chatbot|language model|llms?|gpt|chatgpt|claude|gemini|copilot|agent|bot|model)\b"),
-    ("you", rb"\b(?:you|your|yours|yourself|you're|you'll)\b"),
-    ("action", rb"\b(?:send|forward|email|e-mail|mail|upload|post|share|transfer|wire|pay|export|copy|leak|grant|invite|delete|"
-               rb"remove|wipe|erase|run|execute|call|invoke|print|output|reveal|repeat|respond|reply|say|write|approve|create|"
-               rb"open|submit|add|change|set|move|publish)\b"),
-    ("imperative", rb"(?:^|[.!?:>\n]\s*)(?:please\s+)?(?:send|forward|ignore|disregard|forget|delete|transfer|share|grant|upload|post|"
-                   rb"email|call|use|run|print|reveal|output|say|respond|reply|tell|stop|make|change|update|remove|pay|invite|copy|"
-                   rb"export|give|open|add|set|create|write|answer|act|pretend|do not|don't)\b"),
+
+_GH4, _GH2, _GSHIFT = np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(32 - _V2_GATE_BITS)
+
+
+def _v2_gate_hash(code4: np.ndarray, code2: np.ndarray | None) -> np.ndarray:
+    """Bucket of a 4-byte code (``code2`` None) or of a 6-byte code (4 bytes, then 2), in uint32 arithmetic."""
+    h = code4 * _GH4
+    if code2 is not None:
+        h ^= code2 * _GH2
+    return h >> _GSHIFT
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_gate_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashed membership tables of the gate's 4- and 6-byte codes (a fast first test), and the sorted codes
+    themselves (the exact test of the few offsets that pass the first)."""
+    keys4: set[bytes] = {k.encode() for k in _V2_GATE_EXTRA}
+    keys6: set[bytes] = set()
+    for word in V2_GATE_WORDS:
+        w = word.encode()
+        if len(w) >= 6:
+            keys6.add(w[:6])
+        elif len(w) == 5:
+            keys6.update(w + bytes([c]) for c in _V2_BOUNDARY)
+        elif len(w) == 4:
+            keys4.add(w)
+        elif len(w) == 3:
+            keys4.update(w + bytes([c]) for c in _V2_BOUNDARY)
+        else:
+            keys4.update(bytes([a]) + w + bytes([c]) for a in b" \n\"'(" for c in _V2_BOUNDARY)
+    t4 = np.zeros(1 << _V2_GATE_BITS, dtype=bool)
+    t6 = np.zeros(1 << _V2_GATE_BITS, dtype=bool)
+    k4 = np.array(sorted(int.from_bytes(k, "big") for k in keys4), dtype=np.uint32)
+    t4[_v2_gate_hash(k4, None)] = True
+    k6 = np.array(sorted(int.from_bytes(k, "big") for k in keys6), dtype=np.uint64)
+    t6[_v2_gate_hash((k6 >> np.uint64(16)).astype(np.uint32), (k6 & np.uint64(0xFFFF)).astype(np.uint32))] = True
+    return t4, t6, k4, k6
+
+
+def _v2_gate_positions(buf: bytes) -> np.ndarray:
+    """Offsets where a gate word starts (see :data:`V2_GATE_WORDS`)."""
+    n = len(buf)
+    padded = np.frombuffer(buf + b"\0" * 8, dtype=np.uint8)
+    code4 = np.lib.stride_tricks.as_strided(padded, shape=(n + 4, 4), strides=(1, 1)).view(">u4").reshape(n + 4).astype(np.uint32)
+    t4, t6, k4, k6 = _v2_gate_tables()
+    # _v2_gate_hash, in place: h4 = code4 * GH4; h6 = h4 ^ (code2 * GH2) with code2 the two bytes after.
+    c4 = code4[:n]
+    c2 = np.right_shift(code4[4:], np.uint32(16))
+    h4 = np.multiply(c4, _GH4)
+    h6 = np.multiply(c2, _GH2)
+    np.bitwise_xor(h6, h4, out=h6)
+    np.right_shift(h6, _GSHIFT, out=h6)
+    np.right_shift(h4, _GSHIFT, out=h4)
+    hit = t6[h6]
+    hit |= t4[h4]
+    pos = np.flatnonzero(hit)
+    if len(pos):
+        # Exact membership of the candidates: a hash collision must not open the gate.
+        p4 = c4[pos]
+        i4 = np.minimum(np.searchsorted(k4, p4), len(k4) - 1)
+        p6 = (p4.astype(np.uint64) << np.uint64(16)) | c2[pos].astype(np.uint64)
+        i6 = np.minimum(np.searchsorted(k6, p6), len(k6) - 1)
+        pos = pos[(k4[i4] == p4) | (k6[i6] == p6)]
+    if len(pos):
+        b = padded[:n]
+        prev = np.where(pos > 0, b[np.maximum(pos - 1, 0)], 32)
+        pos = pos[~_WORD_BYTE[prev] | ~_WORD_BYTE[b[pos]]]  # at a word start (or a marker's first byte)
+    return pos
+
+
+# Structural cue categories. Single words are looked up by their hashed id (the words of the bag: no extra
+# pass); phrases — role markers, concealment, claims to speak for the user, role play, code, reporting
+# phrases — by one RE2 alternation per window, and sentence-initial imperatives by a second one (they overlap
+# the others). A category counts its words and its phrases.
+V2_CUE_WORDS = {
+    "conceal": "secretly quietly silently",
+    "pretend": "pretend roleplay unrestricted jailbroken jailbreak",
+    "secret": "password passwords credentials credential token tokens secret secrets ssh iban otp 0fa salary salaries",
+    "new-target": "qqaddr qqurl",
+    "asked-target": "qqargaddr qqargurl",
+    "session-tool": "qqtool",
+    "reporting": "example examples payload payloads malicious typical sample detect detects detection detector flagged "
+                 "blocked labelled labeled incident advisory phishing attacker attackers",
+    "discussion": "injection injections injected jailbreaks attack attacks mitigation mitigations guardrail guardrails "
+                  "vulnerability vulnerabilities vulnerable exploit exploits exploited adversarial security threat "
+                  "defense defence defenses defences classifier classifiers",
+    "urgency": "important urgent immediately asap must required mandatory critical attention",
+    "override": "ignore disregard forget override bypass overrule supersede instead",
+    "instructions": "instruction instructions directive directives prompt task guidelines rules",
+    "prior-new": "previous prior above earlier preceding original initial new updated",
+    "to-ai": "assistant ai chatbot llm llms gpt chatgpt claude gemini copilot agent bot model",
+    "you": "you your yours yourself",
+    "action": "send forward email mail upload post share transfer wire pay export copy leak grant invite delete remove "
+              "wipe erase run execute call invoke print output reveal repeat respond reply say write approve create "
+              "open submit add change set move publish",
+}
+V2_CUE_PHRASES = {
+    "role-marker": rb"<\|?(?:system|im_start|im_end|user|assistant|inst)|\[/?inst\]|###\s*(?:instruction|system|response|input)|"
+                   rb"(?:^|\n)\s*(?:human|assistant|system|user)\s*:|<information|<important|<admin|\[system|system override|"
+                   rb"end of (?:document|text|context|input)|</tool|<user>|begin admin",
+    "conceal": rb"do not (?:tell|mention|inform|reveal|notify|ask|show|alert)|don't (?:tell|mention|inform|reveal|notify|ask|show)|"
+               rb"without (?:telling|asking|notifying|confirmation|confirming)|never mention|not mention|nothing looks|between us",
+    "user-claim": rb"this is (?:the|your) (?:user|owner|admin|developer|account owner)|from (?:me, )?the user|"
+                  rb"the user (?:asked|wants|has authori[sz]ed|knows|agreed)|authori[sz]ed by the user|approved by the user|"
+                  rb"user's standing|on behalf of the user",
+    "pretend": rb"act as|you are now|role-play|from now on|developer mode|no restrictions",
+    "secret": rb"api keys?|private keys?|bank details|one-time codes?|\.env\b|\.aws",
+    "code": rb"\b[a-z_][a-z0-9_]*\s*=\s*f?(?:\"|'|\(|\[)|\"\"\"|'''|\bprint\(|\bdef |\breturn\b|\bimport |\bconst |\bfunction\b|=>|\);",
+    "reporting": rb"for example|e\.g\.|such as|for instance|like this|looks like|could (?:write|say|inject|embed|hide)|"
+                 rb"might (?:write|say)|test case|\btest_|\bassert|red.team|said:|contained the text|reads:",
+    "urgency": rb"!!!|right now",
+}
+V2_CUES = tuple((name, b"") for name in (
+    "role-marker", "conceal", "user-claim", "pretend", "secret", "new-target", "asked-target", "session-tool", "code",
+    "reporting", "discussion", "urgency", "override", "instructions", "prior-new", "to-ai", "you", "action", "imperative",
+))
+V2_IMPERATIVE = (
+    rb"(?:^|[.!?:>\n]\s*)(?:please\s+)?(?:send|forward|ignore|disregard|forget|delete|transfer|share|grant|upload|post|"
+    rb"email|call|use|run|print|reveal|output|say|respond|reply|tell|stop|make|change|update|remove|pay|invite|copy|"
+    rb"export|give|open|add|set|create|write|answer|act|pretend|do not|don't)[ \t]+[a-z0-9\"'`~/]"
 )
+_V2_CAT = {name: i for i, (name, _p) in enumerate(V2_CUES)}
 V2_STRUCT = [name for name, _ in V2_CUES] + [
-    "in-fence", "blockquote", "quote-marks", "code-spans", "doc-discussion", "doc-reporting", "doc-kb", "code-symbols", "questions", "position",
+    "in-fence", "blockquote", "quote-marks", "code-spans", "doc-discussion", "doc-reporting", "code-symbols", "questions",
 ]
-_V2_CODE = np.zeros(256, dtype=bool)
-for _c in b"{}()[];=<>$|\\/_":
-    _V2_CODE[_c] = True
+_V2_CODE = b"{}()[];=<>$|\\/_"  # code symbols (their share of a window)
 
 
 @functools.lru_cache(maxsize=1)
-def _v2_gate_re() -> Any:
-    return _re2_or_re(_V2_GATE)
+def _v2_cue_res() -> tuple[Any, Any, list[int]]:
+    # RE2: Python's engine tries the alternation at every offset (~0.4 ms a window against RE2's ~0.05 ms).
+    names = list(V2_CUE_PHRASES)
+    phrases = _re2_or_re(b"|".join(b"(" + V2_CUE_PHRASES[n] + b")" for n in names))
+    return phrases, _re2_or_re(V2_IMPERATIVE), [_V2_CAT[n] for n in names]
 
 
-@functools.lru_cache(maxsize=1)
-def _v2_cue_re() -> Any:
-    return _re2_or_re(b"|".join(b"(" + pat + b")" for _n, pat in V2_CUES[:-1]))
-
-
-@functools.lru_cache(maxsize=1)
-def _v2_imperative_re() -> Any:
-    return _re2_or_re(V2_CUES[-1][1])
+@functools.lru_cache(maxsize=4)
+def _v2_word_categories(bits: int) -> np.ndarray:
+    """Category of every word bucket (-1: none), from :data:`V2_CUE_WORDS` hashed as the bag hashes words."""
+    table = np.full(1 << bits, -1, dtype=np.int16)
+    for name, words in V2_CUE_WORDS.items():
+        widx, _s, _e, _b = _word_hashes(" ".join(words.split()).encode(), bits)
+        table[widx] = _V2_CAT[name]
+    return table
 
 
 @functools.lru_cache(maxsize=1)
 def _v2_doc_re() -> Any:
     # Document-level counts: discussion and reporting vocabulary (groups 1 and 2).
-    return _re2_or_re(b"(" + dict(V2_CUES)["discussion"] + b")|(" + dict(V2_CUES)["reporting"] + b")")
+    disc = "|".join(V2_CUE_WORDS["discussion"].split()).encode()
+    rep = "|".join(V2_CUE_WORDS["reporting"].split()).encode()
+    return _re2_or_re(rb"\b(" + disc + rb")\b|(\b(?:" + rep + rb")\b|" + V2_CUE_PHRASES["reporting"] + b")")
 
 
 def v2_candidates(buf: bytes, k: int = V2_MAX_WINDOWS) -> np.ndarray:
     """The blocks whose windows are scored: the ``k`` blocks with the most gate cues (ties: earlier first)."""
     nb = max(1, -(-len(buf) // V2_BLOCK))
-    pos = []
-    for i, m in enumerate(_v2_gate_re().finditer(buf)):
-        if i >= V2_MAX_CUE_HITS:
-            break
-        pos.append(m.start())
-    if not pos:
+    pos = _v2_gate_positions(buf)
+    if not len(pos):
         return np.zeros(0, dtype=np.int64)
-    hits = np.bincount(np.asarray(pos, dtype=np.int64) // V2_BLOCK, minlength=nb)
+    hits = np.bincount(pos // V2_BLOCK, minlength=nb)
     # A window is three blocks: rank blocks by the cues of their window.
     win = hits.astype(np.float64)
     win[1:] += hits[:-1]
@@ -743,24 +844,30 @@ def _word_hashes(buf: bytes, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     b = np.frombuffer(buf, dtype=np.uint8)
     n = len(b)
     shift32 = np.uint32(32 - bits)
-    isw = _WORD_BYTE[b]
-    edges = np.diff(isw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    isw = np.zeros(n + 2, dtype=np.int8)
+    isw[1 : n + 1] = _WORD_BYTE[b]
+    edges = isw[1:] - isw[:-1]
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     if not len(starts):
         z = np.zeros(0, dtype=np.int64)
         return z, z, z, z
-    with np.errstate(over="ignore"):
-        pw, ipw = _powers(_pow2_at_least(n + 1))
-        prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
-        wh = (prefix[ends] - prefix[starts]) * ipw[starts]
-        wh ^= wh >> np.uint64(29)
-        w32 = (wh ^ (wh >> np.uint64(32))).astype(np.uint32)
-        word_idx = ((w32 * np.uint32(_MULT["w"])) >> shift32).astype(np.int64)
-        big = w32[:-1] * np.uint32(0x01000193) ^ (w32[1:] + np.uint32(0x7F4A7C15))
-        bigram_idx = ((big * np.uint32(_MULT["b"])) >> shift32).astype(np.int64)
-    return word_idx, starts.astype(np.int64), ends.astype(np.int64), bigram_idx
+    # Array arithmetic wraps modulo 2**64 / 2**32 silently (only numpy scalars warn): no errstate needed.
+    pw, ipw = _powers(_pow2_at_least(n + 1))
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
+    wh = (prefix[ends] - prefix[starts]) * ipw[starts]
+    wh ^= wh >> _U29
+    w32 = (wh ^ (wh >> _U32)).astype(np.uint32)
+    word_idx = ((w32 * _MW) >> shift32).astype(np.int64)
+    big = w32[:-1] * _FNV ^ (w32[1:] + _BIGRAM_ADD)
+    bigram_idx = ((big * _MB) >> shift32).astype(np.int64)
+    return word_idx, starts, ends, bigram_idx
+
+
+_U29, _U32 = np.uint64(29), np.uint64(32)
+_MW, _MB = np.uint32(_MULT["w"]), np.uint32(_MULT["b"])
+_FNV, _BIGRAM_ADD = np.uint32(0x01000193), np.uint32(0x7F4A7C15)
 
 
 @dataclass(slots=True)
@@ -779,73 +886,80 @@ def v2_inputs(buf: bytes, blocks: np.ndarray, bits: int, *, explain: bool = Fals
     """The inputs of the windows centred on ``blocks`` (training and scoring use this one function)."""
     n = len(buf)
     spans = [v2_span(n, int(b)) for b in blocks]
+    k = len(spans)
     # Document-level reading: discussion and reporting density, fenced-block boundaries.
     disc = rep = 0
-    if len(spans):
+    if k:
         for m in _v2_doc_re().finditer(buf):
             if m.lastindex == 1:
                 disc += 1
             else:
                 rep += 1
-    kb = max(n, 256) / 1024.0
+    kb = max(n, 1024) / 1024.0  # densities per KB, at least one KB: a short text is not "dense" with one word
     fences = []
     if b"```" in buf:
         i = buf.find(b"```")
         while i >= 0 and len(fences) < 4096:
             fences.append(i)
             i = buf.find(b"```", i + 3)
-    fences_arr = np.asarray(fences, dtype=np.int64)
     ncat = len(V2_CUES)
-    struct = np.zeros((len(spans), len(V2_STRUCT)), dtype=np.float32)
+    counts = np.zeros((k, ncat), dtype=np.float32)
+    struct = np.zeros((k, len(V2_STRUCT)), dtype=np.float32)
     cue_text: list[list[tuple[str, str]]] = []
     pieces = []
-    cue_re = _v2_cue_re()
+    phrase_re, imperative_re, phrase_cat = _v2_cue_res()
+    imp_cat = _V2_CAT["imperative"]
     for j, (s, e) in enumerate(spans):
         w = buf[s:e]
         pieces.append(w)
-        counts = [0] * ncat
         found: list[tuple[str, str]] = []
-        for m in cue_re.finditer(w):
-            c = (m.lastindex or 1) - 1
-            counts[c] += 1
+        for m in phrase_re.finditer(w):
+            c = phrase_cat[(m.lastindex or 1) - 1]
+            counts[j, c] += 1
             if explain:
                 found.append((V2_CUES[c][0], m.group(0).decode("utf-8", "replace").strip()))
-        imp = _v2_imperative_re().findall(w)
-        counts[ncat - 1] = len(imp)
+        imp = imperative_re.findall(w)
+        counts[j, imp_cat] += len(imp)
         if explain and imp:
             found.append(("imperative", imp[0].decode("utf-8", "replace").strip(" .!?:>\n")))
         cue_text.append(found)
         row = struct[j]
-        row[:ncat] = np.log1p(np.asarray(counts, dtype=np.float32))
-        mid = (s + e) // 2
-        row[ncat] = float(np.count_nonzero(fences_arr < mid) % 2) if len(fences) else 0.0
-        lines = w.split(b"\n")
-        row[ncat + 1] = sum(1 for ln in lines if ln.lstrip().startswith(b">")) / max(1, len(lines))
+        row[ncat] = float(bisect.bisect_left(fences, (s + e) // 2) % 2) if fences else 0.0
+        if b">" in w:
+            lines = w.split(b"\n")
+            row[ncat + 1] = sum(1 for ln in lines if ln.lstrip().startswith(b">")) / len(lines)
         row[ncat + 2] = math.log1p(w.count(b'"') + w.count("\u201c".encode()) + w.count("\u201d".encode()) + w.count("\u00ab".encode()) + w.count(b"'"))
         row[ncat + 3] = math.log1p(w.count(b"`"))
         row[ncat + 4] = math.log1p(disc / kb)
         row[ncat + 5] = math.log1p(rep / kb)
-        row[ncat + 6] = math.log1p(kb)
-        wb = np.frombuffer(w, dtype=np.uint8)
-        row[ncat + 7] = float(np.count_nonzero(_V2_CODE[wb])) / max(1, len(wb)) if len(wb) else 0.0
-        row[ncat + 8] = math.log1p(w.count(b"?"))
-        row[ncat + 9] = s / max(1, n)
+        row[ncat + 6] = (len(w) - len(w.translate(None, _V2_CODE))) / len(w) if w else 0.0
+        row[ncat + 7] = math.log1p(w.count(b"?"))
     # Bag ids: words and bigrams of every window (each window hashed on its own bytes).
     joined = b"\n".join(pieces)
-    widx, wpos, _wend, bidx = _word_hashes(joined, bits)
-    bounds = np.zeros(len(spans) + 1, dtype=np.int64)
+    widx, wpos, wend, bidx = _word_hashes(joined, bits)
+    bounds = np.zeros(k + 1, dtype=np.int64)
     acc = 0
     for j, p in enumerate(pieces):
         acc += len(p) + (1 if j else 0)
         bounds[j + 1] = acc
     bounds[-1] = len(joined) + 1
     win_of_word = np.searchsorted(bounds[1:], wpos, side="right") if len(wpos) else wpos
+    # Single-word cues: the category table of the word buckets.
+    if len(widx):
+        cat = _v2_word_categories(bits)[widx]
+        hit = cat >= 0
+        if hit.any():
+            np.add.at(counts, (win_of_word[hit], cat[hit]), 1.0)
+            if explain:
+                for wi in np.flatnonzero(hit):
+                    cue_text[int(win_of_word[wi])].append((V2_CUES[int(cat[wi])][0], joined[wpos[wi] : wend[wi]].decode("utf-8", "replace")))
+    struct[:, :ncat] = np.log1p(counts)
     same = win_of_word[:-1] == win_of_word[1:] if len(wpos) > 1 else np.zeros(0, dtype=bool)
     ids = np.concatenate([widx, bidx[same]]) if len(widx) else widx
     owner = np.concatenate([win_of_word, win_of_word[:-1][same]]) if len(widx) else win_of_word
     order = np.argsort(owner, kind="stable")
     ids = ids[order]
-    offsets = np.searchsorted(owner[order], np.arange(len(spans) + 1))
+    offsets = np.searchsorted(owner[order], np.arange(k + 1))
     return WindowInputs(spans, ids.astype(np.int64), offsets.astype(np.int64), struct, cue_text)
 
 
