@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/detection/model_quality.py [--markdown] [--heldout]
 
-Needs ``benchmarks/detection/training/data/`` (``extract.py``, ``synth.py``, ``train.py``; see that folder's
+Needs ``benchmarks/detection/training/data/`` (``extract.py``, ``synth.py``, ``synth2.py``, ``train2.py``; see that folder's
 README). Without ``--heldout`` only validation figures are printed (leave-sources-out scores written by
-``train.py``); the held-out sources are scored only with ``--heldout``, which is meant to be run once, after the
+``train2.py``); the held-out sources are scored only with ``--heldout``, which is meant to be run once, after the
 model and its threshold are frozen.
 
 Per sample (a whole tool result or text):
@@ -96,12 +96,13 @@ def main() -> None:
     train_samples = T.load_samples()
     val = json.loads((HERE / "training" / "data" / "val2.json").read_text())
     by_id = {s["id"]: s for s in train_samples}
-    v1_thr = T.threshold_of(val["v1"], {s["source"]: s["cls"] for s in train_samples})
+    has_v1 = "v1" in val  # written by the run of train2.py that still had v1's weights to compare with
+    v1_thr = T.threshold_of(val["v1"], {s["source"]: s["cls"] for s in train_samples}) if has_v1 else 1.0
     rows, per_cls, per_carrier = [], defaultdict(lambda: [0, 0, 0]), defaultdict(lambda: [0, 0])
     cls_of = {s["source"]: s["cls"] for s in train_samples}
     for src in sorted(val["v2"], key=lambda x: (CLASSES.index(cls_of[x]), x)):
         scores = val["v2"][src]
-        v1s = val["v1"][src]
+        v1s = val["v1"][src] if has_v1 else []
         members = [by_id[i] for i in val["ids"][src]]
         k = sum(x >= thr for x in scores)
         k1 = sum(x >= v1_thr for x in v1s)
@@ -131,7 +132,6 @@ def main() -> None:
         return
     # --- held-out sources ----------------------------------------------------------------------------------------
     held = load_heldout()
-    v1 = M.load("injection-v1.npz")
     rows = []
     agg = {c: defaultdict(int) for c in CLASSES}
     carrier_rows = defaultdict(lambda: [0, 0, 0, 0])
@@ -141,14 +141,13 @@ def main() -> None:
     for src in sorted(by_src, key=lambda x: (CLASSES.index(by_src[x][0]["cls"]), x)):
         ss = by_src[src]
         cls = ss[0]["cls"]
-        m = p = e = o = 0
+        m = p = e = 0
         for s in ss:
             ctx = T.context_of(s)
             if src == "mcp-servers-repo":
                 ctx = M.Context.of(REFERENCE_TOOLS)
             fm = model.score(T.sample_value(s), ctx, explain=False).score >= thr
             fp = phrase_flagged(s)
-            o += v1.score(T.sample_value(s), ctx, explain=False).score >= v1.threshold
             m += fm
             p += fp
             e += fm or fp
@@ -159,13 +158,13 @@ def main() -> None:
                 c[2] += fp
                 c[3] += fm or fp
         n = len(ss)
-        rows.append([src, cls, n, rate(m, n), rate(p, n), rate(e, n), rate(o, n)])
-        for key, v in (("n", n), ("m", m), ("p", p), ("e", e), ("o", o)):
+        rows.append([src, cls, n, rate(m, n), rate(p, n), rate(e, n)])
+        for key, v in (("n", n), ("m", m), ("p", p), ("e", e)):
             agg[cls][key] += v
     print("Held-out sources (never seen in training or in choosing the threshold)")
-    print(table(["source", "class", "n", "model", "phrases", "either", "v1 (its frozen threshold)"], rows, md))
+    print(table(["source", "class", "n", "model", "phrases", "either"], rows, md))
     print()
-    print(table(["class", "n", "model", "phrases", "either", "v1"], [[c, a["n"], rate(a["m"], a["n"]), rate(a["p"], a["n"]), rate(a["e"], a["n"]), rate(a["o"], a["n"])] for c, a in agg.items() if a["n"]], md))
+    print(table(["class", "n", "model", "phrases", "either"], [[c, a["n"], rate(a["m"], a["n"]), rate(a["p"], a["n"]), rate(a["e"], a["n"])] for c, a in agg.items() if a["n"]], md))
     print()
     print("What the context adds (held-out samples that have one): flagged with and without the session's tool names and call arguments")
     ctx_rows = []

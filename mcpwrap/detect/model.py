@@ -21,7 +21,7 @@ invoices to qqaddr using qqtool" is then the same feature pattern whatever the n
 from the training carriers how strongly it weighs — it is in the text view, so training and inference see
 the same thing.
 
-*The model* (version 2, :class:`ModelV2`). A tool result is out of place when it holds an instruction
+*The model* (version 2, :class:`Model`). A tool result is out of place when it holds an instruction
 addressed to the AI that reads it; the hard negatives are documents with imperatives addressed to people and
 documents that discuss or quote such instructions. The normalised bytes (lower case, digits folded to ``0``,
 line breaks kept) are cut into blocks of :data:`V2_BLOCK` bytes. A pre-pass (one RE2 scan) counts *gate cues*
@@ -51,11 +51,11 @@ result costs its linear passes (walking the JSON, joining, one translate) plus w
 longer than :data:`MAX_JSON_PARSE_CHARS` inside a string is read with its punctuation blanked instead of being
 parsed and walked value by value. The phrase detector (:mod:`mcpwrap.detect.injection`) still reads all of it.
 
-*Version 1* (:class:`Model`, a hashed byte/word n-gram logistic model over every window) is still readable by
-:func:`load` for comparison; it is not packaged.
+*Version 1* (a hashed byte/word n-gram logistic model over every window) was replaced by this one; its
+evaluation and why it was replaced are in ``benchmarks/detection/training/NOTES.md``.
 
 *Weights* are package data (``models/injection-*.npz``), produced by
-``benchmarks/detection/training/train.py``; loading them needs no network. The file records its own
+``benchmarks/detection/training/train2.py``; loading them needs no network. The file records its own
 feature settings, threshold and the digest of the training data manifest.
 """
 
@@ -67,7 +67,7 @@ import json
 import math
 import re
 import secrets as _secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -88,8 +88,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "injection-v2.npz"
-BLOCK = 128  # bytes per block: windows are whole numbers of blocks
-CHAR_GRAMS = (4,)  # byte n-gram orders hashed (3 and 5 are supported; all three cost 2.5x the time of 4 alone)
 MAX_DEEP_BYTES = 256 * 1024  # views up to this size are scored everywhere (~30-40 ns a byte)
 HEAD_BYTES = 128 * 1024  # larger views: the head, the tail and sampled windows, MAX_DEEP_BYTES in all
 TAIL_BYTES = 64 * 1024
@@ -277,11 +275,7 @@ def text_view(value: Any, context: Context | None = None) -> str:
 
 # --- feature bytes ----------------------------------------------------------------------------------------------
 
-_DIGITS_AND_SPACE = bytes(
-    (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\n\f\v" else i)) if i < 128 else i for i in range(256)
-)
-# The same, keeping line breaks: version 2 reads line structure (blockquotes, fenced blocks, role lines).
-_DIGITS_AND_SPACE_LINES = bytes(
+_DIGITS_AND_SPACE = bytes(  # line breaks stay
     (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\f\v" else i)) if i < 128 else i for i in range(256)
 )
 _SPACES = re.compile(rb" {2,}")
@@ -334,9 +328,9 @@ def _argument_text(arguments: Any) -> bytes:
     return "\n".join(parts).lower().encode("utf-8", "surrogatepass")
 
 
-def feature_bytes(view: str, context: Context | None = None, *, keep_lines: bool = True) -> bytes:
-    """The normalised UTF-8 bytes features are hashed from (see the module docstring). ``keep_lines``: line
-    breaks stay (version 2 reads line structure); otherwise they are spaces, as version 1 was trained."""
+def feature_bytes(view: str, context: Context | None = None) -> bytes:
+    """The normalised UTF-8 bytes features are hashed from (see the module docstring); line breaks stay (the
+    model reads line structure: blockquotes, fenced blocks, role lines)."""
     if view.isascii():
         text = view.lower()
     else:
@@ -349,7 +343,7 @@ def feature_bytes(view: str, context: Context | None = None, *, keep_lines: bool
         rx = _tools_re(context.tools)
         if rx is not None:
             buf = _replace_group(rx, buf, b"qqtool")
-    buf = buf.translate(_DIGITS_AND_SPACE_LINES if keep_lines else _DIGITS_AND_SPACE)
+    buf = buf.translate(_DIGITS_AND_SPACE)
     if b"00" in buf:
         buf = _DIGIT_RUNS.sub(b"0", buf)  # a number is one token: digit-run n-grams said "numbers", not "attack"
     if b"  " in buf:
@@ -404,7 +398,7 @@ def _replace_group(rx: Any, buf: bytes, token: bytes) -> bytes:
 # --- hashing ----------------------------------------------------------------------------------------------------
 
 # Fixed odd multipliers (multiplicative hashing): the top bits of code * A index the table.
-_MULT = {3: 0x9E3779B1, 4: 0x85EBCA77, 5: 0xC2B2AE3D, "w": 0x27D4EB2F, "b": 0x165667B1}
+_MULT = {"w": 0x27D4EB2F, "b": 0x165667B1}
 _WORD_BYTE = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyz0123456789":
     _WORD_BYTE[_c] = True
@@ -431,59 +425,6 @@ def _pow2_at_least(n: int) -> int:
 
 
 @dataclass(slots=True)
-class Features:
-    """Hashed features of one byte string: ``char_idx[k, i]`` is the bucket of the ``CHAR_GRAMS[k]``-gram at
-    byte i (``-1`` past the end); words and bigrams have their own index and start arrays."""
-
-    n: int
-    char_idx: np.ndarray  # (len(CHAR_GRAMS), n) int32
-    word_idx: np.ndarray  # (w,) int64
-    word_pos: np.ndarray  # (w,) int64
-    word_end: np.ndarray  # (w,) int64
-    bigram_idx: np.ndarray  # (w-1,) int64
-
-
-def hash_features(buf: bytes, bits: int) -> Features:
-    b = np.frombuffer(buf, dtype=np.uint8)
-    n = len(b)
-    shift32 = np.uint32(32 - bits)
-    with np.errstate(over="ignore"):
-        # The big-endian 4-byte code at every offset, read through a strided view (one copy, no shifts).
-        padded = np.frombuffer(buf + b"\0\0\0\0\0", dtype=np.uint8)
-        code4 = np.lib.stride_tricks.as_strided(padded, shape=(n, 4), strides=(1, 1)).view(">u4").reshape(n).astype(np.uint32)
-        char_idx = np.empty((len(CHAR_GRAMS), n), dtype=np.int32 if bits < 31 else np.int64)
-        for k, g in enumerate(CHAR_GRAMS):
-            if g == 3:
-                code = (code4 >> np.uint32(8)) * np.uint32(_MULT[3])
-            elif g == 4:
-                code = code4 * np.uint32(_MULT[4])
-            else:
-                code = (code4 * np.uint32(0x01000193) + padded[4 : n + 4]) * np.uint32(_MULT[5])
-            np.right_shift(code, shift32, out=char_idx[k], casting="unsafe")
-            char_idx[k, max(0, n - g + 1) :] = -1
-        isw = _WORD_BYTE[b]
-        edges = np.diff(isw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
-        if len(starts):
-            pw, ipw = _powers(_pow2_at_least(n + 1))
-            prefix = np.zeros(n + 1, dtype=np.uint64)
-            np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
-            wh = (prefix[ends] - prefix[starts]) * ipw[starts]
-            wh ^= wh >> np.uint64(29)
-            w32 = (wh ^ (wh >> np.uint64(32))).astype(np.uint32)
-            word_idx = ((w32 * np.uint32(_MULT["w"])) >> shift32).astype(np.int64)
-            big = w32[:-1] * np.uint32(0x01000193) ^ (w32[1:] + np.uint32(0x7F4A7C15))
-            bigram_idx = ((big * np.uint32(_MULT["b"])) >> shift32).astype(np.int64)
-        else:
-            word_idx = bigram_idx = np.zeros(0, dtype=np.int64)
-    return Features(n, char_idx, word_idx, starts.astype(np.int64), ends.astype(np.int64), bigram_idx)
-
-
-# --- the model --------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
 class ModelScore:
     """The learned tier's verdict on one text.
 
@@ -501,117 +442,6 @@ class ModelScore:
     @property
     def flagged(self) -> bool:
         return self.score >= self.threshold
-
-
-class Model:
-    """Weights and settings loaded from one ``.npz`` file."""
-
-    def __init__(self, data: Any) -> None:
-        self.bits = int(data["bits"])
-        self.weights = np.asarray(data["weights"], dtype=np.float32)
-        if self.weights.shape != (1 << self.bits,):
-            raise ValueError("weights do not match the hash size")
-        # One extra zero weight at index -1: n-grams past the end of the text (index -1) then add nothing,
-        # without a mask.
-        self._wpad = np.concatenate([self.weights, np.zeros(1, dtype=np.float32)])
-        self.bias = float(data["bias"])
-        self.window_blocks = tuple(int(x) for x in data["window_blocks"])
-        self.threshold = float(data["threshold"])
-        if tuple(int(x) for x in data["char_grams"]) != CHAR_GRAMS:
-            raise ValueError("the weights were trained with other n-gram orders")
-        self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
-
-    # Per-block sums of weights and feature counts: the basis of every window's score.
-    def block_sums(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
-        nb = max(1, -(-f.n // BLOCK))
-        w = self.weights
-        wp = self._wpad
-        contrib = np.zeros(nb * BLOCK, dtype=np.float32)
-        contrib[: f.n] = wp[f.char_idx[0]]
-        for k in range(1, len(CHAR_GRAMS)):
-            contrib[: f.n] += wp[f.char_idx[k]]
-        sums = contrib.reshape(nb, BLOCK).sum(axis=1, dtype=np.float64)
-        # An n-gram of every order starts at every byte except near the end, where the longer ones do not fit.
-        g_count = len(CHAR_GRAMS)
-        counts = np.full(nb, float(g_count * BLOCK))
-        counts[-1] = float(g_count * (f.n - (nb - 1) * BLOCK))
-        for i in range(max(0, f.n - max(CHAR_GRAMS) + 1), f.n):
-            counts[i // BLOCK] -= g_count - sum(1 for g in CHAR_GRAMS if i + g <= f.n)
-        if len(f.word_idx):
-            wb = f.word_pos // BLOCK
-            sums += np.bincount(wb, weights=w[f.word_idx], minlength=nb)
-            counts += np.bincount(wb, minlength=nb)
-            if len(f.bigram_idx):
-                bb = wb[:-1]
-                sums += np.bincount(bb, weights=w[f.bigram_idx], minlength=nb)
-                counts += np.bincount(bb, minlength=nb)
-        return sums, counts
-
-    def window_logits(self, sums: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Logits of every window (all sizes), with each window's first block and block count."""
-        nb = len(sums)
-        cs = np.concatenate([[0.0], np.cumsum(sums)])
-        cc = np.concatenate([[0.0], np.cumsum(counts)])
-        logits, firsts, sizes = [], [], []
-        for k in self.window_blocks:
-            k = min(k, nb)
-            s = cs[k:] - cs[: nb - k + 1]
-            c = cc[k:] - cc[: nb - k + 1]
-            logits.append(self.bias + s / np.sqrt(np.maximum(c, 1.0)))
-            firsts.append(np.arange(nb - k + 1))
-            sizes.append(np.full(nb - k + 1, k))
-            if k == nb:
-                break
-        return np.concatenate(logits), np.concatenate(firsts), np.concatenate(sizes)
-
-    def score_bytes(self, buf: bytes, explain: bool = True) -> ModelScore:
-        if not buf.strip():
-            return ModelScore(0.0, self.threshold)
-        f = hash_features(buf, self.bits)
-        sums, counts = self.block_sums(f)
-        logits, firsts, sizes = self.window_logits(sums, counts)
-        best = int(np.argmax(logits))
-        start, end = int(firsts[best]) * BLOCK, min(f.n, int(firsts[best] + sizes[best]) * BLOCK)
-        result = ModelScore(_sigmoid(float(logits[best])), self.threshold, (start, end))
-        if explain:
-            result.excerpt = buf[start:end].decode("utf-8", "replace")
-            result.strongest_features = self._explain(buf, f, start, end)
-        return result
-
-    def _explain(self, buf: bytes, f: Features, start: int, end: int) -> list[tuple[str, float]]:
-        """The n-grams of a window with the largest total contribution to its logit."""
-        agg: dict[str, float] = {}
-        w = self.weights
-        count = 0
-        for k, g in enumerate(CHAR_GRAMS):
-            idx = f.char_idx[k, start:end]
-            for i in np.flatnonzero(idx >= 0):
-                gram = buf[start + i : start + i + g].decode("utf-8", "replace")
-                agg[gram] = agg.get(gram, 0.0) + float(w[idx[i]])
-                count += 1
-        sel = np.flatnonzero((f.word_pos >= start) & (f.word_pos < end))
-        for j in sel:
-            word = buf[f.word_pos[j] : f.word_end[j]].decode("utf-8", "replace")
-            agg[word] = agg.get(word, 0.0) + float(w[f.word_idx[j]])
-            count += 1
-            if j + 1 < len(f.word_pos):
-                bigram = word + " " + buf[f.word_pos[j + 1] : f.word_end[j + 1]].decode("utf-8", "replace")
-                agg[bigram] = agg.get(bigram, 0.0) + float(w[f.bigram_idx[j]])
-                count += 1
-        norm = 1.0 / math.sqrt(max(count, 1))
-        top = sorted(agg.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]
-        return [(k, round(v * norm, 3)) for k, v in top if v > 0]
-
-    def score(self, value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
-        view = text_view(value, context)
-        buf = feature_bytes(view, context, keep_lines=False)
-        sampled = False
-        if len(buf) > MAX_DEEP_BYTES:
-            buf = _sample_bytes(buf)
-            sampled = True
-        result = self.score_bytes(buf, explain)
-        result.sampled = sampled
-        return result
 
 
 def _sample_bytes(buf: bytes) -> bytes:
@@ -963,8 +793,8 @@ def v2_inputs(buf: bytes, blocks: np.ndarray, bits: int, *, explain: bool = Fals
     return WindowInputs(spans, ids.astype(np.int64), offsets.astype(np.int64), struct, cue_text)
 
 
-class ModelV2:
-    """Version 2 weights (``kind = window-mlp``) and their forward pass."""
+class Model:
+    """The packaged weights (``kind = window-mlp``, version 2) and their forward pass."""
 
     def __init__(self, data: Any) -> None:
         self.bits = int(data["bits"])
@@ -982,8 +812,6 @@ class ModelV2:
         self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
         if list(self.meta.get("struct", V2_STRUCT)) != V2_STRUCT or self.w1.shape[0] != emb.shape[1] + len(V2_STRUCT):
             raise ValueError("the weights were trained with other structural features")
-        # For the tests and callers that read v1's attribute: the embedding table stands in for the weights.
-        self.weights = self.emb
 
     def forward(self, inp: WindowInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Window logits, the input rows and the hidden activations."""
@@ -1056,45 +884,15 @@ class ModelV2:
 
 
 @functools.lru_cache(maxsize=4)
-def load(name: str = DEFAULT_MODEL) -> Model | ModelV2:
+def load(name: str = DEFAULT_MODEL) -> Model:
     """The packaged model ``name`` (read once per process; no network)."""
     ref = resources.files(__package__) / "models" / name
     with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
-        if "kind" in data and str(data["kind"]) == "window-mlp":
-            return ModelV2(data)
+        if "kind" not in data or str(data["kind"]) != "window-mlp":
+            raise ValueError(f"{name}: not a model this version reads")
         return Model(data)
 
 
 def score(value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
     """Score a tool result (any JSON value) or a string with the packaged model."""
     return load().score(value, context, explain=explain)
-
-
-def feature_rows(model_bits: int, window_blocks: tuple[int, ...], buf: bytes, *, tile: bool = False) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """For training: the windows of ``buf`` as ``(start, end, bucket indexes, counts)`` — the same windows and
-    features :meth:`Model.score_bytes` scores (the window's logit is ``bias + w[idx] @ counts / sqrt(sum(counts))``).
-    ``tile``: only the windows that tile the text (stride = window size) instead of every block offset."""
-    f = hash_features(buf, model_bits)
-    nb = max(1, -(-f.n // BLOCK))
-    # block of every feature occurrence
-    pos_char = np.broadcast_to(np.arange(f.n), f.char_idx.shape)
-    valid = f.char_idx >= 0
-    idx_all = np.concatenate([f.char_idx[valid], f.word_idx, f.bigram_idx])
-    blk_all = np.concatenate([(pos_char[valid] // BLOCK), f.word_pos // BLOCK, f.word_pos[:-1] // BLOCK if len(f.bigram_idx) else np.zeros(0, np.int64)])
-    order = np.argsort(blk_all, kind="stable")
-    idx_all, blk_all = idx_all[order], blk_all[order]
-    bounds = np.searchsorted(blk_all, np.arange(nb + 1))
-    seen: set[tuple[int, int]] = set()
-    for k in window_blocks:
-        k = min(k, nb)
-        for first in range(0, nb - k + 1, k if tile else 1):
-            if (first, k) in seen:
-                continue
-            seen.add((first, k))
-            ids = idx_all[bounds[first] : bounds[first + k]]
-            if len(ids) == 0:
-                continue
-            u, c = np.unique(ids, return_counts=True)
-            yield first * BLOCK, min(f.n, (first + k) * BLOCK), u, c
-        if k == nb:
-            break

@@ -1,7 +1,7 @@
 """Train injection-v2 (cue-gated windows, hashed word embeddings + structural features, one hidden layer).
 
     python train2.py                 # validation folds, threshold, final fit -> mcpwrap/detect/models/injection-v2.npz
-    python train2.py --folds-only    # only the validation scores (data/val2.json) and the v1 comparison
+    python train2.py --folds-only    # only the validation scores (data/val2.json)
 
 Needs ``torch`` at training time only (CPU); the package reads the exported arrays with numpy
 (:class:`mcpwrap.detect.model.ModelV2`). Examples are the windows the scorer reads, built by the same functions:
@@ -21,7 +21,8 @@ Validation (the threshold and the v1/v2 comparison use it only): the public and 
 dealt into :data:`FOLDS` groups, each scored by a model trained without its group; every synthetic source is
 scored on a fixed 20% share (by id hash) kept out of every fold's fit, by the first fold's model. The threshold
 is the smallest value with validation benign FPR <= 0.3% and about FPR <= 3% (v1's rule). Held-out sources are
-not read here.
+not read here. (The v1 comparison in NOTES.md was computed by this script at the commit that still shipped v1's
+weights: it scored the same validation samples with them and chose v1's threshold by the same rule.)
 """
 
 from __future__ import annotations
@@ -326,13 +327,8 @@ def main() -> None:
                     val["v2"][src] = [m.score_bytes(bufs[i], explain=False).score for i in idx]
                     val["ids"][src] = [samples[i]["id"] for i in idx]
             print(f"  fold {k} ({', '.join(group)}): {time.time() - t1:.0f}s", file=sys.stderr)
-        # v1 on the same validation samples (v1 was fitted on the public sources and the first synthetic set:
-        # those figures flatter v1; synth2 is new to both).
-        v1 = M.load("injection-v1.npz")
-        by_id = {s["id"]: s for s in samples}
-        val["v1"] = {src: [v1.score(sample_value(by_id[i]), context_of(by_id[i]), explain=False).score for i in ids] for src, ids in val["ids"].items()}
         val_path.write_text(json.dumps(val))
-    for name in ("v1", "v2"):
+    for name in [x for x in ("v1", "v2") if x in val]:
         thr = threshold_of(val[name], cls_of)
         tab = recall_table(val[name], cls_of, thr)
         print(f"{name}: threshold {thr:.4f} " + "  ".join(f"{c} {k}/{n} = {k / max(n, 1):.1%}" for c, (k, n) in sorted(tab.items())), file=sys.stderr)
