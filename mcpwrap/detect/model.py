@@ -834,14 +834,16 @@ class Model:
         blocks = v2_candidates(buf)
         if not len(blocks):
             return ModelScore(0.0, self.threshold)
-        inp = v2_inputs(buf, blocks, self.bits, explain=explain)
+        inp = v2_inputs(buf, blocks, self.bits)
         z, x, h = self.forward(inp)
         best = int(np.argmax(z))
         start, end = inp.spans[best]
         result = ModelScore(_sigmoid(float(z[best])), self.threshold, (start, end))
         if explain:
+            # A window's inputs do not depend on the other windows: read the best one again, naming its cues.
+            one = v2_inputs(buf, blocks[best : best + 1], self.bits, explain=True)
             result.excerpt = buf[start:end].decode("utf-8", "replace")
-            result.strongest_features = self._explain(buf, inp, best, x[best], h[best])
+            result.strongest_features = self._explain(buf, one, 0, x[best], h[best])
         return result
 
     def _explain(self, buf: bytes, inp: WindowInputs, j: int, x: np.ndarray, h: np.ndarray) -> list[tuple[str, float]]:
@@ -854,6 +856,8 @@ class Model:
         for cat, text in inp.cue_text[j]:
             cue_names.setdefault(cat, text)
         for c, name in enumerate(V2_STRUCT):
+            if inp.struct[j, c] <= 0:
+                continue  # an absent cue is not a reason to show (its gradient-times-input is relative to the mean)
             v = float(grad[d + c] * x[d + c])
             if v > 0.05:
                 label = f"{name}: {cue_names[name]}" if c < ncat and name in cue_names else name
