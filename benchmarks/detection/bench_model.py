@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/detection/bench_model.py [--repeat N]
 
-For each size (4 KB, 200 KB, 1 MB, 10 MB) and shape (prose as one text item; pretty-printed JSON as a text item,
-as TypeScript servers return it; HTML) a tool result is built, decoded once with ``json.loads`` (the
+For each size (4 KB, 200 KB, 1 MB, 10 MB) and shape (a log with no word the model's pre-pass stops at; prose
+dense with such words, one every few words — the model's worst case; pretty-printed JSON as a text item, as
+TypeScript servers return it; HTML) a tool result is built, decoded once with ``json.loads`` (the
 "direct" cost every relay pays), then scored by ``mcpwrap.detect.model.score`` and scanned string by string
 by ``mcpwrap.detect.injection.scan``. Times are medians of N runs (the model's first call, which loads the
 weights, is not counted); the last column is the model's time relative to decoding the message. Print
@@ -29,7 +30,9 @@ from mcpwrap.detect import injection  # noqa: E402
 from mcpwrap.detect import model as M  # noqa: E402
 
 WORDS = ("the of and to in is for that on with as was by this it from are be at or an have not which "
-         "server request file result order invoice meeting report config build release user data value").split()
+         "server request file result order invoice meeting report config build release user data value "
+         # words the learned tier's pre-pass stops at: without them most texts would skip the model entirely
+         "you your send please email share").split()
 
 
 def prose(n: int, rng: random.Random) -> str:
@@ -51,7 +54,13 @@ def shapes(n: int, rng: random.Random) -> dict[str, str]:
         size += 160
     pretty = json.dumps({"items": rows}, indent=2)[: max(n, 64)]
     html = "".join(f"<p class='x'>{prose(200, rng)}</p><a href='https://example.com/{i}'>link</a>" for i in range(n // 260 + 1))[:n]
+    log, size = [], 0
+    while size < n:
+        line = f"2026-11-28T12:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z INFO worker[{rng.randint(1, 64)}] batch {rng.randint(1, 10**6)} done in {rng.randint(1, 999)} ms"
+        log.append(line)
+        size += len(line) + 1
     return {
+        "log": json.dumps({"content": [{"type": "text", "text": "\n".join(log)[:n]}]}),
         "prose": json.dumps({"content": [{"type": "text", "text": text}]}),
         "json-pretty": json.dumps({"content": [{"type": "text", "text": json.dumps({"items": rows}, indent=2)}]}) if len(pretty) else "",
         "html": json.dumps({"content": [{"type": "text", "text": html}]}),

@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/detection/model_quality.py [--markdown] [--heldout]
 
-Needs ``benchmarks/detection/training/data/`` (``extract.py``, ``synth.py``, ``train.py``; see that folder's
+Needs ``benchmarks/detection/training/data/`` (``extract.py``, ``synth.py``, ``synth2.py``, ``train2.py``; see that folder's
 README). Without ``--heldout`` only validation figures are printed (leave-sources-out scores written by
-``train.py``); the held-out sources are scored only with ``--heldout``, which is meant to be run once, after the
+``train2.py``); the held-out sources are scored only with ``--heldout``, which is meant to be run once, after the
 model and its threshold are frozen.
 
 Per sample (a whole tool result or text):
@@ -71,8 +71,16 @@ def phrase_flagged(sample: dict) -> bool:
     return any(injection.scan(t).is_injection for _p, t in iter_strings(value, keys=True))
 
 
+def load_heldout() -> list[dict]:
+
+    rows = []
+    for name in ("raw.jsonl", "synth.jsonl", "synth2.jsonl"):
+        rows += [json.loads(line) for line in open(HERE / "training" / "data" / name)]
+    return [r for r in rows if r["split"] == "heldout"]
+
+
 def main() -> None:
-    import train as T
+    import train2 as T
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--markdown", action="store_true")
@@ -84,43 +92,46 @@ def main() -> None:
     print(f"model {model.meta.get('name')}  threshold {thr:.4f}  ({model.meta.get('threshold_rule')})")
     print(f"training data sha256 {model.meta.get('data_sha256')}\n")
 
-    # --- validation: leave-sources-out scores ------------------------------------------------------------------
-    train_samples = T.load_samples("train")
-    oof = json.loads((HERE / "training" / "data" / "loso.json").read_text())
-    by_src = defaultdict(list)
-    for s in train_samples:
-        by_src[s["source"]].append(s)
-    rows, per_cls, per_carrier = [], defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])
-    for src in sorted(by_src, key=lambda x: (CLASSES.index(by_src[x][0]["cls"]), x)):
-        scores = oof[src]
-        members = by_src[src]
-        if "_ids:" + src in oof:  # a synthetic source: its validation share only
-            ids = set(oof["_ids:" + src])
-            members = [s for s in members if s["id"] in ids]
+    # --- validation: out-of-fold scores written by train2.py ---------------------------------------------------
+    train_samples = T.load_samples()
+    val = json.loads((HERE / "training" / "data" / "val2.json").read_text())
+    by_id = {s["id"]: s for s in train_samples}
+    has_v1 = "v1" in val  # written by the run of train2.py that still had v1's weights to compare with
+    v1_thr = T.threshold_of(val["v1"], {s["source"]: s["cls"] for s in train_samples}) if has_v1 else 1.0
+    rows, per_cls, per_carrier = [], defaultdict(lambda: [0, 0, 0]), defaultdict(lambda: [0, 0])
+    cls_of = {s["source"]: s["cls"] for s in train_samples}
+    for src in sorted(val["v2"], key=lambda x: (CLASSES.index(cls_of[x]), x)):
+        scores = val["v2"][src]
+        v1s = val["v1"][src] if has_v1 else []
+        members = [by_id[i] for i in val["ids"][src]]
         k = sum(x >= thr for x in scores)
-        cls = by_src[src][0]["cls"]
-        rows.append([src + (" (validation share)" if "_ids:" + src in oof else ""), cls, len(scores), rate(k, len(scores))])
+        k1 = sum(x >= v1_thr for x in v1s)
+        cls = cls_of[src]
+        rows.append([src + (" (validation share)" if src.startswith("synth") else ""), cls, len(scores), rate(k, len(scores)), rate(k1, len(v1s))])
         per_cls[cls][0] += k
         per_cls[cls][1] += len(scores)
+        per_cls[cls][2] += k1
         for s, x in zip(members, scores, strict=False):
             if s.get("carrier", "raw") != "raw":
                 key = (cls, s["carrier"])
                 per_carrier[key][0] += x >= thr
                 per_carrier[key][1] += 1
-    print("Validation, flagged at the frozen threshold: public and local sources scored by a model trained without their")
-    print("group of sources (leave-sources-out); synthetic sources on a 20% share kept out of that model's fit")
-    print(table(["source", "class", "n", "flagged [95% CI]"], rows, md))
+    print(f"Validation, flagged at each model's threshold by the same rule (v2 {thr:.4f}, v1 {v1_thr:.4f} re-chosen on these")
+    print("samples): public and local sources scored by a v2 trained without their group of sources; synthetic sources on")
+    print("a 20% share kept out of that fit. v1 was fitted on all of these sources but synth2 (its figures are in-sample")
+    print("elsewhere and flatter it).")
+    print(table(["source", "class", "n", "v2 flagged [95% CI]", "v1 flagged [95% CI]"], rows, md))
     print()
-    print(table(["class", "n", "flagged [95% CI]"], [[c, per_cls[c][1], rate(*per_cls[c])] for c in CLASSES if per_cls[c][1]], md))
+    print(table(["class", "n", "v2", "v1"], [[c, per_cls[c][1], rate(per_cls[c][0], per_cls[c][1]), rate(per_cls[c][2], per_cls[c][1])] for c in CLASSES if per_cls[c][1]], md))
     print()
-    print("Leave-sources-out per carrier (synthetic samples)")
+    print("Validation per carrier (synthetic samples, v2)")
     print(table(["class", "carrier", "n", "flagged [95% CI]"], [[c, k, v[1], rate(*v)] for (c, k), v in sorted(per_carrier.items())], md))
     print()
 
     if not args.heldout:
         return
     # --- held-out sources ----------------------------------------------------------------------------------------
-    held = T.load_samples("heldout")
+    held = load_heldout()
     rows = []
     agg = {c: defaultdict(int) for c in CLASSES}
     carrier_rows = defaultdict(lambda: [0, 0, 0, 0])

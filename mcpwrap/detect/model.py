@@ -1,4 +1,4 @@
-"""The learned injection tier: a hashed n-gram linear model over what the model will read.
+"""The learned injection tier: a small network over cue-selected windows of what the model will read.
 
 Design
 ------
@@ -21,18 +21,29 @@ invoices to qqaddr using qqtool" is then the same feature pattern whatever the n
 from the training carriers how strongly it weighs — it is in the text view, so training and inference see
 the same thing.
 
-*Features.* Over the UTF-8 bytes of the normalised view (lower case, every run of digits folded to one ``0``,
-whitespace runs folded to one space): byte 4-grams, words (maximal runs of letters, digits and non-ASCII bytes)
-and word bigrams, each hashed into ``2**bits`` buckets with fixed multiplicative hashes (never Python's
-salted ``hash()``), all in numpy over whole arrays: no per-token Python loop.
+*The model* (version 2, :class:`Model`). A tool result is out of place when it holds an instruction
+addressed to the AI that reads it; the hard negatives are documents with imperatives addressed to people and
+documents that discuss or quote such instructions. The normalised bytes (lower case, digits folded to ``0``,
+line breaks kept) are cut into blocks of :data:`V2_BLOCK` bytes. A pre-pass (one RE2 scan) counts *gate cues*
+per block — words nearly every instruction to a model or request for an action contains (you/your, the
+assistant, ignore, send, password, a context token, a role marker); a text without any is not scored further
+(most logs, data and code). The :data:`V2_MAX_WINDOWS` blocks with the most cues around them are the centres
+of three-block windows, and each window is read as
+  * a bag of hashed words and word bigrams (fixed multiplicative hashes, never Python's salted ``hash()``)
+    mapped to a learned embedding of a few dimensions (mean over the window; int8 weights in the file), and
+  * structural features (:data:`V2_STRUCT`): counts of cue categories (:data:`V2_CUES`: role markers,
+    concealment, claims to speak for the user, override wording, actions, new recipients and session tools,
+    secrets, urgency, sentence-initial imperatives — and reporting phrases, discussion words, code) and the
+    window's scope (inside a fenced block, blockquote lines, quotation marks, code spans, the document's
+    density of discussion and reporting words),
+then one hidden layer (ReLU) gives the window's logit; the text's score is the sigmoid of the highest. The
+explanation is gradient-times-input of that window: the cues (named by the text they matched) and the words
+that pushed it up. Training (``benchmarks/detection/training/train2.py``) builds its windows with these very
+functions (:func:`v2_candidates`, :func:`v2_inputs`).
 
-*Windows.* An injection is local; a bag of n-grams over a 200 KB page would dilute it. Features are summed
-per block of :data:`BLOCK` bytes, and every window of a few consecutive blocks (the sizes are stored with the
-weights) is scored as ``sigmoid(bias + sum(w) / sqrt(count))``; the text's score is the highest window's.
-Training builds its examples with the very same functions (:func:`feature_rows`).
-
-*Cost and sampling.* Everything is linear in the view. A view longer than :data:`MAX_DEEP_BYTES` is scored
-on its head (:data:`HEAD_BYTES`), its tail (:data:`TAIL_BYTES`) and :data:`SAMPLE_WINDOWS` windows of
+*Cost and sampling.* Everything is linear in the view, and the model proper reads at most
+:data:`V2_MAX_WINDOWS` windows of 384 bytes whatever the size. A view longer than :data:`MAX_DEEP_BYTES` is
+scored on its head (:data:`HEAD_BYTES`), its tail (:data:`TAIL_BYTES`) and :data:`SAMPLE_WINDOWS` windows of
 :data:`SAMPLE_BYTES` at offsets drawn from a per-process random key (a hostile server cannot aim at the gaps;
 the scores of such huge views are therefore not reproducible across processes — everything up to
 :data:`MAX_DEEP_BYTES` is). The joined strings are cut the same way before they are normalised, so a 10 MB
@@ -40,19 +51,23 @@ result costs its linear passes (walking the JSON, joining, one translate) plus w
 longer than :data:`MAX_JSON_PARSE_CHARS` inside a string is read with its punctuation blanked instead of being
 parsed and walked value by value. The phrase detector (:mod:`mcpwrap.detect.injection`) still reads all of it.
 
+*Version 1* (a hashed byte/word n-gram logistic model over every window) was replaced by this one; its
+evaluation and why it was replaced are in ``benchmarks/detection/training/NOTES.md``.
+
 *Weights* are package data (``models/injection-*.npz``), produced by
-``benchmarks/detection/training/train.py``; loading them needs no network. The file records its own
+``benchmarks/detection/training/train2.py``; loading them needs no network. The file records its own
 feature settings, threshold and the digest of the training data manifest.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
 import re
 import secrets as _secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -72,9 +87,7 @@ __all__ = [
     "DEFAULT_MODEL",
 ]
 
-DEFAULT_MODEL = "injection-v1.npz"
-BLOCK = 128  # bytes per block: windows are whole numbers of blocks
-CHAR_GRAMS = (4,)  # byte n-gram orders hashed (3 and 5 are supported; all three cost 2.5x the time of 4 alone)
+DEFAULT_MODEL = "injection-v2.npz"
 MAX_DEEP_BYTES = 256 * 1024  # views up to this size are scored everywhere (~30-40 ns a byte)
 HEAD_BYTES = 128 * 1024  # larger views: the head, the tail and sampled windows, MAX_DEEP_BYTES in all
 TAIL_BYTES = 64 * 1024
@@ -262,11 +275,9 @@ def text_view(value: Any, context: Context | None = None) -> str:
 
 # --- feature bytes ----------------------------------------------------------------------------------------------
 
-_DIGITS_AND_SPACE = bytes(
-    (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\n\f\v" else i)) if i < 128 else i for i in range(256)
+_DIGITS_AND_SPACE = bytes(  # line breaks stay
+    (ord("0") if chr(i).isdigit() else (ord(" ") if chr(i) in "\t\r\f\v" else i)) if i < 128 else i for i in range(256)
 )
-_SPACES = re.compile(rb" {2,}")
-_DIGIT_RUNS = re.compile(rb"0{2,}")
 _ADDRESS = re.compile(
     # Unbounded repeats: RE2 is linear either way, and a counted repeat such as {1,512} is expanded into a
     # program 512 states long that runs ~100x slower.
@@ -316,7 +327,8 @@ def _argument_text(arguments: Any) -> bytes:
 
 
 def feature_bytes(view: str, context: Context | None = None) -> bytes:
-    """The normalised UTF-8 bytes features are hashed from (see the module docstring)."""
+    """The normalised UTF-8 bytes features are hashed from (see the module docstring); line breaks stay (the
+    model reads line structure: blockquotes, fenced blocks, role lines)."""
     if view.isascii():
         text = view.lower()
     else:
@@ -330,10 +342,17 @@ def feature_bytes(view: str, context: Context | None = None) -> bytes:
         if rx is not None:
             buf = _replace_group(rx, buf, b"qqtool")
     buf = buf.translate(_DIGITS_AND_SPACE)
-    if b"00" in buf:
-        buf = _DIGIT_RUNS.sub(b"0", buf)  # a number is one token: digit-run n-grams said "numbers", not "attack"
-    if b"  " in buf:
-        buf = _SPACES.sub(b" ", buf)
+    if b"00" in buf or b"  " in buf:
+        # Runs of zeros (a number is one token) and of spaces become one byte. A byte equal to the one before it
+        # and a zero or a space is dropped: one numpy pass, where a regular-expression substitution cost
+        # ~35 ns a byte on number-heavy text (logs). Collapsing one kind never makes the other adjacent.
+        a = np.frombuffer(buf, dtype=np.uint8)
+        tail = a[1:]
+        dup = (tail == a[:-1]) & ((tail == 48) | (tail == 32))
+        if dup.any():
+            keep = np.ones(len(a), dtype=bool)
+            keep[1:] = ~dup
+            buf = a[keep].tobytes()
     return buf
 
 
@@ -384,7 +403,7 @@ def _replace_group(rx: Any, buf: bytes, token: bytes) -> bytes:
 # --- hashing ----------------------------------------------------------------------------------------------------
 
 # Fixed odd multipliers (multiplicative hashing): the top bits of code * A index the table.
-_MULT = {3: 0x9E3779B1, 4: 0x85EBCA77, 5: 0xC2B2AE3D, "w": 0x27D4EB2F, "b": 0x165667B1}
+_MULT = {"w": 0x27D4EB2F, "b": 0x165667B1}
 _WORD_BYTE = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyz0123456789":
     _WORD_BYTE[_c] = True
@@ -411,59 +430,6 @@ def _pow2_at_least(n: int) -> int:
 
 
 @dataclass(slots=True)
-class Features:
-    """Hashed features of one byte string: ``char_idx[k, i]`` is the bucket of the ``CHAR_GRAMS[k]``-gram at
-    byte i (``-1`` past the end); words and bigrams have their own index and start arrays."""
-
-    n: int
-    char_idx: np.ndarray  # (len(CHAR_GRAMS), n) int32
-    word_idx: np.ndarray  # (w,) int64
-    word_pos: np.ndarray  # (w,) int64
-    word_end: np.ndarray  # (w,) int64
-    bigram_idx: np.ndarray  # (w-1,) int64
-
-
-def hash_features(buf: bytes, bits: int) -> Features:
-    b = np.frombuffer(buf, dtype=np.uint8)
-    n = len(b)
-    shift32 = np.uint32(32 - bits)
-    with np.errstate(over="ignore"):
-        # The big-endian 4-byte code at every offset, read through a strided view (one copy, no shifts).
-        padded = np.frombuffer(buf + b"\0\0\0\0\0", dtype=np.uint8)
-        code4 = np.lib.stride_tricks.as_strided(padded, shape=(n, 4), strides=(1, 1)).view(">u4").reshape(n).astype(np.uint32)
-        char_idx = np.empty((len(CHAR_GRAMS), n), dtype=np.int32 if bits < 31 else np.int64)
-        for k, g in enumerate(CHAR_GRAMS):
-            if g == 3:
-                code = (code4 >> np.uint32(8)) * np.uint32(_MULT[3])
-            elif g == 4:
-                code = code4 * np.uint32(_MULT[4])
-            else:
-                code = (code4 * np.uint32(0x01000193) + padded[4 : n + 4]) * np.uint32(_MULT[5])
-            np.right_shift(code, shift32, out=char_idx[k], casting="unsafe")
-            char_idx[k, max(0, n - g + 1) :] = -1
-        isw = _WORD_BYTE[b]
-        edges = np.diff(isw.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
-        if len(starts):
-            pw, ipw = _powers(_pow2_at_least(n + 1))
-            prefix = np.zeros(n + 1, dtype=np.uint64)
-            np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
-            wh = (prefix[ends] - prefix[starts]) * ipw[starts]
-            wh ^= wh >> np.uint64(29)
-            w32 = (wh ^ (wh >> np.uint64(32))).astype(np.uint32)
-            word_idx = ((w32 * np.uint32(_MULT["w"])) >> shift32).astype(np.int64)
-            big = w32[:-1] * np.uint32(0x01000193) ^ (w32[1:] + np.uint32(0x7F4A7C15))
-            bigram_idx = ((big * np.uint32(_MULT["b"])) >> shift32).astype(np.int64)
-        else:
-            word_idx = bigram_idx = np.zeros(0, dtype=np.int64)
-    return Features(n, char_idx, word_idx, starts.astype(np.int64), ends.astype(np.int64), bigram_idx)
-
-
-# --- the model --------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
 class ModelScore:
     """The learned tier's verdict on one text.
 
@@ -483,117 +449,6 @@ class ModelScore:
         return self.score >= self.threshold
 
 
-class Model:
-    """Weights and settings loaded from one ``.npz`` file."""
-
-    def __init__(self, data: Any) -> None:
-        self.bits = int(data["bits"])
-        self.weights = np.asarray(data["weights"], dtype=np.float32)
-        if self.weights.shape != (1 << self.bits,):
-            raise ValueError("weights do not match the hash size")
-        # One extra zero weight at index -1: n-grams past the end of the text (index -1) then add nothing,
-        # without a mask.
-        self._wpad = np.concatenate([self.weights, np.zeros(1, dtype=np.float32)])
-        self.bias = float(data["bias"])
-        self.window_blocks = tuple(int(x) for x in data["window_blocks"])
-        self.threshold = float(data["threshold"])
-        if tuple(int(x) for x in data["char_grams"]) != CHAR_GRAMS:
-            raise ValueError("the weights were trained with other n-gram orders")
-        self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
-
-    # Per-block sums of weights and feature counts: the basis of every window's score.
-    def block_sums(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
-        nb = max(1, -(-f.n // BLOCK))
-        w = self.weights
-        wp = self._wpad
-        contrib = np.zeros(nb * BLOCK, dtype=np.float32)
-        contrib[: f.n] = wp[f.char_idx[0]]
-        for k in range(1, len(CHAR_GRAMS)):
-            contrib[: f.n] += wp[f.char_idx[k]]
-        sums = contrib.reshape(nb, BLOCK).sum(axis=1, dtype=np.float64)
-        # An n-gram of every order starts at every byte except near the end, where the longer ones do not fit.
-        g_count = len(CHAR_GRAMS)
-        counts = np.full(nb, float(g_count * BLOCK))
-        counts[-1] = float(g_count * (f.n - (nb - 1) * BLOCK))
-        for i in range(max(0, f.n - max(CHAR_GRAMS) + 1), f.n):
-            counts[i // BLOCK] -= g_count - sum(1 for g in CHAR_GRAMS if i + g <= f.n)
-        if len(f.word_idx):
-            wb = f.word_pos // BLOCK
-            sums += np.bincount(wb, weights=w[f.word_idx], minlength=nb)
-            counts += np.bincount(wb, minlength=nb)
-            if len(f.bigram_idx):
-                bb = wb[:-1]
-                sums += np.bincount(bb, weights=w[f.bigram_idx], minlength=nb)
-                counts += np.bincount(bb, minlength=nb)
-        return sums, counts
-
-    def window_logits(self, sums: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Logits of every window (all sizes), with each window's first block and block count."""
-        nb = len(sums)
-        cs = np.concatenate([[0.0], np.cumsum(sums)])
-        cc = np.concatenate([[0.0], np.cumsum(counts)])
-        logits, firsts, sizes = [], [], []
-        for k in self.window_blocks:
-            k = min(k, nb)
-            s = cs[k:] - cs[: nb - k + 1]
-            c = cc[k:] - cc[: nb - k + 1]
-            logits.append(self.bias + s / np.sqrt(np.maximum(c, 1.0)))
-            firsts.append(np.arange(nb - k + 1))
-            sizes.append(np.full(nb - k + 1, k))
-            if k == nb:
-                break
-        return np.concatenate(logits), np.concatenate(firsts), np.concatenate(sizes)
-
-    def score_bytes(self, buf: bytes, explain: bool = True) -> ModelScore:
-        if not buf.strip():
-            return ModelScore(0.0, self.threshold)
-        f = hash_features(buf, self.bits)
-        sums, counts = self.block_sums(f)
-        logits, firsts, sizes = self.window_logits(sums, counts)
-        best = int(np.argmax(logits))
-        start, end = int(firsts[best]) * BLOCK, min(f.n, int(firsts[best] + sizes[best]) * BLOCK)
-        result = ModelScore(_sigmoid(float(logits[best])), self.threshold, (start, end))
-        if explain:
-            result.excerpt = buf[start:end].decode("utf-8", "replace")
-            result.strongest_features = self._explain(buf, f, start, end)
-        return result
-
-    def _explain(self, buf: bytes, f: Features, start: int, end: int) -> list[tuple[str, float]]:
-        """The n-grams of a window with the largest total contribution to its logit."""
-        agg: dict[str, float] = {}
-        w = self.weights
-        count = 0
-        for k, g in enumerate(CHAR_GRAMS):
-            idx = f.char_idx[k, start:end]
-            for i in np.flatnonzero(idx >= 0):
-                gram = buf[start + i : start + i + g].decode("utf-8", "replace")
-                agg[gram] = agg.get(gram, 0.0) + float(w[idx[i]])
-                count += 1
-        sel = np.flatnonzero((f.word_pos >= start) & (f.word_pos < end))
-        for j in sel:
-            word = buf[f.word_pos[j] : f.word_end[j]].decode("utf-8", "replace")
-            agg[word] = agg.get(word, 0.0) + float(w[f.word_idx[j]])
-            count += 1
-            if j + 1 < len(f.word_pos):
-                bigram = word + " " + buf[f.word_pos[j + 1] : f.word_end[j + 1]].decode("utf-8", "replace")
-                agg[bigram] = agg.get(bigram, 0.0) + float(w[f.bigram_idx[j]])
-                count += 1
-        norm = 1.0 / math.sqrt(max(count, 1))
-        top = sorted(agg.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]
-        return [(k, round(v * norm, 3)) for k, v in top if v > 0]
-
-    def score(self, value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
-        view = text_view(value, context)
-        buf = feature_bytes(view, context)
-        sampled = False
-        if len(buf) > MAX_DEEP_BYTES:
-            buf = _sample_bytes(buf)
-            sampled = True
-        result = self.score_bytes(buf, explain)
-        result.sampled = sampled
-        return result
-
-
 def _sample_bytes(buf: bytes) -> bytes:
     parts = [buf[:HEAD_BYTES]]
     lo, hi = HEAD_BYTES, len(buf) - TAIL_BYTES - SAMPLE_BYTES
@@ -611,44 +466,453 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+# --- version 2: cue-gated windows, hashed word embeddings and structural features, one hidden layer ----------------
+#
+# What version 1 could not do: tell a quoted instruction from a live one, and stay cheap. Version 2 scores only
+# windows a cheap pre-pass finds cues in, and reads each with
+#   * a bag of hashed words and word bigrams, mapped to a small learned embedding (mean over the window), and
+#   * explicit structural features: cues of text addressed to the model (you/your, the assistant, role
+#     markers, override and concealment wording, actions towards new recipients or session tools, secrets,
+#     urgency, claims to speak for the user) and cues of quoted text (inside a fenced block, a blockquote,
+#     quotation marks or code spans, after reporting phrases, in a document dense with discussion words),
+# combined by one hidden layer, so that "ignore previous instructions" in a blockquote of an advisory and the
+# same words live in an e-mail can score differently. Window = three blocks of V2_BLOCK bytes centred on a
+# candidate block; the text's score is the highest candidate window's.
+
+V2_BLOCK = 128
+V2_MAX_WINDOWS = 8  # candidate windows scored per text (the cost bound of the model proper)
+
+# The gate: words any instruction to an AI, or any action request, almost always contains. A text without
+# one of these is not scored (ordinary logs, data and code). It is found without a per-match Python step (a
+# regular expression costs ~1 us a match, and prose has a cue every few words): the 4- and 6-byte codes at
+# every offset are looked up in two small hashed tables built from these words (a rare hash collision only
+# adds a candidate), and only at word starts.
+V2_GATE_WORDS = (
+    "you your yours yourself assistant ai chatbot llm gpt chatgpt claude gemini copilot agent agents model bot ignore "
+    "disregard forget override bypass instruction instructions prompt system important urgent immediately qqaddr qqurl "
+    "qqtool qqargaddr qqargurl password passwords credentials secret secrets token tokens send forward transfer share "
+    "delete grant upload post email e-mail mail export invite pay reveal print repeat say respond reply pretend "
+    "jailbreak admin human remove wipe run execute call copy bitte sende envoie envoyez envía envie invia stuur "
+    "überweise transfère transfiere partage comparte condividi schicke manda leite lösche supprimez"
+).split()
+_V2_GATE_EXTRA = ("<|im", "<|sy", "<|us", "[ins", "[/in", "### ", "<inf", "<imp", "<sys", "<adm")  # role markers
+_V2_BOUNDARY = b" .,;:!?'\"\n)]>-/"
+_V2_GATE_BITS = 16
+
+
+_GH4, _GH2, _GSHIFT = np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(32 - _V2_GATE_BITS)
+
+
+def _v2_gate_hash(code4: np.ndarray, code2: np.ndarray | None) -> np.ndarray:
+    """Bucket of a 4-byte code (``code2`` None) or of a 6-byte code (4 bytes, then 2), in uint32 arithmetic."""
+    h = code4 * _GH4
+    if code2 is not None:
+        h ^= code2 * _GH2
+    return h >> _GSHIFT
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_gate_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashed membership tables of the gate's 4- and 6-byte codes (a fast first test), and the sorted codes
+    themselves (the exact test of the few offsets that pass the first)."""
+    keys4: set[bytes] = {k.encode() for k in _V2_GATE_EXTRA}
+    keys6: set[bytes] = set()
+    for word in V2_GATE_WORDS:
+        w = word.encode()
+        if len(w) >= 6:
+            keys6.add(w[:6])
+        elif len(w) == 5:
+            keys6.update(w + bytes([c]) for c in _V2_BOUNDARY)
+        elif len(w) == 4:
+            keys4.add(w)
+        elif len(w) == 3:
+            keys4.update(w + bytes([c]) for c in _V2_BOUNDARY)
+        else:
+            keys4.update(bytes([a]) + w + bytes([c]) for a in b" \n\"'(" for c in _V2_BOUNDARY)
+    t4 = np.zeros(1 << _V2_GATE_BITS, dtype=bool)
+    t6 = np.zeros(1 << _V2_GATE_BITS, dtype=bool)
+    k4 = np.array(sorted(int.from_bytes(k, "big") for k in keys4), dtype=np.uint32)
+    t4[_v2_gate_hash(k4, None)] = True
+    k6 = np.array(sorted(int.from_bytes(k, "big") for k in keys6), dtype=np.uint64)
+    t6[_v2_gate_hash((k6 >> np.uint64(16)).astype(np.uint32), (k6 & np.uint64(0xFFFF)).astype(np.uint32))] = True
+    return t4, t6, k4, k6
+
+
+def _v2_gate_positions(buf: bytes) -> np.ndarray:
+    """Offsets where a gate word starts (see :data:`V2_GATE_WORDS`)."""
+    n = len(buf)
+    padded = np.frombuffer(buf + b"\0" * 8, dtype=np.uint8)
+    code4 = np.lib.stride_tricks.as_strided(padded, shape=(n + 4, 4), strides=(1, 1)).view(">u4").reshape(n + 4).astype(np.uint32)
+    t4, t6, k4, k6 = _v2_gate_tables()
+    # _v2_gate_hash, in place: h4 = code4 * GH4; h6 = h4 ^ (code2 * GH2) with code2 the two bytes after.
+    c4 = code4[:n]
+    c2 = np.right_shift(code4[4:], np.uint32(16))
+    h4 = np.multiply(c4, _GH4)
+    h6 = np.multiply(c2, _GH2)
+    np.bitwise_xor(h6, h4, out=h6)
+    np.right_shift(h6, _GSHIFT, out=h6)
+    np.right_shift(h4, _GSHIFT, out=h4)
+    hit = t6[h6]
+    hit |= t4[h4]
+    pos = np.flatnonzero(hit)
+    if len(pos):
+        # Exact membership of the candidates: a hash collision must not open the gate.
+        p4 = c4[pos]
+        i4 = np.minimum(np.searchsorted(k4, p4), len(k4) - 1)
+        p6 = (p4.astype(np.uint64) << np.uint64(16)) | c2[pos].astype(np.uint64)
+        i6 = np.minimum(np.searchsorted(k6, p6), len(k6) - 1)
+        pos = pos[(k4[i4] == p4) | (k6[i6] == p6)]
+    if len(pos):
+        b = padded[:n]
+        prev = np.where(pos > 0, b[np.maximum(pos - 1, 0)], 32)
+        pos = pos[~_WORD_BYTE[prev] | ~_WORD_BYTE[b[pos]]]  # at a word start (or a marker's first byte)
+    return pos
+
+
+# Structural cue categories. Single words are looked up by their hashed id (the words of the bag: no extra
+# pass); phrases — role markers, concealment, claims to speak for the user, role play, code, reporting
+# phrases — by one RE2 alternation per window, and sentence-initial imperatives by a second one (they overlap
+# the others). A category counts its words and its phrases.
+V2_CUE_WORDS = {
+    "conceal": "secretly quietly silently",
+    "pretend": "pretend roleplay unrestricted jailbroken jailbreak",
+    "secret": "password passwords credentials credential token tokens secret secrets ssh iban otp 0fa salary salaries",
+    "new-target": "qqaddr qqurl",
+    "asked-target": "qqargaddr qqargurl",
+    "session-tool": "qqtool",
+    "reporting": "example examples payload payloads malicious typical sample detect detects detection detector flagged "
+                 "blocked labelled labeled incident advisory phishing attacker attackers",
+    "discussion": "injection injections injected jailbreaks attack attacks mitigation mitigations guardrail guardrails "
+                  "vulnerability vulnerabilities vulnerable exploit exploits exploited adversarial security threat "
+                  "defense defence defenses defences classifier classifiers",
+    "urgency": "important urgent immediately asap must required mandatory critical attention",
+    "override": "ignore disregard forget override bypass overrule supersede instead",
+    "instructions": "instruction instructions directive directives prompt task guidelines rules",
+    "prior-new": "previous prior above earlier preceding original initial new updated",
+    "to-ai": "assistant ai chatbot llm llms gpt chatgpt claude gemini copilot agent bot model",
+    "you": "you your yours yourself",
+    "action": "send forward email mail upload post share transfer wire pay export copy leak grant invite delete remove "
+              "wipe erase run execute call invoke print output reveal repeat respond reply say write approve create "
+              "open submit add change set move publish",
+}
+V2_CUE_PHRASES = {
+    "role-marker": rb"<\|?(?:system|im_start|im_end|user|assistant|inst)|\[/?inst\]|###\s*(?:instruction|system|response|input)|"
+                   rb"(?:^|\n)\s*(?:human|assistant|system|user)\s*:|<information|<important|<admin|\[system|system override|"
+                   rb"end of (?:document|text|context|input)|</tool|<user>|begin admin",
+    "conceal": rb"do not (?:tell|mention|inform|reveal|notify|ask|show|alert)|don't (?:tell|mention|inform|reveal|notify|ask|show)|"
+               rb"without (?:telling|asking|notifying|confirmation|confirming)|never mention|not mention|nothing looks|between us",
+    "user-claim": rb"this is (?:the|your) (?:user|owner|admin|developer|account owner)|from (?:me, )?the user|"
+                  rb"the user (?:asked|wants|has authori[sz]ed|knows|agreed)|authori[sz]ed by the user|approved by the user|"
+                  rb"user's standing|on behalf of the user",
+    "pretend": rb"act as|you are now|role-play|from now on|developer mode|no restrictions",
+    "secret": rb"api keys?|private keys?|bank details|one-time codes?|\.env\b|\.aws",
+    "code": rb"\b[a-z_][a-z0-9_]*\s*=\s*f?(?:\"|'|\(|\[)|\"\"\"|'''|\bprint\(|\bdef |\breturn\b|\bimport |\bconst |\bfunction\b|=>|\);",
+    "reporting": rb"for example|e\.g\.|such as|for instance|like this|looks like|could (?:write|say|inject|embed|hide)|"
+                 rb"might (?:write|say)|test case|\btest_|\bassert|red.team|said:|contained the text|reads:",
+    "urgency": rb"!!!|right now",
+}
+V2_CUES = tuple((name, b"") for name in (
+    "role-marker", "conceal", "user-claim", "pretend", "secret", "new-target", "asked-target", "session-tool", "code",
+    "reporting", "discussion", "urgency", "override", "instructions", "prior-new", "to-ai", "you", "action", "imperative",
+))
+V2_IMPERATIVE = (
+    rb"(?:^|[.!?:>\n]\s*)(?:please\s+)?(?:send|forward|ignore|disregard|forget|delete|transfer|share|grant|upload|post|"
+    rb"email|call|use|run|print|reveal|output|say|respond|reply|tell|stop|make|change|update|remove|pay|invite|copy|"
+    rb"export|give|open|add|set|create|write|answer|act|pretend|do not|don't)[ \t]+[a-z0-9\"'`~/]"
+)
+_V2_CAT = {name: i for i, (name, _p) in enumerate(V2_CUES)}
+V2_STRUCT = [name for name, _ in V2_CUES] + [
+    "in-fence", "blockquote", "quote-marks", "code-spans", "doc-discussion", "doc-reporting", "code-symbols", "questions",
+]
+_V2_CODE = b"{}()[];=<>$|\\/_"  # code symbols (their share of a window)
+_LDQ, _RDQ, _LAQ = "\u201c".encode(), "\u201d".encode(), "\u00ab".encode()  # curly and angle quotation marks
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_cue_res() -> tuple[Any, Any, list[int]]:
+    # RE2: Python's engine tries the alternation at every offset (~0.4 ms a window against RE2's ~0.05 ms).
+    names = list(V2_CUE_PHRASES)
+    phrases = _re2_or_re(b"|".join(b"(" + V2_CUE_PHRASES[n] + b")" for n in names))
+    return phrases, _re2_or_re(V2_IMPERATIVE), [_V2_CAT[n] for n in names]
+
+
+@functools.lru_cache(maxsize=4)
+def _v2_word_categories(bits: int) -> np.ndarray:
+    """Category of every word bucket (-1: none), from :data:`V2_CUE_WORDS` hashed as the bag hashes words."""
+    table = np.full(1 << bits, -1, dtype=np.int16)
+    for name, words in V2_CUE_WORDS.items():
+        widx, _s, _e, _b = _word_hashes(" ".join(words.split()).encode(), bits)
+        table[widx] = _V2_CAT[name]
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _v2_doc_re() -> Any:
+    # Document-level counts: discussion and reporting vocabulary (groups 1 and 2).
+    disc = "|".join(V2_CUE_WORDS["discussion"].split()).encode()
+    rep = "|".join(V2_CUE_WORDS["reporting"].split()).encode()
+    return _re2_or_re(rb"\b(" + disc + rb")\b|(\b(?:" + rep + rb")\b|" + V2_CUE_PHRASES["reporting"] + b")")
+
+
+def v2_candidates(buf: bytes, k: int = V2_MAX_WINDOWS) -> np.ndarray:
+    """The blocks whose windows are scored: the ``k`` blocks with the most gate cues (ties: earlier first)."""
+    nb = max(1, -(-len(buf) // V2_BLOCK))
+    pos = _v2_gate_positions(buf)
+    if not len(pos):
+        return np.zeros(0, dtype=np.int64)
+    hits = np.bincount(pos // V2_BLOCK, minlength=nb)
+    # A window is three blocks: rank blocks by the cues of their window.
+    win = hits.astype(np.float64)
+    win[1:] += hits[:-1]
+    win[:-1] += hits[1:]
+    win += hits * 0.01  # the centre counts a little more: windows centred on the cues
+    order = np.argsort(-win, kind="stable")[:k]
+    order = order[win[order] > 0]
+    return np.sort(order)
+
+
+def v2_span(buf_len: int, block: int) -> tuple[int, int]:
+    return max(0, (block - 1) * V2_BLOCK), min(buf_len, (block + 2) * V2_BLOCK)
+
+
+def _word_hashes(buf: bytes, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashed words and word bigrams of ``buf``: (word bucket, word start, word end, bigram bucket)."""
+    b = np.frombuffer(buf, dtype=np.uint8)
+    n = len(b)
+    shift32 = np.uint32(32 - bits)
+    isw = np.zeros(n + 2, dtype=np.int8)
+    isw[1 : n + 1] = _WORD_BYTE[b]
+    edges = isw[1:] - isw[:-1]
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    if not len(starts):
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z, z
+    # Array arithmetic wraps modulo 2**64 / 2**32 silently (only numpy scalars warn): no errstate needed.
+    pw, ipw = _powers(_pow2_at_least(n + 1))
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(b.astype(np.uint64) * pw[:n], out=prefix[1:])
+    wh = (prefix[ends] - prefix[starts]) * ipw[starts]
+    wh ^= wh >> _U29
+    w32 = (wh ^ (wh >> _U32)).astype(np.uint32)
+    word_idx = ((w32 * _MW) >> shift32).astype(np.int64)
+    big = w32[:-1] * _FNV ^ (w32[1:] + _BIGRAM_ADD)
+    bigram_idx = ((big * _MB) >> shift32).astype(np.int64)
+    return word_idx, starts, ends, bigram_idx
+
+
+_U29, _U32 = np.uint64(29), np.uint64(32)
+_MW, _MB = np.uint32(_MULT["w"]), np.uint32(_MULT["b"])
+_FNV, _BIGRAM_ADD = np.uint32(0x01000193), np.uint32(0x7F4A7C15)
+
+
+@dataclass(slots=True)
+class WindowInputs:
+    """What the network reads for a set of windows: bag ids (concatenated, ``offsets`` per window), and the
+    raw structural features (one row per window, columns :data:`V2_STRUCT`)."""
+
+    spans: list[tuple[int, int]]
+    ids: np.ndarray
+    offsets: np.ndarray  # len(spans) + 1
+    struct: np.ndarray  # (len(spans), len(V2_STRUCT)) float32
+    cue_text: list[list[tuple[str, str]]]  # per window: (category, matched text), for explanations
+
+
+def v2_inputs(buf: bytes, blocks: np.ndarray, bits: int, *, explain: bool = False) -> WindowInputs:
+    """The inputs of the windows centred on ``blocks`` (training and scoring use this one function)."""
+    n = len(buf)
+    spans = [v2_span(n, int(b)) for b in blocks]
+    k = len(spans)
+    # Document-level reading: discussion and reporting density, fenced-block boundaries.
+    disc = rep = 0
+    if k:
+        for m in _v2_doc_re().finditer(buf):
+            if m.lastindex == 1:
+                disc += 1
+            else:
+                rep += 1
+    kb = max(n, 1024) / 1024.0  # densities per KB, at least one KB: a short text is not "dense" with one word
+    fences = []
+    if b"```" in buf:
+        i = buf.find(b"```")
+        while i >= 0 and len(fences) < 4096:
+            fences.append(i)
+            i = buf.find(b"```", i + 3)
+    ncat = len(V2_CUES)
+    count_rows: list[list[int]] = []
+    rows: list[list[float]] = []
+    cue_text: list[list[tuple[str, str]]] = []
+    pieces = []
+    phrase_re, imperative_re, phrase_cat = _v2_cue_res()
+    imp_cat = _V2_CAT["imperative"]
+    doc = [math.log1p(disc / kb), math.log1p(rep / kb)]
+    # Plain Python lists per window, one array at the end: numpy element updates cost ~1 us each.
+    for s, e in spans:
+        w = buf[s:e]
+        pieces.append(w)
+        found: list[tuple[str, str]] = []
+        counts = [0] * ncat
+        for m in phrase_re.finditer(w):
+            c = phrase_cat[(m.lastindex or 1) - 1]
+            counts[c] += 1
+            if explain:
+                found.append((V2_CUES[c][0], m.group(0).decode("utf-8", "replace").strip()))
+        imp = imperative_re.findall(w)
+        counts[imp_cat] += len(imp)
+        if explain and imp:
+            found.append(("imperative", imp[0].decode("utf-8", "replace").strip(" .!?:>\n")))
+        cue_text.append(found)
+        count_rows.append(counts)
+        quote = 0.0
+        if b">" in w:
+            lines = w.split(b"\n")
+            quote = sum(1 for ln in lines if ln.lstrip().startswith(b">")) / len(lines)
+        rows.append([
+            float(bisect.bisect_left(fences, (s + e) // 2) % 2) if fences else 0.0,
+            quote,
+            math.log1p(w.count(b'"') + w.count(_LDQ) + w.count(_RDQ) + w.count(_LAQ) + w.count(b"'")),
+            math.log1p(w.count(b"`")),
+            *doc,
+            (len(w) - len(w.translate(None, _V2_CODE))) / len(w) if w else 0.0,
+            math.log1p(w.count(b"?")),
+        ])
+    counts_arr = np.array(count_rows, dtype=np.float32).reshape(k, ncat)
+    struct = np.zeros((k, len(V2_STRUCT)), dtype=np.float32)
+    if k:
+        struct[:, ncat:] = np.array(rows, dtype=np.float32)
+    # Bag ids: words and bigrams of every window (each window hashed on its own bytes).
+    joined = b"\n".join(pieces)
+    widx, wpos, wend, bidx = _word_hashes(joined, bits)
+    bounds = np.zeros(k + 1, dtype=np.int64)
+    acc = 0
+    for j, p in enumerate(pieces):
+        acc += len(p) + (1 if j else 0)
+        bounds[j + 1] = acc
+    bounds[-1] = len(joined) + 1
+    win_of_word = np.searchsorted(bounds[1:], wpos, side="right") if len(wpos) else wpos
+    # Single-word cues: the category table of the word buckets.
+    if len(widx):
+        cat = _v2_word_categories(bits)[widx]
+        hit = cat >= 0
+        if hit.any():
+            np.add.at(counts_arr, (win_of_word[hit], cat[hit]), 1.0)
+            if explain:
+                for wi in np.flatnonzero(hit):
+                    cue_text[int(win_of_word[wi])].append((V2_CUES[int(cat[wi])][0], joined[wpos[wi] : wend[wi]].decode("utf-8", "replace")))
+    struct[:, :ncat] = np.log1p(counts_arr)
+    same = win_of_word[:-1] == win_of_word[1:] if len(wpos) > 1 else np.zeros(0, dtype=bool)
+    ids = np.concatenate([widx, bidx[same]]) if len(widx) else widx
+    owner = np.concatenate([win_of_word, win_of_word[:-1][same]]) if len(widx) else win_of_word
+    order = np.argsort(owner, kind="stable")
+    ids = ids[order]
+    offsets = np.searchsorted(owner[order], np.arange(k + 1))
+    return WindowInputs(spans, ids.astype(np.int64), offsets.astype(np.int64), struct, cue_text)
+
+
+class Model:
+    """The packaged weights (``kind = window-mlp``, version 2) and their forward pass."""
+
+    def __init__(self, data: Any) -> None:
+        self.bits = int(data["bits"])
+        emb = np.asarray(data["emb_q"], dtype=np.float32) * np.asarray(data["emb_scale"], dtype=np.float32)[:, None]
+        if emb.shape[0] != (1 << self.bits):
+            raise ValueError("embeddings do not match the hash size")
+        self.emb = emb
+        self.mu = np.asarray(data["mu"], dtype=np.float32)
+        self.sd = np.asarray(data["sd"], dtype=np.float32)
+        self.w1 = np.asarray(data["w1"], dtype=np.float32)
+        self.b1 = np.asarray(data["b1"], dtype=np.float32)
+        self.w2 = np.asarray(data["w2"], dtype=np.float32)
+        self.b2 = float(data["b2"])
+        self.threshold = float(data["threshold"])
+        self.meta = json.loads(str(data["meta"])) if "meta" in data else {}
+        if list(self.meta.get("struct", V2_STRUCT)) != V2_STRUCT or self.w1.shape[0] != emb.shape[1] + len(V2_STRUCT):
+            raise ValueError("the weights were trained with other structural features")
+
+    def forward(self, inp: WindowInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Window logits, the input rows and the hidden activations."""
+        k = len(inp.spans)
+        d = self.emb.shape[1]
+        bag = np.zeros((k, d), dtype=np.float32)
+        if len(inp.ids):
+            vec = self.emb[inp.ids]
+            cnt = np.diff(inp.offsets)
+            nz_ = cnt > 0
+            sums = np.add.reduceat(vec, np.minimum(inp.offsets[:-1], len(inp.ids) - 1), axis=0)
+            bag[nz_] = sums[nz_] / cnt[nz_, None]
+        x = np.concatenate([bag, (inp.struct - self.mu) / self.sd], axis=1)
+        h = np.maximum(x @ self.w1 + self.b1, 0.0)
+        return h @ self.w2 + self.b2, x, h
+
+    def score_bytes(self, buf: bytes, explain: bool = True) -> ModelScore:
+        if not buf.strip():
+            return ModelScore(0.0, self.threshold)
+        blocks = v2_candidates(buf)
+        if not len(blocks):
+            return ModelScore(0.0, self.threshold)
+        inp = v2_inputs(buf, blocks, self.bits)
+        z, x, h = self.forward(inp)
+        best = int(np.argmax(z))
+        start, end = inp.spans[best]
+        result = ModelScore(_sigmoid(float(z[best])), self.threshold, (start, end))
+        if explain:
+            # A window's inputs do not depend on the other windows: read the best one again, naming its cues.
+            one = v2_inputs(buf, blocks[best : best + 1], self.bits, explain=True)
+            result.excerpt = buf[start:end].decode("utf-8", "replace")
+            result.strongest_features = self._explain(buf, one, 0, x[best], h[best])
+        return result
+
+    def _explain(self, buf: bytes, inp: WindowInputs, j: int, x: np.ndarray, h: np.ndarray) -> list[tuple[str, float]]:
+        """Gradient x input of the window's logit: structural cues (named by the text that matched) and words."""
+        grad = self.w1 @ (self.w2 * (h > 0))
+        d = self.emb.shape[1]
+        out: dict[str, float] = {}
+        ncat = len(V2_CUES)
+        cue_names = {}
+        for cat, text in inp.cue_text[j]:
+            cue_names.setdefault(cat, text)
+        for c, name in enumerate(V2_STRUCT):
+            if inp.struct[j, c] <= 0:
+                continue  # an absent cue is not a reason to show (its gradient-times-input is relative to the mean)
+            v = float(grad[d + c] * x[d + c])
+            if v > 0.05:
+                label = f"{name}: {cue_names[name]}" if c < ncat and name in cue_names else name
+                out[label] = v
+        ids = inp.ids[inp.offsets[j] : inp.offsets[j + 1]]
+        if len(ids):
+            start, end = inp.spans[j]
+            w = buf[start:end]
+            widx, wpos, wend, _b = _word_hashes(w, self.bits)
+            contrib = (self.emb[widx] @ grad[:d]) / max(1, len(ids))
+            for i in np.argsort(-contrib)[:TOP_FEATURES]:
+                if contrib[i] > 0.02:
+                    word = w[wpos[i] : wend[i]].decode("utf-8", "replace")
+                    out[word] = max(out.get(word, 0.0), float(contrib[i]))
+        top = sorted(out.items(), key=lambda kv: -kv[1])[:TOP_FEATURES]
+        return [(k, round(v, 3)) for k, v in top]
+
+    def score(self, value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
+        view = text_view(value, context)
+        buf = feature_bytes(view, context)
+        sampled = False
+        if len(buf) > MAX_DEEP_BYTES:
+            buf = _sample_bytes(buf)
+            sampled = True
+        result = self.score_bytes(buf, explain)
+        result.sampled = sampled
+        return result
+
+
 @functools.lru_cache(maxsize=4)
 def load(name: str = DEFAULT_MODEL) -> Model:
     """The packaged model ``name`` (read once per process; no network)."""
     ref = resources.files(__package__) / "models" / name
     with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
+        if "kind" not in data or str(data["kind"]) != "window-mlp":
+            raise ValueError(f"{name}: not a model this version reads")
         return Model(data)
 
 
 def score(value: Any, context: Context | None = None, *, explain: bool = True) -> ModelScore:
     """Score a tool result (any JSON value) or a string with the packaged model."""
     return load().score(value, context, explain=explain)
-
-
-def feature_rows(model_bits: int, window_blocks: tuple[int, ...], buf: bytes, *, tile: bool = False) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """For training: the windows of ``buf`` as ``(start, end, bucket indexes, counts)`` — the same windows and
-    features :meth:`Model.score_bytes` scores (the window's logit is ``bias + w[idx] @ counts / sqrt(sum(counts))``).
-    ``tile``: only the windows that tile the text (stride = window size) instead of every block offset."""
-    f = hash_features(buf, model_bits)
-    nb = max(1, -(-f.n // BLOCK))
-    # block of every feature occurrence
-    pos_char = np.broadcast_to(np.arange(f.n), f.char_idx.shape)
-    valid = f.char_idx >= 0
-    idx_all = np.concatenate([f.char_idx[valid], f.word_idx, f.bigram_idx])
-    blk_all = np.concatenate([(pos_char[valid] // BLOCK), f.word_pos // BLOCK, f.word_pos[:-1] // BLOCK if len(f.bigram_idx) else np.zeros(0, np.int64)])
-    order = np.argsort(blk_all, kind="stable")
-    idx_all, blk_all = idx_all[order], blk_all[order]
-    bounds = np.searchsorted(blk_all, np.arange(nb + 1))
-    seen: set[tuple[int, int]] = set()
-    for k in window_blocks:
-        k = min(k, nb)
-        for first in range(0, nb - k + 1, k if tile else 1):
-            if (first, k) in seen:
-                continue
-            seen.add((first, k))
-            ids = idx_all[bounds[first] : bounds[first + k]]
-            if len(ids) == 0:
-                continue
-            u, c = np.unique(ids, return_counts=True)
-            yield first * BLOCK, min(f.n, (first + k) * BLOCK), u, c
-        if k == nb:
-            break

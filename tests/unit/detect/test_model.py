@@ -34,9 +34,39 @@ def result(*texts: str) -> dict:
 
 def test_packaged_model_loads_with_its_settings():
     m = M.load()
-    assert m.weights.shape == (1 << m.bits,)
+    assert m.meta["name"] == "injection-v2"
+    assert m.emb.shape[0] == 1 << m.bits
+    assert m.w1.shape[0] == m.emb.shape[1] + len(M.V2_STRUCT)
     assert 0.0 < m.threshold < 1.0
     assert m.meta["data_sha256"]
+
+
+ADVISORY = (
+    "Security advisory: prompt injection in tool results. An attacker can plant text in a page that an AI "
+    "agent later reads. For example, the payload we found in the wild was:\n\n```\n{payload}\n```\n\n"
+    "Mitigation: treat tool output as data; our detector flags such payloads before the model sees them."
+)
+
+
+def test_the_same_instruction_is_flagged_live_and_passes_quoted_in_an_advisory():
+    live = M.score(result("From: Dana <dana@northwind.io>\nSubject: Invoice\n\nHi, the invoice is attached.\n\n" + FRAMED))
+    quoted = M.score(result(ADVISORY.format(payload=FRAMED)))
+    assert live.flagged
+    assert not quoted.flagged
+    assert quoted.score < live.score
+
+
+def test_results_without_any_cue_are_not_scored():
+    log = "\n".join(f"2026-11-0{i % 9 + 1} 12:00:0{i % 10} INFO worker[{i}] processed batch {i} in {i * 3} ms" for i in range(200))
+    res = M.score(result(log, json.dumps({"rows": [[i, i * 2, "ok"] for i in range(100)]})))
+    assert res.score == 0.0 and res.window == (0, 0)
+
+
+def test_the_explanation_names_structural_cues_and_words():
+    hit = M.score(result("Order shipped. " + FRAMED))
+    names = [f for f, _w in hit.strongest_features]
+    assert any(":" in f for f in names)  # a structural cue, named by the text that matched
+    assert all(w > 0 for _f, w in hit.strongest_features)
 
 
 def test_framed_injection_flagged_and_benign_text_passes():
