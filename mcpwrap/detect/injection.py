@@ -273,6 +273,8 @@ class ScanResult:
     score: float = 0.0
     signals: list[str] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD
+    span: tuple[int, int] | None = None  # character span of the window that scored best (None: a decoded layer)
+    excerpt: str = ""  # that window's text (or the decoded layer's), cut to EXCERPT_CHARS
 
     @property
     def is_injection(self) -> bool:
@@ -422,8 +424,11 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
     best_signals: set[str] = set()
     seen: set[str] = set()
 
-    def consider(signals: set[str], extra_hiding: frozenset[str] | set[str] = frozenset(), weight: float = 1.0) -> None:
-        nonlocal best_score, best_signals
+    best_where: tuple[int, int] | str = ""
+
+    def consider(signals: set[str], extra_hiding: frozenset[str] | set[str] = frozenset(), weight: float = 1.0,
+                 where: tuple[int, int] | str = "") -> None:
+        nonlocal best_score, best_signals, best_where
         if not signals and not extra_hiding:
             return
         seen.update(signals)
@@ -432,42 +437,61 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
         if signals or "unicode-tags" in hide:
             score += sum(HIDING_WEIGHTS[h] for h in hide)
         if score > best_score:
-            best_score, best_signals = score, set(signals) | hide
+            best_score, best_signals, best_where = score, set(signals) | hide, where
 
     # 1. The text itself, region by region.
     # The view is the very bytes the secrets detector scans unless non-ASCII text was normalised: only then
     # can the shared prefilter pass be reused.
     for s, e in _regions(view, shared=view is utf8(text)):
-        consider(_signals_in(view, s, e), weight=discount)
+        consider(_signals_in(view, s, e), weight=discount, where=(s, e))
 
     # 2. What hides inside it: tag characters, JSON escapes, HTML comments and hidden elements, encoded runs.
     if stats.tags:
-        consider(_phrase_signals(stats.tags), {"unicode-tags"})
+        consider(_phrase_signals(stats.tags), {"unicode-tags"}, where=stats.tags)
     if _depth < _MAX_DECODE_DEPTH:
         if b"\\u" in view:
             # Text that is itself JSON (a file, an API body) may spell its words with \uXXXX escapes.
             for piece in _escaped_windows(view):
                 inner = scan(piece, _depth=_depth + 1)
-                consider({x for x in inner.signals if x in SIGNALS}, {x for x in inner.signals if x in HIDING_WEIGHTS})
+                consider({x for x in inner.signals if x in SIGNALS}, {x for x in inner.signals if x in HIDING_WEIGHTS}, where=piece)
         if len(text) <= MAX_MARKUP_VIEW and "<" in text:
             stripped, _hidden = nz.strip_markup(view.decode("utf-8", "replace"))
-            consider(_phrase_signals(stripped), weight=discount)
+            consider(_phrase_signals(stripped), weight=discount, where=stripped)
         hidden_starts, spans = _hidden_and_encoded(view, len(text) >= _ENCODED_HINT)
         for h in _hidden_parts(view, hidden_starts):
             inner_signals = _phrase_signals(h)
             if inner_signals:
-                consider(inner_signals, {"hidden-markup"})
+                consider(inner_signals, {"hidden-markup"}, where=h)
         if spans:
             latin = view.decode("latin-1")  # byte offsets index a 1:1 view; runs are ASCII
             for dec in nz.decode_runs(latin, spans):
                 inner = scan(dec.text, _depth=_depth + 1)
                 inner_signals = {x for x in inner.signals if x in SIGNALS}
                 if inner_signals:
-                    consider(inner_signals, {"encoded-payload"})
+                    consider(inner_signals, {"encoded-payload"}, where=dec.text)
 
     result.score = round(best_score, 3)
+    if isinstance(best_where, tuple):
+        bs, be = best_where
+        # A region starts WINDOW_BEFORE bytes ahead of its first anchor: report it from just before the anchor.
+        bs = bs + WINDOW_BEFORE - 80 if bs > 0 and be - bs > WINDOW_BEFORE else bs
+        if text.isascii():
+            result.span = (bs, be)
+        elif len(view) == len(utf8(text)):  # not normalised (or same length): byte offsets map back to characters
+            result.span = (len(view[:bs].decode("utf-8", "replace")), len(view[:be].decode("utf-8", "replace")))
+        result.excerpt = _excerpt(view[bs:be].decode("utf-8", "replace"))
+    elif best_where:
+        result.excerpt = _excerpt(best_where)
     result.signals = sorted(x for x in best_signals if x in SIGNALS) + sorted(x for x in best_signals if x in HIDING_WEIGHTS)
     return result
+
+
+EXCERPT_CHARS = 240
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
 _JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
