@@ -341,6 +341,13 @@ def _phrase_signals(text: str) -> set[str]:
     return _signals_in(text.encode("utf-8", "surrogatepass"))
 
 
+def all_signals(text: str) -> set[str]:
+    """Every phrase signal anywhere in ``text``, without anchor gating or regions (for short texts such as tool
+    definitions, whose instructions need not contain an anchor word)."""
+    view, _stats = _normalized_view(text)
+    return _signals_in(view.lower())
+
+
 def _looks_like_code(text: str) -> bool:
     n = 0
     for _ in _CODE_MARKERS.finditer(text, 0, min(len(text), 20000)):
