@@ -21,6 +21,7 @@ matched case-insensitively as is.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -564,7 +565,7 @@ def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, i
     hidden: list[tuple[int, int]] = []
     spans: list[tuple[str, int, int]] = []
     if not want_runs:
-        return [m.span() for m in _HIDDEN_START.finditer(view)], spans
+        return [m.span() for m in itertools.islice(_HIDDEN_START.finditer(view), MAX_HIDDEN_PARTS)], spans
     n = len(view)
     pos = 0
     while pos < n:
@@ -575,6 +576,16 @@ def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, i
         if view[s] == 0x3C or view[s] == 0x5B:  # "<" or "[": hidden markup
             hidden.append((s, e))
             pos = e
+            if len(hidden) >= MAX_HIDDEN_PARTS:
+                # No more hidden parts are read (see _hidden_parts): the rest is searched for runs alone, in
+                # one pass, instead of one search call per "<!--" of a page made of them.
+                for r in _COMBINED_RUNS.finditer(view, pos):
+                    kind = _encoded_kind(view, r.start(), r.end())
+                    if kind is not None:
+                        spans.append((kind, r.start(), r.end()))
+                        if len(spans) >= MAX_ENCODED_CANDIDATES:
+                            break
+                break
             inner = s + 1
             while True:
                 r = _COMBINED_RUNS.search(view, inner, min(n, e + 64))
@@ -592,7 +603,7 @@ def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, i
         if kind is not None:
             spans.append((kind, s, e))
             if len(spans) >= MAX_ENCODED_CANDIDATES:
-                hidden.extend(m.span() for m in _HIDDEN_START.finditer(view, pos))
+                hidden.extend(m.span() for m in itertools.islice(_HIDDEN_START.finditer(view, pos), MAX_HIDDEN_PARTS - len(hidden)))
                 break
     return hidden, spans
 
@@ -629,7 +640,8 @@ def _hidden_parts(view: bytes, starts: list[tuple[int, int]]) -> list[str]:
 
 def _unescape_json(text: str) -> str:
     def one(m: re.Match[str]) -> str:
-        units = [int(m.group()[i + 2 : i + 6], 16) for i in range(0, len(m.group()), 6)]
+        g = m.group()  # once: m.group() copies the match, and a run may be megabytes long
+        units = [int(g[i + 2 : i + 6], 16) for i in range(0, len(g), 6)]
         data = b"".join(u.to_bytes(2, "little") for u in units)
         return data.decode("utf-16-le", "replace")
 
