@@ -349,6 +349,65 @@ def all_signals(text: str) -> set[str]:
     return _signals_in(view.lower())
 
 
+# --- context signals (what the wrapper knows and a text classifier does not) ------------------------------------
+
+CONTEXT_WEIGHTS = {
+    "names-session-tool": 0.5,  # an instruction to act with a tool this session has
+    "new-recipient": 0.5,  # an instruction to send/pay/share to an address or URL the call did not mention
+}
+_ACT_VERBS = (
+    "send|forward|e-?mail|mail|transfer|wire|pay|share|upload|post|invite|grant|add|cc|bcc|deliver|export|sync|"
+    "copy|submit|notify|message|dm|text|reply"
+)
+# Unbounded "rest of the sentence" runs: RE2 is linear either way, and counted repeats slow it down.
+_RECIPIENT = compile_bytes(
+    r"(?i)\b(?:" + _ACT_VERBS + r")\b[^.!?\n]*?([a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+|https?://[^\s\"'<>)\]]+)"
+)
+_TOOL_VERBS = r"(?i)\b(?:call|use|invoke|run|execute|trigger|using|via|through|with)\b[^.!?\n]*?"
+MAX_CONTEXT_TOOLS = 512  # tool names matched per session (more are ignored)
+
+
+def _tool_pattern(tools: frozenset[str]) -> Any:
+    names = sorted({t for t in tools if len(t) >= 4 and (any(c in t for c in "_-.") or t != t.lower() or len(t) >= 8)}, key=len, reverse=True)
+    if not names:
+        return None
+    alternation = "|".join(re.escape(n) for n in names[:MAX_CONTEXT_TOOLS])
+    return compile_bytes(_TOOL_VERBS + r"(?:^|[^A-Za-z0-9_])(" + alternation + r")(?:$|[^A-Za-z0-9_])")
+
+
+_tool_patterns: dict[frozenset[str], Any] = {}
+
+
+def context_signals(text: str, tools: frozenset[str] = frozenset(), arguments_text: str = "") -> tuple[set[str], str]:
+    """Rule-level context signals in ``text`` and an excerpt of the first: an instruction naming a session tool
+    (distinctive names only: ``send_email``, ``SendEmail``, not ``search``), and an instruction to send, pay
+    or share to an address or URL that the call's arguments (``arguments_text``) do not contain."""
+    found: set[str] = set()
+    excerpt = ""
+    buf = utf8(text)
+    args = arguments_text.lower()
+    for m in _RECIPIENT.finditer(buf):
+        target = m.group(1).decode("utf-8", "replace").lower().rstrip(".,;:")
+        host = target.split("://", 1)[-1].split("/", 1)[0] if "://" in target else target
+        if host and host not in args:
+            found.add("new-recipient")
+            excerpt = _excerpt(m.group(0).decode("utf-8", "replace"))
+            break
+    if tools:
+        key = frozenset(tools)
+        rx = _tool_patterns.get(key)
+        if rx is None and key not in _tool_patterns:
+            if len(_tool_patterns) > 64:
+                _tool_patterns.clear()
+            rx = _tool_patterns[key] = _tool_pattern(key)
+        if rx is not None:
+            m = rx.search(buf)
+            if m is not None:
+                found.add("names-session-tool")
+                excerpt = excerpt or _excerpt(m.group(0).decode("utf-8", "replace"))
+    return found, excerpt
+
+
 def _looks_like_code(text: str) -> bool:
     n = 0
     for _ in _CODE_MARKERS.finditer(text, 0, min(len(text), 20000)):
@@ -410,11 +469,25 @@ def _normalized_view(text: str) -> tuple[bytes, nz.Normalized]:
     return b"".join(parts), stats
 
 
-def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanResult:
-    """Score one decoded string. ``result.signals`` names what fired; ``result.is_injection`` applies the threshold."""
+def scan(text: str, threshold: float | None = None, *, tools: frozenset[str] = frozenset(), arguments_text: str | None = None,
+         _depth: int = 0) -> ScanResult:
+    """Score one decoded string. ``result.signals`` names what fired; ``result.is_injection`` applies the threshold.
+
+    ``tools`` (the session's tool names) and ``arguments_text`` (the strings of the call's arguments; None: no
+    call context) add the context signals of :func:`context_signals` to the best window's score."""
     result = ScanResult(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
     if len(text) < 12:
         return result
+    if tools or arguments_text is not None:
+        ctx, ctx_excerpt = context_signals(text, tools, arguments_text or "")
+        if ctx:
+            inner = scan(text, threshold, _depth=_depth)
+            inner.score = round(inner.score + sum(CONTEXT_WEIGHTS[c] for c in ctx), 3)
+            inner.signals = sorted(set(inner.signals) | ctx)
+            if not inner.excerpt:
+                inner.excerpt = ctx_excerpt
+            return inner
+        return scan(text, threshold, _depth=_depth)
     if len(text) > MAX_SCAN_CHARS:
         half = MAX_SCAN_CHARS // 2
         text = text[:half] + "\n" + text[-half:]

@@ -138,6 +138,8 @@ class InjectionInterceptor(ScopedInterceptor):
     def __init__(self, context: ChainContext) -> None:
         super().__init__(context)
         self._detector: Any = None
+        self._others: frozenset[str] | None = None  # other servers' tool names (pin store), per catalog generation
+        self._others_generation: Any = None
 
     @property
     def detector(self) -> Any:
@@ -176,7 +178,8 @@ class InjectionInterceptor(ScopedInterceptor):
         model_mode = self._model_mode(s["model"]) if to_client and method not in _SCANNED_LISTINGS else "off"
         if action != "off":
             view = view_of(envelope, content_roots(envelope))
-            res = self.detector.scan(view.text, threshold)
+            tools, arguments_text = self._context(msg) if to_client and method not in _SCANNED_LISTINGS else (frozenset(), None)
+            res = self.detector.scan(view.text, threshold, tools=tools, arguments_text=arguments_text)
             if res.is_injection:
                 phrase = res
             if model_mode != "off" and view.text:
@@ -247,14 +250,32 @@ class InjectionInterceptor(ScopedInterceptor):
             return "off"
         return recommended if recommended in ("off", "warn", "enforce") else "warn"
 
+    def _context(self, msg: Message) -> tuple[frozenset[str], str | None]:
+        """The session's tool names (this server's listing, other servers' from the pin store) and the text of
+        the arguments of the call a result answers (None: not a call's result)."""
+        catalog = getattr(self.session, "tools", None)
+        own = frozenset(getattr(catalog, "tools", {}) or ())
+        generation = getattr(catalog, "generation", None)
+        if self._others is None or self._others_generation != generation:
+            self._others_generation = generation
+            try:
+                from .._state.pins import PinStore
+
+                self._others = frozenset(PinStore().tool_names(exclude=self.session.server))
+            except Exception:  # noqa: BLE001 - context is a help, never a reason to fail: own names still count
+                self._others = frozenset()
+        arguments_text = None
+        if msg.request is not None and isinstance(msg.request.params, dict) and msg.method == "tools/call":
+            arguments = msg.request.params.get("arguments")
+            arguments_text = view_of(arguments).text if isinstance(arguments, (dict, list, str)) else ""
+        return own | self._others, arguments_text
+
     def _model_score(self, text: str, msg: Message) -> Any:
         from ..detect import model
 
-        arguments = None
-        if msg.request is not None and isinstance(msg.request.params, dict):
-            arguments = msg.request.params.get("arguments")
-        tools = self.session.tools.tools if hasattr(self.session, "tools") else {}
-        return model.score(text, model.Context.of(tools=list(tools), arguments=arguments))
+        tools, _ = self._context(msg)
+        arguments = msg.request.params.get("arguments") if msg.request is not None and isinstance(msg.request.params, dict) else None
+        return model.score(text, model.Context.of(tools=tools, arguments=arguments))
 
     def _explain(self, view: View, phrase: Any, learned: Any, threshold: float, model_mode: str) -> dict:
         """What a person needs to see why: the tier, score and threshold, the window (path, excerpt), the signals

@@ -39,6 +39,7 @@ CASES = {
     "escape runs": _fill("\\u0069"),
     "base64-ish": _fill("QUFB"),
     "lone <": _fill("<"),
+    "send verbs without end": _fill("send x@y "),
     "tags without names": _fill("< a=1 "),
 }
 
@@ -49,6 +50,7 @@ FUNCTIONS = {
     "normalize.sanitize": nz.sanitize,
     "injection.scan": injection.scan,
     "injection.all_signals": injection.all_signals,
+    "injection.scan with context": lambda t: injection.scan(t, tools=frozenset({"send_email", "SendEmail"}), arguments_text="x"),
     "view + injection.scan": lambda t: injection.scan(view_of({"content": [{"type": "text", "text": t}]}).text),
     "model.text_view": model.text_view,
     "model.score": model.score,
