@@ -36,6 +36,7 @@ __all__ = ["View", "view_of", "MAX_JSON_PARSE_CHARS", "DEDUPE_MIN_CHARS"]
 MAX_JSON_PARSE_CHARS = 1 << 20  # JSON text inside a string longer than this is read as text, not parsed
 DEDUPE_MIN_CHARS = 64  # strings at least this long are read once per view
 SEPARATOR = "\n"
+_ITEM_TYPES = frozenset({"text", "image", "audio", "resource", "resource_link"})
 MIN_PROSE_KEY_CHARS = 20  # keys without whitespace shorter than this are identifiers, left out of the view
 
 
@@ -99,6 +100,8 @@ def _walk(value: Any, path: tuple, pieces: list[tuple[tuple, str]], seen: set[st
     for p, s in iter_strings(value, path, keys=True):
         if skip_meta and len(p) > len(path) and p[len(path)] == "_meta":
             continue
+        if p and p[-1] == "type" and s in _ITEM_TYPES:
+            continue  # a content item's type tag: the client renders it, the model does not read it as words
         if p and p[-1] == "<key>" and len(s) < MIN_PROSE_KEY_CHARS and not any(c.isspace() for c in s):
             continue  # an identifier ("content", "text"): nothing a model would take as an instruction
         if len(s) >= DEDUPE_MIN_CHARS:

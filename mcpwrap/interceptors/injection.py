@@ -30,7 +30,7 @@ from .._strings import HOUSEKEEPING_METHODS, content_roots, map_strings
 from ..detect.view import View, view_of
 from ._scoped import Scoped, ScopedInterceptor, boolean, choice, parse_scoped
 
-__all__ = ["InjectionInterceptor", "ANNOTATION"]
+__all__ = ["InjectionInterceptor", "ANNOTATION", "explain", "why", "model_mode"]
 
 ACTIONS = ("off", "warn", "annotate", "block")
 # The learned tier: ``enforce`` — a flag acts like a phrase-tier flag (the section's action applies);
@@ -110,7 +110,52 @@ def json_path_text(path: tuple) -> str:
     return json_path(path)
 
 
-def _why(detection: dict) -> str:
+def explain(view: View, phrase: Any, learned: Any, threshold: float, model_mode: str) -> dict:
+    """What a person needs to see why: the tier, score and threshold, the window (path, excerpt), the signals
+    or the strongest features. Shared by the interceptor and ``mcpwrap scan``."""
+    tiers = []
+    out: dict[str, Any] = {}
+    if phrase is not None:
+        tiers.append("phrases")
+        out["signals"] = list(phrase.signals)
+        out["phrases"] = {"score": phrase.score, "threshold": threshold, "signals": list(phrase.signals)}
+        span = phrase.span
+        out["window"] = {
+            "path": json_path_text(view.main_path(*span)) if span is not None else "decoded layer",
+            "paths": view.paths_between(*span) if span is not None else [],
+            "excerpt": phrase.excerpt,
+        }
+    if learned is not None:
+        if learned.flagged:
+            tiers.append("model")
+        out["model"] = {
+            "score": round(learned.score, 4),
+            "threshold": round(learned.threshold, 4),
+            "flagged": learned.flagged,
+            "mode": model_mode,
+            "features": [f for f, _w in learned.strongest_features[:MAX_FEATURES_SHOWN]],
+            "sampled": learned.sampled,
+        }
+        if learned.flagged and "window" not in out:
+            out["window"] = {"path": "learned window", "paths": [], "excerpt": learned.excerpt[:240]}
+    out["tier"] = "both" if len(tiers) == 2 else (tiers[0] if tiers else "none")
+    return out
+
+
+def model_mode(setting: str) -> str:
+    """The learned tier's effective mode for a ``model`` setting (``auto``: what the packaged weights recommend)."""
+    if setting != "auto":
+        return setting
+    try:
+        from ..detect import model
+
+        recommended = model.load().meta.get("default_mode", "warn")
+    except Exception:  # noqa: BLE001 - weights missing or unreadable: the phrase tier still enforces
+        return "off"
+    return recommended if recommended in ("off", "warn", "enforce") else "warn"
+
+
+def why(detection: dict) -> str:
     """One clause naming the tier, the score against its threshold, the signals and the window."""
     parts = [f"tier: {detection.get('tier')}"]
     ph = detection.get("phrases")
@@ -199,21 +244,21 @@ class InjectionInterceptor(ScopedInterceptor):
         flagged = {view.main_path(*phrase.span)} if phrase is not None and phrase.span is not None else set(view.paths)
         sig_text = ", ".join(sorted(signals)) or "learned tier"
         details = {"signals": sorted(signals), "score": top, "threshold": threshold, "paths": where, "detection": detection}
-        why = _why(detection)
+        because = why(detection)
         if action == "block":
             what = _what(msg)
             if msg.is_response:
-                reason = f"the {what} was withheld: it appears to contain a prompt injection — instructions aimed at the AI model ({why})"
+                reason = f"the {what} was withheld: it appears to contain a prompt injection — instructions aimed at the AI model ({because})"
             else:
-                reason = f"the {what} appear to contain a prompt injection ({why})"
+                reason = f"the {what} appear to contain a prompt injection ({because})"
             return Verdict.block(reason, rule="injection-block", enforce=enforce, details=details)
         if action == "warn":
             verdict = self._sanitize_only(msg) if sanitize else None
             if verdict is not None:
                 verdict.rule, verdict.details = "injection-warn", {**details, **(verdict.details or {})}
-                verdict.reason = f"possible prompt injection passed with a warning ({why})"
+                verdict.reason = f"possible prompt injection passed with a warning ({because})"
                 return verdict
-            return Verdict.allow(rule="injection-warn", reason=f"possible prompt injection passed ({why})", details=details)
+            return Verdict.allow(rule="injection-warn", reason=f"possible prompt injection passed ({because})", details=details)
         # annotate
         note = ANNOTATION.format(signals="signals: " + sig_text)
         new_envelope = dict(envelope)
@@ -240,15 +285,7 @@ class InjectionInterceptor(ScopedInterceptor):
     # --- the learned tier -------------------------------------------------------------------------------------
 
     def _model_mode(self, setting: str) -> str:
-        if setting != "auto":
-            return setting
-        try:
-            from ..detect import model
-
-            recommended = model.load().meta.get("default_mode", "warn")
-        except Exception:  # noqa: BLE001 - weights missing or unreadable: the phrase tier still enforces
-            return "off"
-        return recommended if recommended in ("off", "warn", "enforce") else "warn"
+        return model_mode(setting)
 
     def _context(self, msg: Message) -> tuple[frozenset[str], str | None]:
         """The session's tool names (this server's listing, other servers' from the pin store) and the text of
@@ -278,40 +315,12 @@ class InjectionInterceptor(ScopedInterceptor):
         return model.score(text, model.Context.of(tools=tools, arguments=arguments))
 
     def _explain(self, view: View, phrase: Any, learned: Any, threshold: float, model_mode: str) -> dict:
-        """What a person needs to see why: the tier, score and threshold, the window (path, excerpt), the signals
-        or the strongest features."""
-        tiers = []
-        out: dict[str, Any] = {}
-        if phrase is not None:
-            tiers.append("phrases")
-            out["signals"] = list(phrase.signals)
-            out["phrases"] = {"score": phrase.score, "threshold": threshold, "signals": list(phrase.signals)}
-            span = phrase.span
-            out["window"] = {
-                "path": json_path_text(view.main_path(*span)) if span is not None else "decoded layer",
-                "paths": view.paths_between(*span) if span is not None else [],
-                "excerpt": phrase.excerpt,
-            }
-        if learned is not None:
-            if learned.flagged:
-                tiers.append("model")
-            out["model"] = {
-                "score": round(learned.score, 4),
-                "threshold": round(learned.threshold, 4),
-                "flagged": learned.flagged,
-                "mode": model_mode,
-                "features": [f for f, _w in learned.strongest_features[:MAX_FEATURES_SHOWN]],
-                "sampled": learned.sampled,
-            }
-            if learned.flagged and "window" not in out:
-                out["window"] = {"path": "learned window", "paths": [], "excerpt": learned.excerpt[:240]}
-        out["tier"] = "both" if len(tiers) == 2 else (tiers[0] if tiers else "none")
-        return out
+        return explain(view, phrase, learned, threshold, model_mode)
 
     def _model_warning(self, msg: Message, view: Any, learned: Any, sanitize: bool, enforce: bool) -> Verdict:
         detection = self._explain(view, None, learned, 0.0, "warn")
         details = {"signals": [], "detection": detection}
-        reason = f"the learned tier flagged this content (warn mode, passed): {_why(detection)}"
+        reason = f"the learned tier flagged this content (warn mode, passed): {why(detection)}"
         verdict = self._sanitize_only(msg) if sanitize else None
         if verdict is not None:
             verdict.rule, verdict.reason = "injection-model-warn", reason
