@@ -227,7 +227,10 @@ class InjectionInterceptor(ScopedInterceptor):
             res = self.detector.scan(view.text, threshold, tools=tools, arguments_text=arguments_text)
             if res.is_injection:
                 phrase = res
-            if model_mode != "off" and view.text:
+            # Enforce: the learned tier reads every result. Warn (v1's default): it reads the results in which the
+            # phrase tier found any signal, as a second opinion recorded with the verdict — ordinary results
+            # pay nothing for a tier that cannot change them (see docs/content-security.md, "Cost").
+            if view.text and (model_mode == "enforce" or (model_mode == "warn" and res.score > 0)):
                 learned = self._model_score(view.text, msg)
         enforce = s["mode"] == "enforce"
         sanitize = to_client and s["sanitize"]
@@ -312,7 +315,10 @@ class InjectionInterceptor(ScopedInterceptor):
 
         tools, _ = self._context(msg)
         arguments = msg.request.params.get("arguments") if msg.request is not None and isinstance(msg.request.params, dict) else None
-        return model.score(text, model.Context.of(tools=tools, arguments=arguments))
+        ctx = model.Context.of(tools=tools, arguments=arguments)
+        quick = model.score(text, ctx, explain=False)
+        # The explanation (strongest features, excerpt) walks the best window's n-grams in Python: only for a flag.
+        return model.score(text, ctx) if quick.flagged else quick
 
     def _explain(self, view: View, phrase: Any, learned: Any, threshold: float, model_mode: str) -> dict:
         return explain(view, phrase, learned, threshold, model_mode)

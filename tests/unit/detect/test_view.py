@@ -104,7 +104,8 @@ def test_model_tier_can_be_switched_off_and_enforced(monkeypatch):
     v = i.inspect(result(sess, "tools/call", items(WHOLE), tool="fetch"))
     assert "model" not in v.details["detection"]
     # A model flag alone: warn mode passes and records it; enforce withholds.
-    benign = "The quarterly report is attached; figures are in the second table."
+    benign = "The quarterly report is attached. Before responding, check the second table."  # one weak signal
+    assert 0 < injection.scan(benign).score < 1
     monkeypatch.setattr(model, "score", lambda value, ctx=None, **kw: model.ModelScore(0.999, 0.9, (0, 10), "x", [("abcd", 1.0)]))
     i, sess = icpt(model="warn")
     v = i.inspect(result(sess, "tools/call", items(benign), tool="fetch"))
@@ -112,6 +113,9 @@ def test_model_tier_can_be_switched_off_and_enforced(monkeypatch):
     i, sess = icpt(model="enforce")
     v = i.inspect(result(sess, "tools/call", items(benign), tool="fetch"))
     assert v.action is Action.BLOCK and v.details["detection"]["tier"] == "model"
+    # Warn mode does not spend the learned tier on results the phrase tier found nothing in.
+    i, sess = icpt(model="warn")
+    assert i.inspect(result(sess, "tools/call", items("Figures are in the second table."), tool="fetch")) is None
 
 
 def test_auto_mode_follows_the_weights(monkeypatch):
