@@ -31,7 +31,7 @@ from typing import Any
 from .._protocol import MAX_DEPTH
 from .._strings import DepthError, iter_strings, json_path
 
-__all__ = ["View", "view_of", "MAX_JSON_PARSE_CHARS", "DEDUPE_MIN_CHARS"]
+__all__ = ["View", "view_of", "safe_path", "MAX_JSON_PARSE_CHARS", "DEDUPE_MIN_CHARS"]
 
 MAX_JSON_PARSE_CHARS = 1 << 20  # JSON text inside a string longer than this is read as text, not parsed
 DEDUPE_MIN_CHARS = 64  # strings at least this long are read once per view
@@ -76,11 +76,25 @@ class View:
         i = max(0, bisect.bisect_right(self.starts, max(0, start)) - 1)
         out: list[str] = []
         while i < len(self.paths) and self.starts[i] < max(end, start + 1) and len(out) < limit:
-            p = json_path(self.paths[i])
+            p = safe_path(self.paths[i])
             if p not in out:
                 out.append(p)
             i += 1
         return out
+
+
+MAX_PATH_KEY_CHARS = 32  # longer keys (or keys with whitespace) are not spelled out in a path
+
+
+def safe_path(path: tuple) -> str:
+    """A JSON path to show in verdicts: a key that is prose (whitespace, or longer than
+    :data:`MAX_PATH_KEY_CHARS`) is replaced by a placeholder — a path that quoted an injected key would carry the
+    withheld text back to the model in the verdict's reason."""
+    shown = tuple(
+        f"<key of {len(k)} characters>" if isinstance(k, str) and k != "<key>" and (len(k) > MAX_PATH_KEY_CHARS or any(c.isspace() for c in k)) else k
+        for k in path
+    )
+    return json_path(shown)
 
 
 def _parse_json(s: str) -> Any:

@@ -105,9 +105,9 @@ def _what(msg: Message) -> str:
 
 
 def json_path_text(path: tuple) -> str:
-    from .._strings import json_path
+    from ..detect.view import safe_path
 
-    return json_path(path)
+    return safe_path(path)
 
 
 def explain(view: View, phrase: Any, learned: Any, threshold: float, model_mode: str) -> dict:

@@ -49,6 +49,8 @@ def test_injection_in_an_object_key_is_withheld():
     v = i.inspect(result(sess, "tools/call", structured, tool="fetch"))
     assert v is not None and v.action is Action.BLOCK
     assert "<key>" in v.details["detection"]["window"]["path"]
+    # The path names the key by its length: quoting it would hand the withheld text back in the reason.
+    assert "ignore" not in v.reason.lower() and "ignore" not in json.dumps(block_meta(v)).lower()
 
 
 def test_injection_in_an_underscore_key_is_withheld():
