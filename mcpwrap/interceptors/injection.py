@@ -39,6 +39,7 @@ ACTIONS = ("off", "warn", "annotate", "block")
 # so better weights turn enforcement on by replacing the weights file alone.
 MODEL_MODES = ("auto", "off", "warn", "enforce")
 MAX_FEATURES_SHOWN = 6
+WARN_CONTEXT_CHARS = 8 * 1024  # warn mode: the learned tier reads the phrase tier's window and this much around it
 MAX_REPORTED_PATHS = 20
 ANNOTATION = (
     "[mcpwrap warning: the content below may contain a prompt injection — text that tries to instruct the AI "
@@ -230,8 +231,15 @@ class InjectionInterceptor(ScopedInterceptor):
             # Enforce: the learned tier reads every result. Warn (v1's default): it reads the results in which the
             # phrase tier found any signal, as a second opinion recorded with the verdict — ordinary results
             # pay nothing for a tier that cannot change them (see docs/content-security.md, "Cost").
-            if view.text and (model_mode == "enforce" or (model_mode == "warn" and res.score > 0)):
+            if view.text and model_mode == "enforce":
                 learned = self._model_score(view.text, msg)
+            elif view.text and model_mode == "warn" and res.score > 0:
+                # A second opinion on the spot the phrase tier found, with context around it (bounded cost).
+                if res.span is not None:
+                    a, b = res.span
+                    learned = self._model_score(view.text[max(0, a - WARN_CONTEXT_CHARS) : b + WARN_CONTEXT_CHARS], msg)
+                else:
+                    learned = self._model_score(view.text[: 2 * WARN_CONTEXT_CHARS], msg)
         enforce = s["mode"] == "enforce"
         sanitize = to_client and s["sanitize"]
         model_flag = learned is not None and learned.flagged
