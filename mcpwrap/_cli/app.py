@@ -102,6 +102,7 @@ COMMAND_MODULES: list[str] = [
 
     # sandbox: check
     "mcpwrap._cli.sandbox",
+    "mcpwrap._cli.scan",  # scan FILE: why content or definitions would be withheld
 
 ]
 

@@ -412,6 +412,11 @@ def block_meta(verdict: Verdict) -> dict:
     }
     if verdict.retry_after is not None:
         meta["retryAfter"] = round(verdict.retry_after, 3)
+    detection = verdict.details.get("detection") if isinstance(verdict.details, dict) else None
+    if isinstance(detection, dict):
+        # Why a detector withheld it (tier, scores, thresholds, where, signals/features) — never the excerpt:
+        # the withheld text must not reach the model through its own explanation.
+        meta["detection"] = {k: ({kk: vv for kk, vv in v.items() if kk != "excerpt"} if isinstance(v, dict) else v) for k, v in detection.items()}
     return meta
 
 

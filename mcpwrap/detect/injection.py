@@ -21,6 +21,7 @@ matched case-insensitively as is.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -273,6 +274,8 @@ class ScanResult:
     score: float = 0.0
     signals: list[str] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD
+    span: tuple[int, int] | None = None  # character span of the window that scored best (None: a decoded layer)
+    excerpt: str = ""  # that window's text (or the decoded layer's), cut to EXCERPT_CHARS
 
     @property
     def is_injection(self) -> bool:
@@ -339,6 +342,72 @@ def _phrase_signals(text: str) -> set[str]:
     return _signals_in(text.encode("utf-8", "surrogatepass"))
 
 
+def all_signals(text: str) -> set[str]:
+    """Every phrase signal anywhere in ``text``, without anchor gating or regions (for short texts such as tool
+    definitions, whose instructions need not contain an anchor word)."""
+    view, _stats = _normalized_view(text)
+    return _signals_in(view.lower())
+
+
+# --- context signals (what the wrapper knows and a text classifier does not) ------------------------------------
+
+CONTEXT_WEIGHTS = {
+    "names-session-tool": 0.5,  # an instruction to act with a tool this session has
+    "new-recipient": 0.5,  # an instruction to send/pay/share to an address or URL the call did not mention
+}
+_ACT_VERBS = (
+    "send|forward|e-?mail|mail|transfer|wire|pay|share|upload|post|invite|grant|add|cc|bcc|deliver|export|sync|"
+    "copy|submit|notify|message|dm|text|reply"
+)
+# Unbounded "rest of the sentence" runs: RE2 is linear either way, and counted repeats slow it down.
+_RECIPIENT = compile_bytes(
+    r"(?i)\b(?:" + _ACT_VERBS + r")\b[^.!?\n]*?([a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+|https?://[^\s\"'<>)\]]+)"
+)
+_TOOL_VERBS = r"(?i)\b(?:call|use|invoke|run|execute|trigger|using|via|through|with)\b[^.!?\n]*?"
+MAX_CONTEXT_TOOLS = 512  # tool names matched per session (more are ignored)
+
+
+def _tool_pattern(tools: frozenset[str]) -> Any:
+    names = sorted({t for t in tools if len(t) >= 4 and (any(c in t for c in "_-.") or t != t.lower() or len(t) >= 8)}, key=len, reverse=True)
+    if not names:
+        return None
+    alternation = "|".join(re.escape(n) for n in names[:MAX_CONTEXT_TOOLS])
+    return compile_bytes(_TOOL_VERBS + r"(?:^|[^A-Za-z0-9_])(" + alternation + r")(?:$|[^A-Za-z0-9_])")
+
+
+_tool_patterns: dict[frozenset[str], Any] = {}
+
+
+def context_signals(text: str, tools: frozenset[str] = frozenset(), arguments_text: str = "") -> tuple[set[str], str]:
+    """Rule-level context signals in ``text`` and an excerpt of the first: an instruction naming a session tool
+    (distinctive names only: ``send_email``, ``SendEmail``, not ``search``), and an instruction to send, pay
+    or share to an address or URL that the call's arguments (``arguments_text``) do not contain."""
+    found: set[str] = set()
+    excerpt = ""
+    buf = utf8(text)
+    args = arguments_text.lower()
+    for m in _RECIPIENT.finditer(buf):
+        target = m.group(1).decode("utf-8", "replace").lower().rstrip(".,;:")
+        host = target.split("://", 1)[-1].split("/", 1)[0] if "://" in target else target
+        if host and host not in args:
+            found.add("new-recipient")
+            excerpt = _excerpt(m.group(0).decode("utf-8", "replace"))
+            break
+    if tools:
+        key = frozenset(tools)
+        rx = _tool_patterns.get(key)
+        if rx is None and key not in _tool_patterns:
+            if len(_tool_patterns) > 64:
+                _tool_patterns.clear()
+            rx = _tool_patterns[key] = _tool_pattern(key)
+        if rx is not None:
+            m = rx.search(buf)
+            if m is not None:
+                found.add("names-session-tool")
+                excerpt = excerpt or _excerpt(m.group(0).decode("utf-8", "replace"))
+    return found, excerpt
+
+
 def _looks_like_code(text: str) -> bool:
     n = 0
     for _ in _CODE_MARKERS.finditer(text, 0, min(len(text), 20000)):
@@ -400,11 +469,25 @@ def _normalized_view(text: str) -> tuple[bytes, nz.Normalized]:
     return b"".join(parts), stats
 
 
-def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanResult:
-    """Score one decoded string. ``result.signals`` names what fired; ``result.is_injection`` applies the threshold."""
+def scan(text: str, threshold: float | None = None, *, tools: frozenset[str] = frozenset(), arguments_text: str | None = None,
+         _depth: int = 0) -> ScanResult:
+    """Score one decoded string. ``result.signals`` names what fired; ``result.is_injection`` applies the threshold.
+
+    ``tools`` (the session's tool names) and ``arguments_text`` (the strings of the call's arguments; None: no
+    call context) add the context signals of :func:`context_signals` to the best window's score."""
     result = ScanResult(threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
     if len(text) < 12:
         return result
+    if tools or arguments_text is not None:
+        ctx, ctx_excerpt = context_signals(text, tools, arguments_text or "")
+        if ctx:
+            inner = scan(text, threshold, _depth=_depth)
+            inner.score = round(inner.score + sum(CONTEXT_WEIGHTS[c] for c in ctx), 3)
+            inner.signals = sorted(set(inner.signals) | ctx)
+            if not inner.excerpt:
+                inner.excerpt = ctx_excerpt
+            return inner
+        return scan(text, threshold, _depth=_depth)
     if len(text) > MAX_SCAN_CHARS:
         half = MAX_SCAN_CHARS // 2
         text = text[:half] + "\n" + text[-half:]
@@ -422,8 +505,11 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
     best_signals: set[str] = set()
     seen: set[str] = set()
 
-    def consider(signals: set[str], extra_hiding: frozenset[str] | set[str] = frozenset(), weight: float = 1.0) -> None:
-        nonlocal best_score, best_signals
+    best_where: tuple[int, int] | str = ""
+
+    def consider(signals: set[str], extra_hiding: frozenset[str] | set[str] = frozenset(), weight: float = 1.0,
+                 where: tuple[int, int] | str = "") -> None:
+        nonlocal best_score, best_signals, best_where
         if not signals and not extra_hiding:
             return
         seen.update(signals)
@@ -432,42 +518,61 @@ def scan(text: str, threshold: float | None = None, *, _depth: int = 0) -> ScanR
         if signals or "unicode-tags" in hide:
             score += sum(HIDING_WEIGHTS[h] for h in hide)
         if score > best_score:
-            best_score, best_signals = score, set(signals) | hide
+            best_score, best_signals, best_where = score, set(signals) | hide, where
 
     # 1. The text itself, region by region.
     # The view is the very bytes the secrets detector scans unless non-ASCII text was normalised: only then
     # can the shared prefilter pass be reused.
     for s, e in _regions(view, shared=view is utf8(text)):
-        consider(_signals_in(view, s, e), weight=discount)
+        consider(_signals_in(view, s, e), weight=discount, where=(s, e))
 
     # 2. What hides inside it: tag characters, JSON escapes, HTML comments and hidden elements, encoded runs.
     if stats.tags:
-        consider(_phrase_signals(stats.tags), {"unicode-tags"})
+        consider(_phrase_signals(stats.tags), {"unicode-tags"}, where=stats.tags)
     if _depth < _MAX_DECODE_DEPTH:
         if b"\\u" in view:
             # Text that is itself JSON (a file, an API body) may spell its words with \uXXXX escapes.
             for piece in _escaped_windows(view):
                 inner = scan(piece, _depth=_depth + 1)
-                consider({x for x in inner.signals if x in SIGNALS}, {x for x in inner.signals if x in HIDING_WEIGHTS})
+                consider({x for x in inner.signals if x in SIGNALS}, {x for x in inner.signals if x in HIDING_WEIGHTS}, where=piece)
         if len(text) <= MAX_MARKUP_VIEW and "<" in text:
             stripped, _hidden = nz.strip_markup(view.decode("utf-8", "replace"))
-            consider(_phrase_signals(stripped), weight=discount)
+            consider(_phrase_signals(stripped), weight=discount, where=stripped)
         hidden_starts, spans = _hidden_and_encoded(view, len(text) >= _ENCODED_HINT)
         for h in _hidden_parts(view, hidden_starts):
             inner_signals = _phrase_signals(h)
             if inner_signals:
-                consider(inner_signals, {"hidden-markup"})
+                consider(inner_signals, {"hidden-markup"}, where=h)
         if spans:
             latin = view.decode("latin-1")  # byte offsets index a 1:1 view; runs are ASCII
             for dec in nz.decode_runs(latin, spans):
                 inner = scan(dec.text, _depth=_depth + 1)
                 inner_signals = {x for x in inner.signals if x in SIGNALS}
                 if inner_signals:
-                    consider(inner_signals, {"encoded-payload"})
+                    consider(inner_signals, {"encoded-payload"}, where=dec.text)
 
     result.score = round(best_score, 3)
+    if isinstance(best_where, tuple):
+        bs, be = best_where
+        # A region starts WINDOW_BEFORE bytes ahead of its first anchor: report it from just before the anchor.
+        bs = bs + WINDOW_BEFORE - 80 if bs > 0 and be - bs > WINDOW_BEFORE else bs
+        if text.isascii():
+            result.span = (bs, be)
+        elif len(view) == len(utf8(text)):  # not normalised (or same length): byte offsets map back to characters
+            result.span = (len(view[:bs].decode("utf-8", "replace")), len(view[:be].decode("utf-8", "replace")))
+        result.excerpt = _excerpt(view[bs:be].decode("utf-8", "replace"))
+    elif best_where:
+        result.excerpt = _excerpt(best_where)
     result.signals = sorted(x for x in best_signals if x in SIGNALS) + sorted(x for x in best_signals if x in HIDING_WEIGHTS)
     return result
+
+
+EXCERPT_CHARS = 240
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
 _JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
@@ -533,7 +638,7 @@ def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, i
     hidden: list[tuple[int, int]] = []
     spans: list[tuple[str, int, int]] = []
     if not want_runs:
-        return [m.span() for m in _HIDDEN_START.finditer(view)], spans
+        return [m.span() for m in itertools.islice(_HIDDEN_START.finditer(view), MAX_HIDDEN_PARTS)], spans
     n = len(view)
     pos = 0
     while pos < n:
@@ -544,6 +649,16 @@ def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, i
         if view[s] == 0x3C or view[s] == 0x5B:  # "<" or "[": hidden markup
             hidden.append((s, e))
             pos = e
+            if len(hidden) >= MAX_HIDDEN_PARTS:
+                # No more hidden parts are read (see _hidden_parts): the rest is searched for runs alone, in
+                # one pass, instead of one search call per "<!--" of a page made of them.
+                for r in _COMBINED_RUNS.finditer(view, pos):
+                    kind = _encoded_kind(view, r.start(), r.end())
+                    if kind is not None:
+                        spans.append((kind, r.start(), r.end()))
+                        if len(spans) >= MAX_ENCODED_CANDIDATES:
+                            break
+                break
             inner = s + 1
             while True:
                 r = _COMBINED_RUNS.search(view, inner, min(n, e + 64))
@@ -561,7 +676,7 @@ def _hidden_and_encoded(view: bytes, want_runs: bool) -> tuple[list[tuple[int, i
         if kind is not None:
             spans.append((kind, s, e))
             if len(spans) >= MAX_ENCODED_CANDIDATES:
-                hidden.extend(m.span() for m in _HIDDEN_START.finditer(view, pos))
+                hidden.extend(m.span() for m in itertools.islice(_HIDDEN_START.finditer(view, pos), MAX_HIDDEN_PARTS - len(hidden)))
                 break
     return hidden, spans
 
@@ -598,7 +713,8 @@ def _hidden_parts(view: bytes, starts: list[tuple[int, int]]) -> list[str]:
 
 def _unescape_json(text: str) -> str:
     def one(m: re.Match[str]) -> str:
-        units = [int(m.group()[i + 2 : i + 6], 16) for i in range(0, len(m.group()), 6)]
+        g = m.group()  # once: m.group() copies the match, and a run may be megabytes long
+        units = [int(g[i + 2 : i + 6], 16) for i in range(0, len(g), 6)]
         data = b"".join(u.to_bytes(2, "little") for u in units)
         return data.decode("utf-16-le", "replace")
 

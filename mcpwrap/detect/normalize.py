@@ -256,11 +256,17 @@ MAX_MARKUP_CHARS = 2 * 1024 * 1024  # larger texts are matched without the marku
 
 _COMMENT_RE = re.compile(r"<!--(.*?)(?:-->|\Z)", re.S)
 _MD_COMMENT_RE = re.compile(r"^\[[^\]\n]*\]:\s*#\s*[(\"'](.*)[)\"']\s*$", re.M)
-_HIDDEN_ELEMENT_RE = re.compile(
-    r"<([a-z][a-z0-9]*)\b[^>]*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|hidden\b|"
-    r"color\s*:\s*(?:#fff(?:fff)?|white))[^>]*>(.*?)</\1\s*>",
-    re.S | re.I,
-)
+# Hidden elements are found by a scanner, not one backtracking pattern: ``<tag …hidden…>(.*?)</tag>`` tried at
+# every unclosed ``<a hidden>`` of a 120 KB page re-reads the rest of the page each time (quadratic: 18 s). An
+# opening tag is matched by RE2 (linear); the closing tag is looked up once per tag name and position (a name
+# with no closing tag after some offset has none after any later offset either).
+# [^<>]: an attribute run stops at the next "<" too, so every byte is read at most twice by Python's engine
+# (linear; RE2's Python binding costs ~6 µs a match, too much for a page of 100 000 tags).
+_OPEN_TAG_PATTERN = rb"<([A-Za-z][A-Za-z0-9]*)\b([^<>]*)>"
+_HIDDEN_ATTR_PATTERN = rb"(?i)display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|hidden\b|color\s*:\s*(?:#fff(?:fff)?|white)"
+MAX_HIDDEN_ELEMENTS = 512  # hidden elements reported per text
+MAX_HIDDEN_CHARS = 8192  # text kept of one hidden element
+MAX_TAG_NAMES = 64  # distinct names of hidden elements looked up per text (HTML has a few dozen in use)
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,512}>")
 
 
@@ -279,6 +285,57 @@ def _comments(text: str) -> list[tuple[int, int, int]]:
     return out
 
 
+_OPEN_TAG_RE = re.compile(_OPEN_TAG_PATTERN)
+_HIDDEN_ATTR_RE = re.compile(_HIDDEN_ATTR_PATTERN)
+
+
+def _hidden_elements(text: str) -> list[str]:
+    """Contents of elements whose opening tag hides them (``hidden``, ``display:none``, white text…), as
+    ``<tag …>(.*?)</tag>`` (case-insensitive) finds them — in linear time (see :data:`_OPEN_TAG_PATTERN`).
+    Works on the UTF-8 bytes (``bytes.lower`` keeps offsets)."""
+    open_re, hidden_re = _OPEN_TAG_RE, _HIDDEN_ATTR_RE
+    buf = utf8(text)
+    lower = buf.lower()  # ASCII letters only: same length, same offsets
+    closes: dict[bytes, tuple[int, int]] = {}  # tag name -> (searched from, offset of "</name…>" found, or -1)
+    out: list[str] = []
+    for m in open_re.finditer(buf):
+        if hidden_re.search(m.group(2)) is None:
+            continue
+        name = m.group(1).lower()
+        start = m.end()
+        known = closes.get(name)
+        if known is not None and known[0] <= start and (known[1] < 0 or known[1] >= start):
+            close = known[1]
+        elif known is None and len(closes) >= MAX_TAG_NAMES:
+            continue  # a page of thousands of made-up tag names: each would cost a search of the rest of it
+        else:
+            close = _find_close(lower, name, start)
+            closes[name] = (start, close)
+        if close < 0:
+            continue  # never closed: nothing is hidden by it (its text is read in place anyway)
+        out.append(buf[start : min(close, start + MAX_HIDDEN_CHARS)].decode("utf-8", "replace"))
+        if len(out) >= MAX_HIDDEN_ELEMENTS:
+            break
+    return out
+
+
+def _find_close(lower: bytes, name: bytes, start: int) -> int:
+    """Offset of the first ``</name`` + optional spaces + ``>`` at or after ``start`` (-1: none)."""
+    needle = b"</" + name
+    pos = start
+    n = len(lower)
+    while True:
+        i = lower.find(needle, pos)
+        if i < 0:
+            return -1
+        j = i + len(needle)
+        while j < n and lower[j] in b" \t\r\n\f\v":
+            j += 1
+        if j < n and lower[j] == 0x3E:
+            return i
+        pos = j
+
+
 def strip_markup(text: str) -> tuple[str, list[str]]:
     """Text without HTML tags (entities unescaped), and the contents of comments and hidden elements."""
     # Python's engine tries these patterns at every position; a substring test (memchr speed) rules most
@@ -287,7 +344,8 @@ def strip_markup(text: str) -> tuple[str, list[str]]:
     hidden = [text[s + 4 : e] for s, e, _end in comments]
     if "]:" in text:
         hidden += [m.group(1) for m in _MD_COMMENT_RE.finditer(text)]
-    hidden += [m.group(2) for m in _HIDDEN_ELEMENT_RE.finditer(text)]
+    if "<" in text:
+        hidden += _hidden_elements(text)
     if comments:
         parts, last = [], 0
         for s, _e, end in comments:

@@ -72,6 +72,8 @@ RULES = (
     "cross-tool-reference",
     "shadowing",
     "exfiltration-parameter",
+    "injection-phrases",
+    "directive-in-value",
     "oversized-text",
 )
 
@@ -143,6 +145,7 @@ _DIRECTIVE = [
     r"\byou\s+(?:must|have to|need to|should)\s+(?:first|always|also|immediately|silently|secretly)\b",
     r"\b(?:the\s+)?(?:assistant|ai|llm|language model|model)\s+(?:must|should|needs? to|is required to)\s+(?:always|first|also|never)?\s*\w+",
     r"\byou are now\b|\bnew (?:system )?instructions?\s*:",
+    r"\b(?:before|after)\s+(?:answering|responding|replying|proceeding|you\s+(?:answer|respond|reply))\b",
     r"\bthis is (?:very |extremely |absolutely )?(?:important|critical|mandatory)\s*[:!]",
 ]
 
@@ -152,7 +155,7 @@ _CONCEALMENT = [
     r"\bwithout\s+(?:the\s+)?users?'?s?\s+(?:knowledge|noticing|knowing|awareness|consent)",
     r"\b(?:secretly|covertly|surreptitiously)\b",
     r"\b(?:hide|conceal)\s+(?:this|it|the\s+\w+)\s+from\s+(?:the\s+)?users?\b",
-    r"\b(?:do\s+not|don't|never)\s+(?:mention|tell|reveal|disclose|say)\s+(?:that|this|anything\s+about)\b",
+    r"\b(?:do\s+not|don't|never)\s+(?:mention|tell|reveal|disclose|say)\s+(?:that|this|it|anything\s+about)\b",
 ]
 
 _CREDENTIAL_FILES = [
@@ -182,6 +185,12 @@ _CROSS_TOOL = [
     r"\b(?:change|modify|override|replace|redirect|intercept|hijack)\w*\s+(?:the\s+)?(?:behaviou?r|recipients?|destination|arguments?|parameters?|outputs?)\s+of\s+(?:the\s+|all\s+|any\s+|every\s+|other\s+)*(?:[\w-]+\s+)?(?:tools?|functions?)\b",
     r"\bwhen\s+this\s+tool\s+is\s+(?:available|present|loaded|installed|enabled)\b",
     r"\binstead\s+of\s+(?:using\s+|calling\s+)?(?:the\s+)?(?:other|another|any\s+other)\s+(?:\w+\s+)?(?:tool|function|server)s?\b",
+    # Shadowing by description: claiming to replace another tool or server ("the preferred replacement for the
+    # filesystem server's write_file", "use this instead of write_file").
+    r"\b(?:preferred|recommended|official|improved|updated|new|better|drop-in|mandatory)\s+(?:replacement|alternative|substitute|successor|version)\s+(?:for|of|to)\b",
+    r"\b[\w-]{1,40}\s+(?:mcp\s+)?server'?s\s+[`'\"]?[a-z0-9]{1,40}(?:[_-][a-z0-9]{1,40}){1,6}\b",
+    r"\binstead\s+of\s+(?:using\s+|calling\s+)?(?:the\s+)?[`'\"]?[a-z0-9]{1,40}(?:_[a-z0-9]{1,40}){1,6}\b",
+    r"\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:the\s+)?[`'\"]?[a-z0-9]{1,40}(?:_[a-z0-9]{1,40}){1,6}\b",
 ]
 
 # What an exfiltration instruction asks to smuggle out.
@@ -283,6 +292,11 @@ def scan_text(text: str, path: str, *, other_tools: Mapping[str, str] | None = N
         hidden = _decode_tags(text)
         if hidden.strip():
             candidates.append(_normalise(hidden))
+    decoded = _decoded_layers(text)
+    candidates += [_normalise(d) for d in decoded]
+    phrase = _phrase_score(text, decoded)
+    if phrase is not None:
+        findings.append(Finding("injection-phrases", path, phrase))
     for norm in candidates:
         for rule, pattern in _patterns().phrase_rules:
             if any(f.rule == rule for f in findings):
@@ -296,6 +310,48 @@ def scan_text(text: str, path: str, *, other_tools: Mapping[str, str] | None = N
                 name, server, start, end = hit
                 findings.append(Finding("shadowing", path, f"names tool {name!r} of server {server!r}: " + _excerpt(norm, start, end)))
     return findings
+
+
+DEFINITION_THRESHOLD = 1.0  # summed phrase-signal weight a definition string (or a decoded layer of it) may reach
+VALUE_THRESHOLD = 0.5  # the same for an enum/const/default/examples value: a data value has no business instructing
+_VALUE_KEYS = frozenset({"enum", "const", "default", "examples"})
+
+
+def _decoded_layers(text: str) -> list[str]:
+    """What a model decodes without being asked: base64/hex/percent runs that read as text. (HTML comments and
+    hidden elements are text of the string already, and are matched in place.)"""
+    if len(text) < nz_min_run():
+        return []
+    from .normalize import decode_runs
+
+    return [d.text for d in decode_runs(text)]
+
+
+def nz_min_run() -> int:
+    from .normalize import MIN_BASE64_RUN
+
+    return MIN_BASE64_RUN
+
+
+def phrase_weight(text: str) -> tuple[float, list[str]]:
+    """The injection detector's phrase signals anywhere in ``text`` (no anchor gating: definitions are short)
+    and their summed weight."""
+    from . import injection
+
+    signals = injection.all_signals(text)
+    return round(sum(injection.SIGNALS[n][0] for n in signals), 3), sorted(signals)
+
+
+def _phrase_score(text: str, decoded: list[str]) -> str | None:
+    best = (0.0, [], "")
+    for layer, label in [(text, ""), *((d, "decoded ") for d in decoded)]:
+        weight, signals = phrase_weight(layer)
+        if weight > best[0]:
+            best = (weight, signals, label)
+    weight, signals, label = best
+    if weight >= DEFINITION_THRESHOLD:
+        return f"{label}phrase signals {', '.join(signals)} (weight {weight:g} ≥ {DEFINITION_THRESHOLD:g})"
+    return None
 
 
 def _mentions_other_tool(norm: str, other_tools: Mapping[str, str], own_names: frozenset) -> tuple[str, str, int, int] | None:
@@ -435,12 +491,25 @@ def _scan_strings(value: Any, root: str, other_tools: Mapping[str, str] | None, 
     for path, text in _strings(value, root):
         if not text:
             continue
-        for f in scan_text(text, path, other_tools=other_tools, own_names=own_names):
+        extra: list[Finding] = []
+        if _in_value(path) and " " in text.strip():
+            weight, signals = max((phrase_weight(x) for x in [text, *_decoded_layers(text)]), key=lambda ws: ws[0])
+            if weight >= VALUE_THRESHOLD:
+                extra.append(Finding("directive-in-value", path, f"phrase signals {', '.join(signals)} in a schema value: " + _excerpt(visible(text), 0, len(text))))
+        for f in [*extra, *scan_text(text, path, other_tools=other_tools, own_names=own_names)]:
             key = (f.rule, f.path)
             if key not in seen:
                 seen.add(key)
                 findings.append(f)
     return findings
+
+
+_VALUE_PATH = re.compile(r"\.(?:enum|const|default|examples)(?:\[\d+\]|$)")
+
+
+def _in_value(path: str) -> bool:
+    """Whether a string's path lies inside an ``enum``/``const``/``default``/``examples`` of a schema."""
+    return not path.endswith("<key>") and _VALUE_PATH.search(path) is not None
 
 
 def _properties(schema: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str, dict]]:

@@ -180,5 +180,11 @@ def test_per_tool_override():
 def test_reason_never_repeats_the_content():
     i, sess = icpt()
     v = i.inspect(tool_result(sess, "fetch", INJECTED[2]))
-    assert "id_rsa" not in v.reason and "id_rsa" not in json.dumps(v.details)
+    assert "id_rsa" not in v.reason
+    # The audit record shows the window (it passes the audit's secrets redactor); what goes back to the
+    # client in _meta never carries the excerpt.
+    from mcpwrap._relay.jsonrpc import block_meta
+
+    assert "id_rsa" in v.details["detection"]["window"]["excerpt"]
+    assert "id_rsa" not in json.dumps(block_meta(v)) and "excerpt" not in json.dumps(block_meta(v))
     assert ANNOTATION  # the annotation text is a fixed template
