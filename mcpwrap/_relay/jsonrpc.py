@@ -403,6 +403,9 @@ def error_response(msg_id: Any, code: int, message: str, data: Any = None) -> di
     return {"jsonrpc": "2.0", "id": msg_id, "error": err}
 
 
+_WITHHELD_WORDS = ("excerpt", "features")  # parts of a detection that quote the withheld text
+
+
 def block_meta(verdict: Verdict) -> dict:
     meta: dict[str, Any] = {
         "action": "block",
@@ -414,9 +417,12 @@ def block_meta(verdict: Verdict) -> dict:
         meta["retryAfter"] = round(verdict.retry_after, 3)
     detection = verdict.details.get("detection") if isinstance(verdict.details, dict) else None
     if isinstance(detection, dict):
-        # Why a detector withheld it (tier, scores, thresholds, where, signals/features) — never the excerpt:
-        # the withheld text must not reach the model through its own explanation.
-        meta["detection"] = {k: ({kk: vv for kk, vv in v.items() if kk != "excerpt"} if isinstance(v, dict) else v) for k, v in detection.items()}
+        # Why a detector withheld it (tier, scores, thresholds, where, signal names) — never the excerpt nor the
+        # learned tier's features (words of the text): the withheld text must not reach the model through its own
+        # explanation. Both stay in the audit record.
+        meta["detection"] = {
+            k: ({kk: vv for kk, vv in v.items() if kk not in _WITHHELD_WORDS} if isinstance(v, dict) else v) for k, v in detection.items() if k not in _WITHHELD_WORDS
+        }
     return meta
 
 
