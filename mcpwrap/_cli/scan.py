@@ -107,7 +107,8 @@ def _print_content(out: dict) -> None:
     if "model" in d:
         m = d["model"]
         state = "flagged" if m["flagged"] else "below threshold"
-        typer.echo(f"  model ({m['mode']}): score {m['score']:g}, threshold {m['threshold']:g}, {state}; strongest features: {', '.join(repr(f) for f in m['features'])}")
+        features = ", ".join(repr(f) for f in m["features"])
+        typer.echo(f"  model ({m['mode']}): score {m['score']:g}, threshold {m['threshold']:g}, {state}; strongest features: {features}")
     win = d.get("window")
     if win:
         typer.echo(f"  window: {win['path']}" + (f" (spans {', '.join(win['paths'])})" if len(win.get("paths") or []) > 1 else ""))
@@ -127,7 +128,7 @@ def _print_definitions(out: dict) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("scan", help="Show why a result or tool definitions would be withheld (the injection and poisoning scans, offline).")
     def scan(
-        file: str = typer.Argument(..., metavar="FILE", help="A JSON result (or response), a tools/list result with --definitions, or a text file; - for stdin."),
+        file: str = typer.Argument(..., metavar="FILE", help="A JSON result (or response), a tools/list result (--definitions), or a text file; - for stdin."),
         definitions: bool = typer.Option(False, "--definitions", help="FILE is a tools/list result: run the poisoning scan on each tool."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
         sensitivity: str = typer.Option("medium", "--sensitivity", metavar="LEVEL", help="low, medium, high or a number (the phrase tier's threshold)."),

@@ -421,7 +421,9 @@ def block_meta(verdict: Verdict) -> dict:
         # learned tier's features (words of the text): the withheld text must not reach the model through its own
         # explanation. Both stay in the audit record.
         meta["detection"] = {
-            k: ({kk: vv for kk, vv in v.items() if kk not in _WITHHELD_WORDS} if isinstance(v, dict) else v) for k, v in detection.items() if k not in _WITHHELD_WORDS
+            k: ({kk: vv for kk, vv in v.items() if kk not in _WITHHELD_WORDS} if isinstance(v, dict) else v)
+            for k, v in detection.items()
+            if k not in _WITHHELD_WORDS
         }
     return meta
 

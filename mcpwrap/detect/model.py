@@ -732,7 +732,7 @@ def v2_inputs(buf: bytes, blocks: np.ndarray, bits: int, *, explain: bool = Fals
             else:
                 rep += 1
     kb = max(n, 1024) / 1024.0  # densities per KB, at least one KB: a short text is not "dense" with one word
-    fences = []
+    fences: list[int] = []
     if b"```" in buf:
         i = buf.find(b"```")
         while i >= 0 and len(fences) < 4096:
@@ -868,7 +868,7 @@ class Model:
         d = self.emb.shape[1]
         out: dict[str, float] = {}
         ncat = len(V2_CUES)
-        cue_names = {}
+        cue_names: dict[str, str] = {}
         for cat, text in inp.cue_text[j]:
             cue_names.setdefault(cat, text)
         for c, name in enumerate(V2_STRUCT):

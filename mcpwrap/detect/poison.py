@@ -343,7 +343,7 @@ def phrase_weight(text: str) -> tuple[float, list[str]]:
 
 
 def _phrase_score(text: str, decoded: list[str]) -> str | None:
-    best = (0.0, [], "")
+    best: tuple[float, list[str], str] = (0.0, [], "")
     for layer, label in [(text, ""), *((d, "decoded ") for d in decoded)]:
         weight, signals = phrase_weight(layer)
         if weight > best[0]:
@@ -495,7 +495,8 @@ def _scan_strings(value: Any, root: str, other_tools: Mapping[str, str] | None, 
         if _in_value(path) and " " in text.strip():
             weight, signals = max((phrase_weight(x) for x in [text, *_decoded_layers(text)]), key=lambda ws: ws[0])
             if weight >= VALUE_THRESHOLD:
-                extra.append(Finding("directive-in-value", path, f"phrase signals {', '.join(signals)} in a schema value: " + _excerpt(visible(text), 0, len(text))))
+                what = f"phrase signals {', '.join(signals)} in a schema value: "
+                extra.append(Finding("directive-in-value", path, what + _excerpt(visible(text), 0, len(text))))
         for f in [*extra, *scan_text(text, path, other_tools=other_tools, own_names=own_names)]:
             key = (f.rule, f.path)
             if key not in seen:

@@ -7,7 +7,8 @@ content items, or written into an object key, pass although the model reads it w
 can say *where* its window is.
 
 - Strings are walked with :func:`mcpwrap._strings.iter_strings` (object keys included when they hold whitespace
-  or are :data:`MIN_PROSE_KEY_CHARS` long — ``ignore_all_previous_instructions`` — identifiers left out; binary payloads — ``data`` of image/audio items, ``blob`` — left out) down to
+  or are :data:`MIN_PROSE_KEY_CHARS` long — ``ignore_all_previous_instructions`` — identifiers left out; binary
+  payloads — ``data`` of image/audio items, ``blob`` — left out) down to
   :data:`mcpwrap._protocol.MAX_DEPTH`, the one depth the decoder accepts. Protocol ``_meta`` directly under a
   content root is left out: clients do not show it to the model.
 - A string that is itself JSON (what TypeScript servers return as ``text``) is parsed and walked the same way,
