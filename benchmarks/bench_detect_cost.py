@@ -32,8 +32,7 @@ RUNS = {"4 KB": 200, "200 KB": 40, "10 MB": 5}
 def measure(text: str, runs: int, injection: dict) -> float:
     from mcpwrap._chain import ChainContext
     from mcpwrap._message import Direction, Message, PendingRequest, Session
-    from mcpwrap.interceptors import InjectionInterceptor, SchemaInterceptor, SecretsInterceptor
-    from mcpwrap.interceptors import parse_policy
+    from mcpwrap.interceptors import InjectionInterceptor, SchemaInterceptor, SecretsInterceptor, parse_policy
 
     config = parse_policy({"injection": injection})
     session = Session(session_id="bench", server="filesystem")
