@@ -27,8 +27,8 @@ MACHINE = os.uname().machine if hasattr(os, "uname") else ""
 # Numbers that differ between the two architectures mcpwrap sandboxes. Landlock's (444-446) are the same
 # everywhere (they were added after the syscall tables were unified).
 SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {"capset": 126, "socket": 41, "keyctl": 250, "add_key": 248, "request_key": 249, "io_uring_setup": 425},
-    "aarch64": {"capset": 91, "socket": 198, "keyctl": 219, "add_key": 217, "request_key": 218, "io_uring_setup": 425},
+    "x86_64": {"capset": 126, "socket": 41, "socketpair": 53, "keyctl": 250, "add_key": 248, "request_key": 249, "io_uring_setup": 425},
+    "aarch64": {"capset": 91, "socket": 198, "socketpair": 199, "keyctl": 219, "add_key": 217, "request_key": 218, "io_uring_setup": 425},
 }
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 

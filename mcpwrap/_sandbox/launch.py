@@ -122,7 +122,12 @@ class Launcher:
                 if self.ruleset is not None:
                     self.ruleset.allow_path("/proc", landlock.READ)
             for path in self.read_only_mounts:
-                stage = f"namespaces: making {path} read only"
+                # A link is not bound (mount would follow it, possibly into the fresh /proc: a link a server
+                # planted in an earlier session must not steer this one); what it names is protected by Landlock.
+                # A failure here is not "namespaces refused": it fails the start instead of falling back.
+                if os.path.islink(path):
+                    continue
+                stage = f"read-only mounts: making {path} read only"
                 namespaces.bind_readonly(path)
             # G confines itself (it only waits from now on) and starts the server with posix_spawn: no
             # third copy of mcpwrap's interpreter. Its exec failures go to the report pipe.

@@ -343,6 +343,7 @@ def _make_dumpable_off() -> None:
             pass
 
 
+_PSEUDO_FS = ("/proc/", "/sys/", "/dev/")
 _RELOCATING = tuple(p[1:] for p in CREDENTIALS if p.startswith("$"))
 
 
@@ -479,9 +480,12 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
     # pins on the directories holding it), instead of splitting the writable place: the server can still
     # create files beside it. Without one, Landlock splits (see profile.py).
     writable = [g for g in grants if g.rights & landlock.FS.MAKE_REG]
+    # Never a link, nor a place a link could lead into that is not a file system of files (a link a server
+    # planted in an earlier session, ".vscode -> /proc/2/task", must not steer this session's mounts).
     ro_mounts = sorted({
         os.path.realpath(lim.path) for lim in limits
-        if lim.allowed == landlock.READ and lim.reason == "read-only" and os.path.exists(lim.path)
+        if lim.allowed == landlock.READ and lim.reason == "read-only" and os.path.exists(lim.path) and not os.path.islink(lim.path)
+        and not os.path.realpath(lim.path).startswith(_PSEUDO_FS)
         and any(lim.path != g.path and (g.path == "/" or lim.path.startswith(g.path.rstrip("/") + "/")) for g in writable)
     })
     ns_limits = [lim for lim in limits if not (lim.reason == "read-only" and os.path.exists(lim.path) and os.path.realpath(lim.path) in ro_mounts)]
@@ -531,8 +535,13 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
     # --- seccomp ---
     program = None
     if seccomp.available():
-        program = seccomp.build_filter(deny_unix_sockets=not settings.unix_sockets)
-        report.applied["seccomp"] = (["unix-socket-connect"] if not settings.unix_sockets else []) + ["keyrings", "io_uring"]
+        limit_network = settings.network != "allow"
+        program = seccomp.build_filter(deny_unix_sockets=not settings.unix_sockets, limit_network=limit_network)
+        report.applied["seccomp"] = (
+            (["unix-socket-connect", "unix-datagram-pairs"] if not settings.unix_sockets else [])
+            + ["keyrings", "io_uring"]
+            + (["vsock", "mptcp"] if limit_network else [])
+        )
     else:
         report.miss("seccomp", f"no filter for {_linux.MACHINE}: local sockets (ssh-agent, D-Bus) stay reachable")
     report.applied["no_new_privs"] = True

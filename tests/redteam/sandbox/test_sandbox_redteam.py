@@ -340,9 +340,6 @@ def test_local_sockets(run, user, attack):
 
 @pytest.mark.parametrize("user", USERS)
 @pytest.mark.parametrize("scenario", ["default", "deny"])
-@_xfail("seccomp refuses socket(AF_UNIX) but not socketpair(AF_UNIX, SOCK_DGRAM), whose socket can sendto() or "
-        "connect() any pathname datagram socket (journald, /dev/log — forwarded off the machine by syslog setups): "
-        "also a way out of network: deny")
 def test_unix_datagram_to_outside(run, user, scenario):
     report, _ = run(user, scenario)
     _blocked(report, "unix_dgram_send")
@@ -360,9 +357,7 @@ def test_no_direct_connection(run, user, scenario):
 
 
 @pytest.mark.parametrize("user", USERS)
-@pytest.mark.parametrize("scenario", ["deny", "hosts", pytest.param("fallback_deny", marks=_xfail(
-    "without a network namespace network: deny/hosts rest on Landlock's TCP rules, which do not cover MPTCP: "
-    "socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) connects to any ordinary TCP listener (falls back to TCP)"))])
+@pytest.mark.parametrize("scenario", ["deny", "hosts", "fallback_deny"])
 def test_no_tcp_by_another_protocol_number(run, user, scenario):
     report, _ = run(user, scenario)
     _blocked(report, "tcp_other_protocols")
@@ -394,8 +389,6 @@ def _vsock_reaches_host() -> bool:
 @pytest.mark.parametrize("user", USERS)
 @pytest.mark.parametrize("scenario", ["deny", "hosts"])
 @pytest.mark.skipif(not _vsock_reaches_host(), reason="no vsock transport to a host on this machine")
-@_xfail("AF_VSOCK is not confined by a network namespace and seccomp does not refuse it: in a VM (WSL2, "
-        "Firecracker, cloud dev boxes) the server reaches the hypervisor side under network: deny/hosts")
 def test_vsock_under_network_limits(run, user, scenario):
     report, _ = run(user, scenario)
     _blocked(report, "vsock")
@@ -433,10 +426,6 @@ def test_network_deny_holds_from_the_first_instruction(run, user):
 
 
 @pytest.mark.parametrize("user", USERS)
-@_xfail("a server plants .vscode -> /proc/2/task in a project that had none; at the next start mcpwrap lists it as an "
-        "existing read-only path, the bind fails in the fresh /proc as a 'namespaces:' stage, which is read as 'user "
-        "namespaces refused': the next session silently falls back to Landlock + seccomp (no PID or network namespace: "
-        "MPTCP goes out under network: deny, host processes visible, daemons outlive it)")
 def test_previous_session_cannot_downgrade_the_next(user):
     import json as _json
 
