@@ -225,13 +225,14 @@ class Proxy:
         return upstream
 
     def _connect(self, host: str, port: int) -> socket.socket:
-        """Connect to an allowed destination. A name that resolves to a link-local address (the cloud metadata
-        service at 169.254.169.254 hands out credentials) is refused unless that address itself is listed:
-        a listed name must not be re-pointed there by its DNS."""
+        """Connect to an allowed destination. A name that resolves to a local or link-local address — loopback
+        (the person's own services), link-local (the cloud metadata service at 169.254.169.254 hands out
+        credentials), unspecified, or AWS's IPv6 metadata address — is refused unless that address itself is
+        listed: a listed name must not be re-pointed there by its DNS (rebinding)."""
         last: OSError = OSError("no address")
         for family, kind, proto, _name, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
             address = str(addr[0])
-            if ipaddress.ip_address(address).is_link_local and not host_allowed(address, port, self.rules):
+            if _local(address) and not host_allowed(address, port, self.rules):
                 raise PermissionError(address)  # (only address rules can match an address)
             sock = socket.socket(family, kind, proto)
             sock.settimeout(CONNECT_TIMEOUT)
@@ -289,3 +290,14 @@ def _split_host_port(authority: str, default: int) -> tuple[str, int]:
         return host, int(port) if port else default
     except ValueError:
         return host, -1
+
+
+_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
+
+
+def _local(address: str) -> bool:
+    """Whether ``address`` is this machine or its link (see :meth:`_connect`)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip == _METADATA_V6

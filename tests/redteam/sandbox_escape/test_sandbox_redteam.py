@@ -405,8 +405,6 @@ def test_proxy_refuses_unlisted_destinations(run, user):
 
 
 @pytest.mark.parametrize("user", USERS)
-@_xfail("a listed name is dialled wherever its DNS points: only link-local answers are refused, so a name the "
-        "server's vendor controls (or any rebinding) reaches the person's loopback and private-network services")
 def test_listed_name_resolving_to_loopback(run, user):
     report, _ = run(user, "hosts")
     _blocked(report, "proxy_listed_name_to_loopback")
