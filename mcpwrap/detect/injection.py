@@ -499,7 +499,12 @@ def scan(text: str, threshold: float | None = None, *, tools: frozenset[str] = f
         hiding.add("bidi-override")
     if stats.mixed_script:
         hiding.add("homoglyphs")
-    discount = CODE_DISCOUNT if _looks_like_code(text) else 1.0
+    code_discount: list[float] = []  # computed once, and only when some signal needs weighing
+
+    def discount() -> float:
+        if not code_discount:
+            code_discount.append(CODE_DISCOUNT if _looks_like_code(text) else 1.0)
+        return code_discount[0]
 
     best_score = 0.0
     best_signals: set[str] = set()
@@ -524,7 +529,9 @@ def scan(text: str, threshold: float | None = None, *, tools: frozenset[str] = f
     # The view is the very bytes the secrets detector scans unless non-ASCII text was normalised: only then
     # can the shared prefilter pass be reused.
     for s, e in _regions(view, shared=view is utf8(text)):
-        consider(_signals_in(view, s, e), weight=discount, where=(s, e))
+        found = _signals_in(view, s, e)
+        if found:
+            consider(found, weight=discount(), where=(s, e))
 
     # 2. What hides inside it: tag characters, JSON escapes, HTML comments and hidden elements, encoded runs.
     if stats.tags:
@@ -537,7 +544,9 @@ def scan(text: str, threshold: float | None = None, *, tools: frozenset[str] = f
                 consider({x for x in inner.signals if x in SIGNALS}, {x for x in inner.signals if x in HIDING_WEIGHTS}, where=piece)
         if len(text) <= MAX_MARKUP_VIEW and "<" in text:
             stripped, _hidden = nz.strip_markup(view.decode("utf-8", "replace"))
-            consider(_phrase_signals(stripped), weight=discount, where=stripped)
+            found = _phrase_signals(stripped)
+            if found:
+                consider(found, weight=discount(), where=stripped)
         hidden_starts, spans = _hidden_and_encoded(view, len(text) >= _ENCODED_HINT)
         for h in _hidden_parts(view, hidden_starts):
             inner_signals = _phrase_signals(h)
