@@ -392,7 +392,7 @@ def _build_linux(plan: SandboxPlan, command: list[str], env: dict[str, str], cwd
     envs = [env] if all(os.environ.get(k) == env.get(k) for k in _RELOCATING) else [env, dict(os.environ)]
     for pattern in CREDENTIALS + (ROOT_CREDENTIALS if os.geteuid() == 0 else ()):
         for h in homes:
-            for e in envs:
+            for e in envs if pattern.startswith("$") else envs[:1]:  # only a $VARIABLE can differ between them
                 for p in with_resolved(expand(pattern, h, e)):
                     limits.append(Limit(p, 0, "credentials"))
     for pattern in READ_ONLY:

@@ -149,9 +149,12 @@ def format_code(code: str) -> str:
     return f"{code[:half]}-{code[half:]}"
 
 
+CODE_LOOKALIKES = ("ILO", "110")  # letters a person may type for the digits they resemble: read as those digits
+
+
 def normalize_code(text: str) -> str | None:
     """A code as typed (any case, spaces or dashes, I/L for 1 and O for 0), or None if it cannot be one."""
-    typed = "".join(text.split()).replace("-", "").upper().translate(str.maketrans("ILO", "110"))
+    typed = "".join(text.split()).replace("-", "").upper().translate(str.maketrans(*CODE_LOOKALIKES))
     if len(typed) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in typed):
         return None
     return typed

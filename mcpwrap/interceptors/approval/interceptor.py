@@ -14,6 +14,7 @@ from ..._config import Config
 from ..._message import ApprovalNeed, Direction, HeldCall, Kind, Message, Verdict
 from ..._protocol import MODERN_PROTOCOL
 from ..._state.approvals import (
+    CODE_LOOKALIKES,
     ApprovalError,
     ApprovalQueue,
     call_digest,
@@ -36,7 +37,7 @@ _ROUND_FIELDS = ("_meta", "inputResponses", "requestState")  # a stateless reque
 
 
 _NOT_CODE = re.compile(rb"[^0-9A-Z]+")
-_CODE_READING = bytes.maketrans(b"ILO", b"110")
+_CODE_READING = bytes.maketrans(*(s.encode("ascii") for s in CODE_LOOKALIKES))  # as normalize_code reads a code
 
 
 class ApprovalInterceptor(Interceptor):
